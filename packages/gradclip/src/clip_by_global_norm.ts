@@ -1,0 +1,116 @@
+import { setNormStats } from './global_norm.js';
+import { leavesOf } from './gradients.js';
+import { finaliseNorm, ratioFromStats, statsFinite } from './norm_stats.js';
+import type { ArrayOps, NormStats } from './ops.js';
+import { toClipResult, withNonFinitePolicy, type RuleOutput } from './rule.js';
+import { typedOps } from './typed_ops.js';
+import type { ClipResult, GradientSet, NonFinitePolicy } from './types.js';
+import { knownOptions, nonFinitePolicy, nonNegative, normType } from './validate.js';
+
+export interface ClipByGlobalNormOptions {
+  /** p of the p-norm: any p > 0, or Infinity. Default 2. */
+  normType?: number;
+  /**
+   * Added to the norm before dividing: scale = min(1, maxNorm / (norm + eps)). Default 1e-6
+   * as in PyTorch, which also keeps the factor finite for an all-zero gradient. `eps: 0`
+   * gives the TensorFlow / optax form, which leaves gradients with norm ≤ maxNorm untouched.
+   */
+  eps?: number;
+  /** What to do with NaN / ±Infinity gradients. Default 'propagate' (PyTorch). */
+  nonFinite?: NonFinitePolicy;
+  /** A norm computed beforehand (e.g. all-reduced across workers); skips the norm pass. */
+  norm?: number;
+  /** Merged norm statistics of all shards (see `normStatistics`); skips the norm pass. */
+  statistics?: NormStats<number>;
+}
+
+export interface GlobalNormRuleOptions<S> {
+  p: number;
+  eps: number;
+  nonFinite: NonFinitePolicy;
+  norm?: S | undefined;
+  statistics?: NormStats<S> | undefined;
+}
+
+/**
+ * Global-norm clipping (Pascanu et al. 2013; PyTorch `clip_grad_norm_`, TF
+ * `clip_by_global_norm`, optax `clip_by_global_norm`, Keras `global_clipnorm`):
+ *
+ *     scale = min(1, maxNorm / (‖g‖_p + eps)),   g ← scale · g
+ *
+ * The direction of the whole gradient is kept; only its length is limited.
+ */
+export function globalNormRule<T, S, B>(
+  ops: ArrayOps<T, S, B>,
+  grads: readonly T[],
+  maxNorm: number,
+  o: GlobalNormRuleOptions<S>,
+): RuleOutput<T, S, B> {
+  const mx = ops.scalar(maxNorm);
+  const eps = ops.scalar(o.eps);
+  let norm: S;
+  let finite: B;
+  let ratio: S;
+  let denom: S;
+  if (o.norm !== undefined) {
+    norm = o.norm;
+    finite = ops.isFinite(norm);
+    denom = ops.add(norm, eps);
+    ratio = ops.div(mx, denom);
+  } else {
+    const stats = o.statistics ?? setNormStats(ops, grads, o.p);
+    norm = finaliseNorm(ops, stats);
+    finite = statsFinite(ops, stats);
+    denom = ops.add(norm, eps);
+    // Finite values whose norm exceeds the float64 range (float64 data near 1e308): take
+    // the ratio from the statistics so the gradients are still scaled correctly.
+    const overflowed = ops.and(finite, ops.not(ops.isFinite(norm)));
+    ratio = ops.where(overflowed, ratioFromStats(ops, mx, stats), ops.div(mx, denom));
+  }
+  const one = ops.scalar(1);
+  // norm + eps = 0 only for all-zero gradients with eps = 0: any factor leaves them 0, and
+  // 1 avoids 0/0 = NaN. A NaN norm is not equal to 0 and still propagates (PyTorch).
+  const scale = ops.where(ops.eq(denom, ops.scalar(0)), one, ops.min(one, ratio));
+  const r = withNonFinitePolicy(ops, o.nonFinite, finite, [...grads], () => ({
+    grads: grads.map((g) => ops.scale(g, scale)),
+    scale,
+    clipped: ops.not(ops.ge(scale, one)),
+  }));
+  return { ...r, norm, finite };
+}
+
+/**
+ * Scales all gradients together, in place, so that their joint p-norm is at most `maxNorm`
+ * (PyTorch `clip_grad_norm_` semantics), and reports the norm before clipping.
+ *
+ * @example
+ * const grads = { w: new Float32Array([3, 4]), b: new Float32Array([0]) };
+ * const r = clipByGlobalNorm(grads, 1); // r.norm = 5, r.scale ≈ 0.2; grads.w ≈ [0.6, 0.8]
+ */
+export function clipByGlobalNorm(grads: GradientSet, maxNorm: number, options: ClipByGlobalNormOptions = {}): ClipResult {
+  knownOptions('options', options, ['normType', 'eps', 'nonFinite', 'norm', 'statistics']);
+  const mx = nonNegative('maxNorm', maxNorm);
+  const p = normType('options.normType', options.normType ?? 2);
+  const eps = nonNegative('options.eps', options.eps ?? 1e-6);
+  if (!Number.isFinite(eps)) throw new RangeError(`options.eps must be finite, got ${eps}`);
+  const policy = nonFinitePolicy('options.nonFinite', options.nonFinite ?? 'propagate');
+  if (options.norm !== undefined && typeof options.norm !== 'number') {
+    throw new TypeError(`options.norm must be a number, got ${typeof options.norm}`);
+  }
+  if (options.norm !== undefined && options.norm < 0) {
+    throw new RangeError(`options.norm must be ≥ 0 (or NaN / Infinity), got ${options.norm}`);
+  }
+  if (options.statistics !== undefined && options.statistics.p !== p) {
+    throw new RangeError(`options.statistics are for p = ${options.statistics.p} but normType is ${p}`);
+  }
+  const leaves = leavesOf(grads);
+  return toClipResult(
+    globalNormRule(typedOps, leaves.map((l) => l.values), mx, {
+      p,
+      eps,
+      nonFinite: policy,
+      norm: options.norm,
+      statistics: options.statistics,
+    }),
+  );
+}

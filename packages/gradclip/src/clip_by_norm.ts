@@ -1,0 +1,59 @@
+import { leavesOf } from './gradients.js';
+import { finaliseNorm, mergeAllNormStats, statsFinite } from './norm_stats.js';
+import type { ArrayOps } from './ops.js';
+import { toClipResult, withNonFinitePolicy, type RuleOutput } from './rule.js';
+import { typedOps } from './typed_ops.js';
+import type { ClipResult, GradientSet, NonFinitePolicy } from './types.js';
+import { knownOptions, nonFinitePolicy, nonNegative } from './validate.js';
+
+export interface ClipByNormOptions {
+  /** What to do with NaN / ±Infinity gradients (decided for the whole set). Default 'propagate'. */
+  nonFinite?: NonFinitePolicy;
+}
+
+/**
+ * Per-tensor norm clipping (TF `clip_by_norm`, Keras `clipnorm`): each tensor on its own,
+ *
+ *     t ← t · c / max(‖t‖₂, c)
+ *
+ * so every tensor's L2 norm ends ≤ c. Unlike global-norm clipping this changes the
+ * direction of the whole gradient when only some tensors are large.
+ */
+export function perTensorNormRule<T, S, B>(
+  ops: ArrayOps<T, S, B>,
+  grads: readonly T[],
+  maxNorm: number,
+  nonFinite: NonFinitePolicy,
+): RuleOutput<T, S, B> {
+  const stats = grads.map((g) => ops.normStats(g, 2));
+  const all = mergeAllNormStats(ops, 2, stats);
+  const finite = statsFinite(ops, all);
+  const c = ops.scalar(maxNorm);
+  const one = ops.scalar(1);
+  const factors = stats.map((s) => {
+    const denom = ops.max(finaliseNorm(ops, s), c);
+    // denom = 0 means a zero tensor with c = 0: leave it (TF would produce 0/0 = NaN).
+    return ops.where(ops.eq(denom, ops.scalar(0)), one, ops.div(c, denom));
+  });
+  const r = withNonFinitePolicy(ops, nonFinite, finite, [...grads], () => ({
+    grads: grads.map((g, i) => ops.scale(g, factors[i]!)),
+    scale: factors.reduce((a, f) => ops.min(a, f), one),
+    clipped: factors.reduce((a, f) => ops.or(a, ops.not(ops.ge(f, one))), ops.bool(false)),
+  }));
+  return { ...r, norm: finaliseNorm(ops, all), finite };
+}
+
+/**
+ * Clips each tensor's L2 norm to `maxNorm` separately, in place (Keras `clipnorm`).
+ *
+ * @example
+ * const grads = [new Float32Array([3, 4]), new Float32Array([0.3, 0.4])];
+ * clipByNorm(grads, 1); // [0.6, 0.8] and [0.3, 0.4] (the second is already short enough)
+ */
+export function clipByNorm(grads: GradientSet, maxNorm: number, options: ClipByNormOptions = {}): ClipResult {
+  knownOptions('options', options, ['nonFinite']);
+  const c = nonNegative('maxNorm', maxNorm);
+  const policy = nonFinitePolicy('options.nonFinite', options.nonFinite ?? 'propagate');
+  const leaves = leavesOf(grads);
+  return toClipResult(perTensorNormRule(typedOps, leaves.map((l) => l.values), c, policy));
+}

@@ -1,0 +1,95 @@
+import type { Entry, FloatArray, GradientSet } from './types.js';
+
+/** One non-null gradient (or parameter) of a set, with a stable name and its shape. */
+export interface Leaf<T = FloatArray> {
+  /** Record key, or the list index as a string, or '' for a single array. */
+  readonly name: string;
+  readonly values: T;
+  readonly shape: readonly number[];
+}
+
+export function isFloatArray(x: unknown): x is FloatArray {
+  return x instanceof Float32Array || x instanceof Float64Array;
+}
+
+/** Short description of a bad value for error messages: `Int32Array(3)`, `array`, `"abc"`. */
+export function describe(x: unknown): string {
+  if (x === null) return 'null';
+  if (Array.isArray(x)) return `a plain array of length ${x.length}`;
+  if (ArrayBuffer.isView(x)) {
+    const len = (x as { length?: number }).length;
+    return `${x.constructor.name}${len === undefined ? '' : `(${len})`}`;
+  }
+  if (typeof x === 'string') return JSON.stringify(x.length > 40 ? `${x.slice(0, 40)}…` : x);
+  if (typeof x === 'object') return x.constructor === Object ? 'a plain object' : `a ${x.constructor.name}`;
+  return String(x);
+}
+
+function badEntry(arg: string, path: string, x: unknown): TypeError {
+  return new TypeError(
+    `${arg}${path} must be a Float32Array or Float64Array (or { values, shape } of one), got ${describe(x)}`,
+  );
+}
+
+function shapedLeaf(arg: string, path: string, name: string, x: { values: unknown; shape: unknown }): Leaf {
+  const { values, shape } = x;
+  if (!isFloatArray(values)) throw badEntry(arg, `${path}.values`, values);
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    throw new TypeError(`${arg}${path}.shape must be an array of non-negative integers, got ${describe(shape)}`);
+  }
+  const size = shape.reduce((a: number, b: number) => a * b, 1);
+  if (size !== values.length) {
+    throw new RangeError(
+      `${arg}${path}.shape [${shape.join(', ')}] holds ${size} values but values has ${values.length}`,
+    );
+  }
+  return { name, values, shape };
+}
+
+function entryLeaf(arg: string, path: string, name: string, e: unknown): Leaf | undefined {
+  if (e === null || e === undefined) return undefined;
+  if (isFloatArray(e)) return { name, values: e, shape: [e.length] };
+  if (typeof e === 'object' && !ArrayBuffer.isView(e) && !Array.isArray(e) && 'values' in e && 'shape' in e) {
+    return shapedLeaf(arg, path, name, e as { values: unknown; shape: unknown });
+  }
+  throw badEntry(arg, path, e);
+}
+
+/**
+ * Validates a gradient set and lists its non-null entries in order (list order, or record
+ * key order). Throws `TypeError` naming the argument and the offending entry; it never
+ * touches the data, so a bad set leaves the caller's buffers as they were.
+ */
+export function leavesOf(grads: GradientSet, arg = 'grads'): Leaf[] {
+  if (grads === null || grads === undefined) return [];
+  const single = entryLeafOrUndefined(arg, grads);
+  if (single !== false) return single === undefined ? [] : [single];
+  const out: Leaf[] = [];
+  if (Array.isArray(grads)) {
+    grads.forEach((e: unknown, i) => {
+      const leaf = entryLeaf(arg, `[${i}]`, String(i), e);
+      if (leaf) out.push(leaf);
+    });
+    return out;
+  }
+  if (typeof grads === 'object' && !ArrayBuffer.isView(grads) && (grads as object).constructor === Object) {
+    for (const [k, e] of Object.entries(grads as Record<string, Entry>)) {
+      const leaf = entryLeaf(arg, `[${JSON.stringify(k)}]`, k, e);
+      if (leaf) out.push(leaf);
+    }
+    return out;
+  }
+  throw new TypeError(
+    `${arg} must be a Float32Array, Float64Array, { values, shape }, or a list or record of them, got ${describe(grads)}`,
+  );
+}
+
+/** A single entry as a leaf, or `false` when `x` is a container (list / record). */
+function entryLeafOrUndefined(arg: string, x: unknown): Leaf | undefined | false {
+  if (isFloatArray(x)) return { name: '', values: x, shape: [x.length] };
+  if (typeof x === 'object' && x !== null && !Array.isArray(x) && !ArrayBuffer.isView(x) && 'values' in x && 'shape' in x) {
+    return shapedLeaf(arg, '', '', x as { values: unknown; shape: unknown });
+  }
+  if (ArrayBuffer.isView(x)) throw badEntry(arg, '', x);
+  return false;
+}

@@ -1,0 +1,33 @@
+/**
+ * gradclip — gradient clipping for TypeScript and JavaScript.
+ *
+ * Typed-array functions clip in place (like PyTorch) and return a `ClipResult`.
+ * TensorFlow.js versions live in `gradclip/tfjs`.
+ */
+export type { ClipResult, Entry, FloatArray, GradientSet, NonFinitePolicy, Shaped } from './types.js';
+export type { Leaf } from './gradients.js';
+export type { ArrayOps, NormStats, ScalarOps } from './ops.js';
+export type { RuleOutput } from './rule.js';
+export type { ClipByGlobalNormOptions, GlobalNormRuleOptions } from './clip_by_global_norm.js';
+export type { ClipByNormOptions } from './clip_by_norm.js';
+export type { Clipper, ClipRule, StateTree } from './clipper.js';
+export type { Kernels } from './kernels/index.js';
+
+export { globalNorm, normStatistics, mergeNormStatistics, normFromStatistics, statisticsFinite } from './global_norm.js';
+export { clipByGlobalNorm, globalNormRule } from './clip_by_global_norm.js';
+export { clipByNorm, perTensorNormRule } from './clip_by_norm.js';
+export { clipByValue, valueRule } from './clip_by_value.js';
+export { NonFiniteGradientError, withNonFinitePolicy } from './rule.js';
+export {
+  makeClipper,
+  globalNormClipper,
+  perTensorNormClipper,
+  valueClipper,
+  globalNormRuleOf,
+  perTensorNormRuleOf,
+  valueRuleOf,
+} from './clipper.js';
+export { leavesOf } from './gradients.js';
+export { mergeNormStats, mergeAllNormStats, finaliseNorm, emptyNormStats, statsFinite } from './norm_stats.js';
+export { typedOps } from './typed_ops.js';
+export { kernels, setKernels, jsKernels } from './kernels/index.js';

@@ -1,0 +1,77 @@
+/**
+ * The small set of array operations every clipping rule is written against.
+ *
+ * A rule is written once, as a function of an `ArrayOps<T, S, B>`:
+ *   T — a tensor (a Float32Array / Float64Array here, a tf.Tensor in `gradclip/tfjs`),
+ *   S — a scalar (a JS number here, a tf.Scalar on device),
+ *   B — a boolean (a JS boolean here, a bool tf.Scalar on device).
+ * Because data-dependent decisions go through `where` / `choose` instead of `if`, the
+ * tfjs backend runs every rule without reading anything back to the host.
+ *
+ * Typed-array `T` operations work in place and return their argument; tensor backends
+ * return new tensors. Rules always use the returned value, so both behave the same.
+ */
+export interface ScalarOps<S, B> {
+  scalar(x: number): S;
+  add(a: S, b: S): S;
+  sub(a: S, b: S): S;
+  mul(a: S, b: S): S;
+  div(a: S, b: S): S;
+  /** NaN-propagating minimum / maximum (like Math.min / Math.max, torch.minimum). */
+  min(a: S, b: S): S;
+  max(a: S, b: S): S;
+  pow(a: S, e: number): S;
+  sqrt(a: S): S;
+  abs(a: S): S;
+  gt(a: S, b: S): B;
+  ge(a: S, b: S): B;
+  eq(a: S, b: S): B;
+  and(a: B, b: B): B;
+  or(a: B, b: B): B;
+  not(a: B): B;
+  bool(x: boolean): B;
+  isFinite(a: S): B;
+  isNaN(a: S): B;
+  where(c: B, a: S, b: S): S;
+}
+
+/**
+ * Mergeable norm statistics of some values (a tensor, a shard, a whole set):
+ * ‖x‖_p^p = ref^p · sum over the finite entries, ref = max finite |x|.
+ * Keeping the sum relative to the largest value makes it lie in [1, n] (or be 0), so it can
+ * neither overflow nor underflow however large or small the values are, and statistics of
+ * shards can be merged by rescaling to the larger ref. Plain numbers in the typed-array
+ * core, so a shard's statistics can be sent over any transport (JSON, MPI, WebSocket).
+ */
+export interface NormStats<S> {
+  /** The p of the p-norm these statistics belong to. */
+  readonly p: number;
+  /** Largest finite |x| (0 when there is none). */
+  readonly ref: S;
+  /** Σ (|x| / ref)^p over the finite entries (0 when ref is 0; unused for p = Infinity). */
+  readonly sum: S;
+  /** Number of NaN entries. */
+  readonly nan: S;
+  /** Number of ±Infinity entries. */
+  readonly inf: S;
+}
+
+export interface ArrayOps<T, S, B> extends ScalarOps<S, B> {
+  readonly name: string;
+  /** Norm statistics of one tensor (overflow- and underflow-safe). */
+  normStats(t: T, p: number): NormStats<S>;
+  /** t · s. */
+  scale(t: T, s: S): T;
+  /** clamp(t, −c, c); NaN stays NaN. */
+  clamp(t: T, c: number): T;
+  /** A tensor of zeros shaped like t (typed arrays: t filled with 0). */
+  zeros(t: T): T;
+  /**
+   * Picks one of two computations. Typed arrays evaluate only the chosen branch (the other
+   * would mutate the gradients in place); device backends evaluate both and select, so no
+   * value is read back to the host.
+   */
+  choose(c: B, a: () => T[], b: () => T[]): T[];
+  /** Reads a boolean on the host. Only the 'error' non-finite policy needs this. */
+  readBool(b: B): boolean;
+}

@@ -1,0 +1,76 @@
+import { kernels } from './kernels/index.js';
+import type { ArrayOps, NormStats } from './ops.js';
+import type { FloatArray } from './types.js';
+
+/**
+ * Sums of |x|^p below this are re-done with scaling. 2^-900 leaves a margin of 2^-122
+ * above the smallest normal double, so every term the fast pass dropped to underflow
+ * was smaller than 2^-122 of the total divided by n — invisible in float64 for any
+ * realistic n — while anything smaller is recomputed relative to max |x|.
+ */
+const TINY_SUM = 2 ** -900;
+
+/**
+ * Norm statistics of one typed array. The fast path is a single pass accumulating |x|^p in
+ * float64: for float32 data and p = 2 it cannot overflow (3.4e38² ≈ 1.2e77), so the careful
+ * two-pass path (find max, then Σ(|x|/max)^p) only runs for huge p, float64 extremes,
+ * subnormal-range data, or NaN / ±Infinity entries.
+ */
+export function typedNormStats(x: FloatArray, p: number): NormStats<number> {
+  const k = kernels();
+  const { sum, max } = k.powSumMax(x, p);
+  if (p === Infinity) {
+    if (sum === 0 && max < Infinity) return { p, ref: max, sum: 0, nan: 0, inf: 0 };
+  } else if (max === 0 && sum === 0) {
+    return { p, ref: 0, sum: 0, nan: 0, inf: 0 };
+  } else if (sum < Infinity && sum >= TINY_SUM) {
+    // max^p ≤ sum, so it is finite; and ≥ sum/n ≥ TINY_SUM/n, so it is a normal number.
+    return { p, ref: max, sum: sum / Math.pow(max, p), nan: 0, inf: 0 };
+  }
+  const { maxFinite, nan, inf } = k.finiteMax(x);
+  if (p === Infinity) return { p, ref: maxFinite, sum: 0, nan, inf };
+  const rel = maxFinite > 0 ? k.scaledPowSum(x, p, maxFinite) : 0;
+  return { p, ref: maxFinite, sum: rel, nan, inf };
+}
+
+/** ArrayOps over typed arrays and JS numbers; tensor operations work in place. */
+export const typedOps: ArrayOps<FloatArray, number, boolean> = {
+  name: 'typed',
+  scalar: (x) => x,
+  add: (a, b) => a + b,
+  sub: (a, b) => a - b,
+  mul: (a, b) => a * b,
+  div: (a, b) => a / b,
+  min: Math.min,
+  max: Math.max,
+  pow: Math.pow,
+  sqrt: Math.sqrt,
+  abs: Math.abs,
+  gt: (a, b) => a > b,
+  ge: (a, b) => a >= b,
+  eq: (a, b) => a === b,
+  and: (a, b) => a && b,
+  or: (a, b) => a || b,
+  not: (a) => !a,
+  bool: (x) => x,
+  isFinite: Number.isFinite,
+  isNaN: Number.isNaN,
+  where: (c, a, b) => (c ? a : b),
+
+  normStats: typedNormStats,
+  scale(t, s) {
+    // Multiplying by exactly 1 changes no value (NaN and ±Infinity included): skip the pass.
+    if (s !== 1) kernels().scale(t, s);
+    return t;
+  },
+  clamp(t, c) {
+    kernels().clamp(t, c);
+    return t;
+  },
+  zeros(t) {
+    t.fill(0);
+    return t;
+  },
+  choose: (c, a, b) => (c ? a() : b()),
+  readBool: (b) => b,
+};

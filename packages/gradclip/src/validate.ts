@@ -1,0 +1,68 @@
+import { describe } from './gradients.js';
+import type { NonFinitePolicy } from './types.js';
+
+/** A finite or infinite number ≥ 0 (NaN and negatives are rejected). */
+export function nonNegative(arg: string, x: unknown): number {
+  if (typeof x !== 'number') throw new TypeError(`${arg} must be a number, got ${describe(x)}`);
+  if (!(x >= 0)) throw new RangeError(`${arg} must be a number ≥ 0, got ${x}`);
+  return x;
+}
+
+/** A finite number > 0. */
+export function positive(arg: string, x: unknown): number {
+  if (typeof x !== 'number') throw new TypeError(`${arg} must be a number, got ${describe(x)}`);
+  if (!(x > 0) || !Number.isFinite(x)) throw new RangeError(`${arg} must be a finite number > 0, got ${x}`);
+  return x;
+}
+
+/** p of a p-norm: any p > 0, or Infinity (max |x|). */
+export function normType(arg: string, p: unknown): number {
+  if (typeof p !== 'number') throw new TypeError(`${arg} must be a number > 0 or Infinity, got ${describe(p)}`);
+  if (!(p > 0)) throw new RangeError(`${arg} must be > 0 or Infinity, got ${p}`);
+  return p;
+}
+
+/** A number in [lo, hi]. */
+export function inRange(arg: string, x: unknown, lo: number, hi: number): number {
+  if (typeof x !== 'number') throw new TypeError(`${arg} must be a number, got ${describe(x)}`);
+  if (!(x >= lo && x <= hi)) throw new RangeError(`${arg} must be in [${lo}, ${hi}], got ${x}`);
+  return x;
+}
+
+/** An integer ≥ lo (Infinity allowed when `allowInfinity`). */
+export function integerAtLeast(arg: string, x: unknown, lo: number, allowInfinity = false): number {
+  if (typeof x !== 'number') throw new TypeError(`${arg} must be an integer, got ${describe(x)}`);
+  if (allowInfinity && x === Infinity) return x;
+  if (!Number.isInteger(x) || x < lo) throw new RangeError(`${arg} must be an integer ≥ ${lo}, got ${x}`);
+  return x;
+}
+
+const POLICIES: readonly NonFinitePolicy[] = ['propagate', 'error', 'skip', 'zero'];
+
+export function nonFinitePolicy(arg: string, x: unknown): NonFinitePolicy {
+  if (!POLICIES.includes(x as NonFinitePolicy)) {
+    throw new RangeError(`${arg} must be one of ${POLICIES.map((s) => `'${s}'`).join(', ')}, got ${describe(x)}`);
+  }
+  return x as NonFinitePolicy;
+}
+
+/** One of a fixed set of strings. */
+export function oneOf<K extends string>(arg: string, x: unknown, allowed: readonly K[]): K {
+  if (!allowed.includes(x as K)) {
+    throw new RangeError(`${arg} must be one of ${allowed.map((s) => `'${s}'`).join(', ')}, got ${describe(x)}`);
+  }
+  return x as K;
+}
+
+/** Rejects option keys that no function of ours reads — a typo would otherwise be silently ignored. */
+export function knownOptions(arg: string, opts: unknown, allowed: readonly string[]): void {
+  if (opts === undefined) return;
+  if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) {
+    throw new TypeError(`${arg} must be an options object, got ${describe(opts)}`);
+  }
+  for (const k of Object.keys(opts)) {
+    if (!allowed.includes(k)) {
+      throw new TypeError(`${arg} has an unknown option '${k}' (known: ${allowed.join(', ')})`);
+    }
+  }
+}

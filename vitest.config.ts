@@ -1,0 +1,20 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const src = (p: string) => fileURLToPath(new URL(`./packages/gradclip/src/${p}`, import.meta.url));
+
+export default defineConfig({
+  resolve: {
+    // Tests run against the library's source; `npm run check-package` checks the built package.
+    alias: [
+      { find: /^gradclip\/tfjs$/, replacement: src('tfjs/index.ts') },
+      { find: /^gradclip$/, replacement: src('index.ts') },
+    ],
+  },
+  test: {
+    include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'bench/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+  },
+});
