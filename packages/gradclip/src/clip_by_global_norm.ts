@@ -1,4 +1,4 @@
-import { setNormStats } from './global_norm.js';
+import { checkNormStatistics, setNormStats } from './global_norm.js';
 import { leavesOf } from './gradients.js';
 import { finaliseNorm, ratioFromStats, statsFinite } from './norm_stats.js';
 import type { ArrayOps, NormStats } from './ops.js';
@@ -100,8 +100,9 @@ export function clipByGlobalNorm(grads: GradientSet, maxNorm: number, options: C
   if (options.norm !== undefined && options.norm < 0) {
     throw new RangeError(`options.norm must be ≥ 0 (or NaN / Infinity), got ${options.norm}`);
   }
-  if (options.statistics !== undefined && options.statistics.p !== p) {
-    throw new RangeError(`options.statistics are for p = ${options.statistics.p} but normType is ${p}`);
+  const statistics = options.statistics === undefined ? undefined : checkNormStatistics('options.statistics', options.statistics);
+  if (statistics !== undefined && statistics.p !== p) {
+    throw new RangeError(`options.statistics are for p = ${statistics.p} but normType is ${p}`);
   }
   const leaves = leavesOf(grads);
   return toClipResult(
@@ -110,7 +111,7 @@ export function clipByGlobalNorm(grads: GradientSet, maxNorm: number, options: C
       eps,
       nonFinite: policy,
       norm: options.norm,
-      statistics: options.statistics,
+      statistics,
     }),
   );
 }

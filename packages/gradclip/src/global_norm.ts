@@ -42,19 +42,36 @@ export function normStatistics(grads: GradientSet, normType_ = 2): NormStats<num
   );
 }
 
+/**
+ * Checks statistics that came from elsewhere (another worker, JSON). JSON writes
+ * p = Infinity as null, so null is read back as Infinity.
+ */
+export function checkNormStatistics(arg: string, s: unknown): NormStats<number> {
+  if (typeof s !== 'object' || s === null) throw new TypeError(`${arg} must be norm statistics, got ${String(s)}`);
+  const o = s as Record<string, unknown>;
+  const p = o.p === null ? Infinity : o.p;
+  for (const k of ['ref', 'sum', 'nan', 'inf'] as const) {
+    if (typeof o[k] !== 'number' || !((o[k] as number) >= 0)) {
+      throw new TypeError(`${arg}.${k} must be a number ≥ 0, got ${String(o[k])}`);
+    }
+  }
+  return { p: normType(`${arg}.p`, p), ref: o.ref as number, sum: o.sum as number, nan: o.nan as number, inf: o.inf as number };
+}
+
 /** Combines shards' statistics (all for the same p). */
 export function mergeNormStatistics(...stats: readonly NormStats<number>[]): NormStats<number> {
-  const first = stats[0];
+  const checked = stats.map((s, i) => checkNormStatistics(`stats[${i}]`, s));
+  const first = checked[0];
   if (first === undefined) throw new RangeError('mergeNormStatistics needs at least one set of statistics');
-  return mergeAllNormStats(typedOps, first.p, stats);
+  return mergeAllNormStats(typedOps, first.p, checked);
 }
 
 /** The norm described by (merged) statistics. */
 export function normFromStatistics(stats: NormStats<number>): number {
-  return finaliseNorm(typedOps, stats);
+  return finaliseNorm(typedOps, checkNormStatistics('stats', stats));
 }
 
 /** Whether the values described by the statistics were all finite. */
 export function statisticsFinite(stats: NormStats<number>): boolean {
-  return statsFinite(typedOps, stats);
+  return statsFinite(typedOps, checkNormStatistics('stats', stats));
 }

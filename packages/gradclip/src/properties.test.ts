@@ -1,0 +1,132 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { clipByGlobalNorm } from './clip_by_global_norm.js';
+import { clipByNorm } from './clip_by_norm.js';
+import { clipByValue } from './clip_by_value.js';
+import { globalNorm } from './global_norm.js';
+import type { FloatArray } from './types.js';
+
+/** A set of 0–5 float32 or float64 tensors with finite values over many magnitudes. */
+const gradientSet = fc
+  .tuple(
+    fc.boolean(),
+    fc.array(fc.array(fc.double({ min: -1, max: 1, noNaN: true }), { maxLength: 40 }), { maxLength: 5 }),
+    fc.integer({ min: -6, max: 6 }),
+  )
+  .map(([single, tensors, exp]) =>
+    tensors.map((t) => (single ? Float32Array : Float64Array).from(t, (x) => x * 10 ** exp) as FloatArray),
+  );
+const normTypes = fc.constantFrom(1, 1.5, 2, 3, Infinity);
+const copy = (g: FloatArray[]) => g.map((t) => t.slice());
+/** Relative tolerance: float32 rounding of every element after scaling. */
+const tol = (g: FloatArray[]) => (g.some((t) => t instanceof Float32Array) ? 2e-6 : 1e-12);
+/** Absolute rounding of a subnormal result: one ulp of the smallest subnormal of the dtype. */
+const tiny = (t: FloatArray) => (t instanceof Float32Array ? 1.5e-45 : 5e-324);
+
+describe('clipByGlobalNorm properties', () => {
+  it('after clipping, norm ≤ maxNorm · (1 + 1e-6)', () => {
+    fc.assert(
+      fc.property(gradientSet, normTypes, fc.double({ min: 0, max: 1e6, noNaN: true }), (g, p, maxNorm) => {
+        clipByGlobalNorm(g, maxNorm, { normType: p });
+        expect(globalNorm(g, p)).toBeLessThanOrEqual(maxNorm * (1 + 1e-6) + 1e-300);
+      }),
+    );
+  });
+
+  it('keeps the direction: every element is scaled by the same factor in [0, 1]', () => {
+    fc.assert(
+      fc.property(gradientSet, normTypes, fc.double({ min: 1e-3, max: 1e3, noNaN: true }), (g, p, maxNorm) => {
+        const before = copy(g);
+        const r = clipByGlobalNorm(g, maxNorm, { normType: p });
+        expect(r.scale).toBeGreaterThan(0);
+        expect(r.scale).toBeLessThanOrEqual(1);
+        g.forEach((t, i) =>
+          t.forEach((x, j) => {
+            const b = before[i]![j]!;
+            expect(Math.abs(x - b * r.scale)).toBeLessThanOrEqual(Math.abs(b) * tol(g) + tiny(t));
+          }),
+        );
+      }),
+    );
+  });
+
+  it('is the identity when norm ≤ maxNorm − eps', () => {
+    fc.assert(
+      fc.property(gradientSet, normTypes, fc.double({ min: 1e-6, max: 10, noNaN: true }), (g, p, slack) => {
+        const before = copy(g);
+        const maxNorm = globalNorm(g, p) + 1e-6 + slack;
+        const r = clipByGlobalNorm(g, maxNorm, { normType: p });
+        expect(r.clipped).toBe(false);
+        expect(g).toEqual(before);
+      }),
+    );
+  });
+
+  it('clipping twice equals clipping once (within rounding) in the eps = 0 form', () => {
+    fc.assert(
+      fc.property(gradientSet, normTypes, fc.double({ min: 1e-3, max: 1e3, noNaN: true }), (g, p, maxNorm) => {
+        clipByGlobalNorm(g, maxNorm, { normType: p, eps: 0 });
+        const once = copy(g);
+        clipByGlobalNorm(g, maxNorm, { normType: p, eps: 0 });
+        g.forEach((t, i) => t.forEach((x, j) => expect(Math.abs(x - once[i]![j]!)).toBeLessThanOrEqual(Math.abs(x) * tol(g) + tiny(t))));
+      }),
+    );
+  });
+
+  it('with the PyTorch eps, a second clip shrinks by at most eps / maxNorm more', () => {
+    // After one clip the norm is m·N/(N+ε); the second factor m/(m·N/(N+ε) + ε) is ≥ 1 − ε/m.
+    fc.assert(
+      fc.property(gradientSet, normTypes, fc.double({ min: 1e-3, max: 1e3, noNaN: true }), (g, p, maxNorm) => {
+        clipByGlobalNorm(g, maxNorm, { normType: p });
+        const once = copy(g);
+        clipByGlobalNorm(g, maxNorm, { normType: p });
+        const bound = 1e-6 / maxNorm + tol(g);
+        g.forEach((t, i) => t.forEach((x, j) => expect(Math.abs(x - once[i]![j]!)).toBeLessThanOrEqual(Math.abs(x) * bound + tiny(t))));
+      }),
+    );
+  });
+
+  it('with eps = 0, the clipped norm equals maxNorm whenever it clipped', () => {
+    fc.assert(
+      fc.property(gradientSet, normTypes, fc.double({ min: 1e-3, max: 1e3, noNaN: true }), (g, p, maxNorm) => {
+        const r = clipByGlobalNorm(g, maxNorm, { normType: p, eps: 0 });
+        if (r.clipped) expect(globalNorm(g, p) / maxNorm).toBeCloseTo(1, 5);
+      }),
+    );
+  });
+});
+
+describe('clipByNorm (per tensor) properties', () => {
+  it('every tensor ends with L2 norm ≤ c, and tensors already within c are untouched', () => {
+    fc.assert(
+      fc.property(gradientSet, fc.double({ min: 0, max: 1e4, noNaN: true }), (g, c) => {
+        const before = copy(g);
+        clipByNorm(g, c);
+        g.forEach((t, i) => {
+          expect(globalNorm(t)).toBeLessThanOrEqual(c * (1 + 1e-6) + 1e-300);
+          if (globalNorm(before[i]!) <= c) expect(t).toEqual(before[i]);
+        });
+      }),
+    );
+  });
+});
+
+describe('clipByValue properties', () => {
+  it('every |x| ≤ c, and values within [−c, c] are untouched', () => {
+    fc.assert(
+      fc.property(gradientSet, fc.double({ min: 0, max: 1e4, noNaN: true }), (g, c) => {
+        const before = copy(g);
+        const r = clipByValue(g, c);
+        g.forEach((t, i) =>
+          t.forEach((x, j) => {
+            // Like PyTorch, c itself is stored in the array's precision: float32 rounds it.
+            expect(Math.abs(x)).toBeLessThanOrEqual(t instanceof Float32Array ? Math.fround(c) : c);
+            const b = before[i]![j]!;
+            if (Math.abs(b) <= c) expect(x).toBe(b);
+          }),
+        );
+        expect(r.clipped).toBe(before.some((t) => t.some((x) => Math.abs(x) > c)));
+      }),
+    );
+  });
+});
