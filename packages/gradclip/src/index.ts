@@ -6,7 +6,7 @@
  */
 export type { ClipResult, Entry, FloatArray, GradientSet, NonFinitePolicy, Shaped } from './types.js';
 export type { Leaf } from './gradients.js';
-export type { ArrayOps, NormStats, ScalarOps } from './ops.js';
+export type { ArrayOps, NormStats, ScalarOps, UnitLayout } from './ops.js';
 export type { RuleOutput } from './rule.js';
 export type { ClipByGlobalNormOptions, GlobalNormRuleOptions } from './clip_by_global_norm.js';
 export type { ClipByNormOptions } from './clip_by_norm.js';
@@ -31,3 +31,4 @@ export { leavesOf } from './gradients.js';
 export { mergeNormStats, mergeAllNormStats, finaliseNorm, emptyNormStats, statsFinite } from './norm_stats.js';
 export { typedOps } from './typed_ops.js';
 export { kernels, setKernels, jsKernels } from './kernels/index.js';
+export { unitReduceAxes, unitGeometry, type UnitGeometry } from './adaptive/units.js';

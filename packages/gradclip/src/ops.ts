@@ -74,4 +74,33 @@ export interface ArrayOps<T, S, B> extends ScalarOps<S, B> {
   choose(c: B, a: () => T[], b: () => T[]): T[];
   /** Reads a boolean on the host. Only the 'error' non-finite policy needs this. */
   readBool(b: B): boolean;
+
+  // Unit-wise operations (AGC). A "unit" is one output neuron / filter: see `UnitLayout`
+  // and `unitReduceAxes` in adaptive/units.ts for which axes are reduced.
+  /**
+   * L2 norm of every unit of t, as a small tensor with one value per unit (typed arrays: a
+   * new Float64Array in unit order; tensor backends: keep the reduced dims so it broadcasts
+   * against t). Overflow-safe like `normStats`; a unit holding NaN gives NaN, else ±Infinity
+   * gives Infinity.
+   */
+  unitNorms(t: T, shape: readonly number[], layout: UnitLayout): T;
+  /**
+   * Elementwise f(a, b) over two unit tensors of the same shape. f is written with the
+   * scalar operations of this backend: typed arrays call it once per unit with numbers,
+   * tensor backends call it once with the whole tensors (their scalar ops broadcast).
+   */
+  mapUnits(a: T, b: T, f: (x: S, y: S) => S): T;
+  /** t with every unit multiplied by its own factor (factors shaped like `unitNorms`' result). */
+  scaleUnits(t: T, shape: readonly number[], layout: UnitLayout, factors: T): T;
+  /** Smallest element (NaN if any element is NaN; +Infinity for an empty tensor). */
+  minOf(t: T): S;
 }
+
+/**
+ * How a tensor is split into units for unit-wise rules (AGC):
+ *   'tf'    (TF.js, Keras, JAX / optax: dense [in, out], conv HWIO) — rank ≤ 1: the whole
+ *           tensor; rank 2, 3: reduce axis 0; rank 4: reduce axes 0, 1, 2; rank 5: 0..3;
+ *   'torch' (PyTorch: dense [out, in], conv OIHW) — rank ≤ 1: the whole tensor; otherwise
+ *           reduce every axis but axis 0.
+ */
+export type UnitLayout = 'tf' | 'torch';

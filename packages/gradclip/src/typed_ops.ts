@@ -1,5 +1,6 @@
 import { kernels } from './kernels/index.js';
-import type { ArrayOps, NormStats } from './ops.js';
+import { unitGeometry } from './adaptive/units.js';
+import type { ArrayOps, NormStats, UnitLayout } from './ops.js';
 import type { FloatArray } from './types.js';
 
 /**
@@ -73,4 +74,68 @@ export const typedOps: ArrayOps<FloatArray, number, boolean> = {
   },
   choose: (c, a, b) => (c ? a() : b()),
   readBool: (b) => b,
+
+  unitNorms: typedUnitNorms,
+  mapUnits(a, b, f) {
+    if (a.length !== b.length) throw new RangeError(`mapUnits: ${a.length} units against ${b.length}`);
+    const out = new Float64Array(a.length);
+    for (let u = 0; u < a.length; u++) out[u] = f(a[u]!, b[u]!);
+    return out;
+  },
+  scaleUnits(t, shape, layout, factors) {
+    const { count, inner } = unitGeometry(shape, layout);
+    if (factors.length !== count) throw new RangeError(`scaleUnits: ${count} units but ${factors.length} factors`);
+    for (let i = 0; i < t.length; i++) t[i]! *= factors[Math.floor(i / inner) % count]!;
+    return t;
+  },
+  minOf(t) {
+    let m = Infinity;
+    for (let i = 0; i < t.length; i++) {
+      const x = t[i]!;
+      if (Number.isNaN(x)) return NaN;
+      if (x < m) m = x;
+    }
+    return m;
+  },
 };
+
+/**
+ * L2 norm of every unit (see `unitGeometry`). One float64 pass of Σx² per unit; a unit whose
+ * sum overflowed or fell into the range where squares underflow is redone relative to its
+ * largest finite |x| (the same idea as `typedNormStats`).
+ */
+function typedUnitNorms(t: FloatArray, shape: readonly number[], layout: UnitLayout): Float64Array {
+  const { count, inner } = unitGeometry(shape, layout);
+  const sums = new Float64Array(count);
+  const maxAbs = new Float64Array(count);
+  for (let i = 0; i < t.length; i++) {
+    const x = t[i]!;
+    const u = Math.floor(i / inner) % count;
+    sums[u]! += x * x;
+    if (x > maxAbs[u]! || -x > maxAbs[u]!) maxAbs[u] = Math.abs(x);
+  }
+  let careful = false;
+  for (let u = 0; u < count; u++) {
+    const s = sums[u]!;
+    // A sum of 0 from non-zero values means every square underflowed.
+    if (!(s < Infinity) || (s < TINY_SUM && maxAbs[u]! > 0)) careful = true;
+  }
+  if (!careful) return sums.map(Math.sqrt);
+  const ref = new Float64Array(count);
+  const nan = new Uint8Array(count);
+  const inf = new Uint8Array(count);
+  for (let i = 0; i < t.length; i++) {
+    const u = Math.floor(i / inner) % count;
+    const a = Math.abs(t[i]!);
+    if (Number.isNaN(a)) nan[u] = 1;
+    else if (a === Infinity) inf[u] = 1;
+    else if (a > ref[u]!) ref[u] = a;
+  }
+  sums.fill(0);
+  for (let i = 0; i < t.length; i++) {
+    const u = Math.floor(i / inner) % count;
+    const a = Math.abs(t[i]!);
+    if (a < Infinity && ref[u]! > 0) sums[u]! += (a / ref[u]!) ** 2;
+  }
+  return sums.map((s, u) => (nan[u] ? NaN : inf[u] ? Infinity : ref[u]! * Math.sqrt(s)));
+}
