@@ -14,7 +14,10 @@ const gradientSet = fc
     fc.integer({ min: -6, max: 6 }),
   )
   .map(([single, tensors, exp]) =>
-    tensors.map((t) => (single ? Float32Array : Float64Array).from(t, (x) => x * 10 ** exp) as FloatArray),
+    tensors.map((t): FloatArray => {
+      const scaled = t.map((x) => x * 10 ** exp);
+      return single ? Float32Array.from(scaled) : Float64Array.from(scaled);
+    }),
   );
 const normTypes = fc.constantFrom(1, 1.5, 2, 3, Infinity);
 const copy = (g: FloatArray[]) => g.map((t) => t.slice());
