@@ -114,7 +114,7 @@ export interface ClipStep {
 }
 
 function globalNormOf(grads: Grads): tf.Scalar {
-  return tf.tidy(() => tf.sqrt(tf.addN(PARAM_NAMES.map((k) => tf.sum(tf.square(grads[k]))))));
+  return tf.tidy((): tf.Scalar => tf.sqrt(tf.addN(PARAM_NAMES.map((k) => tf.sum(tf.square(grads[k]))))) as tf.Scalar);
 }
 
 export function makeClipStep(m: MethodSpec): ClipStep {

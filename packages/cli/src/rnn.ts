@@ -83,24 +83,24 @@ export function batchTensors(batch: Batch): { x: tf.Tensor3D; y: tf.Tensor2D } {
  * each probe is added to h_t so that gradients with respect to them are ∂L/∂h_t.
  */
 export function rnnLoss(p: RnnParams, task: TaskSpec, x: tf.Tensor3D, y: tf.Tensor2D, probes?: readonly tf.Tensor[]): tf.Scalar {
-  return tf.tidy(() => {
+  return tf.tidy((): tf.Scalar => {
     const [batch, steps] = x.shape;
     const H = p.wh.shape[0]!;
     // Input projection and bias of every step at once (one matMul and one add instead of T
     // of each): the step loop then costs 3 ops, which is what dominates on small tensors.
     const xwb = tf.add(tf.reshape(tf.matMul(tf.reshape(x, [batch * steps, x.shape[2]]), p.wx), [batch, steps, H]), p.b);
     const xw = tf.unstack(xwb, 1);
-    let h: tf.Tensor2D = tf.zeros([batch, H]);
+    let h: tf.Tensor = tf.zeros([batch, H]);
     for (let t = 0; t < steps; t++) {
       h = tf.tanh(tf.add(xw[t]!, tf.matMul(h, p.wh)));
       const probe = probes?.[t];
       if (probe !== undefined) h = tf.add(h, probe);
     }
     const out = tf.add(tf.matMul(h, p.wy), p.c);
-    if (task.loss === 'mse') return tf.mean(tf.square(tf.sub(out, y)));
+    if (task.loss === 'mse') return tf.mean(tf.square(tf.sub(out, y))) as tf.Scalar;
     // Softmax cross-entropy with the log-sum-exp shift, averaged over the batch.
     const logp = tf.logSoftmax(out);
-    return tf.neg(tf.mean(tf.sum(tf.mul(y, logp), 1)));
+    return tf.neg(tf.mean(tf.sum(tf.mul(y, logp), 1))) as tf.Scalar;
   });
 }
 
