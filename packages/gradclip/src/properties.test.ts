@@ -31,7 +31,8 @@ describe('clipByGlobalNorm properties', () => {
     fc.assert(
       fc.property(gradientSet, normTypes, fc.double({ min: 0, max: 1e6, noNaN: true }), (g, p, maxNorm) => {
         clipByGlobalNorm(g, maxNorm, { normType: p });
-        expect(globalNorm(g, p)).toBeLessThanOrEqual(maxNorm * (1 + 1e-6) + 1e-300);
+        const slack = g.reduce((a, t) => a + tiny(t) * t.length, 0);
+        expect(globalNorm(g, p)).toBeLessThanOrEqual(maxNorm * (1 + 1e-6) + slack);
       }),
     );
   });
@@ -106,7 +107,8 @@ describe('clipByNorm (per tensor) properties', () => {
         const before = copy(g);
         clipByNorm(g, c);
         g.forEach((t, i) => {
-          expect(globalNorm(t)).toBeLessThanOrEqual(c * (1 + 1e-6) + 1e-300);
+          // Each element may round up by one subnormal ulp when c is in the subnormal range.
+          expect(globalNorm(t)).toBeLessThanOrEqual(c * (1 + 1e-6) + tiny(t) * t.length);
           if (globalNorm(before[i]!) <= c) expect(t).toEqual(before[i]);
         });
       }),
