@@ -32,3 +32,27 @@ export { mergeNormStats, mergeAllNormStats, finaliseNorm, emptyNormStats, statsF
 export { typedOps } from './typed_ops.js';
 export { kernels, setKernels, jsKernels } from './kernels/index.js';
 export { unitReduceAxes, unitGeometry, type UnitGeometry } from './adaptive/units.js';
+export { agc, agcRule, matchParams, type AgcOptions } from './adaptive/agc.js';
+export {
+  autoClip,
+  autoClipRule,
+  registerNormHistory,
+  type AutoClipOptions,
+  type AutoClipState,
+  type NormHistory,
+  type NormHistoryFactory,
+} from './adaptive/auto_clip.js';
+export { zClip, zClipRule, type ZClipOptions, type ZClipState } from './adaptive/z_clip.js';
+export { adaGC, adaGCRule, type AdaGCOptions, type AdaGCState } from './adaptive/ada_gc.js';
+export {
+  perGroup,
+  perGroupRule,
+  globToRegExp,
+  type GroupClip,
+  type GroupSpec,
+  type GroupReport,
+  type PerGroupClipper,
+  type PerGroupOutput,
+  type PerGroupState,
+} from './adaptive/groups.js';
+export { SortedBlocks } from './adaptive/order_statistics.js';

@@ -1,0 +1,126 @@
+import { makeClipper, type Clipper, type ClipRule, type StateTree } from '../clipper.js';
+import { describe, type Leaf } from '../gradients.js';
+import { finaliseNorm, mergeAllNormStats, statsFinite } from '../norm_stats.js';
+import type { ArrayOps } from '../ops.js';
+import type { NonFinitePolicy } from '../types.js';
+import { inRange, integerAtLeast, knownOptions, nonFinitePolicy, nonNegative, positive } from '../validate.js';
+import { scaleEach } from './common.js';
+
+export interface AdaGCOptions {
+  /** EMA factor of the per-tensor thresholds after warm-up. Default 0.98. */
+  beta?: number;
+  /** Global-norm limit during warm-up. Default 1.0. */
+  lambdaAbs?: number;
+  /** A tensor may grow to lambdaRel × its threshold before it is clipped. Default 1.05. */
+  lambdaRel?: number;
+  /** Steps t < warmupSteps (t from 1) use global clipping and a running minimum. Default 100. */
+  warmupSteps?: number;
+  /** Added to the global norm in the warm-up factor. Default 1e-8. */
+  eps?: number;
+  /** What to do with NaN / ±Infinity gradients. Default 'propagate'. */
+  nonFinite?: NonFinitePolicy;
+}
+
+/**
+ * AdaGC's state: `step` counts the finite steps (up to `warmupSteps`), `gamma` holds each
+ * tensor's threshold γ_i keyed by leaf name (record key or list position). A tensor seen for
+ * the first time gets γ_i = −1 ("not set yet"; norms are never negative), so that the keys
+ * depend only on which tensors were passed, never on the data.
+ */
+export type AdaGCState = {
+  readonly step: number;
+  readonly gamma: Readonly<Record<string, number>>;
+};
+
+type AState<S> = { step: S; gamma: Record<string, S> };
+
+/**
+ * AdaGC (Wang et al. 2025, "AdaGC: Improving Training Stability for Large Language Model
+ * Pretraining"). Per tensor i, with t counting finite steps from 1:
+ *
+ *   warm-up (t < warmupSteps): h = min(lambdaAbs / (‖g‖ + eps), 1) for the global norm ‖g‖;
+ *     ĝ_i = h·g_i;  γ_i = ‖ĝ_i‖ at its first step, else min(γ_i, ‖ĝ_i‖);
+ *   after: h_i = min(lambdaRel·γ_i / ‖g_i‖, 1);  ĝ_i = h_i·g_i;
+ *     γ_i ← β·γ_i + (1 − β)·‖ĝ_i‖.
+ *
+ * Each tensor gets its own threshold that tracks its usual norm, so a spike in one layer is
+ * clipped without shrinking the others. A tensor that first appears after warm-up starts with
+ * the warm-up rule for that step. A zero gradient (‖g_i‖ = 0) is left as it is (h_i = 1).
+ */
+export function adaGCRule(options: AdaGCOptions = {}): ClipRule<AdaGCState> {
+  knownOptions('options', options, ['beta', 'lambdaAbs', 'lambdaRel', 'warmupSteps', 'eps', 'nonFinite']);
+  const beta = inRange('options.beta', options.beta ?? 0.98, 0, 1);
+  const lambdaAbs = nonNegative('options.lambdaAbs', options.lambdaAbs ?? 1.0);
+  if (!Number.isFinite(lambdaAbs)) throw new RangeError(`options.lambdaAbs must be finite, got ${lambdaAbs}`);
+  const lambdaRel = positive('options.lambdaRel', options.lambdaRel ?? 1.05);
+  const warmupSteps = integerAtLeast('options.warmupSteps', options.warmupSteps ?? 100, 1);
+  const eps = nonNegative('options.eps', options.eps ?? 1e-8);
+  if (!Number.isFinite(eps)) throw new RangeError(`options.eps must be finite, got ${eps}`);
+  const policy = nonFinitePolicy('options.nonFinite', options.nonFinite ?? 'propagate');
+
+  return {
+    name: 'adaGC',
+    needsParams: false,
+    init: (ops) => ({ step: ops.scalar(0), gamma: {} }),
+    apply<T, S, B>(ops: ArrayOps<T, S, B>, grads: readonly Leaf<T>[], _params: unknown, state: StateTree<S>) {
+      const st = state as AState<S>;
+      const s = (x: number) => ops.scalar(x);
+      const one = s(1);
+      const zero = s(0);
+      const stats = grads.map((g) => ops.normStats(g.values, 2));
+      const all = mergeAllNormStats(ops, 2, stats);
+      const globalNorm = finaliseNorm(ops, all);
+      const finite = statsFinite(ops, all);
+      const valid = ops.isFinite(globalNorm);
+      const norms = stats.map((x) => finaliseNorm(ops, x));
+
+      const warming = ops.gt(s(warmupSteps), ops.add(st.step, one));
+      const h = ops.min(ops.div(s(lambdaAbs), ops.add(globalNorm, s(eps))), one);
+      const gamma: Record<string, S> = { ...st.gamma };
+      const factors = grads.map((leaf, i) => {
+        const n = norms[i]!;
+        const old = st.gamma[leaf.name] ?? s(-1);
+        const unset = ops.gt(zero, old);
+        const warmNorm = ops.mul(h, n);
+        const warmGamma = ops.where(unset, warmNorm, ops.min(old, warmNorm));
+        const hi = ops.where(ops.eq(n, zero), one, ops.min(ops.div(ops.mul(s(lambdaRel), old), n), one));
+        const afterGamma = ops.add(ops.mul(s(beta), old), ops.mul(s(1 - beta), ops.mul(hi, n)));
+        const useWarm = ops.or(warming, unset);
+        gamma[leaf.name] = ops.where(valid, ops.where(useWarm, warmGamma, afterGamma), old);
+        return ops.where(useWarm, h, hi);
+      });
+      const step = ops.where(valid, ops.min(ops.add(st.step, one), s(warmupSteps)), st.step);
+      const out = scaleEach(ops, grads.map((g) => g.values), factors, globalNorm, finite, policy);
+      return { out, state: { step, gamma } };
+    },
+  } as ClipRule<AdaGCState>;
+}
+
+function checkState(state: unknown): AdaGCState {
+  const st = state as { step?: unknown; gamma?: unknown } | null;
+  if (typeof st !== 'object' || st === null || typeof st.gamma !== 'object' || st.gamma === null) {
+    throw new TypeError(`options.state must be { step, gamma }, got ${describe(state)}`);
+  }
+  if (!Number.isInteger(st.step) || (st.step as number) < 0) {
+    throw new RangeError(`options.state.step must be an integer ≥ 0, got ${describe(st.step)}`);
+  }
+  for (const [k, v] of Object.entries(st.gamma)) {
+    if (typeof v !== 'number' || !Number.isFinite(v)) {
+      throw new TypeError(`options.state.gamma[${JSON.stringify(k)}] must be a finite number, got ${describe(v)}`);
+    }
+  }
+  return state as AdaGCState;
+}
+
+/**
+ * AdaGC: per-tensor adaptive thresholds from an EMA of each tensor's clipped norm.
+ *
+ * @example
+ * const clipper = adaGC({ warmupSteps: 100 });
+ * for (const grads of batches) clipper.clip(grads); // grads keyed by parameter name
+ */
+export function adaGC(options: AdaGCOptions & { state?: AdaGCState } = {}): Clipper<AdaGCState> {
+  const { state, ...rest } = options;
+  const rule = adaGCRule(rest);
+  return makeClipper(rule, state === undefined ? undefined : checkState(state));
+}

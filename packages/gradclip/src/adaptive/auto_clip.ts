@@ -1,0 +1,187 @@
+import { makeClipper, type Clipper, type ClipRule, type StateTree } from '../clipper.js';
+import { describe } from '../gradients.js';
+import type { ArrayOps } from '../ops.js';
+import type { NonFinitePolicy } from '../types.js';
+import { inRange, integerAtLeast, knownOptions, nonFinitePolicy } from '../validate.js';
+import { scaleAll, totalNorm, TORCH_EPS, valuesOf } from './common.js';
+import { SortedBlocks } from './order_statistics.js';
+
+export interface AutoClipOptions {
+  /** p: the clipping threshold is the p-th percentile of the norms seen so far. Default 10. */
+  percentile?: number;
+  /** Keep only the most recent N norms. Default Infinity (the whole history, as in the paper). */
+  historySize?: number;
+  /** What to do with NaN / ±Infinity gradients. Default 'propagate'. */
+  nonFinite?: NonFinitePolicy;
+}
+
+/**
+ * AutoClip's state on typed arrays: the finite norms seen so far — a ring of at most
+ * `historySize` values whose oldest entry sits at `next` (with an unbounded history, or
+ * before the ring is full, `next` is 0 and `history` is simply in insertion order).
+ *
+ * The live clipper appends to this same array (copying it every step would cost O(n)), so a
+ * state object read from `clipper.state` keeps changing as the clipper runs: serialise it
+ * (JSON / structuredClone) to keep a snapshot.
+ */
+export type AutoClipState = {
+  readonly history: number[];
+  readonly next: number;
+};
+
+/**
+ * The history of norms with percentile queries — the one part of AutoClip that is not the
+ * same code on every backend (a device backend keeps a fixed-size buffer of tensors and
+ * sorts it there). Register an implementation for a backend with `registerNormHistory`.
+ */
+export interface NormHistory<S, B> {
+  /** Appends x unless `valid` is false (non-finite norms never enter the history). */
+  push(x: S, valid: B): void;
+  /** NumPy-linear percentile (q in [0, 100]) of the history; NaN when it is empty. */
+  percentile(q: number): S;
+  /** The history as state (plain data on typed arrays). */
+  toState(): StateTree<S>;
+}
+
+/** Makes a backend's history from a state (`undefined`: an empty history). */
+export type NormHistoryFactory = <T, S, B>(
+  ops: ArrayOps<T, S, B>,
+  state: StateTree<S> | undefined,
+  historySize: number,
+) => NormHistory<S, B>;
+
+const factories = new Map<string, NormHistoryFactory>();
+
+/** Tells AutoClip how to keep its history on a backend (keyed by `ops.name`). */
+export function registerNormHistory(opsName: string, factory: NormHistoryFactory): void {
+  factories.set(opsName, factory);
+}
+
+function historyFor<T, S, B>(ops: ArrayOps<T, S, B>): NormHistoryFactory {
+  const f = factories.get(ops.name);
+  if (f === undefined) {
+    throw new TypeError(`autoClip has no norm history for backend '${ops.name}': register one with registerNormHistory`);
+  }
+  return f;
+}
+
+interface Cached {
+  sorted: SortedBlocks;
+  next: number;
+  length: number;
+}
+
+/**
+ * The sorted view of each live history array. A state restored from JSON is a new array,
+ * so it is rebuilt once (O(n log n)); after that every step is an insert (and, once the ring
+ * is full, a delete) in the blocked sorted list.
+ */
+const sortedViews = new WeakMap<number[], Cached>();
+
+/** Checks a restored typed state and returns its norms oldest first. */
+function checkedHistory(state: unknown): number[] {
+  if (typeof state !== 'object' || state === null || !Array.isArray((state as AutoClipState).history)) {
+    throw new TypeError(`options.state must be { history: number[], next: number }, got ${describe(state)}`);
+  }
+  const { history, next } = state as AutoClipState;
+  history.forEach((x, i) => {
+    if (typeof x !== 'number' || !(x >= 0) || !Number.isFinite(x)) {
+      throw new RangeError(`options.state.history[${i}] must be a finite number ≥ 0, got ${describe(x)}`);
+    }
+  });
+  if (!Number.isInteger(next) || next < 0 || (next > 0 && next >= history.length)) {
+    throw new RangeError(`options.state.next must be an integer in [0, ${history.length}), got ${describe(next)}`);
+  }
+  return [...history.slice(next), ...history.slice(0, next)];
+}
+
+const typedNormHistory = ((_ops: ArrayOps<unknown, number, boolean>, state: StateTree<number> | undefined, historySize: number) => {
+  let arr: number[];
+  let cached: Cached | undefined;
+  const s = state as AutoClipState | undefined;
+  if (s === undefined) {
+    arr = [];
+  } else {
+    arr = s.history;
+    cached = sortedViews.get(arr);
+    if (cached === undefined || cached.next !== s.next || cached.length !== arr.length || arr.length > historySize) {
+      // Restored (or edited) state: keep the most recent historySize norms, oldest first.
+      arr = checkedHistory(s).slice(-historySize);
+      cached = undefined;
+    }
+  }
+  const view: Cached = cached ?? { sorted: SortedBlocks.from(arr), next: 0, length: arr.length };
+  sortedViews.set(arr, view);
+  const history: NormHistory<number, boolean> = {
+    push(x, valid) {
+      if (!valid) return;
+      if (arr.length < historySize) {
+        arr.push(x);
+      } else {
+        view.sorted.delete(arr[view.next]!);
+        arr[view.next] = x;
+        view.next = (view.next + 1) % historySize;
+      }
+      view.sorted.insert(x);
+      view.length = arr.length;
+    },
+    percentile: (q) => view.sorted.percentile(q),
+    toState: () => ({ history: arr, next: view.next }),
+  };
+  return history;
+}) as unknown as NormHistoryFactory;
+
+registerNormHistory('typed', typedNormHistory);
+
+/**
+ * AutoClip (Seetharaman, Wichern, Pardo & Le Roux 2020, "AutoClip: Adaptive Gradient
+ * Clipping for Source Separation Networks"). Each step:
+ *
+ *     g = ‖∇‖₂;  history ← history ∪ {g};  τ = percentile(history, p)
+ *     ∇ ← ∇ · min(1, τ / (g + 1e-6))                  (clip_grad_norm_ as in the paper's code)
+ *
+ * The norm is appended before the percentile is taken, so the first step is never clipped
+ * (τ = g). Non-finite norms are not appended. The threshold follows the training's own
+ * scale, which removes the hand-tuned threshold; p = 10 was the paper's choice.
+ */
+export function autoClipRule(options: AutoClipOptions = {}): ClipRule<AutoClipState> {
+  knownOptions('options', options, ['percentile', 'historySize', 'nonFinite']);
+  const q = inRange('options.percentile', options.percentile ?? 10, 0, 100);
+  const historySize = integerAtLeast('options.historySize', options.historySize ?? Infinity, 1, true);
+  const policy = nonFinitePolicy('options.nonFinite', options.nonFinite ?? 'propagate');
+  return {
+    name: 'autoClip',
+    needsParams: false,
+    init: (ops) => historyFor(ops)(ops, undefined, historySize).toState(),
+    apply(ops, grads, _params, state) {
+      const values = valuesOf(grads);
+      const { norm, finite, valid } = totalNorm(ops, values);
+      const history = historyFor(ops)(ops, state, historySize);
+      history.push(norm, valid);
+      const threshold = history.percentile(q);
+      const one = ops.scalar(1);
+      // An empty history (only after non-finite steps) has no threshold: no clipping.
+      const factor = ops.where(
+        ops.isNaN(threshold),
+        one,
+        ops.min(one, ops.div(threshold, ops.add(norm, ops.scalar(TORCH_EPS)))),
+      );
+      return { out: scaleAll(ops, values, factor, norm, finite, policy), state: history.toState() };
+    },
+  };
+}
+
+/**
+ * AutoClip: clips to a percentile of the gradient norms seen so far.
+ *
+ * @example
+ * const clipper = autoClip({ percentile: 10 });
+ * for (const grads of batches) clipper.clip(grads);
+ * localStorage.setItem('autoclip', JSON.stringify(clipper.state)); // resume with autoClip({ state })
+ */
+export function autoClip(options: AutoClipOptions & { state?: AutoClipState } = {}): Clipper<AutoClipState> {
+  const { state, ...rest } = options;
+  const rule = autoClipRule(rest);
+  if (state !== undefined) checkedHistory(state);
+  return makeClipper(rule, state);
+}

@@ -1,0 +1,227 @@
+import { type Clipper, type ClipRule, type StateTree } from '../clipper.js';
+import { describe, leavesOf, type Leaf } from '../gradients.js';
+import type { ArrayOps } from '../ops.js';
+import { toClipResult, type RuleOutput } from '../rule.js';
+import { typedOps } from '../typed_ops.js';
+import type { ClipResult, FloatArray, GradientSet } from '../types.js';
+import { knownOptions } from '../validate.js';
+import { totalNorm } from './common.js';
+
+/** What clips a group: a rule, a clipper (its rule and current state are used), or null for no clipping. */
+export type GroupClip = ClipRule | Clipper | null;
+
+export interface GroupSpec {
+  /** Glob pattern(s) over leaf names (record keys, or list positions as strings): `*` any run of characters, `?` one. */
+  readonly match: string | readonly string[];
+  /** The rule for this group (`null`: leave these gradients as they are). */
+  readonly rule?: ClipRule | null;
+  /** Or a clipper, whose rule and current state are taken over. */
+  readonly clipper?: Clipper | null;
+  /** Name in the reports. Default: the patterns joined with ','. */
+  readonly name?: string;
+}
+
+/** Per-group state: one entry per group, then the default's. */
+export type PerGroupState = {
+  readonly groups: readonly StateTree<number>[];
+  readonly default: StateTree<number>;
+};
+
+/** The report of one group in the last call. */
+export interface GroupReport {
+  readonly name: string;
+  /** Names of the leaves this group clipped. */
+  readonly leaves: readonly string[];
+  readonly result: ClipResult;
+}
+
+/** A tiny glob: `*` matches any run of characters (dots included), `?` exactly one; everything else literally. */
+export function globToRegExp(pattern: string): RegExp {
+  let src = '';
+  for (const ch of pattern) {
+    if (ch === '*') src += '[\\s\\S]*';
+    else if (ch === '?') src += '[\\s\\S]';
+    else src += ch.replace(/[.+^${}()|[\]\\/-]/g, '\\$&');
+  }
+  return new RegExp(`^${src}$`, 'u');
+}
+
+interface Group {
+  name: string;
+  patterns: RegExp[];
+  rule: ClipRule | null;
+}
+
+function ruleOf(x: unknown, arg: string): { rule: ClipRule | null; state?: StateTree<number> } {
+  if (x === null || x === undefined) return { rule: null };
+  if (typeof x === 'object' && 'clip' in x && 'rule' in x && 'state' in x) {
+    const c = x as Clipper;
+    return { rule: c.rule, state: c.state };
+  }
+  if (typeof x === 'object' && 'apply' in x && 'init' in x) return { rule: x as ClipRule };
+  throw new TypeError(`${arg} must be a ClipRule, a Clipper or null, got ${describe(x)}`);
+}
+
+/** Output of the per-group rule: the combined report plus one per group (index groups.length = default). */
+export interface PerGroupOutput<T, S, B> extends RuleOutput<T, S, B> {
+  readonly groups: readonly { index: number; leaves: readonly string[]; out: RuleOutput<T, S, B> | null }[];
+}
+
+/**
+ * Builds the per-group rule and its initial typed state (clippers passed in bring their state).
+ * Leaves go to the first group with a matching pattern, the rest to the default.
+ */
+function build(specs: readonly GroupSpec[], fallback: GroupClip | undefined) {
+  if (!Array.isArray(specs)) throw new TypeError(`groups must be an array of { match, rule | clipper }, got ${describe(specs)}`);
+  const initial: (StateTree<number> | undefined)[] = [];
+  const groups: Group[] = specs.map((spec: unknown, i) => {
+    const arg = `groups[${i}]`;
+    if (typeof spec !== 'object' || spec === null) throw new TypeError(`${arg} must be { match, rule | clipper }, got ${describe(spec)}`);
+    knownOptions(arg, spec, ['match', 'rule', 'clipper', 'name']);
+    const g = spec as GroupSpec;
+    const patterns = typeof g.match === 'string' ? [g.match] : g.match;
+    if (!Array.isArray(patterns) || patterns.length === 0 || !patterns.every((p) => typeof p === 'string')) {
+      throw new TypeError(`${arg}.match must be a glob string or a non-empty array of them, got ${describe(g.match)}`);
+    }
+    if ('rule' in g && 'clipper' in g) throw new TypeError(`${arg} has both rule and clipper: give one`);
+    if (!('rule' in g) && !('clipper' in g)) throw new TypeError(`${arg} needs a rule or a clipper (null for no clipping)`);
+    const r = 'rule' in g ? ruleOf(g.rule, `${arg}.rule`) : ruleOf(g.clipper, `${arg}.clipper`);
+    initial.push(r.state);
+    return { name: g.name ?? patterns.join(','), patterns: patterns.map(globToRegExp), rule: r.rule };
+  });
+  const d = ruleOf(fallback, 'defaultClip');
+  groups.push({ name: 'default', patterns: [], rule: d.rule });
+  initial.push(d.state);
+  return { groups, initial };
+}
+
+function perGroupRuleFrom(groups: readonly Group[]): ClipRule<PerGroupState> {
+  const pick = (name: string) => {
+    const i = groups.findIndex((g) => g.patterns.some((re) => re.test(name)));
+    return i < 0 ? groups.length - 1 : i;
+  };
+  return {
+    name: 'perGroup',
+    needsParams: groups.some((g) => g.rule?.needsParams ?? false),
+    init: (ops) => ({ groups: groups.slice(0, -1).map((g) => g.rule?.init(ops) ?? null), default: groups.at(-1)!.rule?.init(ops) ?? null }),
+    apply<T, S, B>(ops: ArrayOps<T, S, B>, grads: readonly Leaf<T>[], params: readonly Leaf<T>[] | undefined, state: StateTree<S>) {
+      const st = state as { groups: StateTree<S>[]; default: StateTree<S> };
+      const states = [...st.groups, st.default];
+      const members: Leaf<T>[][] = groups.map(() => []);
+      for (const leaf of grads) members[pick(leaf.name)]!.push(leaf);
+      // The combined report's norm covers every gradient, including unclipped groups.
+      const whole = totalNorm(ops, grads.map((l) => l.values));
+      const outGrads = new Map<Leaf<T>, T>();
+      let scale = ops.scalar(1);
+      let clipped = ops.bool(false);
+      const reports: { index: number; leaves: string[]; out: RuleOutput<T, S, B> | null }[] = [];
+      groups.forEach((g, i) => {
+        const leaves = members[i]!;
+        // A group with nothing to clip this step is not applied: a stateful rule must not
+        // count an empty set (norm 0) as a step.
+        if (leaves.length === 0) {
+          reports.push({ index: i, leaves: [], out: null });
+          return;
+        }
+        if (g.rule === null) {
+          const t = totalNorm(ops, leaves.map((l) => l.values));
+          const out = { grads: [], norm: t.norm, scale: ops.scalar(1), clipped: ops.bool(false), finite: t.finite };
+          reports.push({ index: i, leaves: leaves.map((l) => l.name), out });
+          return;
+        }
+        const names = new Set(leaves.map((l) => l.name));
+        const ps = params?.filter((p) => names.has(p.name));
+        const r = g.rule.apply(ops, leaves, ps, states[i] as StateTree<S>);
+        states[i] = r.state;
+        leaves.forEach((l, j) => outGrads.set(l, r.out.grads[j]!));
+        scale = ops.min(scale, r.out.scale);
+        clipped = ops.or(clipped, r.out.clipped);
+        reports.push({ index: i, leaves: leaves.map((l) => l.name), out: r.out });
+      });
+      const out: PerGroupOutput<T, S, B> = {
+        grads: grads.map((l) => outGrads.get(l) ?? l.values),
+        norm: whole.norm,
+        scale,
+        clipped,
+        finite: whole.finite,
+        groups: reports,
+      };
+      return { out, state: { groups: states.slice(0, -1), default: states.at(-1)! } };
+    },
+  } as ClipRule<PerGroupState>;
+}
+
+/**
+ * The per-group rule: different rules (or none) for the parameters selected by name.
+ * `init` gives fresh states for every group; use `perGroup` to start from clippers' states.
+ */
+export function perGroupRule(groups: readonly GroupSpec[], defaultClip: GroupClip = null): ClipRule<PerGroupState> {
+  return perGroupRuleFrom(build(groups, defaultClip).groups);
+}
+
+/** A per-group clipper; `reports` describes each group's part of the last `clip` call. */
+export interface PerGroupClipper extends Clipper<PerGroupState> {
+  readonly reports: readonly GroupReport[];
+}
+
+/**
+ * Per-group thresholds: each group of parameters, selected by glob patterns over their names,
+ * gets its own rule and state — e.g. no clipping for biases and a tight global-norm limit for
+ * the embedding — and everything else goes to `defaultClip` (`null`: not clipped). The first
+ * matching group wins. The combined report has the pre-clip L2 norm of all gradients, the
+ * smallest scale of any group, whether any group clipped and whether all were finite.
+ *
+ * @example
+ * const clipper = perGroup(
+ *   [
+ *     { match: ['*.bias', 'bias*'], rule: null },
+ *     { match: 'embedding*', clipper: globalNormClipper(0.1) },
+ *   ],
+ *   globalNormClipper(1),
+ * );
+ * clipper.clip({ 'dense.kernel': gk, 'dense.bias': gb, embedding: ge });
+ */
+export function perGroup(groups: readonly GroupSpec[], defaultClip: GroupClip = null, options: { state?: PerGroupState } = {}): PerGroupClipper {
+  knownOptions('options', options, ['state']);
+  const built = build(groups, defaultClip);
+  const rule = perGroupRuleFrom(built.groups);
+  let state: StateTree<number>;
+  if (options.state !== undefined) {
+    const s = options.state as { groups?: unknown; default?: unknown };
+    if (!Array.isArray(s.groups) || s.groups.length !== built.groups.length - 1 || !('default' in s)) {
+      throw new TypeError(`options.state must be { groups: [${built.groups.length - 1} states], default }, got ${describe(options.state)}`);
+    }
+    state = options.state;
+  } else {
+    const fresh = rule.init(typedOps) as { groups: StateTree<number>[]; default: StateTree<number> };
+    const all = [...fresh.groups, fresh.default].map((s, i) => built.initial[i] ?? s);
+    state = { groups: all.slice(0, -1), default: all.at(-1)! };
+  }
+  let current: StateTree<number> = state;
+  let reports: GroupReport[] = [];
+  return {
+    name: rule.name,
+    rule: rule as ClipRule,
+    get state() {
+      return current as PerGroupState;
+    },
+    get reports() {
+      return reports;
+    },
+    clip(grads: GradientSet, params?: GradientSet): ClipResult {
+      // Run through the typed rule directly to keep the group reports.
+      const g: Leaf<FloatArray>[] = leavesOf(grads, 'grads');
+      const p = params === undefined ? undefined : leavesOf(params, 'params');
+      if (rule.needsParams && p === undefined) throw new TypeError('perGroup needs the parameters (a group uses AGC): call clip(grads, params)');
+      const r = rule.apply(typedOps, g, p, current);
+      current = r.state;
+      const out = r.out as PerGroupOutput<FloatArray, number, boolean>;
+      reports = out.groups.map((x) => ({
+        name: built.groups[x.index]!.name,
+        leaves: x.leaves,
+        result: x.out === null ? { norm: 0, scale: 1, clipped: false, finite: true } : toClipResult(x.out),
+      }));
+      return toClipResult(out);
+    },
+  };
+}

@@ -1,0 +1,170 @@
+import { makeClipper, type Clipper, type ClipRule, type StateTree } from '../clipper.js';
+import { describe } from '../gradients.js';
+import type { ArrayOps } from '../ops.js';
+import type { NonFinitePolicy } from '../types.js';
+import { inRange, integerAtLeast, knownOptions, nonFinitePolicy, nonNegative, oneOf, positive } from '../validate.js';
+import { MAX_STAT, scaleAll, totalNorm, TORCH_EPS, valuesOf } from './common.js';
+
+export interface ZClipOptions {
+  /** EMA smoothing factor for the mean and variance of the norm. Default 0.97. */
+  alpha?: number;
+  /** z-score above which a norm is a spike. Default 2.5. */
+  zThresh?: number;
+  /** A fixed cap on the norm, applied always (and alone during warm-up); `null` for none. Default 1.0. */
+  maxGradNorm?: number | null;
+  /** Added to σ in the z-score. Default 1e-6. */
+  eps?: number;
+  /** Number of (finite) norms collected before the EMA starts. Default 25. */
+  warmupSteps?: number;
+  /** 'zscore' (default) or 'percentile' (threshold mean + zThresh·σ). */
+  mode?: 'zscore' | 'percentile';
+  /** In 'zscore' mode: clip a spike to a z-scaled threshold ('adaptive_scaling', default) or to the mean ('mean'). */
+  clipOption?: 'adaptive_scaling' | 'mean';
+  /** Multiplies the adaptive threshold (0.5–0.9 clips more aggressively). Default 1.0. */
+  clipFactor?: number;
+  /** Leave the statistics untouched on a spike. Default false. */
+  skipUpdateOnSpike?: boolean;
+  /** What to do with NaN / ±Infinity gradients. Default 'propagate'. */
+  nonFinite?: NonFinitePolicy;
+}
+
+/**
+ * ZClip's state. `count` is the number of finite norms seen, up to `warmupSteps`. During
+ * warm-up `mean` and `m2` are Welford's running mean and sum of squared deviations (the
+ * reference keeps the norms in a buffer; Welford gives the same mean and population variance
+ * with O(1) state, which a device backend can hold in a few scalars). When the warm-up ends,
+ * `variance` = m2 / warmupSteps and both then follow the EMA.
+ */
+export type ZClipState = {
+  readonly count: number;
+  readonly mean: number;
+  readonly m2: number;
+  readonly variance: number;
+};
+
+type ZState<S> = { count: S; mean: S; m2: S; variance: S };
+
+/**
+ * ZClip (Kumar, Owen, Roy Chowdhury & Güra 2025, "ZClip: Adaptive Spike Mitigation for LLM
+ * Pre-Training"; reference code bluorion-com/ZClip). With g the total L2 norm:
+ *
+ *   warm-up (first `warmupSteps` finite norms): collect g; clip by `maxGradNorm` if set
+ *     (PyTorch form, factor min(1, maxGradNorm / (g + 1e-6))); at the end mean = average,
+ *     var = population variance.
+ *   after: σ = √var, z = (g − mean) / (σ + eps);
+ *     'zscore':     spike when z > zThresh; τ = (mean + zThresh·σ / (z / zThresh))·clipFactor
+ *                   ('adaptive_scaling') or τ = mean ('mean');
+ *     'percentile': spike when g > mean + zThresh·σ; τ = mean + zThresh·σ;
+ *     effective = min(spike ? τ : g, maxGradNorm ?? ∞); factor = effective / (g + 1e-6) when
+ *     g > effective, else 1;
+ *     unless skipUpdateOnSpike and a spike, with x = spike ? τ : g:
+ *       mean ← α·mean + (1 − α)·x;  var ← α·var + (1 − α)·(x − mean_new)².
+ *
+ * Feeding the clipped value x back into the EMA keeps one spike from inflating the statistics.
+ */
+export function zClipRule(options: ZClipOptions = {}): ClipRule<ZClipState> {
+  knownOptions('options', options, [
+    'alpha', 'zThresh', 'maxGradNorm', 'eps', 'warmupSteps', 'mode', 'clipOption', 'clipFactor', 'skipUpdateOnSpike', 'nonFinite',
+  ]);
+  const alpha = inRange('options.alpha', options.alpha ?? 0.97, 0, 1);
+  const zThresh = positive('options.zThresh', options.zThresh ?? 2.5);
+  const maxGradNorm = options.maxGradNorm === null ? null : nonNegative('options.maxGradNorm', options.maxGradNorm ?? 1.0);
+  const eps = nonNegative('options.eps', options.eps ?? 1e-6);
+  if (!Number.isFinite(eps)) throw new RangeError(`options.eps must be finite, got ${eps}`);
+  const warmupSteps = integerAtLeast('options.warmupSteps', options.warmupSteps ?? 25, 1);
+  const mode = oneOf('options.mode', options.mode ?? 'zscore', ['zscore', 'percentile'] as const);
+  const clipOption = oneOf('options.clipOption', options.clipOption ?? 'adaptive_scaling', ['adaptive_scaling', 'mean'] as const);
+  const clipFactor = positive('options.clipFactor', options.clipFactor ?? 1.0);
+  if (typeof (options.skipUpdateOnSpike ?? false) !== 'boolean') {
+    throw new TypeError(`options.skipUpdateOnSpike must be a boolean, got ${describe(options.skipUpdateOnSpike)}`);
+  }
+  const skipUpdateOnSpike = options.skipUpdateOnSpike ?? false;
+  const policy = nonFinitePolicy('options.nonFinite', options.nonFinite ?? 'propagate');
+
+  return {
+    name: 'zClip',
+    needsParams: false,
+    init: (ops) => {
+      const zero = ops.scalar(0);
+      return { count: zero, mean: zero, m2: zero, variance: zero };
+    },
+    apply<T, S, B>(ops: ArrayOps<T, S, B>, grads: Parameters<ClipRule['apply']>[1], _params: unknown, state: StateTree<S>) {
+      const st = state as ZState<S>;
+      const values = valuesOf(grads) as T[];
+      const { norm: g, finite, valid } = totalNorm(ops, values);
+      const s = (x: number) => ops.scalar(x);
+      const one = s(1);
+      const cap = maxGradNorm === null ? null : s(maxGradNorm);
+      const warming = ops.gt(s(warmupSteps), st.count);
+
+      // Warm-up: Welford update, and the fixed cap alone.
+      const n1 = ops.add(st.count, one);
+      const delta = ops.sub(g, st.mean);
+      const warmMean = ops.add(st.mean, ops.div(delta, n1));
+      const warmM2 = ops.add(st.m2, ops.mul(delta, ops.sub(g, warmMean)));
+      const warmVar = ops.where(ops.eq(n1, s(warmupSteps)), ops.min(ops.div(warmM2, n1), s(MAX_STAT)), st.variance);
+      const warmFactor = cap === null ? one : ops.min(one, ops.div(cap, ops.add(g, s(TORCH_EPS))));
+
+      // After warm-up: z-score test against the EMA statistics.
+      const sigma = ops.sqrt(st.variance);
+      const band = ops.add(st.mean, ops.mul(s(zThresh), sigma));
+      let spike: B;
+      let threshold: S;
+      if (mode === 'percentile') {
+        spike = ops.gt(g, band);
+        threshold = band;
+      } else {
+        const z = ops.div(ops.sub(g, st.mean), ops.add(sigma, s(eps)));
+        spike = ops.gt(z, s(zThresh));
+        threshold =
+          clipOption === 'mean'
+            ? st.mean
+            : ops.mul(ops.add(st.mean, ops.div(ops.mul(s(zThresh), sigma), ops.div(z, s(zThresh)))), s(clipFactor));
+      }
+      const x = ops.where(spike, threshold, g);
+      const effective = cap === null ? x : ops.min(x, cap);
+      const afterFactor = ops.where(ops.gt(g, effective), ops.div(effective, ops.add(g, s(TORCH_EPS))), one);
+      const emaMean = ops.add(ops.mul(s(alpha), st.mean), ops.mul(s(1 - alpha), x));
+      const dev = ops.sub(x, emaMean);
+      const emaVar = ops.min(ops.add(ops.mul(s(alpha), st.variance), ops.mul(s(1 - alpha), ops.mul(dev, dev))), s(MAX_STAT));
+      const update = skipUpdateOnSpike ? ops.not(spike) : ops.bool(true);
+
+      const pick = (warm: S, after: S, old: S) =>
+        ops.where(valid, ops.where(warming, warm, ops.where(update, after, old)), old);
+      const next: ZState<S> = {
+        count: ops.where(valid, ops.where(warming, n1, st.count), st.count),
+        mean: pick(warmMean, emaMean, st.mean),
+        m2: pick(warmM2, st.m2, st.m2),
+        variance: pick(warmVar, emaVar, st.variance),
+      };
+      const factor = ops.where(warming, warmFactor, afterFactor);
+      return { out: scaleAll(ops, values, factor, g, finite, policy), state: next };
+    },
+  } as ClipRule<ZClipState>;
+}
+
+function checkState(state: unknown): ZClipState {
+  if (typeof state !== 'object' || state === null) {
+    throw new TypeError(`options.state must be { count, mean, m2, variance }, got ${describe(state)}`);
+  }
+  for (const k of ['count', 'mean', 'm2', 'variance'] as const) {
+    const v = (state as Record<string, unknown>)[k];
+    if (typeof v !== 'number' || !Number.isFinite(v)) {
+      throw new TypeError(`options.state.${k} must be a finite number, got ${describe(v)}`);
+    }
+  }
+  return state as ZClipState;
+}
+
+/**
+ * ZClip: z-score spike clipping with EMA statistics of the gradient norm.
+ *
+ * @example
+ * const clipper = zClip({ alpha: 0.97, zThresh: 2.5 });
+ * for (const grads of batches) clipper.clip(grads);
+ */
+export function zClip(options: ZClipOptions & { state?: ZClipState } = {}): Clipper<ZClipState> {
+  const { state, ...rest } = options;
+  const rule = zClipRule(rest);
+  return makeClipper(rule, state === undefined ? undefined : checkState(state));
+}
