@@ -11,7 +11,7 @@ export type { RuleOutput } from './rule.js';
 export type { ClipByGlobalNormOptions, GlobalNormRuleOptions } from './clip_by_global_norm.js';
 export type { ClipByNormOptions } from './clip_by_norm.js';
 export type { Clipper, ClipRule, StateTree } from './clipper.js';
-export type { Kernels } from './kernels/index.js';
+export type { Kernels, KernelChoice, GradientArena, ArenaDtype } from './kernels/index.js';
 
 export { globalNorm, normStatistics, mergeNormStatistics, normFromStatistics, statisticsFinite } from './global_norm.js';
 export { clipByGlobalNorm, globalNormRule } from './clip_by_global_norm.js';
@@ -30,7 +30,7 @@ export {
 export { leavesOf } from './gradients.js';
 export { mergeNormStats, mergeAllNormStats, finaliseNorm, emptyNormStats, statsFinite } from './norm_stats.js';
 export { typedOps } from './typed_ops.js';
-export { kernels, setKernels, jsKernels } from './kernels/index.js';
+export { kernels, setKernels, useKernels, jsKernels, loadWasmKernels, gradientArena } from './kernels/index.js';
 export { unitReduceAxes, unitGeometry, type UnitGeometry } from './adaptive/units.js';
 export { agc, agcRule, matchParams, type AgcOptions } from './adaptive/agc.js';
 export {

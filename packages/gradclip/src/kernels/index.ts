@@ -1,17 +1,57 @@
 import { jsKernels } from './js.js';
 import type { Kernels } from './kernels.js';
+import { loadWasmKernels, wasmUnavailableReason } from './wasm.js';
 
 export type { Kernels, PowSumMax, FiniteMax } from './kernels.js';
 export { jsKernels } from './js.js';
+export { loadWasmKernels } from './wasm.js';
+export { gradientArena, type GradientArena, type ArenaDtype } from './arena.js';
 
-let active: Kernels = jsKernels;
+/** Which kernels to use: the WASM SIMD ones, the plain-JS ones, or the best available. */
+export type KernelChoice = 'wasm' | 'js' | 'auto';
 
-/** The kernels the typed-array functions use now. */
+// Chosen lazily on first use, so importing the library has no side effects.
+let active: Kernels | undefined;
+let wasm: Kernels | null | undefined;
+
+function wasmKernels(): Kernels | null {
+  if (wasm === undefined) wasm = loadWasmKernels();
+  return wasm;
+}
+
+/**
+ * The kernels the typed-array functions use now: by default the WASM SIMD kernels where the
+ * engine supports WebAssembly SIMD (Node ≥ 16.4, Chrome ≥ 91, Firefox ≥ 89, Safari ≥ 16.4),
+ * else the plain-JS ones.
+ */
 export function kernels(): Kernels {
+  if (active === undefined) active = wasmKernels() ?? jsKernels;
   return active;
 }
 
-/** Replaces the active kernels (used to force the JS path in tests and benchmarks). */
+/** Replaces the active kernels with any implementation of `Kernels`. */
 export function setKernels(k: Kernels): void {
   active = k;
+}
+
+/**
+ * Forces a kernel set: `'js'` (the plain-JS reference), `'wasm'` (throws an Error saying why
+ * when WebAssembly SIMD is unavailable), or `'auto'` (the default choice). Returns the
+ * kernels now in use. Results agree between the two up to float64 summation order.
+ *
+ * @example
+ * useKernels('js');   // e.g. to compare speed
+ * useKernels('auto');
+ */
+export function useKernels(choice: KernelChoice): Kernels {
+  if (choice === 'js') active = jsKernels;
+  else if (choice === 'auto') active = wasmKernels() ?? jsKernels;
+  else if (choice === 'wasm') {
+    const k = wasmKernels();
+    if (k === null) throw new Error(`useKernels('wasm'): ${wasmUnavailableReason() ?? 'unavailable'}`);
+    active = k;
+  } else {
+    throw new RangeError(`useKernels: choice must be 'wasm', 'js' or 'auto', got ${JSON.stringify(choice)}`);
+  }
+  return active;
 }

@@ -2,6 +2,16 @@ import type { FloatArray } from '../types.js';
 import type { FiniteMax, Kernels, PowSumMax } from './kernels.js';
 
 /**
+ * The float32 rounding of a scale factor, when multiplying float32 data by it gives the
+ * float64 result up to rounding (PyTorch also scales float32 gradients by a float32 factor);
+ * undefined outside the float32 normal range, where the factor would lose magnitude.
+ */
+export function float32Factor(s: number): number | undefined {
+  const a = Math.abs(s);
+  return s === 0 || s !== s || (a >= 2 ** -126 && a <= 3.4028234663852886e38) ? Math.fround(s) : undefined;
+}
+
+/**
  * Plain-JS kernels: the fallback where WebAssembly SIMD is unavailable, and the reference
  * the WASM kernels are tested against. p = 1 and p = 2 get their own loops because
  * Math.pow is ~10× slower than a multiply.
@@ -62,6 +72,15 @@ export const jsKernels: Kernels = {
   scaledPowSum(x: FloatArray, p: number, ref: number): number {
     const inv = 1 / ref;
     let sum = 0;
+    if (!(inv < Infinity)) {
+      // A float64 ref below ~5.6e-309 has no finite reciprocal: divide (slowly) instead.
+      for (let i = 0; i < x.length; i++) {
+        const v = x[i]!;
+        const a = (v < 0 ? -v : v) / ref;
+        if (a < Infinity) sum += p === 2 ? a * a : p === 1 ? a : Math.pow(a, p);
+      }
+      return sum;
+    }
     for (let i = 0; i < x.length; i++) {
       const v = x[i]!;
       const a = (v < 0 ? -v : v) * inv;
@@ -72,7 +91,11 @@ export const jsKernels: Kernels = {
   },
 
   scale(x: FloatArray, s: number): void {
-    for (let i = 0; i < x.length; i++) x[i] = x[i]! * s;
+    // Float32 data is multiplied by the float32-rounded factor (see float32Factor): the
+    // product of two float32 values is exact in float64, so storing it rounds once, giving
+    // the bits of a float32 multiply — the same as the WASM kernel and PyTorch.
+    const f = x instanceof Float32Array ? (float32Factor(s) ?? s) : s;
+    for (let i = 0; i < x.length; i++) x[i] = x[i]! * f;
   },
 
   clamp(x: FloatArray, c: number): void {

@@ -1,0 +1,16 @@
+// The typed-array suite (packages/gradclip) once more with the plain-JS kernels forced:
+// `npm run test:js-kernels`. The default run (`npm test`) uses the WASM SIMD kernels.
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+import base from '../../../../vitest.config.js';
+
+export default defineConfig({
+  ...base,
+  test: {
+    ...base.test,
+    // Replaces (not extends) the root include list: only the typed-array library's tests.
+    include: ['packages/gradclip/src/**/*.test.ts', 'packages/gradclip/test/**/*.test.ts'],
+    exclude: ['packages/gradclip/src/tfjs/**', '**/node_modules/**'],
+    setupFiles: [fileURLToPath(new URL('./js_suite.setup.ts', import.meta.url))],
+  },
+});
