@@ -1,0 +1,36 @@
+/**
+ * gradclip/tfjs — gradient clipping for TensorFlow.js.
+ *
+ * The core's clipping rules run on tf.Tensor through `tfOps` (tensor ArrayOps that never read
+ * values back to the host); `tensorClipper` keeps a rule's state in tf.Variables, and
+ * `withClipping` wraps any tf.Optimizer so that `minimize`, `model.fit`, `fitDataset` and
+ * `trainOnBatch` clip before every update.
+ */
+export { tfOps } from './ops.js';
+export {
+  tensorClipper,
+  globalNormTensorClipper,
+  perTensorNormTensorClipper,
+  valueTensorClipper,
+  normaliseGradients,
+} from './tensor_clipper.js';
+export type {
+  TensorClipper,
+  TensorClipperOptions,
+  TensorClipResult,
+  TensorGradients,
+  Clipped,
+  ClipperConfig,
+} from './tensor_clipper.js';
+export { withClipping, ClippedOptimizer, registerClipperKind, toTensorClipper } from './with_clipping.js';
+export type { KerasClipOptions, WithClippingOptions } from './with_clipping.js';
+export { ClipMonitor } from './monitor.js';
+export type { ClipMonitorOptions, ClipRecord } from './monitor.js';
+export {
+  registerGradclipKernels,
+  setFusedKernelsDisabled,
+  hasFusedKernels,
+  NORM_STATS_KERNEL,
+  SET_NORM_STATS_KERNEL,
+  SCALE_KERNEL,
+} from './kernels.js';

@@ -1,0 +1,99 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+export interface ClipMonitorOptions {
+  /** Steps kept as separate scalars before they are packed into one tensor. Default 256. */
+  chunkSize?: number;
+}
+
+/** One step as read back from the device. */
+export interface ClipRecord {
+  /** 0-based index of the update since monitoring started (or was cleared). */
+  step: number;
+  /** Pre-clip norm. */
+  norm: number;
+  /** Threshold in force (NaN when the rule has none, e.g. a custom rule). */
+  threshold: number;
+  clipped: boolean;
+}
+
+/**
+ * Per-step clipping records kept on the device: nothing is read back while training runs, so
+ * recording costs a few tiny device ops per step and no sync. Read them after training (or in
+ * an epoch-end callback) with `read()`; `ratioClipped()` is brain.js's statistic, the share of
+ * steps that were clipped.
+ *
+ * Steps are stacked into [chunkSize, 3] tensors (norm, threshold, clipped) so that a long run
+ * holds a handful of tensors, not three per step.
+ */
+export class ClipMonitor {
+  private pending: tf.Tensor1D[] = [];
+  private chunks: tf.Tensor2D[] = [];
+  private readonly chunkSize: number;
+  private count = 0;
+
+  constructor(options: ClipMonitorOptions = {}) {
+    const c = options.chunkSize ?? 256;
+    if (!Number.isInteger(c) || c < 1) throw new RangeError(`options.chunkSize must be an integer ≥ 1, got ${c}`);
+    this.chunkSize = c;
+  }
+
+  /** Number of recorded steps. */
+  get steps(): number {
+    return this.count;
+  }
+
+  /** Records one step (called by the clipped optimizer; the tensors stay the caller's). */
+  record(norm: tf.Scalar, threshold: tf.Scalar | number | undefined, clipped: tf.Scalar): void {
+    const row = tf.tidy(() =>
+      tf.stack([
+        tf.cast(norm, 'float32'),
+        threshold instanceof tf.Tensor ? tf.cast(threshold, 'float32') : tf.scalar(threshold ?? NaN),
+        tf.cast(clipped, 'float32'),
+      ]),
+    ) as tf.Tensor1D;
+    // `fit` runs each batch inside tf.tidy: keep the record past the end of the batch.
+    this.pending.push(tf.keep(row));
+    this.count++;
+    if (this.pending.length >= this.chunkSize) this.pack();
+  }
+
+  private pack(): void {
+    if (this.pending.length === 0) return;
+    const chunk = tf.keep(tf.stack(this.pending) as tf.Tensor2D);
+    tf.dispose(this.pending);
+    this.pending = [];
+    this.chunks.push(chunk);
+  }
+
+  /** All records so far (an async read: call it outside the training step). */
+  async read(): Promise<ClipRecord[]> {
+    this.pack();
+    const out: ClipRecord[] = [];
+    for (const c of this.chunks) {
+      const d = await c.data();
+      for (let i = 0; i < d.length; i += 3) {
+        out.push({ step: out.length, norm: d[i]!, threshold: d[i + 1]!, clipped: d[i + 2] !== 0 });
+      }
+    }
+    return out;
+  }
+
+  /** Share of recorded steps that were clipped (NaN before the first step). */
+  async ratioClipped(): Promise<number> {
+    const r = await this.read();
+    return r.length === 0 ? NaN : r.filter((x) => x.clipped).length / r.length;
+  }
+
+  /** Forgets the records and frees their tensors. */
+  clear(): void {
+    tf.dispose(this.pending);
+    tf.dispose(this.chunks);
+    this.pending = [];
+    this.chunks = [];
+    this.count = 0;
+  }
+
+  dispose(): void {
+    this.clear();
+  }
+}

@@ -1,0 +1,334 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { ClipByGlobalNormOptions } from '../clip_by_global_norm.js';
+import type { ClipByNormOptions } from '../clip_by_norm.js';
+import { globalNormRuleOf, perTensorNormRuleOf, valueRuleOf, type Clipper, type ClipRule, type StateTree } from '../clipper.js';
+import type { Leaf } from '../gradients.js';
+import { describe } from '../gradients.js';
+import type { NonFinitePolicy } from '../types.js';
+import { tfOps } from './ops.js';
+
+/** Gradients as tfjs hands them around: a list (null = no gradient), a name → tensor map, or NamedTensor[]. */
+export type TensorGradients =
+  | tf.Tensor
+  | readonly (tf.Tensor | null | undefined)[]
+  | tf.NamedTensorMap
+  | readonly { name: string; tensor: tf.Tensor | null | undefined }[];
+
+/** The same container with new tensors (null entries kept in place). */
+export type Clipped<G extends TensorGradients> = G extends tf.Tensor
+  ? tf.Tensor
+  : G extends readonly { name: string; tensor: tf.Tensor | null | undefined }[]
+    ? { name: string; tensor: tf.Tensor | null }[]
+    : G extends readonly (tf.Tensor | null | undefined)[]
+      ? (tf.Tensor | null)[]
+      : tf.NamedTensorMap;
+
+/**
+ * What a tensor clipper returns. Everything in it is a new tensor the caller owns (dispose it,
+ * or call `clip` inside `tf.tidy`); nothing has been read back to the host.
+ */
+export interface TensorClipResult<G extends TensorGradients = TensorGradients> {
+  grads: Clipped<G>;
+  /** Pre-clip norm (the rule's p-norm; L2 for per-tensor and value rules). */
+  norm: tf.Scalar;
+  /** Factor applied (smallest factor for per-tensor / per-unit rules). */
+  scale: tf.Scalar;
+  /** bool scalar: anything changed. */
+  clipped: tf.Scalar;
+  /** bool scalar: no NaN / ±Infinity in the gradients. */
+  finite: tf.Scalar;
+  /** The threshold in force this step, for rules that report one (adaptive clippers). */
+  threshold?: tf.Scalar;
+}
+
+/** A clipper over tf.Tensor whose state lives in non-trainable tf.Variables. */
+export interface TensorClipper {
+  readonly name: string;
+  readonly rule: ClipRule;
+  /**
+   * Whether a step with non-finite gradients must be skipped entirely ('skip' policy):
+   * `withClipping` then keeps weights and optimizer slots as they were.
+   */
+  readonly skipsNonFinite: boolean;
+  /** A description `withClipping` stores when a model is saved (undefined: not saveable). */
+  readonly config: ClipperConfig | undefined;
+  /** The threshold of a fixed-threshold rule (maxNorm, clipValue), for monitoring. */
+  readonly fixedThreshold: number | undefined;
+  /** Clips `grads` (and advances the state); `params` is needed by AGC. */
+  clip<G extends TensorGradients>(grads: G, params?: TensorGradients): TensorClipResult<G>;
+  /** The state: a tree of tf.Variables (read it with `readState`). */
+  readonly state: StateTree<tf.Variable>;
+  /** The state as plain numbers (async read, not for the training loop). */
+  readState(): Promise<StateTree<number>>;
+  /** Replaces the state (e.g. a `readState` snapshot, or a typed-array clipper's `state`). */
+  setState(state: StateTree<number>): void;
+  /** Disposes the state variables. */
+  dispose(): void;
+}
+
+/** How a saved model rebuilds its clipper: a factory name and its arguments (JSON). */
+export interface ClipperConfig {
+  kind: string;
+  args: unknown[];
+}
+
+export interface TensorClipperOptions {
+  /** The rule skips non-finite steps (set it when the rule was built with `nonFinite: 'skip'`). */
+  skipNonFinite?: boolean;
+  /** Initial state (plain numbers), e.g. a typed-array clipper's `state`. */
+  state?: StateTree<number>;
+  /** Saved with a model so that loading it rebuilds the same clipper. */
+  config?: ClipperConfig;
+  /** The threshold of a fixed-threshold rule, reported by monitoring. */
+  fixedThreshold?: number;
+}
+
+interface Normalised {
+  leaves: Leaf<tf.Tensor>[];
+  rebuild(out: readonly tf.Tensor[]): unknown;
+}
+
+function checkTensor(arg: string, path: string, x: unknown): tf.Tensor {
+  if (!(x instanceof tf.Tensor)) throw new TypeError(`${arg}${path} must be a tf.Tensor, got ${describe(x)}`);
+  if (x.dtype !== 'float32') throw new TypeError(`${arg}${path} must be a float32 tensor, got dtype ${x.dtype}`);
+  if (x.isDisposed) throw new TypeError(`${arg}${path} is a disposed tensor`);
+  return x;
+}
+
+const isNamed = (x: unknown): x is { name: string; tensor: tf.Tensor | null | undefined } =>
+  typeof x === 'object' && x !== null && !(x instanceof tf.Tensor) && 'name' in x && 'tensor' in x;
+
+/** Lists the non-null tensors of a gradient container in order and knows how to rebuild it. */
+export function normaliseGradients(grads: unknown, arg = 'grads'): Normalised {
+  if (grads instanceof tf.Tensor) {
+    const t = checkTensor(arg, '', grads);
+    return { leaves: [{ name: '', values: t, shape: t.shape }], rebuild: (out) => out[0] };
+  }
+  if (Array.isArray(grads)) {
+    const leaves: Leaf<tf.Tensor>[] = [];
+    const slots: number[] = [];
+    const named = grads.some(isNamed);
+    grads.forEach((e: unknown, i) => {
+      const entry = named ? (isNamed(e) ? e.tensor : e) : e;
+      if (named && !isNamed(e)) throw new TypeError(`${arg}[${i}] must be a { name, tensor }, got ${describe(e)}`);
+      if (entry === null || entry === undefined) return;
+      const t = checkTensor(arg, named ? `[${i}].tensor` : `[${i}]`, entry);
+      leaves.push({ name: named ? (e as { name: string }).name : String(i), values: t, shape: t.shape });
+      slots.push(i);
+    });
+    return {
+      leaves,
+      rebuild: (out) => {
+        const res: unknown[] = grads.map((e: unknown) => (named ? { name: (e as { name: string }).name, tensor: null } : null));
+        slots.forEach((slot, k) => {
+          if (named) (res[slot] as { tensor: tf.Tensor }).tensor = out[k]!;
+          else res[slot] = out[k]!;
+        });
+        return res;
+      },
+    };
+  }
+  if (typeof grads === 'object' && grads !== null && (grads as object).constructor === Object) {
+    const leaves: Leaf<tf.Tensor>[] = [];
+    for (const [k, e] of Object.entries(grads as Record<string, unknown>)) {
+      if (e === null || e === undefined) continue;
+      const t = checkTensor(arg, `[${JSON.stringify(k)}]`, e);
+      leaves.push({ name: k, values: t, shape: t.shape });
+    }
+    return {
+      leaves,
+      rebuild: (out) => Object.fromEntries(leaves.map((l, i) => [l.name, out[i]!])),
+    };
+  }
+  throw new TypeError(`${arg} must be a tf.Tensor, a list of them, a NamedTensorMap or NamedTensor[], got ${describe(grads)}`);
+}
+
+type Tree<L> = StateTree<L>;
+
+function isLeaf(x: unknown): x is tf.Tensor {
+  return x instanceof tf.Tensor;
+}
+
+function mapTree<A, B>(t: Tree<A>, leaf: (a: A, path: string) => B, isA: (x: unknown) => x is A, path = ''): Tree<B> {
+  if (isA(t)) return leaf(t, path);
+  if (t === null || typeof t === 'string' || typeof t === 'boolean') return t;
+  if (Array.isArray(t)) return t.map((x: Tree<A>, i) => mapTree(x, leaf, isA, `${path}/${i}`));
+  const out: Record<string, Tree<B>> = {};
+  for (const [k, v] of Object.entries(t as Record<string, Tree<A>>)) out[k] = mapTree(v, leaf, isA, `${path}/${k}`);
+  return out;
+}
+
+function leavesOfTree<A>(t: Tree<A>, isA: (x: unknown) => x is A, path = '', out: [string, A][] = []): [string, A][] {
+  if (isA(t)) out.push([path, t]);
+  else if (Array.isArray(t)) t.forEach((x: Tree<A>, i) => leavesOfTree(x, isA, `${path}/${i}`, out));
+  else if (t !== null && typeof t === 'object') {
+    for (const [k, v] of Object.entries(t as Record<string, Tree<A>>)) leavesOfTree(v, isA, `${path}/${k}`, out);
+  }
+  return out;
+}
+
+const isNumber = (x: unknown): x is number => typeof x === 'number';
+
+/** Number leaves → float32 tensors (a number array that the rule keeps as a tensor stays a tensor). */
+function numbersToVariables(state: Tree<number>): Tree<tf.Variable> {
+  return mapTree(state, (x) => tf.variable(tf.scalar(x), false), isNumber);
+}
+
+/**
+ * Moves a rule's new state (fresh tensors from inside a tidy) into the variables: same path,
+ * shape and dtype → `assign` (the variable keeps the data, the old data is freed); otherwise
+ * a new variable replaces the old one.
+ */
+function commitState(old: Tree<tf.Variable>, next: Tree<tf.Tensor>): Tree<tf.Variable> {
+  const oldVars = new Map(leavesOfTree(old, isLeaf) as [string, tf.Variable][]);
+  const used = new Set<tf.Variable>();
+  const result = mapTree(
+    next,
+    (t, path) => {
+      const v = oldVars.get(path);
+      if (v !== undefined && tf.util.arraysEqual(v.shape, t.shape) && v.dtype === t.dtype) {
+        if (t !== v) v.assign(t);
+        used.add(v);
+        return v;
+      }
+      return tf.variable(t, false);
+    },
+    isLeaf,
+  );
+  for (const v of oldVars.values()) if (!used.has(v)) v.dispose();
+  // The rule's outputs are owned here; variables keep their own reference to the data.
+  for (const [, t] of leavesOfTree(next, isLeaf)) if (!(t instanceof tf.Variable)) t.dispose();
+  return result;
+}
+
+/**
+ * Runs a backend-generic clipping rule (or a typed-array clipper's rule) on tf.Tensors. The
+ * algorithm is the core's: `rule.apply(tfOps, …)` with tensor operations that never read
+ * values back to the host, so the whole step stays on the device. The state is held in
+ * non-trainable tf.Variables and replaced (assign) after each step.
+ */
+export function tensorClipper(ruleOrClipper: ClipRule | Clipper, options: TensorClipperOptions = {}): TensorClipper {
+  const rule: ClipRule = 'clip' in ruleOrClipper ? ruleOrClipper.rule : ruleOrClipper;
+  if (typeof rule?.apply !== 'function') throw new TypeError(`tensorClipper needs a ClipRule or a Clipper, got ${describe(ruleOrClipper)}`);
+  const initial = options.state ?? ('clip' in ruleOrClipper ? ruleOrClipper.state : undefined);
+  let state: Tree<tf.Variable> =
+    initial !== undefined
+      ? numbersToVariables(initial)
+      : tf.tidy(() => {
+          const init = rule.init(tfOps) as Tree<tf.Tensor>;
+          return mapTree(init, (t) => tf.variable(t, false), isLeaf) as unknown as tf.TensorContainer;
+        }) as unknown as Tree<tf.Variable>;
+  return {
+    name: rule.name,
+    rule,
+    skipsNonFinite: options.skipNonFinite ?? false,
+    config: options.config,
+    fixedThreshold: options.fixedThreshold,
+    get state() {
+      return state;
+    },
+    clip<G extends TensorGradients>(grads: G, params?: TensorGradients): TensorClipResult<G> {
+      const g = normaliseGradients(grads, 'grads');
+      const p = params === undefined ? undefined : normaliseGradients(params, 'params').leaves;
+      if (rule.needsParams && p === undefined) {
+        throw new TypeError(`${rule.name} needs the parameters: call clip(grads, params)`);
+      }
+      const out = tf.tidy((): tf.TensorContainer => {
+        const r = rule.apply(tfOps, g.leaves, p, state as Tree<tf.Scalar>);
+        const o = r.out as typeof r.out & { threshold?: tf.Scalar };
+        // Outputs that are the inputs themselves (an untouched gradient) are cloned, so the
+        // caller owns every tensor in the result and can dispose it.
+        const own = (t: tf.Tensor) => (g.leaves.some((l) => l.values === t) || t instanceof tf.Variable ? tf.clone(t) : t);
+        return {
+          grads: o.grads.map(own),
+          norm: own(o.norm),
+          scale: own(o.scale),
+          clipped: own(o.clipped),
+          finite: own(o.finite),
+          threshold: o.threshold === undefined ? [] : [own(o.threshold)],
+          state: r.state as unknown as tf.TensorContainer,
+        };
+      }) as unknown as {
+        grads: tf.Tensor[];
+        norm: tf.Tensor;
+        scale: tf.Tensor;
+        clipped: tf.Tensor;
+        finite: tf.Tensor;
+        threshold: tf.Tensor[];
+        state: unknown;
+      };
+      state = commitState(state, out.state as unknown as Tree<tf.Tensor>);
+      const res: TensorClipResult<G> = {
+        grads: g.rebuild(out.grads) as Clipped<G>,
+        norm: out.norm as tf.Scalar,
+        scale: out.scale as tf.Scalar,
+        clipped: out.clipped as tf.Scalar,
+        finite: out.finite as tf.Scalar,
+      };
+      if (out.threshold[0] !== undefined) res.threshold = out.threshold[0] as tf.Scalar;
+      return res;
+    },
+    async readState() {
+      const leaves = leavesOfTree(state, isLeaf);
+      const values = await Promise.all(leaves.map(([, v]) => v.data()));
+      const byPath = new Map(leaves.map(([path], i) => [path, values[i]!]));
+      return mapTree(
+        state,
+        (v, path) => {
+          const d = byPath.get(path)!;
+          return (v.rank === 0 ? d[0]! : Array.from(d)) as unknown as number;
+        },
+        isLeaf,
+      );
+    },
+    setState(next: StateTree<number>) {
+      const fresh = numbersToVariables(next);
+      for (const [, v] of leavesOfTree(state, isLeaf)) v.dispose();
+      state = fresh;
+    },
+    dispose() {
+      for (const [, v] of leavesOfTree(state, isLeaf)) v.dispose();
+      state = mapTree(state, () => null, isLeaf) as Tree<tf.Variable>;
+    },
+  };
+}
+
+/** Tensor form of `clipByGlobalNorm` (PyTorch `clip_grad_norm_`, Keras `global_clipnorm`). */
+export function globalNormTensorClipper(maxNorm: number, options: Omit<ClipByGlobalNormOptions, 'norm' | 'statistics'> = {}): TensorClipper {
+  return tensorClipper(globalNormRuleOf(maxNorm, options), {
+    skipNonFinite: options.nonFinite === 'skip',
+    config: { kind: 'globalNorm', args: [maxNorm, jsonOptions(options)] },
+    fixedThreshold: maxNorm,
+  });
+}
+
+/** Tensor form of `clipByNorm` (each tensor's L2 norm on its own, Keras `clipnorm`). */
+export function perTensorNormTensorClipper(maxNorm: number, options: ClipByNormOptions = {}): TensorClipper {
+  return tensorClipper(perTensorNormRuleOf(maxNorm, options), {
+    skipNonFinite: options.nonFinite === 'skip',
+    config: { kind: 'perTensorNorm', args: [maxNorm, jsonOptions(options)] },
+    fixedThreshold: maxNorm,
+  });
+}
+
+/** Tensor form of `clipByValue` (Keras `clipvalue`). */
+export function valueTensorClipper(clipValue: number): TensorClipper {
+  return tensorClipper(valueRuleOf(clipValue), { config: { kind: 'value', args: [clipValue] }, fixedThreshold: clipValue });
+}
+
+/**
+ * Options as JSON: Infinity (a valid normType) does not survive JSON, so it is written as
+ * the string 'Infinity' and read back by `fromJson`.
+ */
+function jsonOptions(o: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v === Infinity ? 'Infinity' : v]));
+}
+
+export function fromJson(x: unknown): unknown {
+  if (x === 'Infinity') return Infinity;
+  if (Array.isArray(x)) return x.map(fromJson);
+  if (typeof x === 'object' && x !== null) return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, fromJson(v)]));
+  return x;
+}
+
+export type { NonFinitePolicy };

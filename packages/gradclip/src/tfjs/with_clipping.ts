@@ -1,0 +1,252 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+import type { Clipper, ClipRule, StateTree } from '../clipper.js';
+import { describe } from '../gradients.js';
+import type { NonFinitePolicy } from '../types.js';
+import { knownOptions, nonFinitePolicy } from '../validate.js';
+import { select } from './kernels.js';
+import { ClipMonitor, type ClipMonitorOptions } from './monitor.js';
+import {
+  fromJson,
+  globalNormTensorClipper,
+  perTensorNormTensorClipper,
+  tensorClipper,
+  valueTensorClipper,
+  type ClipperConfig,
+  type TensorClipper,
+} from './tensor_clipper.js';
+
+/**
+ * Keras-style clipping options. As in Keras 3, exactly one of them may be set:
+ *   clipnorm        — each gradient tensor's L2 norm on its own (Keras `clipnorm`);
+ *   clipvalue       — every element clamped to [−clipvalue, clipvalue] (Keras `clipvalue`);
+ *   globalClipnorm  — all gradients scaled together to a joint L2 norm ≤ globalClipnorm
+ *                     (Keras `global_clipnorm`, PyTorch `clip_grad_norm_` with eps 1e-6).
+ */
+export interface KerasClipOptions {
+  clipnorm?: number;
+  clipvalue?: number;
+  globalClipnorm?: number;
+  /** NaN / ±Infinity gradients (norm rules only). 'skip' leaves weights and optimizer slots unchanged. */
+  nonFinite?: NonFinitePolicy;
+}
+
+export interface WithClippingOptions {
+  /** Record each step's pre-clip norm, threshold and clipped flag on the device (off: no cost). */
+  monitor?: boolean | ClipMonitorOptions;
+}
+
+/** A gradient with its variable's name, as tfjs passes it to applyGradients. */
+type NamedTensor = { name: string; tensor: tf.Tensor };
+
+const KERAS_KEYS = ['clipnorm', 'clipvalue', 'globalClipnorm'] as const;
+
+/** Builds the tensor clipper `withClipping` uses from whatever the caller passed. */
+export function toTensorClipper(c: KerasClipOptions | TensorClipper | Clipper | ClipRule): TensorClipper {
+  if (typeof c !== 'object' || c === null) {
+    throw new TypeError(`clipping must be { clipnorm | clipvalue | globalClipnorm }, a clipper or a rule, got ${describe(c)}`);
+  }
+  if ('clip' in c && 'skipsNonFinite' in c) return c;
+  if ('apply' in c || 'clip' in c) return tensorClipper(c as ClipRule | Clipper);
+  knownOptions('clipping', c, [...KERAS_KEYS, 'nonFinite']);
+  const set = KERAS_KEYS.filter((k) => c[k] !== undefined);
+  if (set.length !== 1) {
+    throw new TypeError(
+      set.length === 0
+        ? 'clipping needs one of clipnorm, clipvalue or globalClipnorm'
+        : `only one of clipnorm, clipvalue and globalClipnorm may be set (as in Keras), got ${set.join(' and ')}`,
+    );
+  }
+  const nonFinite = c.nonFinite === undefined ? undefined : nonFinitePolicy('clipping.nonFinite', c.nonFinite);
+  const o = nonFinite === undefined ? {} : { nonFinite };
+  if (c.globalClipnorm !== undefined) return globalNormTensorClipper(c.globalClipnorm, o);
+  if (c.clipnorm !== undefined) return perTensorNormTensorClipper(c.clipnorm, o);
+  if (nonFinite !== undefined) throw new TypeError('clipping.nonFinite applies to clipnorm and globalClipnorm, not clipvalue');
+  return valueTensorClipper(c.clipvalue!);
+}
+
+/**
+ * Runs `inner.applyGradients` so that, where `finite` is false, every variable it assigns —
+ * weights, optimizer slots (Adam's moments and β-powers, momentum accumulators), and slots it
+ * creates on this step — keeps its previous value. Zero-scaled gradients would not do: Adam
+ * would still decay its moments and keep moving the weights by momentum. Selecting in every
+ * `assign` works for any optimizer and needs no host read: it is a device-side `where`.
+ */
+function applyUnlessNonFinite(inner: tf.Optimizer, grads: NamedTensor[], finite: tf.Scalar): void {
+  const proto = tf.Variable.prototype;
+  const assign = Object.getOwnPropertyDescriptor(proto, 'assign')!;
+  Object.defineProperty(proto, 'assign', {
+    configurable: true,
+    writable: true,
+    value(this: tf.Variable, next: tf.Tensor) {
+      const kept = select(finite, next, this);
+      try {
+        (assign.value as (v: tf.Tensor) => void).call(this, kept);
+      } finally {
+        kept.dispose();
+      }
+    },
+  });
+  try {
+    inner.applyGradients(grads);
+  } finally {
+    Object.defineProperty(proto, 'assign', assign);
+  }
+}
+
+const STATE_PREFIX = 'gradclip/';
+
+function stateLeaves(t: StateTree<tf.Variable>, path = '', out: [string, tf.Variable][] = []): [string, tf.Variable][] {
+  if (t instanceof tf.Tensor) out.push([path, t as tf.Variable]);
+  else if (Array.isArray(t)) t.forEach((x: StateTree<tf.Variable>, i) => stateLeaves(x, `${path}/${i}`, out));
+  else if (t !== null && typeof t === 'object') {
+    for (const [k, v] of Object.entries(t as Record<string, StateTree<tf.Variable>>)) stateLeaves(v, `${path}/${k}`, out);
+  }
+  return out;
+}
+
+/** Rebuilds clippers from a saved model's config: factory kind → factory. */
+const factories = new Map<string, (...args: never[]) => TensorClipper>([
+  ['globalNorm', globalNormTensorClipper as (...args: never[]) => TensorClipper],
+  ['perTensorNorm', perTensorNormTensorClipper as (...args: never[]) => TensorClipper],
+  ['value', valueTensorClipper as (...args: never[]) => TensorClipper],
+]);
+
+/** Makes a clipper kind loadable from a saved model (the adaptive factories register themselves). */
+export function registerClipperKind(kind: string, factory: (...args: never[]) => TensorClipper): void {
+  factories.set(kind, factory);
+}
+
+function clipperFromConfig(c: ClipperConfig): TensorClipper {
+  const f = factories.get(c.kind);
+  if (f === undefined) throw new TypeError(`unknown gradclip clipper kind '${c.kind}' in the saved optimizer config`);
+  return f(...(fromJson(c.args) as never[]));
+}
+
+/**
+ * An optimizer that clips the gradients before every update of the wrapped one. tfjs calls
+ * `applyGradients` from `minimize`, `LayersModel.fit`, `fitDataset` and `trainOnBatch`, so
+ * clipping happens in all of them; the clipping runs on the device without reading anything
+ * back to the host, and every tensor it makes is disposed (`fit` tidies each batch, the
+ * others do not).
+ */
+export class ClippedOptimizer extends tf.Optimizer {
+  /** The class name a saved model records; registered with tf.serialization. */
+  static get className(): string {
+    return 'GradclipClippedOptimizer';
+  }
+
+  /** Per-step records when monitoring is on, else undefined. */
+  readonly monitor: ClipMonitor | undefined;
+
+  constructor(
+    readonly optimizer: tf.Optimizer,
+    readonly clipper: TensorClipper,
+    options: WithClippingOptions = {},
+  ) {
+    super();
+    const m = options.monitor;
+    this.monitor = m === undefined || m === false ? undefined : new ClipMonitor(m === true ? {} : m);
+  }
+
+  override get iterations(): number {
+    return this.optimizer.iterations;
+  }
+
+  override computeGradients(f: () => tf.Scalar, varList?: tf.Variable[]): { value: tf.Scalar; grads: tf.NamedTensorMap } {
+    return this.optimizer.computeGradients(f, varList);
+  }
+
+  applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
+    const list: NamedTensor[] = Array.isArray(variableGradients)
+      ? variableGradients
+      : Object.entries(variableGradients).map(([name, tensor]) => ({ name, tensor }));
+    let params: NamedTensor[] | undefined;
+    if (this.clipper.rule.needsParams) {
+      const vars = tf.engine().registeredVariables;
+      params = list.filter((g) => g.tensor != null).map((g) => ({ name: g.name, tensor: vars[g.name]! }));
+    }
+    const r = this.clipper.clip(list, params);
+    try {
+      const grads = r.grads as NamedTensor[];
+      if (this.clipper.skipsNonFinite) applyUnlessNonFinite(this.optimizer, grads, r.finite);
+      else this.optimizer.applyGradients(grads);
+      this.monitor?.record(r.norm, r.threshold ?? this.clipper.fixedThreshold, r.clipped);
+    } finally {
+      tf.dispose([r.norm, r.scale, r.clipped, r.finite, ...(r.threshold ? [r.threshold] : [])]);
+      for (const g of r.grads as { tensor: tf.Tensor | null }[]) g.tensor?.dispose();
+    }
+  }
+
+  override async getWeights(): Promise<NamedTensor[]> {
+    const own = stateLeaves(this.clipper.state).map(([path, v]) => ({ name: `${STATE_PREFIX}${path}`, tensor: v }));
+    return [...(await this.optimizer.getWeights()), ...own];
+  }
+
+  override async setWeights(weightValues: NamedTensor[]): Promise<void> {
+    const own = weightValues.filter((w) => w.name.startsWith(STATE_PREFIX));
+    await this.optimizer.setWeights(weightValues.filter((w) => !w.name.startsWith(STATE_PREFIX)));
+    const vars = new Map(stateLeaves(this.clipper.state));
+    for (const w of own) {
+      const v = vars.get(w.name.slice(STATE_PREFIX.length));
+      if (v !== undefined && tf.util.arraysEqual(v.shape, w.tensor.shape)) v.assign(tf.cast(w.tensor, v.dtype));
+    }
+  }
+
+  override dispose(): void {
+    this.optimizer.dispose();
+    this.clipper.dispose();
+    this.monitor?.dispose();
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    const c = this.clipper.config;
+    if (c === undefined) {
+      throw new TypeError(
+        `the ${this.clipper.name} clipper cannot be saved with the model: build it with a gradclip/tfjs factory, or pass { config } to tensorClipper`,
+      );
+    }
+    return {
+      optimizer: { className: this.optimizer.getClassName(), config: this.optimizer.getConfig() },
+      clipper: { kind: c.kind, args: c.args as tf.serialization.ConfigDictArray },
+    };
+  }
+
+  static override fromConfig<T extends tf.serialization.Serializable>(
+    cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+  ): T {
+    const o = config['optimizer'] as { className: string; config: tf.serialization.ConfigDict };
+    const entry = tf.serialization.SerializationMap.getMap().classNameMap[o.className];
+    if (entry === undefined) throw new TypeError(`unknown optimizer class '${o.className}' in the saved config`);
+    const [innerCls, fromConfig] = entry;
+    const inner = fromConfig(innerCls, o.config) as unknown as tf.Optimizer;
+    const clipper = clipperFromConfig(config['clipper'] as unknown as ClipperConfig);
+    return new (cls as unknown as new (o: tf.Optimizer, c: TensorClipper) => T)(inner, clipper);
+  }
+}
+
+tf.serialization.registerClass(ClippedOptimizer);
+
+/**
+ * Wraps a tfjs optimizer so that every update clips the gradients first.
+ *
+ * @param optimizer any tf.Optimizer (tf.train.sgd / momentum / adam / rmsprop / …).
+ * @param clipping `{ clipnorm }`, `{ clipvalue }` or `{ globalClipnorm }` (only one, as in
+ *   Keras 3), or any clipper: a gradclip/tfjs tensor clipper, a typed-array `Clipper`, or a
+ *   `ClipRule`.
+ *
+ * @example
+ * model.compile({ optimizer: withClipping(tf.train.adam(1e-3), { globalClipnorm: 1 }), loss: 'meanSquaredError' });
+ */
+export function withClipping(
+  optimizer: tf.Optimizer,
+  clipping: KerasClipOptions | TensorClipper | Clipper | ClipRule,
+  options: WithClippingOptions = {},
+): ClippedOptimizer {
+  if (!(optimizer instanceof tf.Optimizer)) throw new TypeError(`optimizer must be a tf.Optimizer, got ${describe(optimizer)}`);
+  knownOptions('options', options, ['monitor']);
+  return new ClippedOptimizer(optimizer, toTensorClipper(clipping), options);
+}
+
+export type { StateTree };
