@@ -1,0 +1,206 @@
+/**
+ * The page's charts, written as Vega-Lite specs and rendered by Vega on canvas. Live charts
+ * receive new rows through Vega changesets (no re-render of the whole spec), so hundreds of
+ * steps stream in without slowing training down.
+ */
+import { changeset, parse, View } from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+
+const FONT = 'system-ui, -apple-system, "Segoe UI", "Noto Sans KR", "Apple SD Gothic Neo", sans-serif';
+
+const CONFIG = {
+  font: FONT,
+  background: 'transparent',
+  view: { stroke: '#d8dee6' },
+  axis: { labelColor: '#45505c', titleColor: '#45505c', gridColor: '#eef1f5', domainColor: '#aab4c0', tickColor: '#aab4c0', labelFontSize: 11, titleFontSize: 11, titleFontWeight: 500 },
+  legend: { labelColor: '#45505c', labelFontSize: 11, orient: 'top', title: null, symbolStrokeWidth: 2.5 },
+  title: { color: '#1d2733', fontSize: 13, fontWeight: 600, anchor: 'start' },
+} as const;
+
+/** Log axes: a few ticks, labelled compactly (0.01, 1, 100, 1e+6). */
+const LOG_AXIS = { tickCount: 5, format: '~g' } as const;
+
+export const COLORS = { pre: '#d6455d', post: '#2b7bd6', threshold: '#222b36', loss: '#5b3fc4', cumulative: '#0e9f6e', window: '#e08a00' };
+
+async function render(container: HTMLElement, spec: TopLevelSpec): Promise<View> {
+  const vg = compile(spec).spec;
+  const view = new View(parse(vg), { renderer: 'canvas', container, hover: false });
+  await view.runAsync();
+  return view;
+}
+
+/** A chart whose named data set grows as rows are streamed in. */
+export class LiveChart {
+  private constructor(private readonly view: View, private count = 0) {}
+
+  static async create(container: HTMLElement, spec: TopLevelSpec): Promise<LiveChart> {
+    container.replaceChildren();
+    return new LiveChart(await render(container, spec));
+  }
+
+  /** Appends rows and re-renders (asynchronously; calls are serialised by Vega). */
+  async append(rows: readonly object[]): Promise<void> {
+    if (rows.length === 0) return;
+    this.count += rows.length;
+    // resize(): re-run the layout, since new axis labels (a log axis gaining a decade) can
+    // need more room than the first layout, which was made for an empty chart.
+    await this.view.change('points', changeset().insert(rows)).resize().runAsync();
+  }
+
+  async clear(): Promise<void> {
+    this.count = 0;
+    await this.view.change('points', changeset().remove(() => true)).runAsync();
+  }
+
+  /** Number of rows the chart's data holds (what the e2e test checks). */
+  get rows(): number {
+    return this.count;
+  }
+
+  finalize(): void {
+    this.view.finalize();
+  }
+}
+
+interface SeriesLabels {
+  title: string;
+  step: string;
+  labels: Record<string, string>;
+}
+
+const base = (width: number, height: number) => ({
+  $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+  width,
+  height,
+  config: CONFIG,
+  data: { name: 'points' },
+});
+
+/** Loss per step, log scale. Rows: { step, value } with value > 0. */
+export function lossSpec(t: SeriesLabels, width: number, height: number): TopLevelSpec {
+  return {
+    ...base(width, height),
+    title: t.title,
+    mark: { type: 'line', color: COLORS.loss, strokeWidth: 1.5, clip: true },
+    encoding: {
+      x: { field: 'step', type: 'quantitative', title: t.step, scale: { nice: false } },
+      y: { field: 'value', type: 'quantitative', title: null, scale: { type: 'log' }, axis: LOG_AXIS },
+    },
+  } as TopLevelSpec;
+}
+
+/**
+ * Multi-series line chart. Rows: { step, series, value }; `series` is a key of `labels`,
+ * shown through a label expression so the data does not depend on the language.
+ */
+export function seriesSpec(
+  t: SeriesLabels,
+  colors: Record<string, string>,
+  width: number,
+  height: number,
+  y: { log?: boolean; domain?: [number, number]; dashed?: string[] },
+): TopLevelSpec {
+  const keys = Object.keys(t.labels);
+  const labelExpr = keys.map((k) => `datum.value === '${k}' ? '${t.labels[k]!.replace(/'/g, "\\'")}'`).join(' : ') + " : ''";
+  return {
+    ...base(width, height),
+    title: t.title,
+    mark: { type: 'line', strokeWidth: 1.6, clip: true, interpolate: 'linear' },
+    encoding: {
+      x: { field: 'step', type: 'quantitative', title: t.step, scale: { nice: false } },
+      y: {
+        field: 'value',
+        type: 'quantitative',
+        title: null,
+        scale: { ...(y.log === true ? { type: 'log' } : {}), ...(y.domain ? { domain: y.domain } : {}) },
+        ...(y.log === true ? { axis: LOG_AXIS } : {}),
+      },
+      color: {
+        field: 'series',
+        type: 'nominal',
+        scale: { domain: keys, range: keys.map((k) => colors[k]!) },
+        legend: { labelExpr },
+      },
+      strokeDash: {
+        field: 'series',
+        type: 'nominal',
+        scale: { domain: keys, range: keys.map((k) => (y.dashed?.includes(k) === true ? [5, 4] : [1, 0])) },
+        // The same legend as colour, so Vega-Lite merges the two into one.
+        legend: { labelExpr },
+      },
+    },
+  } as TopLevelSpec;
+}
+
+export interface SurfaceRow {
+  w0: number;
+  w1: number;
+  b0: number;
+  b1: number;
+  /** The loss, floored above 0 for the log colour scale. */
+  loss: number;
+}
+
+export interface PathRow {
+  i: number;
+  w: number;
+  b: number;
+}
+
+/** Heat map of the Pascanu loss surface with a gradient-descent path on top. */
+export function surfaceSpec(
+  title: string,
+  surface: readonly SurfaceRow[],
+  path: readonly PathRow[],
+  domains: { w: [number, number]; b: [number, number] },
+  size: number,
+  colorTitle: string,
+): TopLevelSpec {
+  const x = { scale: { domain: domains.w, nice: false, zero: false } };
+  const y = { scale: { domain: domains.b, nice: false, zero: false } };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title,
+    width: size,
+    height: size,
+    config: { ...CONFIG, legend: { ...CONFIG.legend, orient: 'right', title: null, gradientLength: size - 40 } },
+    layer: [
+      {
+        data: { values: surface as SurfaceRow[] },
+        mark: { type: 'rect' },
+        encoding: {
+          x: { field: 'w0', type: 'quantitative', title: 'w', ...x },
+          x2: { field: 'w1' },
+          y: { field: 'b0', type: 'quantitative', title: 'b', ...y },
+          y2: { field: 'b1' },
+          color: {
+            field: 'loss',
+            type: 'quantitative',
+            scale: { type: 'log', scheme: 'viridis' },
+            legend: { title: colorTitle, titleFontSize: 10, format: '.0e' },
+          },
+        },
+      },
+      {
+        data: { values: path as PathRow[] },
+        mark: { type: 'line', color: '#ff2d6f', strokeWidth: 2.2, clip: true, point: { filled: true, size: 16, color: '#ff2d6f' } },
+        encoding: {
+          x: { field: 'w', type: 'quantitative', ...x },
+          y: { field: 'b', type: 'quantitative', ...y },
+          order: { field: 'i' },
+        },
+      },
+      {
+        data: { values: path.slice(0, 1) as PathRow[] },
+        mark: { type: 'point', filled: true, size: 110, color: '#ffffff', stroke: '#1d2733', strokeWidth: 1.5, clip: true },
+        encoding: { x: { field: 'w', type: 'quantitative', ...x }, y: { field: 'b', type: 'quantitative', ...y } },
+      },
+    ],
+  } as TopLevelSpec;
+}
+
+/** Renders a static chart, replacing whatever the container held. */
+export async function renderStatic(container: HTMLElement, spec: TopLevelSpec): Promise<View> {
+  container.replaceChildren();
+  return render(container, spec);
+}

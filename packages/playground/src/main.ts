@@ -1,0 +1,409 @@
+/**
+ * The playground page: controls ↔ settings ↔ URL, the training loop, live charts and the
+ * Pascanu panel. Training yields to the browser between steps (`await data()` and
+ * `tf.nextFrame()`), so the page stays responsive while it runs.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-webgl';
+import '@tensorflow/tfjs-backend-cpu';
+import { COLORS, LiveChart, lossSpec, renderStatic, seriesSpec, surfaceSpec } from './charts.js';
+import { tensorClipStep, typedClipper } from './clipping.js';
+import { STRINGS, type Strings } from './i18n.js';
+import { DOMAIN, surfaceRows, trajectory } from './pascanu_panel.js';
+import {
+  METHOD_OPTIONS,
+  METHODS,
+  parseNumber,
+  RANGES,
+  settingsFromQuery,
+  settingsToQuery,
+  type Method,
+  type Settings,
+} from './settings.js';
+import { Trainer, type StepRecord } from './train.js';
+import './style.css';
+
+type NumericKey = keyof typeof RANGES;
+type Status = keyof Strings['status'];
+
+const TRAINING_KEYS: readonly NumericKey[] = ['learningRate', 'seqLen', 'weightScale', 'seed', 'maxSteps'];
+/** Settings whose change restarts training (a new network); the others apply live. */
+const RESTART_KEYS: readonly (keyof Settings)[] = ['learningRate', 'seqLen', 'weightScale', 'seed'];
+const WINDOW = 20;
+
+const $ = <E extends HTMLElement = HTMLElement>(id: string): E => {
+  const el = document.getElementById(id);
+  if (el === null) throw new Error(`missing #${id}`);
+  return el as E;
+};
+
+let settings: Settings = settingsFromQuery(location.search);
+let text: Strings = STRINGS[settings.lang];
+let trainer: Trainer | null = null;
+let status: Status = 'idle';
+let running = false;
+let records: StepRecord[] = [];
+let charts: { loss: LiveChart; norm: LiveChart; fraction: LiveChart } | null = null;
+let pending: StepRecord[] = [];
+let flushing = false;
+let rate = { t0: 0, steps0: 0, value: 0 };
+
+// ---------------------------------------------------------------- settings and controls
+
+function numberInput(key: NumericKey): HTMLElement {
+  const spec = RANGES[key];
+  const wrap = document.createElement('label');
+  wrap.className = 'field';
+  const name = document.createElement('span');
+  name.className = 'field-name';
+  name.dataset.opt = key;
+  const input = document.createElement('input');
+  input.type = 'number';
+  input.id = `opt-${key}`;
+  input.min = String(spec.min);
+  input.max = String(spec.max);
+  input.step = spec.integer === true ? '1' : 'any';
+  input.value = String(settings[key]);
+  input.addEventListener('change', () => {
+    const v = parseNumber(key, input.value);
+    input.classList.toggle('invalid', v === undefined);
+    if (v === undefined) return;
+    update({ [key]: v });
+  });
+  wrap.append(name, input);
+  return wrap;
+}
+
+function buildControls(): void {
+  const select = $<HTMLSelectElement>('method');
+  select.replaceChildren(...METHODS.map((m) => new Option(m, m)));
+  select.value = settings.method;
+  select.addEventListener('change', () => update({ method: select.value as Method }));
+  const methodBox = $('method-options');
+  const allMethodKeys = [...new Set(Object.values(METHOD_OPTIONS).flat())];
+  methodBox.replaceChildren(...allMethodKeys.map(numberInput));
+  $('training-options').replaceChildren(...TRAINING_KEYS.map(numberInput));
+  $('start').addEventListener('click', () => (running ? pause() : void start()));
+  $('reset').addEventListener('click', () => void reset());
+  $('share').addEventListener('click', () => void copyLink());
+  for (const b of Array.from(document.querySelectorAll<HTMLButtonElement>('[data-lang]'))) {
+    b.addEventListener('click', () => update({ lang: b.dataset.lang as Settings['lang'] }));
+  }
+}
+
+/** Shows the options of the current method only and puts every value in its control. */
+function syncControls(): void {
+  $<HTMLSelectElement>('method').value = settings.method;
+  const shown = new Set(METHOD_OPTIONS[settings.method]);
+  for (const key of Object.keys(RANGES) as NumericKey[]) {
+    const input = $<HTMLInputElement>(`opt-${key}`);
+    if (document.activeElement !== input) input.value = String(settings[key]);
+    input.classList.remove('invalid');
+    if (!TRAINING_KEYS.includes(key)) input.parentElement!.hidden = !shown.has(key);
+  }
+  $('no-options').hidden = shown.size > 0;
+}
+
+function applyText(): void {
+  text = STRINGS[settings.lang];
+  document.documentElement.lang = settings.lang;
+  document.title = text.title;
+  for (const el of Array.from(document.querySelectorAll<HTMLElement>('[data-i18n]'))) {
+    el.textContent = String(text[el.dataset.i18n as keyof Strings]);
+  }
+  for (const el of Array.from(document.querySelectorAll<HTMLElement>('[data-opt]'))) {
+    el.textContent = text.options[el.dataset.opt as NumericKey];
+  }
+  for (const o of Array.from($<HTMLSelectElement>('method').options)) o.text = text.methods[o.value as Method];
+  for (const [id, key] of Object.entries({ 'l-step': 'step', 'l-loss': 'loss', 'l-pre': 'preNorm', 'l-post': 'postNorm', 'l-frac': 'clippedFrac', 'l-rate': 'stepsPerSec' } as const)) {
+    $(id).textContent = text.stats[key];
+  }
+  for (const b of Array.from(document.querySelectorAll<HTMLButtonElement>('[data-lang]'))) {
+    b.setAttribute('aria-pressed', String(b.dataset.lang === settings.lang));
+  }
+  $('method-explain').textContent = text.explain[settings.method];
+  $('start').textContent = running ? text.pause : text.start;
+  $('status').textContent = text.status[status];
+}
+
+function update(change: Partial<Settings>): void {
+  const before = settings;
+  settings = { ...settings, ...change };
+  history.replaceState(null, '', `${location.pathname}${settingsToQuery(settings)}`);
+  syncControls();
+  const changed = (k: keyof Settings) => before[k] !== settings[k];
+  if (changed('lang')) {
+    applyText();
+    void rebuildCharts();
+  } else {
+    $('method-explain').textContent = text.explain[settings.method];
+  }
+  const methodChanged = (['method', ...Object.values(METHOD_OPTIONS).flat()] as (keyof Settings)[]).some(changed);
+  if (RESTART_KEYS.some(changed)) void reset();
+  else if (methodChanged && trainer !== null) trainer.setClip(tensorClipStep(settings));
+  if (methodChanged || changed('learningRate') || changed('lang')) schedulePascanu();
+}
+
+async function copyLink(): Promise<void> {
+  try {
+    await navigator.clipboard.writeText(location.href);
+    $('share').textContent = text.copied;
+  } catch {
+    // Clipboard access can be refused (insecure origin, permissions): the URL bar has it too.
+  }
+  setTimeout(() => ($('share').textContent = text.share), 1500);
+}
+
+// ---------------------------------------------------------------- charts
+
+function chartSize(id: string): [number, number] {
+  const el = $(id);
+  const style = getComputedStyle(el);
+  const inner = el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  // Vega's width is the plot area's: leave room for the y-axis labels and padding.
+  const w = Math.max(200, Math.floor(inner) - 46);
+  return [w, Math.round(Math.min(230, Math.max(160, w * 0.6)))];
+}
+
+/** Chart rows of `batch`, the records at records[startIndex …]. */
+function rowsOf(batch: readonly StepRecord[], startIndex: number) {
+  const loss: object[] = [];
+  const norm: object[] = [];
+  const fraction: object[] = [];
+  const ok = (x: number) => Number.isFinite(x) && x > 0;
+  let all = 0;
+  for (let j = 0; j < startIndex; j++) if (records[j]!.clipped) all++;
+  for (let i = 0; i < batch.length; i++) {
+    const r = batch[i]!;
+    if (ok(r.loss)) loss.push({ step: r.step, value: r.loss });
+    if (ok(r.preNorm)) norm.push({ step: r.step, series: 'pre', value: r.preNorm });
+    if (ok(r.postNorm)) norm.push({ step: r.step, series: 'post', value: r.postNorm });
+    if (r.threshold !== null && ok(r.threshold)) norm.push({ step: r.step, series: 'threshold', value: r.threshold });
+    const upTo = startIndex + i + 1; // the fraction covers records[0 … upTo)
+    if (r.clipped) all++;
+    let recent = 0;
+    for (let j = Math.max(0, upTo - WINDOW); j < upTo; j++) if (records[j]!.clipped) recent++;
+    fraction.push({ step: r.step, series: 'cumulative', value: all / upTo });
+    fraction.push({ step: r.step, series: 'window', value: recent / Math.min(WINDOW, upTo) });
+  }
+  return { loss, norm, fraction };
+}
+
+async function rebuildCharts(): Promise<void> {
+  const old = charts;
+  charts = null;
+  old?.loss.finalize();
+  old?.norm.finalize();
+  old?.fraction.finalize();
+  const c = text.charts;
+  const [w, h] = chartSize('chart-loss');
+  const made = {
+    loss: await LiveChart.create($('chart-loss'), lossSpec({ title: c.loss, step: c.step, labels: {} }, w, h)),
+    norm: await LiveChart.create(
+      $('chart-norm'),
+      seriesSpec({ title: c.norm, step: c.step, labels: { pre: c.preNorm, post: c.postNorm, threshold: c.threshold } }, COLORS, w, h, {
+        log: true,
+        dashed: ['threshold'],
+      }),
+    ),
+    fraction: await LiveChart.create(
+      $('chart-fraction'),
+      seriesSpec({ title: c.fraction, step: c.step, labels: { cumulative: c.cumulative, window: c.window } }, COLORS, w, h, {
+        domain: [0, 1],
+      }),
+    ),
+  };
+  const rows = rowsOf(records, 0);
+  await Promise.all([made.loss.append(rows.loss), made.norm.append(rows.norm), made.fraction.append(rows.fraction)]);
+  pending = [];
+  charts = made;
+}
+
+/** Streams the steps recorded since the last flush into the charts and the stats row. */
+async function flush(): Promise<void> {
+  if (flushing || charts === null || pending.length === 0) return;
+  flushing = true;
+  const batch = pending;
+  pending = [];
+  const rows = rowsOf(batch, records.length - batch.length);
+  await Promise.all([charts.loss.append(rows.loss), charts.norm.append(rows.norm), charts.fraction.append(rows.fraction)]);
+  showStats();
+  flushing = false;
+}
+
+const fmt = (x: number | undefined): string =>
+  x === undefined ? '–' : !Number.isFinite(x) ? String(x) : x === 0 ? '0' : Math.abs(x) >= 1e4 || Math.abs(x) < 1e-3 ? x.toExponential(2) : x.toPrecision(4);
+
+function showStats(): void {
+  const last = records.at(-1);
+  $('s-step').textContent = String(last?.step ?? 0);
+  $('s-loss').textContent = fmt(last?.loss);
+  $('s-pre').textContent = fmt(last?.preNorm);
+  $('s-post').textContent = fmt(last?.postNorm);
+  const clipped = records.filter((r) => r.clipped).length;
+  $('s-frac').textContent = records.length === 0 ? '–' : `${clipped} / ${records.length}`;
+  $('s-rate').textContent = rate.value > 0 ? rate.value.toFixed(1) : '–';
+}
+
+// ---------------------------------------------------------------- training
+
+function setStatus(s: Status): void {
+  status = s;
+  $('status').textContent = text.status[s];
+  $('status').dataset.status = s;
+  $('start').textContent = running ? text.pause : text.start;
+  document.body.dataset.status = s;
+}
+
+function newTrainer(): Trainer {
+  return new Trainer(
+    { seqLen: settings.seqLen, learningRate: settings.learningRate, weightScale: settings.weightScale, seed: settings.seed },
+    tensorClipStep(settings),
+  );
+}
+
+async function start(): Promise<void> {
+  if (running) return;
+  if (trainer === null || status === 'diverged' || trainer.stepCount >= settings.maxSteps) await reset();
+  running = true;
+  setStatus('running');
+  rate = { t0: performance.now(), steps0: records.length, value: 0 };
+  const current = trainer!;
+  while (running && trainer === current && current.stepCount < settings.maxSteps) {
+    let record: StepRecord;
+    try {
+      record = await current.step();
+    } catch (e) {
+      running = false;
+      setStatus('idle');
+      throw e;
+    }
+    if (trainer !== current) break; // reset while the step was in flight
+    records.push(record);
+    pending.push(record);
+    const dt = performance.now() - rate.t0;
+    if (dt > 500) rate.value = ((records.length - rate.steps0) * 1000) / dt;
+    void flush();
+    if (!Number.isFinite(record.loss)) {
+      running = false;
+      setStatus('diverged');
+      break;
+    }
+    await tf.nextFrame();
+  }
+  if (trainer !== current) return;
+  if (running) {
+    running = false;
+    setStatus(current.stepCount >= settings.maxSteps ? 'done' : 'paused');
+  }
+  await waitForFlush();
+  showStats();
+}
+
+function pause(): void {
+  running = false;
+  setStatus('paused');
+}
+
+async function waitForFlush(): Promise<void> {
+  while (flushing || pending.length > 0) {
+    await flush();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function reset(): Promise<void> {
+  running = false;
+  trainer?.dispose();
+  trainer = newTrainer();
+  records = [];
+  pending = [];
+  rate = { t0: 0, steps0: 0, value: 0 };
+  while (flushing) await new Promise((r) => setTimeout(r, 5));
+  if (charts !== null) await Promise.all([charts.loss.clear(), charts.norm.clear(), charts.fraction.clear()]);
+  showStats();
+  setStatus('idle');
+}
+
+// ---------------------------------------------------------------- Pascanu panel
+
+let pascanuTimer: ReturnType<typeof setTimeout> | undefined;
+function schedulePascanu(): void {
+  clearTimeout(pascanuTimer);
+  pascanuTimer = setTimeout(() => void drawPascanu(), 120);
+}
+
+async function drawPascanu(): Promise<void> {
+  const surface = surfaceRows();
+  const plain = trajectory(settings.learningRate, null);
+  const clipped = trajectory(settings.learningRate, typedClipper(settings));
+  const size = Math.max(200, Math.min(360, $('surface-plain').clientWidth - 110));
+  const legend = text.stats.loss;
+  await renderStatic($('surface-plain'), surfaceSpec(text.unclipped, surface, plain.path, DOMAIN, size, legend));
+  await renderStatic(
+    $('surface-clipped'),
+    surfaceSpec(`${text.clipped}: ${text.methods[settings.method]}`, surface, clipped.path, DOMAIN, size, legend),
+  );
+  const caption = (t: ReturnType<typeof trajectory>) => `${text.finalLoss} ${fmt(t.finalLoss)} · ${text.largestStep} ${fmt(t.largestStep)}`;
+  $('cap-plain').textContent = caption(plain);
+  $('cap-clipped').textContent = settings.method === 'none' ? text.pascanuNoThreshold : caption(clipped);
+}
+
+// ---------------------------------------------------------------- start-up
+
+async function pickBackend(): Promise<string> {
+  const order = settings.backend === 'auto' ? ['webgl', 'cpu'] : [settings.backend, 'cpu'];
+  for (const name of order) {
+    try {
+      if (await tf.setBackend(name)) return name;
+    } catch {
+      // Backend initialisation failed (no WebGL context): try the next one.
+    }
+  }
+  throw new Error('no TF.js backend could be initialised');
+}
+
+/** Read-only hooks for the end-to-end test and for curious users in the console. */
+declare global {
+  interface Window {
+    playground: {
+      history(): StepRecord[];
+      chartRows(): { loss: number; norm: number; fraction: number };
+      status(): string;
+      backend(): string;
+      numTensors(): number;
+      settings(): Settings;
+    };
+  }
+}
+
+async function main(): Promise<void> {
+  buildControls();
+  syncControls();
+  applyText();
+  const backend = await pickBackend();
+  $('backend').textContent = backend;
+  $('backend').dataset.backend = backend;
+  window.playground = {
+    history: () => records.slice(),
+    chartRows: () => ({ loss: charts?.loss.rows ?? 0, norm: charts?.norm.rows ?? 0, fraction: charts?.fraction.rows ?? 0 }),
+    status: () => status,
+    backend: () => tf.getBackend(),
+    numTensors: () => tf.memory().numTensors,
+    settings: () => ({ ...settings }),
+  };
+  await rebuildCharts();
+  await reset();
+  await drawPascanu();
+  let resizeTimer: ReturnType<typeof setTimeout> | undefined;
+  window.addEventListener('resize', () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => {
+      void rebuildCharts();
+      schedulePascanu();
+    }, 200);
+  });
+  document.body.dataset.ready = 'true';
+}
+
+void main();

@@ -1,0 +1,174 @@
+/**
+ * End-to-end: the playground in real Chromium (Debian's /usr/bin/chromium driven by
+ * playwright-core), served by Vite's dev server on a free localhost port. A person's
+ * session: load the page, train without clipping (the gradient norm explodes), switch to
+ * global-norm clipping and train again (every applied norm is at most τ, and exactly τ
+ * whenever the raw norm was above it), switch language, check the URL carries the
+ * settings, and save screenshots for the docs.
+ */
+import { mkdtempSync, rmSync, existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { createServer, type ViteDevServer } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const CHROMIUM = '/usr/bin/chromium';
+const root = fileURLToPath(new URL('..', import.meta.url));
+const imgDir = fileURLToPath(new URL('../../../docs/img/', import.meta.url));
+
+interface Rec {
+  step: number;
+  loss: number;
+  preNorm: number;
+  postNorm: number;
+  threshold: number | null;
+  clipped: boolean;
+}
+
+describe.skipIf(!existsSync(CHROMIUM))('playground in Chromium', () => {
+  let server: ViteDevServer;
+  let context: BrowserContext;
+  let page: Page;
+  let userDataDir: string;
+  let base: string;
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    server = await createServer({
+      configFile: join(root, 'vite.config.ts'),
+      root,
+      logLevel: 'error',
+      server: { port: 0, host: '127.0.0.1', strictPort: false },
+      // Pre-bundle everything up front so the page does not reload mid-test when Vite
+      // discovers a dependency.
+      optimizeDeps: {
+        include: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgl', '@tensorflow/tfjs-backend-cpu', 'vega', 'vega-lite'],
+      },
+    });
+    await server.listen();
+    base = server.resolvedUrls!.local[0]!;
+    userDataDir = mkdtempSync(join(tmpdir(), 'gradclip-chromium-'));
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--disable-quic',
+        '--use-angle=swiftshader',
+        '--enable-unsafe-swiftshader',
+      ],
+      viewport: { width: 1440, height: 1000 },
+      deviceScaleFactor: 1,
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`console.error: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    await server?.close();
+    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+  });
+
+  const history = () => page.evaluate(() => window.playground.history()) as Promise<Rec[]>;
+  const finished = () =>
+    page.waitForFunction(() => ['done', 'diverged'].includes(window.playground.status()), null, { timeout: 40_000, polling: 100 });
+
+  it('trains without and with clipping, live, with the norms the settings promise', async () => {
+    await page.goto(`${base}?steps=40`);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+    const backend = await page.textContent('#backend');
+    expect(['webgl', 'cpu']).toContain(backend);
+    expect(await page.evaluate(() => window.playground.backend())).toBe(backend);
+
+    // The charts start empty; remember what the norm chart's canvas looks like.
+    expect(await page.evaluate(() => window.playground.chartRows())).toEqual({ loss: 0, norm: 0, fraction: 0 });
+    const emptyNormChart = await page.$eval('#chart-norm canvas', (c) => (c as HTMLCanvasElement).toDataURL());
+
+    // 1. No clipping: with T = 30, lr 0.3 and recurrent scale 2 the gradient explodes.
+    await page.selectOption('#method', 'none');
+    await page.click('#start');
+    await finished();
+    const plain = await history();
+    expect(plain.length).toBeGreaterThan(0);
+    expect(plain.every((r) => !r.clipped)).toBe(true);
+    const plainMax = Math.max(...plain.map((r) => (Number.isFinite(r.preNorm) ? r.preNorm : Infinity)));
+    expect(plainMax).toBeGreaterThan(100);
+
+    // 2. Global-norm clipping at τ = 0.5, through the controls.
+    await page.selectOption('#method', 'globalNorm');
+    await page.fill('#opt-threshold', '0.5');
+    await page.press('#opt-threshold', 'Enter');
+    await page.click('#reset');
+    await page.click('#start');
+    await finished();
+    expect(await page.evaluate(() => window.playground.status())).toBe('done');
+    const clipped = await history();
+    expect(clipped.map((r) => r.step)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    const over = clipped.filter((r) => r.preNorm > 0.5);
+    expect(over.length).toBeGreaterThan(10); // the raw gradient keeps exceeding τ…
+    for (const r of over) {
+      // …and what is applied is τ·‖g‖/(‖g‖ + 1e-6), i.e. τ up to float32 rounding.
+      expect(r.clipped).toBe(true);
+      expect(Math.abs(r.postNorm - 0.5)).toBeLessThan(1e-4);
+      expect(r.threshold).toBe(0.5);
+    }
+    for (const r of clipped) {
+      expect(Number.isFinite(r.loss)).toBe(true);
+      expect(r.postNorm).toBeLessThanOrEqual(0.5 * (1 + 1e-5));
+    }
+    expect(Math.max(...clipped.map((r) => r.preNorm))).toBeGreaterThan(1);
+
+    // The charts received every step and were redrawn.
+    const rows = await page.evaluate(() => window.playground.chartRows());
+    expect(rows.loss).toBe(40);
+    expect(rows.norm).toBe(40 * 3); // before, applied, threshold
+    expect(rows.fraction).toBe(40 * 2);
+    expect(await page.$eval('#chart-norm canvas', (c) => (c as HTMLCanvasElement).toDataURL())).not.toBe(emptyNormChart);
+    expect(Number(await page.textContent('#s-step'))).toBe(40);
+
+    // Training continues where it stopped when more steps are allowed, without leaking tensors.
+    const tensorsAt40 = await page.evaluate(() => window.playground.numTensors());
+    await page.fill('#opt-maxSteps', '60');
+    await page.press('#opt-maxSteps', 'Enter');
+    await page.click('#start');
+    await finished();
+    expect((await history()).length).toBe(60);
+    expect(await page.evaluate(() => window.playground.numTensors())).toBe(tensorsAt40);
+
+    // The URL carries the settings, and loading it restores them.
+    const url = new URL(page.url());
+    expect(url.searchParams.get('tau')).toBe('0.5');
+    expect(url.searchParams.get('steps')).toBe('60');
+    expect(url.searchParams.has('method')).toBe(false); // globalNorm is the default
+
+    if (!existsSync(imgDir)) mkdirSync(imgDir, { recursive: true });
+    await page.screenshot({ path: join(imgDir, 'playground.png'), fullPage: true });
+
+    // Korean text, switchable.
+    await page.click('button[data-lang="ko"]');
+    expect(await page.textContent('h1')).toBe('gradclip 플레이그라운드');
+    expect(await page.textContent('#start')).toBe('시작');
+    expect(new URL(page.url()).searchParams.get('lang')).toBe('ko');
+    await page.waitForTimeout(400); // the Pascanu panel redraws after a short debounce
+    await page.screenshot({ path: join(imgDir, 'playground-ko.png'), fullPage: false });
+
+    await page.goto(page.url());
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+    expect(await page.evaluate(() => window.playground.settings())).toMatchObject({ method: 'globalNorm', threshold: 0.5, maxSteps: 60, lang: 'ko' });
+    expect(await page.inputValue('#opt-threshold')).toBe('0.5');
+
+    expect(problems).toEqual([]);
+  });
+});
