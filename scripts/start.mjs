@@ -1,7 +1,19 @@
-// `npm start`: the main job. Until the experiments CLI lands this only checks that the
-// built library loads and says what is coming.
-const m = await import('gradclip');
-const g = new Float32Array([3, 4]);
-const r = m.clipByGlobalNorm(g, 1);
-console.log(`gradclip loaded: clipByGlobalNorm([3, 4], 1) -> norm ${r.norm}, clipped to [${Array.from(g, (x) => x.toFixed(3)).join(', ')}]`);
-console.log('The clipping experiments (gradclip demo) are not built yet.');
+// `npm start`: runs `gradclip demo` with its default settings and writes report/.
+// Extra arguments pass through: `npm start -- --quick --out /tmp/r`.
+import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const need = [
+  ['packages/gradclip/dist/index.js', 'gradclip'],
+  ['packages/cli/dist/cli.js', '@gradclip/cli'],
+];
+for (const [file, ws] of need) {
+  if (!existsSync(new URL(`../${file}`, import.meta.url))) {
+    const r = spawnSync('npm', ['run', 'build', '-w', ws], { cwd: root, stdio: 'inherit' });
+    if (r.status !== 0) process.exit(r.status ?? 1);
+  }
+}
+const { main } = await import('../packages/cli/dist/cli.js');
+process.exitCode = await main(['demo', ...process.argv.slice(2)]);

@@ -98,6 +98,8 @@ export interface ClipReport {
   /** The threshold in force (fixed for global norm; adaptive methods report theirs; null when not defined). */
   threshold: number | null;
   clipped: boolean;
+  /** Factor applied to the gradient (smallest factor for per-tensor / per-unit rules). */
+  scale: number;
   /** Cosine between the clipped and the raw gradient: 1 = direction kept. */
   cosine: number;
 }
@@ -125,7 +127,7 @@ export function makeClipStep(m: MethodSpec): ClipStep {
       const n = globalNormOf(grads);
       const norm = n.dataSync()[0]!;
       n.dispose();
-      return { grads, report: { norm, threshold: null, clipped: false, cosine: 1 } };
+      return { grads, report: { norm, threshold: null, clipped: false, scale: 1, cosine: 1 } };
     }
     // Gradients and parameters go to the host once, through the library's clipper, and back.
     const raw = PARAM_NAMES.map((k) => grads[k].dataSync() as Float32Array);
@@ -148,7 +150,7 @@ export function makeClipStep(m: MethodSpec): ClipStep {
       grads[k].dispose();
     }
     const cosine = r.norm > 0 && nc > 0 ? dot / (r.norm * Math.sqrt(nc)) : 1;
-    return { grads: out, report: { norm: r.norm, threshold: fixedThreshold, clipped: r.clipped, cosine } };
+    return { grads: out, report: { norm: r.norm, threshold: fixedThreshold, clipped: r.clipped, scale: r.scale, cosine } };
   };
   return Object.assign(step, { dispose: () => undefined });
 }

@@ -52,6 +52,7 @@ export interface RunRecord {
   norm: number[];
   threshold: (number | null)[];
   clipped: boolean[];
+  scale: number[];
   cosine: number[];
   diverged: boolean;
   /** Step at which the loss became non-finite or exploded (null when it did not). */
@@ -94,6 +95,7 @@ export function trainRun(cfg: TrainConfig, method: MethodSpec, seed: number, opt
     norm: [],
     threshold: [],
     clipped: [],
+    scale: [],
     cosine: [],
     diverged: false,
     divergedAt: null,
@@ -112,6 +114,7 @@ export function trainRun(cfg: TrainConfig, method: MethodSpec, seed: number, opt
       rec.norm.push(report.norm);
       rec.threshold.push(report.threshold);
       rec.clipped.push(report.clipped);
+      rec.scale.push(report.scale);
       rec.cosine.push(report.cosine);
       const exploded = !Number.isFinite(lossValue) || lossValue > cfg.divergenceFactor * task.chanceLoss || !Number.isFinite(report.norm);
       if (!exploded) optimizer.applyGradients(Object.fromEntries(PARAM_NAMES.map((k) => [params[k].name, clipped[k]])));

@@ -1,0 +1,308 @@
+/**
+ * Vega-Lite specs of the report's charts, built from the experiments' results. Specs only
+ * (plain JSON); `render.ts` turns them into SVG and PNG.
+ */
+import type { TopLevelSpec } from 'vega-lite';
+import type { DemoResult, SmoothnessResult, SurfaceResult, SweepResult, VanishingResult } from './experiments.js';
+
+const METHOD_SCHEME = 'tableau10';
+
+/** Pascanu Fig. 6: log10 loss heat map with the two GD trajectories on top. */
+export function surfaceSpec(s: SurfaceResult): TopLevelSpec {
+  const n = Math.round(Math.sqrt(s.cells.length));
+  const dw = (s.w.max - s.w.min) / n;
+  const db = (s.b.max - s.b.min) / n;
+  const cells = s.cells.map((c) => ({ w0: c.w - dw / 2, w1: c.w + dw / 2, b0: c.b - db / 2, b1: c.b + db / 2, logLoss: Math.log10(Math.max(c.loss, 1e-8)) }));
+  const inside = (p: { w: number; b: number }) => p.w >= s.w.min && p.w <= s.w.max && p.b >= s.b.min && p.b <= s.b.max;
+  const traj = [
+    ...s.plain.filter(inside).map((p) => ({ ...p, run: `no clipping (largest step ${s.plainLargestStep.toFixed(1)})` })),
+    ...s.clipped.filter(inside).map((p) => ({ ...p, run: `clipped at norm ${s.maxNorm} (largest step ${s.clippedLargestStep.toFixed(2)})` })),
+  ];
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: {
+      text: 'Pascanu et al. 2013, Fig. 6: the cliff of a one-unit RNN',
+      subtitle: `x_t = w·σ(x_t−1) + b, 50 steps, loss (σ(x_50) − 0.7)²; GD lr ${s.learningRate} from (w, b) = (${s.start.w}, ${s.start.b}), ${s.plain.length - 1} iterations`,
+    },
+    width: 520,
+    height: 440,
+    layer: [
+      {
+        data: { values: cells },
+        mark: { type: 'rect' },
+        encoding: {
+          x: { field: 'w0', type: 'quantitative', title: 'w (recurrent weight)', scale: { domain: [s.w.min, s.w.max], nice: false } },
+          x2: { field: 'w1' },
+          y: { field: 'b0', type: 'quantitative', title: 'b (bias)', scale: { domain: [s.b.min, s.b.max], nice: false } },
+          y2: { field: 'b1' },
+          color: { field: 'logLoss', type: 'quantitative', title: 'log10 loss', scale: { scheme: 'viridis' } },
+        },
+      },
+      {
+        data: { values: traj },
+        mark: { type: 'line', point: { filled: true, size: 30 }, strokeWidth: 2 },
+        encoding: {
+          x: { field: 'w', type: 'quantitative' },
+          y: { field: 'b', type: 'quantitative' },
+          order: { field: 'iteration', type: 'quantitative' },
+          color: { field: 'run', type: 'nominal', title: 'gradient descent', scale: { range: ['#ff3b30', '#ffffff'] }, legend: { orient: 'bottom', direction: 'vertical' } },
+        },
+      },
+    ],
+    resolve: { scale: { color: 'independent' } },
+  };
+}
+
+/** Loss of both Pascanu trajectories against iteration. */
+export function surfaceLossSpec(s: SurfaceResult): TopLevelSpec {
+  const rows = [...s.plain.map((p) => ({ ...p, run: 'no clipping' })), ...s.clipped.map((p) => ({ ...p, run: `clipped at norm ${s.maxNorm}` }))];
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: 'Pascanu one-unit RNN: loss along the GD trajectories', subtitle: 'The unclipped run jumps off the cliff onto the plateau (loss 0.09) and stays there' },
+    width: 520,
+    height: 220,
+    data: { values: rows.map((r) => ({ ...r, loss: Math.max(r.loss, 1e-12) })) },
+    mark: { type: 'line', point: true },
+    encoding: {
+      x: { field: 'iteration', type: 'quantitative' },
+      y: { field: 'loss', type: 'quantitative', scale: { type: 'log' }, title: 'loss (log)' },
+      color: { field: 'run', type: 'nominal', scale: { range: ['#d62728', '#1f77b4'] }, legend: { orient: 'bottom' } },
+    },
+  };
+}
+
+/** Training loss per step, one panel per method, one line per seed; divergences marked. */
+export function demoLossSpec(d: DemoResult, chanceLoss: number): TopLevelSpec {
+  const rows = d.runs.flatMap((r) =>
+    r.loss.map((l, step) => ({ method: r.label, seed: `seed ${r.seed}`, step, loss: Number.isFinite(l) ? Math.min(Math.max(l, 1e-4), 1e4) : 1e4 })),
+  );
+  const divs = d.runs.filter((r) => r.diverged).map((r) => ({ method: r.label, step: r.divergedAt ?? 0, loss: 1e4, seed: `seed ${r.seed}` }));
+  const order = d.summary.map((s) => s.label);
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: 'Training loss per step (adding problem, T = 50)', subtitle: `× = divergence (loss NaN/∞ or > 100× chance, drawn at the top); dashed = chance level ${chanceLoss.toFixed(3)}` },
+    data: { values: [...rows.map((r) => ({ ...r, kind: 'loss' })), ...divs.map((r) => ({ ...r, kind: 'diverged' }))] },
+    facet: { field: 'method', type: 'nominal', sort: order, title: null },
+    columns: 3,
+    spec: {
+      width: 220,
+      height: 130,
+      layer: [
+        {
+          transform: [{ filter: "datum.kind === 'loss'" }],
+          mark: { type: 'line', strokeWidth: 1.2 },
+          encoding: {
+            x: { field: 'step', type: 'quantitative' },
+            y: { field: 'loss', type: 'quantitative', scale: { type: 'log', domain: [1e-2, 1e4] }, title: 'loss (log)' },
+            color: { field: 'seed', type: 'nominal', scale: { scheme: 'dark2' } },
+          },
+        },
+        {
+          transform: [{ filter: "datum.kind === 'diverged'" }],
+          mark: { type: 'point', shape: 'cross', size: 90, color: '#d62728', filled: true },
+          encoding: { x: { field: 'step', type: 'quantitative' }, y: { field: 'loss', type: 'quantitative' } },
+        },
+        { data: { values: [{ chance: chanceLoss }] }, mark: { type: 'rule', strokeDash: [4, 3], color: '#666' }, encoding: { y: { field: 'chance', type: 'quantitative' } } },
+      ],
+    },
+  };
+}
+
+/** Pre-clip gradient norm per step with the threshold in force. */
+export function demoNormSpec(d: DemoResult): TopLevelSpec {
+  const rows = d.runs.flatMap((r) =>
+    r.norm.map((n, step) => ({ method: r.label, seed: `seed ${r.seed}`, step, norm: Number.isFinite(n) ? Math.min(Math.max(n, 1e-4), 1e8) : 1e8, threshold: r.threshold[step] ?? null })),
+  );
+  const order = d.summary.map((s) => s.label);
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: 'Gradient norm before clipping, per step', subtitle: 'Lines: seeds; grey dots: the threshold in force (when the method has one); norms capped at 1e8 for display' },
+    data: { values: rows },
+    facet: { field: 'method', type: 'nominal', sort: order, title: null },
+    columns: 3,
+    spec: {
+      width: 220,
+      height: 130,
+      layer: [
+        {
+          mark: { type: 'line', strokeWidth: 1.2 },
+          encoding: {
+            x: { field: 'step', type: 'quantitative' },
+            y: { field: 'norm', type: 'quantitative', scale: { type: 'log' }, title: '‖g‖ (log)' },
+            color: { field: 'seed', type: 'nominal', scale: { scheme: 'dark2' } },
+          },
+        },
+        {
+          transform: [{ filter: 'datum.threshold !== null' }],
+          mark: { type: 'point', size: 6, color: '#555', filled: true, opacity: 0.6 },
+          encoding: { x: { field: 'step', type: 'quantitative' }, y: { field: 'threshold', type: 'quantitative' } },
+        },
+      ],
+    },
+  };
+}
+
+/** Final held-out loss per method and seed, with the number of divergences. */
+export function demoFinalSpec(d: DemoResult, chanceLoss: number): TopLevelSpec {
+  const rows = d.runs.map((r) => ({ method: r.label, seed: `seed ${r.seed}`, evalLoss: r.evalLoss, diverged: r.diverged }));
+  const counts = d.summary.map((s) => ({ method: s.label, text: `${s.diverged}/${s.seeds} diverged` }));
+  const order = d.summary.map((s) => s.label);
+  const finite = rows.filter((r) => r.evalLoss !== null).map((r) => r.evalLoss!);
+  const top = Math.max(chanceLoss * 2, ...finite) * 1.15;
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: 'Held-out loss after training, per method', subtitle: `Dots: seeds that did not diverge; dashed: chance ${chanceLoss.toFixed(3)} (predicting the mean); right: divergences` },
+    hconcat: [
+      {
+        width: 380,
+        height: { step: 26 },
+        layer: [
+          {
+            data: { values: rows.filter((r) => r.evalLoss !== null) },
+            mark: { type: 'point', filled: true, size: 70 },
+            encoding: {
+              y: { field: 'method', type: 'nominal', sort: order, title: null },
+              x: { field: 'evalLoss', type: 'quantitative', title: 'held-out MSE', scale: { domain: [0, top], nice: false } },
+              color: { field: 'seed', type: 'nominal', scale: { scheme: 'dark2' } },
+            },
+          },
+          { data: { values: [{ chance: chanceLoss }] }, mark: { type: 'rule', strokeDash: [4, 3], color: '#666' }, encoding: { x: { field: 'chance', type: 'quantitative' } } },
+        ],
+      },
+      {
+        width: 150,
+        height: { step: 26 },
+        data: { values: counts },
+        mark: { type: 'text', align: 'left', fontSize: 12 },
+        encoding: {
+          y: { field: 'method', type: 'nominal', sort: order, axis: null },
+          text: { field: 'text' },
+          color: { condition: { test: "indexof(datum.text, '0/') === 0", value: '#2a7a2a' }, value: '#c0392b' },
+        },
+      },
+    ],
+  };
+}
+
+/** How much each method changes the gradient's direction (claim 5: information loss). */
+export function cosineSpec(d: DemoResult): TopLevelSpec {
+  const rows = d.summary.filter((s) => s.clippedCosine !== null).map((s) => ({ method: s.label, cosine: s.clippedCosine!, clipFraction: s.clipFraction }));
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: 'Direction kept? cos(clipped gradient, raw gradient) on clipped steps', subtitle: '1 = only the length changed (norm clipping); < 1 = the direction changed too (value / per-unit clipping)' },
+    width: 380,
+    height: { step: 26 },
+    data: { values: rows },
+    layer: [
+      {
+        mark: { type: 'bar', color: '#4c78a8' },
+        encoding: {
+          y: { field: 'method', type: 'nominal', title: null, sort: rows.map((r) => r.method) },
+          x: { field: 'cosine', type: 'quantitative', scale: { domain: [0, 1] }, title: 'mean cosine over clipped steps' },
+        },
+      },
+      {
+        mark: { type: 'text', align: 'left', dx: 4, fontSize: 11 },
+        encoding: {
+          y: { field: 'method', type: 'nominal', sort: rows.map((r) => r.method) },
+          x: { field: 'cosine', type: 'quantitative' },
+          text: { field: 'cosine', type: 'quantitative', format: '.3f' },
+        },
+      },
+    ],
+  };
+}
+
+/** Threshold sweep: final loss and divergence rate against threshold, Pascanu's band shaded. */
+export function sweepSpec(s: SweepResult, chanceLoss: number): TopLevelSpec {
+  const thresholds = [...new Set(s.points.map((p) => p.threshold))];
+  const rate = thresholds.map((t) => {
+    const ps = s.points.filter((p) => p.threshold === t);
+    return { threshold: t, rate: ps.filter((p) => p.diverged).length / ps.length };
+  });
+  const band = [{ lo: 0.5 * s.referenceNorm, hi: 10 * s.referenceNorm }];
+  const x = { field: 'threshold', type: 'quantitative' as const, scale: { type: 'log' as const }, title: `global-norm threshold (reference norm ${s.referenceNorm.toPrecision(3)})` };
+  const shade = { data: { values: band }, mark: { type: 'rect' as const, color: '#2ca02c', opacity: 0.12 }, encoding: { x: { field: 'lo', type: 'quantitative' as const }, x2: { field: 'hi' } } };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: 'Threshold sensitivity (global-norm clipping)', subtitle: "Green band: Pascanu's heuristic, 0.5×–10× the average unclipped gradient norm; dots: seeds; line: median" },
+    vconcat: [
+      {
+        width: 520,
+        height: 200,
+        layer: [
+          shade,
+          {
+            data: { values: s.points.filter((p) => p.evalLoss !== null) },
+            mark: { type: 'point', filled: true, size: 45, color: '#1f77b4' },
+            encoding: { x, y: { field: 'evalLoss', type: 'quantitative', title: 'held-out MSE' } },
+          },
+          {
+            data: { values: s.points.filter((p) => p.evalLoss !== null) },
+            mark: { type: 'line', color: '#1f77b4' },
+            encoding: { x, y: { aggregate: 'median', field: 'evalLoss', type: 'quantitative' } },
+          },
+          { data: { values: [{ chance: chanceLoss }] }, mark: { type: 'rule', strokeDash: [4, 3], color: '#666' }, encoding: { y: { field: 'chance', type: 'quantitative' } } },
+        ],
+      },
+      {
+        width: 520,
+        height: 110,
+        layer: [
+          shade,
+          {
+            data: { values: rate },
+            mark: { type: 'line', point: true, color: '#d62728' },
+            encoding: { x, y: { field: 'rate', type: 'quantitative', title: 'divergence rate', scale: { domain: [0, 1] }, axis: { format: '%' } } },
+          },
+        ],
+      },
+    ],
+  };
+}
+
+/** ‖∂L/∂h_t‖ against t, before and after training, per method (median over seeds). */
+export function vanishingSpec(v: VanishingResult): TopLevelSpec {
+  const rows = v.runs.flatMap((r) => [
+    ...r.hiddenGradStart.map((g, t) => ({ method: r.label, seed: r.seed, t: t + 1, grad: g, when: 'at initialisation' })),
+    ...r.hiddenGradEnd.map((g, t) => ({ method: r.label, seed: r.seed, t: t + 1, grad: g, when: 'after training' })),
+  ]);
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: {
+      text: 'Vanishing gradients: ‖∂L/∂h_t‖ per time step (median over seeds)',
+      subtitle: `tanh RNN with ρ(Wh) ≈ ${v.recurrentScale}; clipping rescales the update, it cannot lift the signal that reaches early steps`,
+    },
+    data: { values: rows },
+    facet: { column: { field: 'when', type: 'nominal', sort: ['at initialisation', 'after training'], title: null } },
+    spec: {
+      width: 300,
+      height: 220,
+      mark: { type: 'line', strokeWidth: 2 },
+      encoding: {
+        x: { field: 't', type: 'quantitative', title: 'time step t (the loss is at t = T)' },
+        y: { aggregate: 'median', field: 'grad', type: 'quantitative', scale: { type: 'log' }, title: '‖∂L/∂h_t‖ (log)' },
+        color: { field: 'method', type: 'nominal', scale: { scheme: METHOD_SCHEME }, legend: { orient: 'bottom' } },
+        strokeDash: { field: 'method', type: 'nominal' },
+      },
+    },
+  };
+}
+
+/** Zhang et al. 2020: iterations to reach f(x) < tol on x⁴ from several starts. */
+export function smoothnessSpec(s: SmoothnessResult): TopLevelSpec {
+  const rows = s.points.map((p) => ({ ...p, iterationsShown: p.iterations ?? s.maxIterations, capped: p.iterations === null }));
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: 'Zhang et al. 2020: clipped vs fixed-step GD on f(x) = x⁴', subtitle: `Iterations until f(x) < ${s.tolerance}; runs at ${s.maxIterations.toLocaleString('en')} hit the cap without getting there` },
+    width: 440,
+    height: 220,
+    data: { values: rows },
+    mark: { type: 'line', point: { filled: true, size: 50 } },
+    encoding: {
+      x: { field: 'x0', type: 'quantitative', scale: { type: 'log', base: 2 }, title: 'starting point x₀ (log)' },
+      y: { field: 'iterationsShown', type: 'quantitative', scale: { type: 'log' }, title: 'iterations (log)' },
+      color: { field: 'method', type: 'nominal', scale: { range: ['#d62728', '#1f77b4'] }, legend: { orient: 'bottom', title: null } },
+    },
+  };
+}

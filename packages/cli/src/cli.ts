@@ -1,0 +1,267 @@
+/**
+ * `gradclip` — the experiments CLI. Subcommands:
+ *
+ *   demo       everything: the RNN comparison, the threshold sweep, the vanishing-gradient
+ *              measurement, Pascanu's Fig. 6 and Zhang et al.'s x⁴ (what `npm start` runs)
+ *   surface    Pascanu et al. 2013 Fig. 6 only
+ *   sweep      the threshold sweep only
+ *   vanishing  the vanishing-gradient measurement only
+ *
+ * Bad flags print a message and exit with code 2.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import cliProgress from 'cli-progress';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_METHODS, parseMethod, parseMethods, type MethodSpec } from './methods.js';
+import {
+  referenceNorm,
+  runDemo,
+  runSmoothness,
+  runSurface,
+  runSweep,
+  runVanishing,
+  SWEEP_MULTIPLES,
+  type DemoResult,
+  type Progress,
+} from './experiments.js';
+import { writeReport, type ReportInput } from './report.js';
+import { TASKS } from './tasks.js';
+import { DEMO_CONFIG, trainRun, type TrainConfig } from './train.js';
+
+export interface CommonOptions {
+  quick: boolean;
+  seeds: number[];
+  steps: number | undefined;
+  methods: MethodSpec[];
+  backend: 'cpu' | 'wasm';
+  out: string;
+  task: string;
+  progress: boolean;
+}
+
+/** The --quick (CI) configuration: smaller batch, fewer steps, fewer methods, same task. */
+export const QUICK = {
+  steps: 40,
+  batchSize: 16,
+  seeds: [1, 2, 3],
+  methods: ['none', 'global:1', 'value:0.05', 'autoclip:10', 'zclip:2.5'],
+  sweepMultiples: [0.1, 1, 100],
+  sweepSteps: 25,
+  vanishingSteps: 10,
+  surfaceGrid: 40,
+};
+
+const FULL = { seeds: [1, 2, 3], sweepSteps: 80, vanishingSteps: 40, surfaceGrid: 80 };
+
+function parseSeeds(v: string): number[] {
+  const parts = v.split(',').map((s) => s.trim());
+  const seeds: number[] = [];
+  for (const p of parts) {
+    const range = /^(\d+)-(\d+)$/.exec(p);
+    if (range) {
+      for (let i = Number(range[1]); i <= Number(range[2]); i++) seeds.push(i);
+    } else if (/^\d+$/.test(p)) seeds.push(Number(p));
+    else throw new InvalidArgumentError(`expected seeds like 1,2,3 or 1-5, got '${v}'`);
+  }
+  if (seeds.length === 0 || seeds.length > 100) throw new InvalidArgumentError(`expected 1 to 100 seeds, got '${v}'`);
+  return seeds;
+}
+
+function parseSteps(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > 100000) throw new InvalidArgumentError(`expected a whole number of steps from 1 to 100000, got '${v}'`);
+  return n;
+}
+
+function parseMethodsOption(v: string): MethodSpec[] {
+  try {
+    return parseMethods(v);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+}
+
+function addCommon(cmd: Command): Command {
+  return cmd
+    .option('--quick', 'CI-sized run (under 30 s)', false)
+    .option('--seeds <list>', 'seeds, e.g. 1,2,3 or 1-5 (default 1,2,3)', parseSeeds)
+    .option('--steps <n>', 'training steps per run (default 120; 40 with --quick)', parseSteps)
+    .option('--methods <list>', `comma-separated methods (default ${DEFAULT_METHODS.join(',')})`, parseMethodsOption)
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['cpu', 'wasm']).default('wasm'))
+    .addOption(new Option('--task <name>', 'long-range task').choices(Object.keys(TASKS)).default('adding'))
+    .option('--out <dir>', 'output folder', 'report')
+    .option('--no-progress', 'no progress bars');
+}
+
+interface RawOptions {
+  quick: boolean;
+  seeds?: number[];
+  steps?: number;
+  methods?: MethodSpec[];
+  backend: 'cpu' | 'wasm';
+  task: string;
+  out: string;
+  progress: boolean;
+}
+
+function normalise(o: RawOptions): CommonOptions {
+  return {
+    quick: o.quick,
+    seeds: o.seeds ?? (o.quick ? QUICK.seeds : FULL.seeds),
+    steps: o.steps,
+    methods: o.methods ?? (o.quick ? QUICK.methods : DEFAULT_METHODS).map(parseMethod),
+    backend: o.backend,
+    out: o.out,
+    task: o.task,
+    progress: o.progress,
+  };
+}
+
+export function trainConfig(o: CommonOptions): TrainConfig {
+  return {
+    ...DEMO_CONFIG,
+    task: TASKS[o.task]!,
+    steps: o.steps ?? (o.quick ? QUICK.steps : DEMO_CONFIG.steps),
+    batchSize: o.quick ? QUICK.batchSize : DEMO_CONFIG.batchSize,
+    evalSize: o.quick ? 64 : DEMO_CONFIG.evalSize,
+  };
+}
+
+async function setBackend(name: string): Promise<void> {
+  if (!(await tf.setBackend(name))) throw new Error(`TensorFlow.js backend '${name}' failed to initialise`);
+  await tf.ready();
+}
+
+/** A progress bar over `runs × steps` for one experiment (silent without a TTY). */
+function progressFor(title: string, total: number, enabled: boolean): { progress: Progress; stop: () => void } {
+  if (!enabled || !process.stderr.isTTY) return { progress: () => undefined, stop: () => undefined };
+  const bar = new cliProgress.SingleBar(
+    { format: `${title.padEnd(10)} [{bar}] {percentage}% | {value}/{total} steps | {run}`, hideCursor: true, clearOnComplete: false, stream: process.stderr },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(total, 0, { run: '' });
+  let done = 0;
+  let lastRun = -1;
+  let lastStep = 0;
+  return {
+    progress: (run, _count, step, label) => {
+      if (run !== lastRun) {
+        lastRun = run;
+        lastStep = -1;
+      }
+      done += step - lastStep;
+      lastStep = step;
+      bar.update(done, { run: label });
+    },
+    stop: () => {
+      bar.update(total);
+      bar.stop();
+    },
+  };
+}
+
+function settingsOf(o: CommonOptions, cfg: TrainConfig, sweepSteps: number, vanishingSteps: number): ReportInput['settings'] {
+  const { task, ...rest } = cfg;
+  return { backend: o.backend, seeds: o.seeds, steps: cfg.steps, quick: o.quick, config: { ...rest, task: task.name }, chanceLoss: task.chanceLoss, sweepSteps, vanishingSteps };
+}
+
+function printSummary(demo: DemoResult | undefined, verdicts: { claim: string; verdict: string }[], out: string, seconds: number): void {
+  if (demo) {
+    const rows = demo.summary.map((s) => ({
+      method: s.label,
+      diverged: `${s.diverged}/${s.seeds}`,
+      'median loss': s.medianEvalLoss === null ? '—' : s.medianEvalLoss.toPrecision(3),
+      'clipped steps': `${(100 * s.clipFraction).toFixed(0)}%`,
+      'median ‖g‖': Number.isFinite(s.medianNorm) ? s.medianNorm.toPrecision(3) : '—',
+    }));
+    const cols = Object.keys(rows[0]!) as (keyof (typeof rows)[number])[];
+    const w = cols.map((c) => Math.max(c.length, ...rows.map((r) => r[c].length)));
+    const line = (cells: string[]) => cells.map((c, i) => c.padEnd(w[i]!)).join('  ');
+    console.log('\n' + line(cols as string[]));
+    console.log(w.map((n) => '─'.repeat(n)).join('  '));
+    for (const r of rows) console.log(line(cols.map((c) => r[c])));
+  }
+  if (verdicts.length) {
+    console.log('');
+    for (const v of verdicts) console.log(`${v.verdict.toUpperCase().padEnd(13)} ${v.claim}`);
+  }
+  console.log(`\nReport written to ${out}/index.html (${seconds.toFixed(0)} s)`);
+}
+
+type Part = 'demo' | 'surface' | 'sweep' | 'vanishing';
+
+export async function runCommand(part: Part, o: CommonOptions): Promise<ReportInput> {
+  const t0 = performance.now();
+  await setBackend(o.backend);
+  const cfg = trainConfig(o);
+  const sweepSteps = o.steps ?? (o.quick ? QUICK.sweepSteps : FULL.sweepSteps);
+  const vanishingSteps = o.steps ?? (o.quick ? QUICK.vanishingSteps : FULL.vanishingSteps);
+  const input: ReportInput = { settings: settingsOf(o, cfg, sweepSteps, vanishingSteps), seconds: 0 };
+  if (part === 'demo' || part === 'surface') {
+    input.surface = runSurface(o.quick ? QUICK.surfaceGrid : FULL.surfaceGrid);
+    if (part === 'demo') input.smoothness = runSmoothness();
+  }
+  if (part === 'demo') {
+    const p = progressFor('demo', o.methods.length * o.seeds.length * cfg.steps, o.progress);
+    input.demo = runDemo(cfg, o.methods, o.seeds, p.progress);
+    p.stop();
+  }
+  if (part === 'demo' || part === 'sweep') {
+    let refRuns = input.demo?.runs.filter((r) => r.method === 'none') ?? [];
+    if (refRuns.length === 0) {
+      const p = progressFor('reference', o.seeds.length * cfg.steps, o.progress);
+      refRuns = o.seeds.map((seed, i) => trainRun(cfg, parseMethod('none'), seed, { onStep: (s) => p.progress(i, o.seeds.length, s, `no clipping seed ${seed}`) }));
+      p.stop();
+    }
+    const multiples = o.quick ? QUICK.sweepMultiples : SWEEP_MULTIPLES;
+    const p = progressFor('sweep', multiples.length * o.seeds.length * sweepSteps, o.progress);
+    input.sweep = runSweep({ ...cfg, steps: sweepSteps }, referenceNorm(refRuns), o.seeds, multiples, p.progress);
+    p.stop();
+  }
+  if (part === 'demo' || part === 'vanishing') {
+    const seeds = o.quick ? o.seeds.slice(0, 2) : o.seeds;
+    const p = progressFor('vanishing', 3 * seeds.length * vanishingSteps, o.progress);
+    input.vanishing = runVanishing({ ...cfg, steps: vanishingSteps }, seeds, undefined, p.progress);
+    p.stop();
+  }
+  input.seconds = (performance.now() - t0) / 1000;
+  const written = await writeReport(o.out, input);
+  printSummary(input.demo, written.verdicts, o.out, input.seconds);
+  return input;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('gradclip')
+    .description('gradclip experiments: what gradient clipping does and does not do, measured')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  const sub = (name: Part, desc: string) => {
+    const c = addCommon(program.command(name).description(desc)).exitOverride();
+    c.action(async (raw: RawOptions) => {
+      await runCommand(name, normalise(raw));
+    });
+  };
+  sub('demo', 'every experiment and the full report (what npm start runs)');
+  sub('surface', 'Pascanu et al. 2013 Fig. 6: the error-surface cliff and clipped / unclipped GD');
+  sub('sweep', 'threshold sensitivity of global-norm clipping');
+  sub('vanishing', 'per-time-step gradient norms with and without clipping');
+  return program;
+}
+
+/** Runs the CLI; resolves to the exit code (0 ok, 2 bad usage, 1 failure). */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version') return 0;
+      return 2;
+    }
+    console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
+    return 1;
+  }
+}
