@@ -77,3 +77,17 @@ describe('autoClip (hand-worked)', () => {
     expect(() => autoClip({ state: { history: [1, 2], next: 2 } })).toThrow(/options.state.next/);
   });
 });
+
+describe('autoClip restores into a larger history', () => {
+  it('puts a full ring from a smaller historySize back into insertion order', () => {
+    const small = autoClip({ historySize: 3 });
+    for (const x of [1, 2, 3, 4]) small.clip(new Float64Array([x]));
+    expect(small.state).toEqual({ history: [4, 2, 3], next: 1 });
+    const big = autoClip({ historySize: 5, state: JSON.parse(JSON.stringify(small.state)) as AutoClipState });
+    big.clip(new Float64Array([5]));
+    big.clip(new Float64Array([6]));
+    big.clip(new Float64Array([7])); // 2, 3, 4, 5, 6, 7 → the oldest (2) leaves
+    const { history, next } = big.state;
+    expect([...history.slice(next), ...history.slice(0, next)]).toEqual([3, 4, 5, 6, 7]);
+  });
+});

@@ -105,9 +105,13 @@ const typedNormHistory = ((_ops: ArrayOps<unknown, number, boolean>, state: Stat
     arr = s.history;
     cached = sortedViews.get(arr);
     if (cached === undefined || cached.next !== s.next || cached.length !== arr.length || arr.length > historySize) {
-      // Restored (or edited) state: keep the most recent historySize norms, oldest first.
-      arr = checkedHistory(s).slice(-historySize);
-      cached = undefined;
+      // Restored (or edited) state: a copy of the ring as it was, or, when it holds more than
+      // historySize norms, the most recent historySize of them, oldest first.
+      const ordered = checkedHistory(s);
+      // A ring that is not full must have its oldest entry first, or appends would land mid-order.
+      const fits = arr.length === historySize || (arr.length < historySize && s.next === 0);
+      arr = fits ? [...s.history] : ordered.slice(-historySize);
+      cached = { sorted: SortedBlocks.from(arr), next: fits ? s.next : 0, length: arr.length };
     }
   }
   const view: Cached = cached ?? { sorted: SortedBlocks.from(arr), next: 0, length: arr.length };
