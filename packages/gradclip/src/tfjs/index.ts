@@ -22,6 +22,14 @@ export type {
   Clipped,
   ClipperConfig,
 } from './tensor_clipper.js';
+export {
+  agcTensorClipper,
+  autoClipTensorClipper,
+  zClipTensorClipper,
+  adaGCTensorClipper,
+  perGroupTensorClipper,
+} from './adaptive.js';
+export { devicePercentile } from './norm_history.js';
 export { withClipping, ClippedOptimizer, registerClipperKind, toTensorClipper } from './with_clipping.js';
 export type { KerasClipOptions, WithClippingOptions } from './with_clipping.js';
 export { ClipMonitor } from './monitor.js';

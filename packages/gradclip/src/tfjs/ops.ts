@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { unitReduceAxes } from '../adaptive/units.js';
 import type { ArrayOps, NormStats, UnitLayout } from '../ops.js';
+import './norm_history.js';
 import { fusedNormStats, fusedScale, hasFusedKernels, select } from './kernels.js';
 
 type T = tf.Tensor;
@@ -13,7 +14,21 @@ type S = tf.Scalar;
  * a + b is NaN whenever either is.
  */
 function nanSafe(f: (a: S, b: S) => S): (a: S, b: S) => S {
-  return (a, b) => tf.where(tf.logicalOr(tf.isNaN(a), tf.isNaN(b)), tf.add(a, b), f(a, b)) as S;
+  return (a, b) => where(tf.logicalOr(tf.isNaN(a), tf.isNaN(b)), tf.add(a, b), f(a, b)) as S;
+}
+
+/**
+ * tf.where that broadcasts with elementwise ops. tf.where broadcasts its arguments with Tile,
+ * and the cpu backend's Tile reads its input through readSync — a host read on every call.
+ * Expanding with `x + 0` (numbers) or `c AND true` (bools) is a plain binary op instead.
+ */
+function where(c: tf.Tensor, a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  const same = tf.util.arraysEqual(c.shape, a.shape) && tf.util.arraysEqual(a.shape, b.shape);
+  if (same) return tf.where(c, a, b);
+  const shape = tf.backend_util.assertAndGetBroadcastShape(tf.backend_util.assertAndGetBroadcastShape(c.shape, a.shape), b.shape);
+  const grow = (x: tf.Tensor) =>
+    tf.util.arraysEqual(x.shape, shape) ? x : x.dtype === 'bool' ? tf.logicalAnd(x, tf.ones(shape, 'bool')) : tf.add(x, tf.zeros(shape, x.dtype));
+  return tf.where(grow(c), grow(a), grow(b));
 }
 
 /**
@@ -90,7 +105,7 @@ export const tfOps: ArrayOps<T, S, S> = {
   bool: (x) => tf.scalar(x, 'bool'),
   isFinite: (a) => tf.isFinite(a),
   isNaN: (a) => tf.isNaN(a),
-  where: (c, a, b) => tf.where(c, a, b),
+  where: (c, a, b) => where(c, a, b) as S,
 
   normStats(t, p) {
     return hasFusedKernels() ? fusedNormStats(t, p) : composedNormStats(t, p);

@@ -320,7 +320,7 @@ export function valueTensorClipper(clipValue: number): TensorClipper {
  * Options as JSON: Infinity (a valid normType) does not survive JSON, so it is written as
  * the string 'Infinity' and read back by `fromJson`.
  */
-function jsonOptions(o: object): Record<string, unknown> {
+export function jsonOptions(o: object): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v === Infinity ? 'Infinity' : v]));
 }
 

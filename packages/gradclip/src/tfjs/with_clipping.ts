@@ -4,6 +4,7 @@ import type { Clipper, ClipRule, StateTree } from '../clipper.js';
 import { describe } from '../gradients.js';
 import type { NonFinitePolicy } from '../types.js';
 import { knownOptions, nonFinitePolicy } from '../validate.js';
+import { adaGCTensorClipper, agcTensorClipper, autoClipTensorClipper, zClipTensorClipper } from './adaptive.js';
 import { select } from './kernels.js';
 import { ClipMonitor, type ClipMonitorOptions } from './monitor.js';
 import {
@@ -110,6 +111,10 @@ const factories = new Map<string, (...args: never[]) => TensorClipper>([
   ['globalNorm', globalNormTensorClipper as (...args: never[]) => TensorClipper],
   ['perTensorNorm', perTensorNormTensorClipper as (...args: never[]) => TensorClipper],
   ['value', valueTensorClipper as (...args: never[]) => TensorClipper],
+  ['agc', agcTensorClipper as (...args: never[]) => TensorClipper],
+  ['autoClip', autoClipTensorClipper as (...args: never[]) => TensorClipper],
+  ['zClip', zClipTensorClipper as (...args: never[]) => TensorClipper],
+  ['adaGC', adaGCTensorClipper as (...args: never[]) => TensorClipper],
 ]);
 
 /** Makes a clipper kind loadable from a saved model (the adaptive factories register themselves). */
