@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { globalNormClipper, valueClipper } from '../clipper.js';
+import { agc } from './agc.js';
+import { globToRegExp, perGroup } from './groups.js';
+import { zClip } from './z_clip.js';
+
+describe('globToRegExp', () => {
+  it('matches * and ? and nothing else specially', () => {
+    const bias = globToRegExp('*.bias');
+    expect(bias.test('dense.bias')).toBe(true);
+    expect(bias.test('a.b.bias')).toBe(true);
+    expect(bias.test('bias')).toBe(false);
+    expect(bias.test('dense_bias')).toBe(false); // '.' is literal
+    expect(globToRegExp('layer?').test('layer1')).toBe(true);
+    expect(globToRegExp('layer?').test('layer12')).toBe(false);
+    expect(globToRegExp('a+b[0]').test('a+b[0]')).toBe(true);
+    expect(globToRegExp('a+b[0]').test('aab0')).toBe(false);
+  });
+});
+
+describe('perGroup', () => {
+  it('gives each group its own rule and report; the combined report covers every gradient', () => {
+    // dense.bias (3, 4): no clipping. embedding (6, 8) norm 10 → its own limit 0.1: ×0.1/(10+1e-6).
+    // dense.kernel (0, 0.5): default globalNorm(1), norm 0.5 → untouched.
+    // Combined: norm √(25 + 100 + 0.25) = √125.25; scale = the embedding's; clipped.
+    const grads = {
+      'dense.kernel': new Float64Array([0, 0.5]),
+      'dense.bias': new Float64Array([3, 4]),
+      embedding: new Float64Array([6, 8]),
+    };
+    const clipper = perGroup(
+      [
+        { match: ['*.bias', 'bias*'], rule: null },
+        { match: 'embedding*', clipper: globalNormClipper(0.1), name: 'embeddings' },
+      ],
+      globalNormClipper(1),
+    );
+    const r = clipper.clip(grads);
+    const f = 0.1 / (10 + 1e-6);
+    expect([...grads['dense.bias']]).toEqual([3, 4]);
+    expect([...grads.embedding]).toEqual([6 * f, 8 * f]);
+    expect([...grads['dense.kernel']]).toEqual([0, 0.5]);
+    expect(r).toEqual({ norm: Math.sqrt(125.25), scale: f, clipped: true, finite: true });
+    expect(clipper.reports.map((x) => [x.name, x.leaves, x.result.clipped])).toEqual([
+      ['*.bias,bias*', ['dense.bias'], false],
+      ['embeddings', ['embedding'], true],
+      ['default', ['dense.kernel'], false],
+    ]);
+    expect(clipper.reports[0]!.result.norm).toBe(5);
+    expect(clipper.reports[1]!.result.norm).toBe(10);
+  });
+
+  it('sends a leaf to the first matching group; list positions are names too', () => {
+    const grads = [new Float64Array([5]), new Float64Array([5]), new Float64Array([5])];
+    const clipper = perGroup([{ match: '1', rule: valueClipper(1).rule }, { match: '?', rule: valueClipper(2).rule }], null);
+    clipper.clip(grads);
+    expect(grads.map((g) => g[0])).toEqual([2, 1, 2]);
+  });
+
+  it('does not run a stateful group on a step where it has no gradients', () => {
+    const clipper = perGroup([{ match: 'emb', rule: zClip({ warmupSteps: 3 }).rule }], null);
+    clipper.clip({ other: new Float64Array([1]) });
+    clipper.clip({ other: new Float64Array([1]), emb: null });
+    expect(clipper.state.groups[0]).toEqual({ count: 0, mean: 0, m2: 0, variance: 0 });
+    clipper.clip({ emb: new Float64Array([2]) });
+    expect((clipper.state.groups[0] as { count: number }).count).toBe(1);
+  });
+
+  it('decides finiteness group by group: a NaN in one group does not stop the others', () => {
+    const clipper = perGroup([{ match: 'a', rule: zClip({ warmupSteps: 5, nonFinite: 'skip' }).rule }], zClip({ warmupSteps: 5, nonFinite: 'skip' }));
+    const r = clipper.clip({ a: new Float64Array([NaN]), b: new Float64Array([0.5]) });
+    expect(r.finite).toBe(false);
+    expect((clipper.state.groups[0] as { count: number }).count).toBe(0);
+    expect((clipper.state.default as { count: number }).count).toBe(1);
+  });
+
+  it('passes each group the parameters of its own leaves (AGC)', () => {
+    // w: ‖G‖ = 1 against ‖W‖ = 1, clipping 0.01 → ×0.01/1. b: no clipping.
+    const grads = { w: new Float64Array([1]), b: new Float64Array([1]) };
+    const clipper = perGroup([{ match: 'b', rule: null }], agc());
+    expect(() => clipper.clip(grads)).toThrow(/needs the parameters/);
+    clipper.clip(grads, { w: new Float64Array([1]), b: new Float64Array([0]) });
+    expect(grads.w[0]).toBeCloseTo(0.01, 15);
+    expect(grads.b[0]).toBe(1);
+  });
+
+  it('rejects malformed groups and states', () => {
+    expect(() => perGroup('*' as never)).toThrow(/groups must be an array/);
+    expect(() => perGroup([{ match: 3 } as never])).toThrow(/groups\[0\].match/);
+    expect(() => perGroup([{ match: 'a', rule: null, clipper: null }])).toThrow(/groups\[0\] has both/);
+    expect(() => perGroup([{ match: 'a' }])).toThrow(/groups\[0\] needs a rule or a clipper/);
+    expect(() => perGroup([{ match: 'a', rule: 5 as never }])).toThrow(/groups\[0\].rule must be a ClipRule/);
+    expect(() => perGroup([{ match: 'a', rule: null, limit: 1 } as never])).toThrow(/unknown option 'limit'/);
+    expect(() => perGroup([{ match: 'a', rule: null }], null, { state: { groups: [], default: null } })).toThrow(/options.state/);
+  });
+});
