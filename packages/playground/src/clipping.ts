@@ -1,13 +1,16 @@
 /**
- * From the page's settings to gradclip clippers: typed-array clippers for the Pascanu panel
- * (two numbers, w and b) and the tensor clipping step for the RNN being trained.
+ * From the page's settings to gradclip clippers. Each method is built once, as gradclip's
+ * typed-array `Clipper`; the Pascanu panel uses it directly on two numbers (w, b), and the
+ * RNN's training step runs the same rule on tf.Tensors through `tensorClipper` from
+ * `gradclip/tfjs` (state in tf.Variables, no host reads inside the step).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { globalNormClipper, perTensorNormClipper, valueClipper, type Clipper } from 'gradclip';
+import { adaGC, agc, autoClip, globalNormClipper, perTensorNormClipper, valueClipper, zClip, type Clipper } from 'gradclip';
+import { tensorClipper } from 'gradclip/tfjs';
 import type { Settings } from './settings.js';
 import type { ClipOutput, ClipStep } from './train.js';
 
-/** A typed-array clipper for the chosen method, or null for "none". */
+/** The typed-array clipper of the chosen method (a fresh state), or null for "none". */
 export function typedClipper(s: Settings): Clipper | null {
   switch (s.method) {
     case 'none':
@@ -18,38 +21,59 @@ export function typedClipper(s: Settings): Clipper | null {
       return valueClipper(s.threshold);
     case 'perTensor':
       return perTensorNormClipper(s.threshold);
-    default:
-      throw new Error(`${s.method} is not available yet`);
+    case 'agc':
+      return agc({ clipping: s.agcClipping });
+    case 'autoClip':
+      return autoClip({ percentile: s.percentile });
+    case 'zClip':
+      return zClip({
+        zThresh: s.zThresh,
+        alpha: s.ema,
+        warmupSteps: s.warmup,
+        // The page's τ is ZClip's fixed cap; 0 means no cap.
+        maxGradNorm: s.threshold > 0 ? s.threshold : null,
+      });
+    case 'adaGC':
+      return adaGC({ lambdaRel: s.lambdaRel, beta: s.ema, warmupSteps: s.warmup });
   }
 }
 
-/** The threshold on the gradient norm when it is fixed by the settings (else null). */
+/** The threshold on the total gradient norm when the settings fix it (else null). */
 export function fixedNormThreshold(s: Settings): number | null {
-  return s.method === 'globalNorm' || s.method === 'perTensor' ? s.threshold : null;
+  return s.method === 'globalNorm' ? s.threshold : null;
 }
 
-/**
- * The clipping step the trainer calls. INTERIM: round-trips through the typed-array clipper
- * until gradclip/tfjs lands.
- */
+const l2 = (grads: tf.NamedTensorMap): tf.Scalar =>
+  tf.tidy(() => tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))) as tf.Scalar);
+
+/** The trainer's clipping step for the chosen method. */
 export function tensorClipStep(s: Settings): ClipStep {
-  const clipper = typedClipper(s);
-  const threshold = fixedNormThreshold(s);
-  const apply = (grads: tf.NamedTensorMap, params: tf.NamedTensorMap): ClipOutput => {
-    const names = Object.keys(grads);
-    const g: Record<string, { values: Float32Array; shape: number[] }> = {};
-    const p: Record<string, { values: Float32Array; shape: number[] }> = {};
-    for (const n of names) {
-      g[n] = { values: grads[n]!.dataSync() as Float32Array, shape: grads[n]!.shape };
-      p[n] = { values: params[n]!.dataSync() as Float32Array, shape: params[n]!.shape };
-    }
-    let pre = 0;
-    for (const n of names) for (const x of g[n]!.values) pre += x * x;
-    pre = Math.sqrt(pre);
-    const clipped = clipper === null ? false : clipper.clip(g, p).clipped;
-    const out: tf.NamedTensorMap = {};
-    for (const n of names) out[n] = tf.tensor(g[n]!.values, g[n]!.shape);
-    return { grads: out, preNorm: tf.scalar(pre), threshold: threshold === null ? null : tf.scalar(threshold), clipped: tf.scalar(clipped ? 1 : 0) };
+  const typed = typedClipper(s);
+  if (typed === null) {
+    // No clipping: the gradients pass unchanged; only their norm is measured for the charts.
+    return {
+      apply: (grads): ClipOutput => {
+        const out: tf.NamedTensorMap = {};
+        for (const [n, g] of Object.entries(grads)) out[n] = tf.clone(g);
+        return { grads: out, preNorm: l2(grads), threshold: null, clipped: tf.scalar(0) };
+      },
+      dispose: () => undefined,
+    };
+  }
+  const fixed = fixedNormThreshold(s);
+  // From the rule (fresh state made on the device), not from the typed clipper's state:
+  // the method starts from scratch either way.
+  const clipper = tensorClipper(typed.rule);
+  return {
+    apply: (grads, params): ClipOutput => {
+      const r = clipper.clip(grads, params);
+      // Value / per-tensor / AGC report the L2 norm of the whole set too; the threshold
+      // line is drawn for the rules whose threshold bounds that norm.
+      const threshold = r.threshold ?? (fixed === null ? null : tf.scalar(fixed));
+      r.scale.dispose();
+      r.finite.dispose();
+      return { grads: r.grads as tf.NamedTensorMap, preNorm: r.norm, threshold, clipped: r.clipped };
+    },
+    dispose: () => clipper.dispose(),
   };
-  return { apply, dispose: () => undefined };
 }
