@@ -40,13 +40,18 @@ export function surfaceSpec(s: SurfaceResult): TopLevelSpec {
       },
       {
         data: { values: traj },
-        mark: { type: 'line', point: { filled: true, size: 30 }, strokeWidth: 2 },
+        mark: { type: 'line', point: { filled: true, size: 14 }, strokeWidth: 1.5 },
         encoding: {
           x: { field: 'w', type: 'quantitative' },
           y: { field: 'b', type: 'quantitative' },
           order: { field: 'iteration', type: 'quantitative' },
-          color: { field: 'run', type: 'nominal', title: 'gradient descent', scale: { range: ['#ff3b30', '#ffffff'] }, legend: { orient: 'bottom', direction: 'vertical' } },
+          color: { field: 'run', type: 'nominal', title: 'gradient descent', scale: { range: ['#ff3b30', '#ffffff'] }, legend: { orient: 'bottom', direction: 'vertical', labelLimit: 0 } },
         },
+      },
+      {
+        data: { values: [{ w: s.start.w, b: s.start.b, label: 'start' }] },
+        mark: { type: 'text', dx: 18, dy: 10, color: 'white', fontWeight: 'bold' },
+        encoding: { x: { field: 'w', type: 'quantitative' }, y: { field: 'b', type: 'quantitative' }, text: { field: 'label' } },
       },
     ],
     resolve: { scale: { color: 'independent' } },
@@ -93,7 +98,7 @@ export function demoLossSpec(d: DemoResult, chanceLoss: number): TopLevelSpec {
           mark: { type: 'line', strokeWidth: 1.2 },
           encoding: {
             x: { field: 'step', type: 'quantitative' },
-            y: { field: 'loss', type: 'quantitative', scale: { type: 'log', domain: [1e-2, 1e4] }, title: 'loss (log)' },
+            y: { field: 'loss', type: 'quantitative', scale: { type: 'log', domain: [1e-2, 1e4] }, title: 'loss (log)', axis: { values: [0.01, 0.1, 1, 10, 100, 1000, 10000], format: '~g' } },
             color: { field: 'seed', type: 'nominal', scale: { scheme: 'dark2' } },
           },
         },
@@ -128,7 +133,7 @@ export function demoNormSpec(d: DemoResult): TopLevelSpec {
           mark: { type: 'line', strokeWidth: 1.2 },
           encoding: {
             x: { field: 'step', type: 'quantitative' },
-            y: { field: 'norm', type: 'quantitative', scale: { type: 'log' }, title: '‖g‖ (log)' },
+            y: { field: 'norm', type: 'quantitative', scale: { type: 'log' }, title: '‖g‖ (log)', axis: { tickCount: 6, format: '~g', grid: true } },
             color: { field: 'seed', type: 'nominal', scale: { scheme: 'dark2' } },
           },
         },
@@ -161,7 +166,7 @@ export function demoFinalSpec(d: DemoResult, chanceLoss: number): TopLevelSpec {
             data: { values: rows.filter((r) => r.evalLoss !== null) },
             mark: { type: 'point', filled: true, size: 70 },
             encoding: {
-              y: { field: 'method', type: 'nominal', sort: order, title: null },
+              y: { field: 'method', type: 'nominal', sort: order, title: null, scale: { domain: order } },
               x: { field: 'evalLoss', type: 'quantitative', title: 'held-out MSE', scale: { domain: [0, top], nice: false } },
               color: { field: 'seed', type: 'nominal', scale: { scheme: 'dark2' } },
             },
@@ -173,9 +178,9 @@ export function demoFinalSpec(d: DemoResult, chanceLoss: number): TopLevelSpec {
         width: 150,
         height: { step: 26 },
         data: { values: counts },
-        mark: { type: 'text', align: 'left', fontSize: 12 },
+        mark: { type: 'text', align: 'left', x: 5, fontSize: 12 },
         encoding: {
-          y: { field: 'method', type: 'nominal', sort: order, axis: null },
+          y: { field: 'method', type: 'nominal', sort: order, axis: null, scale: { domain: order } },
           text: { field: 'text' },
           color: { condition: { test: "indexof(datum.text, '0/') === 0", value: '#2a7a2a' }, value: '#c0392b' },
         },
@@ -221,8 +226,10 @@ export function sweepSpec(s: SweepResult, chanceLoss: number): TopLevelSpec {
     return { threshold: t, rate: ps.filter((p) => p.diverged).length / ps.length };
   });
   const band = [{ lo: 0.5 * s.referenceNorm, hi: 10 * s.referenceNorm }];
-  const x = { field: 'threshold', type: 'quantitative' as const, scale: { type: 'log' as const }, title: `global-norm threshold (reference norm ${s.referenceNorm.toPrecision(3)})` };
-  const shade = { data: { values: band }, mark: { type: 'rect' as const, color: '#2ca02c', opacity: 0.12 }, encoding: { x: { field: 'lo', type: 'quantitative' as const }, x2: { field: 'hi' } } };
+  const lo = Math.min(...thresholds, band[0]!.lo) / 1.5;
+  const hi = Math.max(...thresholds, band[0]!.hi) * 1.5;
+  const x = { field: 'threshold', type: 'quantitative' as const, scale: { type: 'log' as const, domain: [lo, hi], nice: false }, title: `global-norm threshold (reference norm ${s.referenceNorm.toPrecision(3)})` };
+  const shade = { data: { values: band }, mark: { type: 'rect' as const, color: '#2ca02c', opacity: 0.12 }, encoding: { x: { field: 'lo', type: 'quantitative' as const, scale: { type: 'log' as const, domain: [lo, hi], nice: false } }, x2: { field: 'hi' } } };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: { text: 'Threshold sensitivity (global-norm clipping)', subtitle: "Green band: Pascanu's heuristic, 0.5×–10× the average unclipped gradient norm; dots: seeds; line: median" },
@@ -301,8 +308,8 @@ export function smoothnessSpec(s: SmoothnessResult): TopLevelSpec {
     mark: { type: 'line', point: { filled: true, size: 50 } },
     encoding: {
       x: { field: 'x0', type: 'quantitative', scale: { type: 'log', base: 2 }, title: 'starting point x₀ (log)' },
-      y: { field: 'iterationsShown', type: 'quantitative', scale: { type: 'log' }, title: 'iterations (log)' },
-      color: { field: 'method', type: 'nominal', scale: { range: ['#d62728', '#1f77b4'] }, legend: { orient: 'bottom', title: null } },
+      y: { field: 'iterationsShown', type: 'quantitative', scale: { type: 'log' }, title: 'iterations (log)', axis: { values: [1, 10, 100, 1000, 10000, 100000, 1000000], format: '~s' } },
+      color: { field: 'method', type: 'nominal', sort: 'descending', scale: { range: ['#d62728', '#1f77b4'] }, legend: { orient: 'bottom', title: null, labelLimit: 0 } },
     },
   };
 }

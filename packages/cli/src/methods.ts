@@ -7,7 +7,15 @@
  * (`makeClipStep`). Browser-safe.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { globalNormClipper, valueClipper, type Clipper } from 'gradclip';
+import {
+  adaGCTensorClipper,
+  agcTensorClipper,
+  autoClipTensorClipper,
+  globalNormTensorClipper,
+  valueTensorClipper,
+  zClipTensorClipper,
+  type TensorClipper,
+} from 'gradclip/tfjs';
 import { PARAM_NAMES, type ParamName, type RnnParams } from './rnn.js';
 
 export type MethodKind = 'none' | 'global' | 'value' | 'agc' | 'autoclip' | 'zclip' | 'adagc';
@@ -77,17 +85,23 @@ export function parseMethods(list: string): MethodSpec[] {
   return specs;
 }
 
-/** The library clipper for a method (typed-array form; `undefined` for 'none'). */
-export function clipperOf(m: MethodSpec): Clipper | undefined {
+/** The tensor clipper of a method, from gradclip/tfjs (`undefined` for 'none'). */
+export function tensorClipperOf(m: MethodSpec): TensorClipper | undefined {
   switch (m.kind) {
     case 'none':
       return undefined;
     case 'global':
-      return globalNormClipper(m.arg!);
+      return globalNormTensorClipper(m.arg!);
     case 'value':
-      return valueClipper(m.arg!);
-    default:
-      throw new RangeError(`method ${m.id} is not available yet in this build of gradclip`);
+      return valueTensorClipper(m.arg!);
+    case 'agc':
+      return agcTensorClipper({ clipping: m.arg! });
+    case 'autoclip':
+      return autoClipTensorClipper({ percentile: m.arg! });
+    case 'zclip':
+      return zClipTensorClipper({ zThresh: m.arg! });
+    case 'adagc':
+      return adaGCTensorClipper({ lambdaRel: m.arg! });
   }
 }
 
@@ -115,42 +129,44 @@ export interface ClipStep {
   dispose(): void;
 }
 
-function globalNormOf(grads: Grads): tf.Scalar {
-  return tf.tidy((): tf.Scalar => tf.sqrt(tf.addN(PARAM_NAMES.map((k) => tf.sum(tf.square(grads[k]))))) as tf.Scalar);
-}
-
+/**
+ * The clipping step of a method: gradclip/tfjs's tensor clipper between computeGradients
+ * and applyGradients. Everything stays on the device; the report (norm, threshold, clipped,
+ * scale and the cosine between raw and clipped gradient) is read back in one transfer.
+ */
 export function makeClipStep(m: MethodSpec): ClipStep {
-  const clipper = clipperOf(m);
+  const clipper = tensorClipperOf(m);
   const fixedThreshold = m.kind === 'global' ? m.arg! : null;
   const step = (grads: Grads, params: RnnParams): { grads: Grads; report: ClipReport } => {
+    const list = PARAM_NAMES.map((k) => grads[k]);
     if (clipper === undefined) {
-      const n = globalNormOf(grads);
+      const n = tf.tidy(() => tf.sqrt(tf.addN(list.map((g) => tf.sum(tf.square(g))))));
       const norm = n.dataSync()[0]!;
       n.dispose();
       return { grads, report: { norm, threshold: null, clipped: false, scale: 1, cosine: 1 } };
     }
-    // Gradients and parameters go to the host once, through the library's clipper, and back.
-    const raw = PARAM_NAMES.map((k) => grads[k].dataSync() as Float32Array);
-    const g = Object.fromEntries(PARAM_NAMES.map((k, i) => [k, { values: new Float32Array(raw[i]!), shape: grads[k].shape }]));
-    const p = Object.fromEntries(PARAM_NAMES.map((k) => [k, { values: params[k].dataSync() as Float32Array, shape: params[k].shape }]));
-    const r = clipper.clip(g, clipper.rule.needsParams ? p : undefined);
-    let dot = 0;
-    let nc = 0;
-    PARAM_NAMES.forEach((k, i) => {
-      const a = raw[i]!;
-      const b = g[k]!.values;
-      for (let j = 0; j < a.length; j++) {
-        dot += a[j]! * b[j]!;
-        nc += b[j]! * b[j]!;
-      }
+    const r = clipper.clip(list, clipper.rule.needsParams ? PARAM_NAMES.map((k) => params[k] as tf.Tensor) : undefined);
+    const out = r.grads as tf.Tensor[];
+    const packed = tf.tidy(() => {
+      const dot = tf.addN(list.map((g, i) => tf.sum(tf.mul(g, out[i]!))));
+      const nc = tf.sqrt(tf.addN(out.map((g) => tf.sum(tf.square(g)))));
+      const cosine = tf.div(dot, tf.mul(r.norm, nc));
+      return tf.stack([r.norm, tf.cast(r.clipped, 'float32'), r.scale, cosine, r.threshold ?? tf.scalar(NaN)]);
     });
-    const out = {} as Grads;
-    for (const k of PARAM_NAMES) {
-      out[k] = tf.tensor(g[k]!.values, grads[k].shape);
-      grads[k].dispose();
-    }
-    const cosine = r.norm > 0 && nc > 0 ? dot / (r.norm * Math.sqrt(nc)) : 1;
-    return { grads: out, report: { norm: r.norm, threshold: fixedThreshold, clipped: r.clipped, scale: r.scale, cosine } };
+    const [norm, clipped, scale, cosine, threshold] = Array.from(packed.dataSync());
+    tf.dispose([packed, r.norm, r.clipped, r.scale, r.finite, ...(r.threshold ? [r.threshold] : []), ...list]);
+    const clippedGrads = Object.fromEntries(PARAM_NAMES.map((k, i) => [k, out[i]!])) as Grads;
+    return {
+      grads: clippedGrads,
+      report: {
+        norm: norm!,
+        threshold: fixedThreshold ?? (Number.isFinite(threshold) ? threshold! : null),
+        clipped: clipped === 1,
+        scale: scale!,
+        // 0/0 when the gradient is all zero: the direction is trivially kept.
+        cosine: Number.isFinite(cosine) ? cosine! : 1,
+      },
+    };
   };
-  return Object.assign(step, { dispose: () => undefined });
+  return Object.assign(step, { dispose: () => clipper?.dispose() });
 }

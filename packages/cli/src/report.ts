@@ -145,7 +145,7 @@ export function verdicts(r: ReportInput): Verdict[] {
       text:
         `Global-norm clipping needs τ (see claim 4). Adaptive methods trade it for defaults taken from the papers, run here untuned: ` +
         (adaptive.map((x) => `${x.label}: ${x.diverged}/${x.seeds} diverged, median loss ${f3(x.medianEvalLoss)}, clipped ${(100 * x.clipFraction).toFixed(0)}% of steps`).join('; ') || 'none run') +
-        '. They still have hyperparameters (percentile, z threshold, λ), but ones that transfer between models because they are relative to the observed norms or the weights.',
+        '. ZClip and AdaGC clip at an absolute norm of 1 during their warm-up (25 and 100 steps by default), so early on they act like global-norm ≤ 1. They still have hyperparameters (percentile, z threshold, λ), but ones that transfer between models because they are relative to the observed norms or the weights.',
     });
   }
   return out;

@@ -36,7 +36,7 @@ export const DEMO_CONFIG: TrainConfig = {
   seqLen: 50,
   hidden: 32,
   batchSize: 32,
-  steps: 120,
+  steps: 100,
   learningRate: 0.1,
   recurrentScale: 1.5,
   evalSize: 256,

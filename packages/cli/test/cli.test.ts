@@ -1,0 +1,88 @@
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../src/cli.js';
+import { pngSize } from '../src/render.js';
+
+interface Metrics {
+  settings: { chanceLoss: number; seeds: number[] };
+  demo: { summary: { method: string; diverged: number; seeds: number; evalLoss: (number | null)[] }[] };
+  surface: { plainLargestStep: number; clippedLargestStep: number; maxNorm: number; learningRate: number; plain: { loss: number }[]; clipped: { loss: number }[] };
+  verdicts: { claim: string; verdict: string }[];
+}
+
+// One `gradclip demo --quick` run (the CI-sized configuration) shared by the assertions below.
+describe('gradclip demo --quick', () => {
+  const out = mkdtempSync(join(tmpdir(), 'gradclip-report-'));
+  let code = -1;
+  let metrics: Metrics;
+  beforeAll(async () => {
+    code = await main(['demo', '--quick', '--no-progress', '--out', out]);
+    metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as Metrics;
+  }, 120_000);
+
+  it('exits with 0', () => {
+    expect(code).toBe(0);
+  });
+
+  it('unclipped training diverges or ends clearly worse in most seeds; global-norm clipping converges', () => {
+    const chance = metrics.settings.chanceLoss;
+    const none = metrics.demo.summary.find((s) => s.method === 'none')!;
+    const global = metrics.demo.summary.find((s) => s.method === 'global:1')!;
+    const badNone = none.evalLoss.filter((l) => l === null || l > 2 * chance).length;
+    expect(badNone * 2).toBeGreaterThan(none.seeds);
+    expect(global.diverged).toBe(0);
+    // "converges": every seed ends with a finite held-out loss near or below chance
+    // (predicting the mean), far from the blown-up unclipped runs.
+    for (const l of global.evalLoss) {
+      expect(l).not.toBeNull();
+      expect(l!).toBeLessThan(2 * chance);
+    }
+  });
+
+  it('the Pascanu trajectory without clipping jumps off the cliff, the clipped one does not', () => {
+    const s = metrics.surface;
+    expect(s.plainLargestStep).toBeGreaterThan(5);
+    expect(s.clippedLargestStep).toBeLessThanOrEqual(s.learningRate * s.maxNorm + 1e-9);
+    expect(s.plain.at(-1)!.loss).toBeGreaterThan(0.05);
+    expect(s.clipped.at(-1)!.loss).toBeLessThan(1e-3);
+  });
+
+  it('gives a verdict on each of the six claims, claim 3 false', () => {
+    expect(metrics.verdicts.map((v) => v.claim.slice(0, 3))).toEqual(['(1)', '(2)', '(3)', '(4)', '(5)', '(6)']);
+    expect(metrics.verdicts[2]!.verdict).toBe('false');
+  });
+
+  it('writes the report files, with valid PNGs', () => {
+    for (const f of ['index.html', 'metrics.json', 'steps.csv', 'runs.csv', 'sweep.csv', 'vanishing.csv']) expect(existsSync(join(out, f)), f).toBe(true);
+    const pngs = ['pascanu_surface', 'pascanu_loss', 'demo_loss', 'demo_norm', 'demo_final', 'demo_cosine', 'sweep', 'vanishing', 'smoothness'];
+    for (const name of pngs) {
+      const size = pngSize(readFileSync(join(out, `${name}.png`)));
+      expect(size.width, name).toBeGreaterThan(300);
+      expect(size.height, name).toBeGreaterThan(150);
+    }
+    const html = readFileSync(join(out, 'index.html'), 'utf8');
+    // self-contained: charts inline as SVG, nothing fetched from the network
+    expect((html.match(/<svg/g) ?? []).length).toBe(pngs.length);
+    expect(html).not.toMatch(/(src|href)="https?:/);
+    const runs = readFileSync(join(out, 'runs.csv'), 'utf8').trim().split('\n');
+    expect(runs[0]).toBe('method,seed,diverged,diverged_at,eval_loss,clip_fraction,steps_run,ms');
+    expect(runs.length - 1).toBe(metrics.demo.summary.length * metrics.settings.seeds.length);
+  });
+});
+
+describe('bad flags', () => {
+  it.each([
+    [['demo', '--bogus']],
+    [['demo', '--backend', 'gpu']],
+    [['demo', '--steps', '-3']],
+    [['demo', '--steps', 'many']],
+    [['demo', '--seeds', 'x']],
+    [['demo', '--methods', 'global:0']],
+    [['demo', '--methods', 'clipall']],
+    [['nosuchcommand']],
+  ])('%j exits with code 2', async (argv) => {
+    expect(await main(argv)).toBe(2);
+  });
+});
