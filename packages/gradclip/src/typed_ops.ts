@@ -85,7 +85,14 @@ export const typedOps: ArrayOps<FloatArray, number, boolean> = {
   scaleUnits(t, shape, layout, factors) {
     const { count, inner } = unitGeometry(shape, layout);
     if (factors.length !== count) throw new RangeError(`scaleUnits: ${count} units but ${factors.length} factors`);
-    for (let i = 0; i < t.length; i++) t[i]! *= factors[Math.floor(i / inner) % count]!;
+    if (inner === 1) {
+      for (let row = 0; row < t.length; row += count) for (let u = 0; u < count; u++) t[row + u]! *= factors[u]!;
+      return t;
+    }
+    forEachUnitRun(t.length, inner, count, (start, end, u) => {
+      const f = factors[u]!;
+      if (f !== 1) for (let i = start; i < end; i++) t[i]! *= f;
+    });
     return t;
   },
   minOf(t) {
@@ -106,36 +113,71 @@ export const typedOps: ArrayOps<FloatArray, number, boolean> = {
  */
 function typedUnitNorms(t: FloatArray, shape: readonly number[], layout: UnitLayout): Float64Array {
   const { count, inner } = unitGeometry(shape, layout);
+  const n = t.length;
   const sums = new Float64Array(count);
-  const maxAbs = new Float64Array(count);
-  for (let i = 0; i < t.length; i++) {
-    const x = t[i]!;
-    const u = Math.floor(i / inner) % count;
-    sums[u]! += x * x;
-    if (x > maxAbs[u]! || -x > maxAbs[u]!) maxAbs[u] = Math.abs(x);
+  // Σ|x| per unit (branch-free, unlike a running max) tells an all-zero unit from one whose
+  // squares all underflowed: it cannot underflow itself.
+  const absSums = new Float64Array(count);
+  if (inner === 1) {
+    // 'tf': units interleave (element i → unit i mod count); walk the rows.
+    for (let row = 0; row < n; row += count) {
+      for (let u = 0; u < count; u++) {
+        const x = t[row + u]!;
+        sums[u]! += x * x;
+        absSums[u]! += Math.abs(x);
+      }
+    }
+  } else {
+    forEachUnitRun(n, inner, count, (start, end, u) => {
+      let s = 0;
+      let a = 0;
+      for (let i = start; i < end; i++) {
+        const x = t[i]!;
+        s += x * x;
+        a += Math.abs(x);
+      }
+      sums[u]! += s;
+      absSums[u]! += a;
+    });
   }
   let careful = false;
   for (let u = 0; u < count; u++) {
     const s = sums[u]!;
-    // A sum of 0 from non-zero values means every square underflowed.
-    if (!(s < Infinity) || (s < TINY_SUM && maxAbs[u]! > 0)) careful = true;
+    // A sum of 0 from non-zero values means every square underflowed; a NaN sum fails `s < Infinity`.
+    if (!(s < Infinity) || (s < TINY_SUM && absSums[u]! > 0)) careful = true;
   }
   if (!careful) return sums.map(Math.sqrt);
+  // Rare path (overflow, underflow, NaN / ±Infinity): per unit, relative to its largest finite |x|.
   const ref = new Float64Array(count);
   const nan = new Uint8Array(count);
   const inf = new Uint8Array(count);
-  for (let i = 0; i < t.length; i++) {
-    const u = Math.floor(i / inner) % count;
-    const a = Math.abs(t[i]!);
-    if (Number.isNaN(a)) nan[u] = 1;
-    else if (a === Infinity) inf[u] = 1;
-    else if (a > ref[u]!) ref[u] = a;
-  }
+  forEachUnitRun(n, inner, count, (start, end, u) => {
+    for (let i = start; i < end; i++) {
+      const a = Math.abs(t[i]!);
+      if (Number.isNaN(a)) nan[u] = 1;
+      else if (a === Infinity) inf[u] = 1;
+      else if (a > ref[u]!) ref[u] = a;
+    }
+  });
   sums.fill(0);
-  for (let i = 0; i < t.length; i++) {
-    const u = Math.floor(i / inner) % count;
-    const a = Math.abs(t[i]!);
-    if (a < Infinity && ref[u]! > 0) sums[u]! += (a / ref[u]!) ** 2;
-  }
+  forEachUnitRun(n, inner, count, (start, end, u) => {
+    const r = ref[u]!;
+    if (r > 0) for (let i = start; i < end; i++) {
+      const a = Math.abs(t[i]!);
+      if (a < Infinity) sums[u]! += (a / r) ** 2;
+    }
+  });
   return sums.map((s, u) => (nan[u] ? NaN : inf[u] ? Infinity : ref[u]! * Math.sqrt(s)));
+}
+
+/**
+ * Calls f(start, end, unit) for every run of consecutive elements that share a unit: runs of
+ * `inner` elements, cycling through the `count` units (see `unitGeometry`).
+ */
+function forEachUnitRun(n: number, inner: number, count: number, f: (start: number, end: number, unit: number) => void): void {
+  if (count === 0) return;
+  for (let start = 0, u = 0; start < n; start += inner) {
+    f(start, Math.min(start + inner, n), u);
+    if (++u === count) u = 0;
+  }
 }
