@@ -17,8 +17,11 @@ const CONFIG = {
   title: { color: '#1d2733', fontSize: 13, fontWeight: 600, anchor: 'start' },
 } as const;
 
-/** Log axes: a few ticks, labelled compactly (0.01, 1, 100, 1e+6). */
-const LOG_AXIS = { tickCount: 5, format: '~g' } as const;
+/** Log axes: a few ticks, labelled compactly (0.01, 1, 100, 1e+6) so exploded values fit. */
+const LOG_AXIS = {
+  tickCount: 5,
+  labelExpr: "abs(datum.value) >= 1e4 || abs(datum.value) < 1e-3 ? replace(format(datum.value, '.0e'), 'e+', 'e') : format(datum.value, '~g')",
+} as const;
 
 export const COLORS = { pre: '#d6455d', post: '#2b7bd6', threshold: '#222b36', loss: '#5b3fc4', cumulative: '#0e9f6e', window: '#e08a00' };
 

@@ -101,7 +101,6 @@ function syncControls(): void {
     input.classList.remove('invalid');
     if (!TRAINING_KEYS.includes(key)) input.parentElement!.hidden = !shown.has(key);
   }
-  $('no-options').hidden = shown.size > 0;
 }
 
 function applyText(): void {
