@@ -108,21 +108,28 @@ export function registerArena(buffer: ArrayBufferLike, inst: WasmInstance): void
  * buffer in CHUNK_BYTES pieces (copied in, and for scale / clamp copied back).
  * General p (not 1, 2 or ∞) uses the JS kernels: a vectorised pow is not worth its code size
  * for a rarely used norm, and the pass is compute-bound anyway.
- * Returns null when WebAssembly SIMD is unavailable.
+ * Returns null when WebAssembly SIMD is unavailable. `chunkBytes` sizes the scratch buffer
+ * (for tuning and tests; the default suits the L2 caches of current CPUs).
  */
-export function loadWasmKernels(wa: typeof WebAssembly | undefined = globalThis.WebAssembly): Kernels | null {
+export function loadWasmKernels(
+  wa: typeof WebAssembly | undefined = globalThis.WebAssembly,
+  chunkBytes = CHUNK_BYTES,
+): Kernels | null {
+  if (!Number.isInteger(chunkBytes) || chunkBytes < 64 || chunkBytes % 16 !== 0) {
+    throw new RangeError(`chunkBytes must be a positive multiple of 16 (≥ 64), got ${chunkBytes}`);
+  }
   const mod = wasmModule(wa);
   if (mod === null || wa === undefined) return null;
   let own: WasmInstance;
   try {
-    own = instantiate(mod, Math.ceil((HEADER_BYTES + CHUNK_BYTES) / PAGE), wa);
+    own = instantiate(mod, Math.ceil((HEADER_BYTES + chunkBytes) / PAGE), wa);
   } catch (e) {
     unavailable = `the WASM kernels could not be instantiated: ${String(e)}`;
     return null;
   }
   const { ex, header, memory } = own;
-  const s32 = new Float32Array(memory.buffer, HEADER_BYTES, CHUNK_BYTES / 4);
-  const s64 = new Float64Array(memory.buffer, HEADER_BYTES, CHUNK_BYTES / 8);
+  const s32 = new Float32Array(memory.buffer, HEADER_BYTES, chunkBytes / 4);
+  const s64 = new Float64Array(memory.buffer, HEADER_BYTES, chunkBytes / 8);
 
   /** Copies x[i, i + len) into the scratch buffer. */
   function stage(x: FloatArray, i: number, len: number): void {
@@ -133,7 +140,7 @@ export function loadWasmKernels(wa: typeof WebAssembly | undefined = globalThis.
     if (x instanceof Float32Array) x.set(len === s32.length ? s32 : s32.subarray(0, len), i);
     else x.set(len === s64.length ? s64 : s64.subarray(0, len), i);
   }
-  const chunkOf = (x: FloatArray) => (x instanceof Float32Array ? CHUNK_BYTES / 4 : CHUNK_BYTES / 8);
+  const chunkOf = (x: FloatArray) => (x instanceof Float32Array ? s32.length : s64.length);
 
   /** Σ|x|^k (k = 1, 2) and max |x| via the pow kernels. */
   function powSum(x: FloatArray, k: 1 | 2): PowSumMax {
