@@ -32,6 +32,10 @@ describe('unit layout', () => {
     const big = typedOps.unitNorms(new Float64Array([1e200, 1e200, 3, 4]), [2, 2], 'torch');
     expect(big[0]! / (1e200 * Math.SQRT2)).toBeCloseTo(1, 14);
     expect(big[1]).toBe(5);
+    // 'tf' columns of [[1e200, 3], [1e200, 4]] (interleaved units): 1e200·√2 and 5.
+    const cols = typedOps.unitNorms(new Float64Array([1e200, 3, 1e200, 4]), [2, 2], 'tf');
+    expect(cols[0]! / (1e200 * Math.SQRT2)).toBeCloseTo(1, 14);
+    expect(cols[1]).toBe(5);
     const tiny = typedOps.unitNorms(new Float64Array([3e-200, 4e-200]), [2], 'tf');
     expect(tiny[0]! / 5e-200).toBeCloseTo(1, 14);
     const bad = typedOps.unitNorms(new Float64Array([NaN, 1, Infinity, 1, 3, 4]), [3, 2], 'torch');
