@@ -8,15 +8,27 @@ import { compile } from 'vega-lite';
 const FONT = 'DejaVu Sans, Liberation Sans, Arial, sans-serif';
 
 export function chartSpec(rows) {
-  const order = [...new Set(rows.map((r) => r.config))];
+  // Few-large configs by size first, then the many-small ones.
+  const manySmall = (r) => r.tensors !== Math.min(100, r.total / 10);
+  const order = [...new Set([...rows.filter((r) => !manySmall(r)), ...rows.filter(manySmall)].map((r) => r.config))];
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: {
       text: 'Gradient clipping throughput (float32; higher is better)',
       subtitle: 'GB/s of gradient memory touched (global & per-tensor: 12 B/value, value: 8 B/value); medians; "t" = tensors',
     },
-    config: { font: FONT, axis: { labelFontSize: 11, titleFontSize: 12 }, legend: { labelFontSize: 12 }, header: { labelFontSize: 13 } },
-    data: { values: rows.map((r) => ({ config: r.config, op: r.op, candidate: r.candidate, gbps: r.gbps, median: r.median })) },
+    config: { font: FONT, axis: { labelFontSize: 11, titleFontSize: 12 }, legend: { labelFontSize: 12, labelLimit: 300 }, header: { labelFontSize: 13 } },
+    // Lines join sizes of one layout only: "100 tensors" (few large) vs many 1,000-value tensors.
+    data: {
+      values: rows.map((r) => ({
+        config: r.config,
+        layout: r.tensors === Math.min(100, r.total / 10) ? 'few large' : 'many small',
+        op: r.op,
+        candidate: r.candidate,
+        gbps: r.gbps,
+        median: r.median,
+      })),
+    },
     facet: { column: { field: 'op', title: null, sort: ['global', 'value', 'pertensor'] } },
     spec: {
       width: 330,
@@ -34,6 +46,7 @@ export function chartSpec(rows) {
           sort: ['gradclip-wasm', 'gradclip-wasm-arena', 'gradclip-js', 'plain-js', 'tfjs-cpu', 'tfjs-wasm', 'c', 'pytorch'],
           scale: { scheme: 'category10' },
         },
+        detail: { field: 'layout' },
         tooltip: [{ field: 'candidate' }, { field: 'median', title: 'median ms' }, { field: 'gbps', format: '.2f' }],
       },
     },
