@@ -7,6 +7,7 @@ import { normType } from './validate.js';
 
 /** Norm statistics of every tensor of a set together (the rules' shared first step). */
 export function setNormStats<T, S, B>(ops: ArrayOps<T, S, B>, grads: readonly T[], p: number): NormStats<S> {
+  if (ops.normStatsOfSet !== undefined) return ops.normStatsOfSet(grads, p);
   return mergeAllNormStats(ops, p, grads.map((g) => ops.normStats(g, p)));
 }
 

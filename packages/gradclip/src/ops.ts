@@ -60,6 +60,12 @@ export interface ArrayOps<T, S, B> extends ScalarOps<S, B> {
   readonly name: string;
   /** Norm statistics of one tensor (overflow- and underflow-safe). */
   normStats(t: T, p: number): NormStats<S>;
+  /**
+   * Optional: the merged statistics of a whole set in one call (what `setNormStats` computes by
+   * merging per-tensor statistics). Backends where every scalar op has a fixed cost provide it
+   * — gradclip/tfjs does it in one fused kernel instead of ~12 scalar ops per tensor.
+   */
+  normStatsOfSet?(ts: readonly T[], p: number): NormStats<S>;
   /** t · s. */
   scale(t: T, s: S): T;
   /** clamp(t, −c, c); NaN stays NaN. */

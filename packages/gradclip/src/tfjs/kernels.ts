@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { kernels } from '../kernels/index.js';
+import { jsKernels, kernels, setKernels, type Kernels } from '../kernels/index.js';
 import { mergeNormStats } from '../norm_stats.js';
 import type { NormStats } from '../ops.js';
 import { typedNormStats, typedOps } from '../typed_ops.js';
+import { wasmHeapKernels } from './wasm_heap.js';
 
 /**
  * Fused tfjs kernels for the cpu and wasm backends.
@@ -57,9 +58,37 @@ function scalarsOut(backend: Backend, b: unknown, xs: readonly number[]): tf.Ten
   });
 }
 
-/** Statistics of one float32 array: the wasm heap gets SIMD loops where available. */
+/**
+ * Runs f with `k` as the core's active kernels, so the core's own `typedNormStats` (fast pass,
+ * careful fallback for non-finite or extreme data) runs unchanged on the backend's memory.
+ */
+function withKernels<R>(k: Kernels, f: () => R): R {
+  const previous = kernels();
+  setKernels(k);
+  try {
+    return f();
+  } finally {
+    setKernels(previous);
+  }
+}
+
+/** The kernels for a backend's storage: SIMD on the wasm heap where possible, else plain JS on views. */
+function kernelsFor(backend: Backend, b: unknown): Kernels {
+  return backend === 'wasm' ? (wasmHeapKernels(b) ?? jsKernels) : kernels();
+}
+
+/** Statistics of one float32 tensor, computed in place on the backend's storage. */
 function statsOf(backend: Backend, b: unknown, t: tf.TensorInfo, p: number): NormStats<number> {
-  return typedNormStats(valuesOf(backend, b, t), p);
+  const x = valuesOf(backend, b, t);
+  return backend === 'wasm' ? withKernels(kernelsFor(backend, b), () => typedNormStats(x, p)) : typedNormStats(x, p);
+}
+
+/**
+ * out[i] = x[i] · s into a new buffer in one pass. The core's kernels scale in place; a tensor
+ * result needs a fresh buffer, and copy + in-place scale would be two passes over it.
+ */
+function scaleInto(x: Float32Array, out: Float32Array, s: number): void {
+  for (let i = 0; i < x.length; i++) out[i] = x[i]! * s;
 }
 
 function register(backend: Backend): void {
@@ -94,15 +123,23 @@ function register(backend: Backend): void {
           cpu.incRef(x.dataId);
           return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
         }
-        const out = Float32Array.from(valuesOf(backend, b, x));
-        kernels().scale(out, s);
+        const src = valuesOf(backend, b, x);
+        const out = new Float32Array(src.length);
+        scaleInto(src, out, s);
         return cpu.makeTensorInfo(x.shape, 'float32', out);
       }
       const wb = b as WasmBackendLike;
       const out = wb.makeOutput(x.shape, 'float32');
       const o = wb.typedArrayFromHeap(out) as Float32Array;
-      o.set(valuesOf(backend, b, x));
-      if (s !== 1) kernels().scale(o, s);
+      const src = valuesOf(backend, b, x);
+      const heap = wasmHeapKernels(wb);
+      if (heap === undefined) {
+        scaleInto(src, o, s);
+      } else {
+        // memmove + SIMD scale in place: both run at memory speed inside the heap.
+        o.set(src);
+        if (s !== 1) heap.scale(o, s);
+      }
       return out;
     },
   });

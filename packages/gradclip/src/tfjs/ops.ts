@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { unitReduceAxes } from '../adaptive/units.js';
 import type { ArrayOps, NormStats, UnitLayout } from '../ops.js';
 import './norm_history.js';
-import { fusedNormStats, fusedScale, hasFusedKernels, select } from './kernels.js';
+import { fusedNormStats, fusedScale, fusedSetNormStats, hasFusedKernels, select } from './kernels.js';
+import { mergeAllNormStats } from '../norm_stats.js';
 
 type T = tf.Tensor;
 type S = tf.Scalar;
@@ -109,6 +110,10 @@ export const tfOps: ArrayOps<T, S, S> = {
 
   normStats(t, p) {
     return hasFusedKernels() ? fusedNormStats(t, p) : composedNormStats(t, p);
+  },
+  normStatsOfSet(ts, p) {
+    if (ts.length > 0 && hasFusedKernels()) return fusedSetNormStats(ts, p);
+    return mergeAllNormStats(tfOps, p, ts.map((t) => tfOps.normStats(t, p)));
   },
   scale(t, s) {
     return hasFusedKernels() ? fusedScale(t, s) : tf.mul(t, s);

@@ -1,0 +1,94 @@
+import { jsKernels } from '../kernels/js.js';
+import type { FiniteMax, Kernels, PowSumMax } from '../kernels/kernels.js';
+import { wasmModule } from '../kernels/wasm.js';
+import type { FloatArray } from '../types.js';
+
+/**
+ * gradclip's WASM SIMD kernels (kernels/kernels.wat) instantiated on the tfjs wasm backend's
+ * own memory, so they run on tensors in place: no copy in or out of another module's memory.
+ * kernels.wat imports its memory for exactly this kind of reuse (gradient arenas).
+ *
+ * The module returns secondary results in a 64-byte header at address 0 of the memory it
+ * runs on. In the tfjs heap those bytes belong to the emscripten runtime (unused in practice:
+ * static data starts at 1024), so every call saves them first and restores them after; the
+ * calls are synchronous, so nothing else can observe the header in between.
+ */
+interface HeapExports {
+  pow2_f32(p: number, n: number): number;
+  pow1_f32(p: number, n: number): number;
+  finite_f32(p: number, n: number): number;
+  scaled_f32(p: number, n: number, inv: number, k: number): number;
+  scale_f32(p: number, n: number, s: number): void;
+  clamp_f32(p: number, n: number, c: number): void;
+}
+
+const HEADER_BYTES = 64;
+
+interface TfjsWasmBackend {
+  wasm: { asm?: { memory?: unknown } };
+}
+
+const cache = new WeakMap<object, Kernels | null>();
+
+function heapKernels(memory: WebAssembly.Memory, ex: HeapExports): Kernels {
+  const onHeap = (x: FloatArray): x is Float32Array => x instanceof Float32Array && x.buffer === memory.buffer;
+  /** Runs f with the header bytes saved; returns f's result and the header as it left it. */
+  const call = <R>(f: () => R): { r: R; header: Float64Array } => {
+    const bytes = new Uint8Array(memory.buffer, 0, HEADER_BYTES);
+    const saved = bytes.slice();
+    try {
+      const r = f();
+      return { r, header: new Float64Array(bytes.slice().buffer) };
+    } finally {
+      new Uint8Array(memory.buffer, 0, HEADER_BYTES).set(saved);
+    }
+  };
+  return {
+    name: 'wasm-tfjs-heap',
+    powSumMax(x, p): PowSumMax {
+      if (!onHeap(x) || (p !== 1 && p !== 2)) return jsKernels.powSumMax(x, p);
+      const { r, header } = call(() => (p === 2 ? ex.pow2_f32 : ex.pow1_f32)(x.byteOffset, x.length));
+      return { sum: r, max: header[0]! };
+    },
+    finiteMax(x): FiniteMax {
+      if (!onHeap(x)) return jsKernels.finiteMax(x);
+      const { r, header } = call(() => ex.finite_f32(x.byteOffset, x.length));
+      return { maxFinite: r, nan: header[1]!, inf: header[2]! };
+    },
+    scaledPowSum(x, p, ref) {
+      if (!onHeap(x) || (p !== 1 && p !== 2)) return jsKernels.scaledPowSum(x, p, ref);
+      return call(() => ex.scaled_f32(x.byteOffset, x.length, 1 / ref, p)).r;
+    },
+    scale(x, s) {
+      if (!onHeap(x)) return jsKernels.scale(x, s);
+      ex.scale_f32(x.byteOffset, x.length, s);
+    },
+    clamp(x, c) {
+      if (!onHeap(x)) return jsKernels.clamp(x, c);
+      ex.clamp_f32(x.byteOffset, x.length, c);
+    },
+  };
+}
+
+/**
+ * The SIMD kernels on this wasm backend's heap, or undefined where they cannot run (no
+ * WebAssembly SIMD, a threaded build's shared memory, an unrecognised backend layout); the
+ * callers then use the plain-JS kernels on the same heap views.
+ */
+export function wasmHeapKernels(backend: unknown): Kernels | undefined {
+  const b = backend as TfjsWasmBackend;
+  if (cache.has(b)) return cache.get(b) ?? undefined;
+  let k: Kernels | null = null;
+  try {
+    const memory = b.wasm?.asm?.memory;
+    const mod = wasmModule();
+    if (memory instanceof WebAssembly.Memory && mod !== null) {
+      const inst = new WebAssembly.Instance(mod, { env: { memory } });
+      k = heapKernels(memory, inst.exports as unknown as HeapExports);
+    }
+  } catch {
+    k = null;
+  }
+  cache.set(b, k);
+  return k ?? undefined;
+}
