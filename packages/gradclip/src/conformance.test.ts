@@ -26,6 +26,8 @@ interface Entry {
   identityWhenSmall: boolean;
   /** p of the norm in the report (default 2). */
   reportP?: number;
+  /** Whether gradients whose norm overflows float64 are scaled rather than zeroed. */
+  scalesOverflowedNorms?: boolean;
 }
 
 const groupSpecs = (): GroupSpec[] => [
@@ -34,7 +36,7 @@ const groupSpecs = (): GroupSpec[] => [
 ];
 
 const CLIPPERS: Entry[] = [
-  { name: 'globalNormClipper', make: () => globalNormClipper(1), withPolicy: (p) => globalNormClipper(1, { nonFinite: p }), identityWhenSmall: true },
+  { name: 'globalNormClipper', scalesOverflowedNorms: true, make: () => globalNormClipper(1), withPolicy: (p) => globalNormClipper(1, { nonFinite: p }), identityWhenSmall: true },
   { name: 'globalNormClipper eps 0 p=1', make: () => globalNormClipper(0.5, { eps: 0, normType: 1 }), identityWhenSmall: true, reportP: 1 },
   { name: 'perTensorNormClipper', make: () => perTensorNormClipper(0.3), withPolicy: (p) => perTensorNormClipper(0.3, { nonFinite: p }), identityWhenSmall: true },
   { name: 'valueClipper', make: () => valueClipper(0.2), identityWhenSmall: true },
@@ -42,6 +44,7 @@ const CLIPPERS: Entry[] = [
   { name: 'agc torch', make: () => agc({ layout: 'torch', clipping: 0.1 }), identityWhenSmall: true },
   {
     name: 'autoClip',
+    scalesOverflowedNorms: true,
     make: (s) => autoClip(s === undefined ? {} : { state: s as AutoClipState }),
     withPolicy: (p) => autoClip({ nonFinite: p }),
     identityWhenSmall: false,
@@ -53,6 +56,7 @@ const CLIPPERS: Entry[] = [
   },
   {
     name: 'zClip',
+    scalesOverflowedNorms: true,
     make: (s) => zClip({ warmupSteps: 5, ...(s === undefined ? {} : { state: s as ZClipState }) }),
     withPolicy: (p) => zClip({ warmupSteps: 5, nonFinite: p }),
     identityWhenSmall: true,
@@ -65,6 +69,7 @@ const CLIPPERS: Entry[] = [
   },
   {
     name: 'adaGC',
+    scalesOverflowedNorms: true,
     make: (s) => adaGC({ warmupSteps: 4, ...(s === undefined ? {} : { state: s as AdaGCState }) }),
     withPolicy: (p) => adaGC({ warmupSteps: 4, nonFinite: p }),
     identityWhenSmall: true,
@@ -228,6 +233,20 @@ describe.each(CLIPPERS.map((e) => [e.name, e] as const))('conformance: %s', (_na
       expect(r.scale).toBe(1);
       expect(same(g, before)).toBe(true);
     }
+  });
+
+  it('never makes NaN or ±Infinity from finite input, even when the norm overflows float64', () => {
+    const clipper = entry.make();
+    for (const g of sequence(8, false)) clipper.clip(g, params());
+    const state = JSON.stringify(clipper.state);
+    // Twelve values up to 1e308: every value is finite, their L2 norm is not.
+    const g = gradsFrom(Array.from({ length: SIZE }, (_, i) => (i % 2 ? -1 : 1) * (0.5 + i / 24)), 1e308);
+    const r = clipper.clip(g, params());
+    expect(r.finite).toBe(true);
+    expect(Object.values(g).every((x) => x.values.every(Number.isFinite))).toBe(true);
+    if (entry.scalesOverflowedNorms) expect(Object.values(g).some((x) => x.values.some((v) => v !== 0))).toBe(true);
+    // Statistics only take finite norms: this step leaves them as they were.
+    if (entry.name.startsWith('zClip') || entry.name.startsWith('autoClip')) expect(JSON.stringify(clipper.state)).toBe(state);
   });
 
   it('throws on bad input and leaves every gradient and its state as they were', () => {

@@ -4,7 +4,7 @@ import { finaliseNorm, mergeAllNormStats, statsFinite } from '../norm_stats.js';
 import type { ArrayOps } from '../ops.js';
 import type { NonFinitePolicy } from '../types.js';
 import { inRange, integerAtLeast, knownOptions, nonFinitePolicy, nonNegative, positive } from '../validate.js';
-import { scaleEach } from './common.js';
+import { ratioToNorm, scaleEach } from './common.js';
 
 export interface AdaGCOptions {
   /** EMA factor of the per-tensor thresholds after warm-up. Default 0.98. */
@@ -75,7 +75,7 @@ export function adaGCRule(options: AdaGCOptions = {}): ClipRule<AdaGCState> {
       const norms = stats.map((x) => finaliseNorm(ops, x));
 
       const warming = ops.gt(s(warmupSteps), ops.add(st.step, one));
-      const h = ops.min(ops.div(s(lambdaAbs), ops.add(globalNorm, s(eps))), one);
+      const h = ops.min(ratioToNorm(ops, s(lambdaAbs), globalNorm, eps, all), one);
       const gamma: Record<string, S> = { ...st.gamma };
       const factors = grads.map((leaf, i) => {
         const n = norms[i]!;
@@ -83,7 +83,7 @@ export function adaGCRule(options: AdaGCOptions = {}): ClipRule<AdaGCState> {
         const unset = ops.gt(zero, old);
         const warmNorm = ops.mul(h, n);
         const warmGamma = ops.where(unset, warmNorm, ops.min(old, warmNorm));
-        const hi = ops.where(ops.eq(n, zero), one, ops.min(ops.div(ops.mul(s(lambdaRel), old), n), one));
+        const hi = ops.where(ops.eq(n, zero), one, ops.min(ratioToNorm(ops, ops.mul(s(lambdaRel), old), n, 0, stats[i]!), one));
         const afterGamma = ops.add(ops.mul(s(beta), old), ops.mul(s(1 - beta), ops.mul(hi, n)));
         const useWarm = ops.or(warming, unset);
         gamma[leaf.name] = ops.where(valid, ops.where(useWarm, warmGamma, afterGamma), old);

@@ -3,7 +3,7 @@ import { describe } from '../gradients.js';
 import type { ArrayOps } from '../ops.js';
 import type { NonFinitePolicy } from '../types.js';
 import { inRange, integerAtLeast, knownOptions, nonFinitePolicy } from '../validate.js';
-import { scaleAll, totalNorm, TORCH_EPS, valuesOf } from './common.js';
+import { ratioToNorm, scaleAll, totalNorm, TORCH_EPS, valuesOf } from './common.js';
 import { SortedBlocks } from './order_statistics.js';
 
 export interface AutoClipOptions {
@@ -159,7 +159,7 @@ export function autoClipRule(options: AutoClipOptions = {}): ClipRule<AutoClipSt
     init: (ops) => historyFor(ops)(ops, undefined, historySize).toState(),
     apply(ops, grads, _params, state) {
       const values = valuesOf(grads);
-      const { norm, finite, valid } = totalNorm(ops, values);
+      const { norm, finite, valid, stats } = totalNorm(ops, values);
       const history = historyFor(ops)(ops, state, historySize);
       history.push(norm, valid);
       const threshold = history.percentile(q);
@@ -168,7 +168,7 @@ export function autoClipRule(options: AutoClipOptions = {}): ClipRule<AutoClipSt
       const factor = ops.where(
         ops.isNaN(threshold),
         one,
-        ops.min(one, ops.div(threshold, ops.add(norm, ops.scalar(TORCH_EPS)))),
+        ops.min(one, ratioToNorm(ops, threshold, norm, TORCH_EPS, stats)),
       );
       return { out: scaleAll(ops, values, factor, norm, finite, policy), state: history.toState() };
     },

@@ -1,7 +1,7 @@
 import { setNormStats } from '../global_norm.js';
 import type { Leaf } from '../gradients.js';
-import { finaliseNorm, statsFinite } from '../norm_stats.js';
-import type { ArrayOps } from '../ops.js';
+import { finaliseNorm, ratioFromStats, statsFinite } from '../norm_stats.js';
+import type { ArrayOps, NormStats, ScalarOps } from '../ops.js';
 import { withNonFinitePolicy, type RuleOutput } from '../rule.js';
 import type { NonFinitePolicy } from '../types.js';
 
@@ -9,12 +9,25 @@ import type { NonFinitePolicy } from '../types.js';
 export const TORCH_EPS = 1e-6;
 
 /** The L2 norm of a whole gradient set, whether every value was finite, and whether the norm may enter a statistic. */
-export function totalNorm<T, S, B>(ops: ArrayOps<T, S, B>, grads: readonly T[]): { norm: S; finite: B; valid: B } {
+export function totalNorm<T, S, B>(
+  ops: ArrayOps<T, S, B>,
+  grads: readonly T[],
+): { norm: S; finite: B; valid: B; stats: NormStats<S> } {
   const stats = setNormStats(ops, grads, 2);
   const norm = finaliseNorm(ops, stats);
   // `valid` also excludes a norm that overflowed although every value was finite (float64
   // data near 1e308): such a norm would put Infinity into the statistics.
-  return { norm, finite: statsFinite(ops, stats), valid: ops.isFinite(norm) };
+  return { norm, finite: statsFinite(ops, stats), valid: ops.isFinite(norm), stats };
+}
+
+/**
+ * target / (norm + eps), the factor every "clip to a threshold" rule applies. When the norm
+ * overflowed although every value was finite (float64 data near 1e308), the ratio is taken
+ * from the statistics instead, so such gradients are scaled, not zeroed.
+ */
+export function ratioToNorm<S, B>(ops: ScalarOps<S, B>, target: S, norm: S, eps: number, stats: NormStats<S>): S {
+  const overflowed = ops.and(statsFinite(ops, stats), ops.not(ops.isFinite(norm)));
+  return ops.where(overflowed, ratioFromStats(ops, target, stats), ops.div(target, ops.add(norm, ops.scalar(eps))));
 }
 
 /** Multiplies every gradient by one factor (≤ 1) under a non-finite policy, and reports it. */

@@ -3,7 +3,7 @@ import { describe } from '../gradients.js';
 import type { ArrayOps } from '../ops.js';
 import type { NonFinitePolicy } from '../types.js';
 import { inRange, integerAtLeast, knownOptions, nonFinitePolicy, nonNegative, oneOf, positive } from '../validate.js';
-import { MAX_STAT, scaleAll, totalNorm, TORCH_EPS, valuesOf } from './common.js';
+import { MAX_STAT, ratioToNorm, scaleAll, totalNorm, TORCH_EPS, valuesOf } from './common.js';
 
 export interface ZClipOptions {
   /** EMA smoothing factor for the mean and variance of the norm. Default 0.97. */
@@ -91,7 +91,7 @@ export function zClipRule(options: ZClipOptions = {}): ClipRule<ZClipState> {
     apply<T, S, B>(ops: ArrayOps<T, S, B>, grads: Parameters<ClipRule['apply']>[1], _params: unknown, state: StateTree<S>) {
       const st = state as ZState<S>;
       const values = valuesOf(grads) as T[];
-      const { norm: g, finite, valid } = totalNorm(ops, values);
+      const { norm: g, finite, valid, stats } = totalNorm(ops, values);
       const s = (x: number) => ops.scalar(x);
       const one = s(1);
       const cap = maxGradNorm === null ? null : s(maxGradNorm);
@@ -103,7 +103,7 @@ export function zClipRule(options: ZClipOptions = {}): ClipRule<ZClipState> {
       const warmMean = ops.add(st.mean, ops.div(delta, n1));
       const warmM2 = ops.add(st.m2, ops.mul(delta, ops.sub(g, warmMean)));
       const warmVar = ops.where(ops.eq(n1, s(warmupSteps)), ops.min(ops.div(warmM2, n1), s(MAX_STAT)), st.variance);
-      const warmFactor = cap === null ? one : ops.min(one, ops.div(cap, ops.add(g, s(TORCH_EPS))));
+      const warmFactor = cap === null ? one : ops.min(one, ratioToNorm(ops, cap, g, TORCH_EPS, stats));
 
       // After warm-up: z-score test against the EMA statistics.
       const sigma = ops.sqrt(st.variance);
@@ -123,7 +123,7 @@ export function zClipRule(options: ZClipOptions = {}): ClipRule<ZClipState> {
       }
       const x = ops.where(spike, threshold, g);
       const effective = cap === null ? x : ops.min(x, cap);
-      const afterFactor = ops.where(ops.gt(g, effective), ops.div(effective, ops.add(g, s(TORCH_EPS))), one);
+      const afterFactor = ops.where(ops.gt(g, effective), ratioToNorm(ops, effective, g, TORCH_EPS, stats), one);
       const emaMean = ops.add(ops.mul(s(alpha), st.mean), ops.mul(s(1 - alpha), x));
       const dev = ops.sub(x, emaMean);
       const emaVar = ops.min(ops.add(ops.mul(s(alpha), st.variance), ops.mul(s(1 - alpha), ops.mul(dev, dev))), s(MAX_STAT));
