@@ -11,6 +11,7 @@
 //        --candidates=a,b   only these candidates
 //        --budget=600       ms of timed reps per candidate and op (min 3 reps, max --max-reps)
 //        --max-reps=25
+//        --rounds=1         run every candidate N times round-robin and pool the times
 //        --no-tfjs-script   skip bench/tfjs_global_norm.mjs (the gradclip/tfjs benchmark)
 //        --out=bench-results
 // Results: a table on stdout, <out>/bench.json, <out>/bench.svg and <out>/bench.png.
@@ -109,22 +110,39 @@ function runCandidate(c, cfg) {
 // ------------------------------------------------------------------ run
 const rows = [];
 const started = Date.now();
+// With --rounds=N every candidate runs N times, round-robin, and its times are pooled: load
+// from other processes then hits all candidates alike instead of whichever ran at the time.
+const rounds = Math.max(1, Number(args.rounds ?? 1));
 for (const cfg of configs) {
   process.stderr.write(`\n${cfg.label}: oracle… `);
   const want = expectations(cfg.total, cfg.tensors);
-  for (const c of candidates) {
-    process.stderr.write(`${c.name} `);
-    let res;
-    try {
-      res = runCandidate(c, cfg);
-    } catch (e) {
-      notes.push(`${c.name} at ${cfg.label} failed: ${e.message}`);
-      continue;
+  const acc = new Map(); // candidate → { times: {op: []}, problems: {op: []}, rss, norm }
+  for (let round = 0; round < rounds; round++) {
+    for (const c of candidates) {
+      process.stderr.write(`${c.name} `);
+      let res;
+      try {
+        res = runCandidate(c, cfg);
+      } catch (e) {
+        notes.push(`${c.name} at ${cfg.label} failed: ${e.message}`);
+        continue;
+      }
+      const a = acc.get(c.name) ?? { times: {}, problems: {}, rss: 0, norm: {} };
+      acc.set(c.name, a);
+      a.rss = Math.max(a.rss, res.maxRssKB);
+      for (const op of ops) {
+        (a.times[op] ??= []).push(...res[op].times);
+        (a.problems[op] ??= []).push(...check(op, res[op], want[op], c.tol));
+        if (op === 'global') a.norm[op] = res[op].norm;
+      }
     }
+  }
+  for (const c of candidates) {
+    const a = acc.get(c.name);
+    if (!a) continue;
     for (const op of ops) {
-      const r = res[op];
-      const s = stats(r.times);
-      const problems = check(op, r, want[op], c.tol);
+      const s = stats(a.times[op]);
+      const problems = [...new Set(a.problems[op])];
       rows.push({
         config: cfg.label,
         total: cfg.total,
@@ -133,10 +151,10 @@ for (const cfg of configs) {
         candidate: c.name,
         ...s,
         gbps: (cfg.total * OPS[op].bytesPerValue) / (s.median * 1e6),
-        peakMB: res.maxRssKB / 1024,
+        peakMB: a.rss / 1024,
         ok: problems.length === 0,
         problems,
-        ...(op === 'global' ? { norm: r.norm } : {}),
+        ...(op === 'global' ? { norm: a.norm[op] } : {}),
       });
     }
   }
