@@ -7,55 +7,68 @@ import type { DemoResult, SmoothnessResult, SurfaceResult, SweepResult, Vanishin
 
 const METHOD_SCHEME = 'tableau10';
 
-/** Pascanu Fig. 6: log10 loss heat map with the two GD trajectories on top. */
-export function surfaceSpec(s: SurfaceResult): TopLevelSpec {
-  const n = Math.round(Math.sqrt(s.cells.length));
-  const dw = (s.w.max - s.w.min) / n;
-  const db = (s.b.max - s.b.min) / n;
-  const cells = s.cells.map((c) => ({ w0: c.w - dw / 2, w1: c.w + dw / 2, b0: c.b - db / 2, b1: c.b + db / 2, logLoss: Math.log10(Math.max(c.loss, 1e-8)) }));
-  const inside = (p: { w: number; b: number }) => p.w >= s.w.min && p.w <= s.w.max && p.b >= s.b.min && p.b <= s.b.max;
+type Range = { min: number; max: number };
+
+/** One heat-map panel of the Pascanu surface with both trajectories (clipped to the panel). */
+function surfacePanel(s: SurfaceResult, cellsIn: SurfaceResult['cells'], w: Range, b: Range, title: string) {
+  const n = Math.round(Math.sqrt(cellsIn.length));
+  const dw = (w.max - w.min) / n;
+  const db = (b.max - b.min) / n;
+  const cells = cellsIn.map((c) => ({ w0: c.w - dw / 2, w1: c.w + dw / 2, b0: c.b - db / 2, b1: c.b + db / 2, logLoss: Math.log10(Math.max(c.loss, 1e-8)) }));
+  const inside = (p: { w: number; b: number }) => p.w >= w.min && p.w <= w.max && p.b >= b.min && p.b <= b.max;
   const traj = [
     ...s.plain.filter(inside).map((p) => ({ ...p, run: `no clipping (largest step ${s.plainLargestStep.toFixed(1)})` })),
     ...s.clipped.filter(inside).map((p) => ({ ...p, run: `clipped at norm ${s.maxNorm} (largest step ${s.clippedLargestStep.toFixed(2)})` })),
   ];
+  const xs = { domain: [w.min, w.max], nice: false };
+  const ys = { domain: [b.min, b.max], nice: false };
   return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: {
-      text: 'Pascanu et al. 2013, Fig. 6: the cliff of a one-unit RNN',
-      subtitle: `x_t = w·σ(x_t−1) + b, 50 steps, loss (σ(x_50) − 0.7)²; GD lr ${s.learningRate} from (w, b) = (${s.start.w}, ${s.start.b}), ${s.plain.length - 1} iterations`,
-    },
-    width: 520,
-    height: 440,
+    title,
+    width: 400,
+    height: 360,
     layer: [
       {
         data: { values: cells },
-        mark: { type: 'rect' },
+        mark: { type: 'rect' as const },
         encoding: {
-          x: { field: 'w0', type: 'quantitative', title: 'w (recurrent weight)', scale: { domain: [s.w.min, s.w.max], nice: false } },
+          x: { field: 'w0', type: 'quantitative' as const, title: 'w (recurrent weight)', scale: xs },
           x2: { field: 'w1' },
-          y: { field: 'b0', type: 'quantitative', title: 'b (bias)', scale: { domain: [s.b.min, s.b.max], nice: false } },
+          y: { field: 'b0', type: 'quantitative' as const, title: 'b (bias)', scale: ys },
           y2: { field: 'b1' },
-          color: { field: 'logLoss', type: 'quantitative', title: 'log10 loss', scale: { scheme: 'viridis' } },
+          color: { field: 'logLoss', type: 'quantitative' as const, title: 'log10 loss', scale: { scheme: 'viridis', domain: [-6, 0] } },
         },
       },
       {
         data: { values: traj },
-        mark: { type: 'line', point: { filled: true, size: 14 }, strokeWidth: 1.5 },
+        mark: { type: 'line' as const, point: { filled: true, size: 16 }, strokeWidth: 1.5 },
         encoding: {
-          x: { field: 'w', type: 'quantitative' },
-          y: { field: 'b', type: 'quantitative' },
-          order: { field: 'iteration', type: 'quantitative' },
-          color: { field: 'run', type: 'nominal', title: 'gradient descent', scale: { range: ['#ff3b30', '#ffffff'] }, legend: { orient: 'bottom', direction: 'vertical', labelLimit: 0 } },
+          x: { field: 'w', type: 'quantitative' as const, scale: xs },
+          y: { field: 'b', type: 'quantitative' as const, scale: ys },
+          order: { field: 'iteration', type: 'quantitative' as const },
+          color: { field: 'run', type: 'nominal' as const, title: 'gradient descent', scale: { range: ['#e6194b', '#000000'] }, legend: { orient: 'bottom' as const, direction: 'vertical' as const, labelLimit: 0 } },
         },
       },
       {
-        data: { values: [{ w: s.start.w, b: s.start.b, label: 'start' }] },
-        mark: { type: 'text', dx: 18, dy: 10, color: 'white', fontWeight: 'bold' },
-        encoding: { x: { field: 'w', type: 'quantitative' }, y: { field: 'b', type: 'quantitative' }, text: { field: 'label' } },
+        data: { values: [{ w: s.start.w, b: s.start.b, label: 'start' }].filter(inside) },
+        mark: { type: 'text' as const, dx: 16, dy: 8, color: 'white', fontWeight: 'bold' as const },
+        encoding: { x: { field: 'w', type: 'quantitative' as const, scale: xs }, y: { field: 'b', type: 'quantitative' as const, scale: ys }, text: { field: 'label' } },
       },
     ],
-    resolve: { scale: { color: 'independent' } },
+    resolve: { scale: { color: 'independent' as const } },
   };
+}
+
+/** Pascanu Fig. 6: log10 loss heat map with the two GD trajectories on top, whole and zoomed. */
+export function surfaceSpec(s: SurfaceResult): TopLevelSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: {
+      text: 'Pascanu et al. 2013, Fig. 6: the cliff of a one-unit RNN',
+      subtitle: `x_t = w·σ(x_t−1) + b, 50 steps, loss (σ(x_50) − 0.7)²; GD lr ${s.learningRate} from (w, b) = (${s.start.w}, ${s.start.b}), ${s.plain.length - 1} iterations. Yellow: plateau σ→0; green: plateau σ→1; dark: the valley`,
+    },
+    hconcat: [surfacePanel(s, s.cells, s.w, s.b, 'whole surface'), surfacePanel(s, s.zoom.cells, s.zoom.w, s.zoom.b, 'zoom around the start')],
+    resolve: { scale: { color: 'shared' } },
+  } as TopLevelSpec;
 }
 
 /** Loss of both Pascanu trajectories against iteration. */
@@ -121,7 +134,7 @@ export function demoNormSpec(d: DemoResult): TopLevelSpec {
   const order = d.summary.map((s) => s.label);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'Gradient norm before clipping, per step', subtitle: 'Lines: seeds; grey dots: the threshold in force (when the method has one); norms capped at 1e8 for display' },
+    title: { text: 'Gradient norm before clipping, per step', subtitle: 'Lines: seeds; grey dots: the threshold in force — fixed for global norm, ‖g‖·factor on clipped steps for AutoClip / ZClip; AGC, AdaGC (per unit / tensor) and value clipping have no single one' },
     data: { values: rows },
     facet: { field: 'method', type: 'nominal', sort: order, title: null },
     columns: 3,
@@ -133,7 +146,7 @@ export function demoNormSpec(d: DemoResult): TopLevelSpec {
           mark: { type: 'line', strokeWidth: 1.2 },
           encoding: {
             x: { field: 'step', type: 'quantitative' },
-            y: { field: 'norm', type: 'quantitative', scale: { type: 'log' }, title: '‖g‖ (log)', axis: { tickCount: 6, format: '~g', grid: true } },
+            y: { field: 'norm', type: 'quantitative', scale: { type: 'log' }, title: '‖g‖ (log)', axis: { values: [0.1, 1, 10, 100, 1000, 10000, 1e5, 1e6, 1e7, 1e8], format: '~g' } },
             color: { field: 'seed', type: 'nominal', scale: { scheme: 'dark2' } },
           },
         },
@@ -232,7 +245,7 @@ export function sweepSpec(s: SweepResult, chanceLoss: number): TopLevelSpec {
   const shade = { data: { values: band }, mark: { type: 'rect' as const, color: '#2ca02c', opacity: 0.12 }, encoding: { x: { field: 'lo', type: 'quantitative' as const, scale: { type: 'log' as const, domain: [lo, hi], nice: false } }, x2: { field: 'hi' } } };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'Threshold sensitivity (global-norm clipping)', subtitle: "Green band: Pascanu's heuristic, 0.5×–10× the average unclipped gradient norm; dots: seeds; line: median" },
+    title: { text: 'Threshold sensitivity (global-norm clipping)', subtitle: "Green band: Pascanu's heuristic, 0.5×–10× the reference norm (median pre-clip norm of stable clipped training); dots: seeds; line: median" },
     vconcat: [
       {
         width: 520,
@@ -242,7 +255,7 @@ export function sweepSpec(s: SweepResult, chanceLoss: number): TopLevelSpec {
           {
             data: { values: s.points.filter((p) => p.evalLoss !== null) },
             mark: { type: 'point', filled: true, size: 45, color: '#1f77b4' },
-            encoding: { x, y: { field: 'evalLoss', type: 'quantitative', title: 'held-out MSE' } },
+            encoding: { x, y: { field: 'evalLoss', type: 'quantitative', title: 'held-out MSE (log)', scale: { type: 'log' } } },
           },
           {
             data: { values: s.points.filter((p) => p.evalLoss !== null) },

@@ -191,11 +191,15 @@ export interface SurfaceResult {
   w: { min: number; max: number };
   b: { min: number; max: number };
   cells: SurfaceCell[];
+  /** A finer grid around the start, where the trajectories part ways. */
+  zoom: { w: { min: number; max: number }; b: { min: number; max: number }; cells: SurfaceCell[] };
   plain: TrajectoryPoint[];
   clipped: TrajectoryPoint[];
   plainLargestStep: number;
   clippedLargestStep: number;
 }
+
+const ZOOM = { w: { min: 3.6, max: 4.8 }, b: { min: -3.2, max: -1.4 } };
 
 export function runSurface(gridSize = 80): SurfaceResult {
   const d = PASCANU_DEFAULTS;
@@ -208,6 +212,7 @@ export function runSurface(gridSize = 80): SurfaceResult {
     w: { ...d.w },
     b: { ...d.b },
     cells: errorSurface(d.w, d.b, gridSize),
+    zoom: { w: { ...ZOOM.w }, b: { ...ZOOM.b }, cells: errorSurface(ZOOM.w, ZOOM.b, gridSize) },
     plain,
     clipped,
     plainLargestStep: largestStep(plain),

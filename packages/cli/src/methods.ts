@@ -137,6 +137,9 @@ export interface ClipStep {
 export function makeClipStep(m: MethodSpec): ClipStep {
   const clipper = tensorClipperOf(m);
   const fixedThreshold = m.kind === 'global' ? m.arg! : null;
+  // Rules that scale the whole gradient by one factor: on a clipped step the threshold in
+  // force is the post-clip norm ‖g‖·factor.
+  const globalScaling = m.kind === 'autoclip' || m.kind === 'zclip';
   const step = (grads: Grads, params: RnnParams): { grads: Grads; report: ClipReport } => {
     const list = PARAM_NAMES.map((k) => grads[k]);
     if (clipper === undefined) {
@@ -160,7 +163,7 @@ export function makeClipStep(m: MethodSpec): ClipStep {
       grads: clippedGrads,
       report: {
         norm: norm!,
-        threshold: fixedThreshold ?? (Number.isFinite(threshold) ? threshold! : null),
+        threshold: fixedThreshold ?? (Number.isFinite(threshold) ? threshold! : globalScaling && clipped === 1 ? norm! * scale! : null),
         clipped: clipped === 1,
         scale: scale!,
         // 0/0 when the gradient is all zero: the direction is trivially kept.

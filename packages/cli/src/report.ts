@@ -139,13 +139,17 @@ export function verdicts(r: ReportInput): Verdict[] {
         'What is lost is the length of large steps (global norm) or the direction as well (value / unit-wise).',
     });
     const adaptive = d.summary.filter((x) => ['agc', 'autoclip', 'zclip', 'adagc'].some((k) => x.method.startsWith(k)));
+    const g1 = by('global:1');
+    const same = adaptive.filter((x) => g1 !== undefined && x.evalLoss.every((v, i) => v === g1.evalLoss[i]));
     out.push({
       claim: '(6) Clipping adds a hyperparameter to tune',
       verdict: 'confirmed',
       text:
         `Global-norm clipping needs τ (see claim 4). Adaptive methods trade it for defaults taken from the papers, run here untuned: ` +
         (adaptive.map((x) => `${x.label}: ${x.diverged}/${x.seeds} diverged, median loss ${f3(x.medianEvalLoss)}, clipped ${(100 * x.clipFraction).toFixed(0)}% of steps`).join('; ') || 'none run') +
-        '. ZClip and AdaGC clip at an absolute norm of 1 during their warm-up (25 and 100 steps by default), so early on they act like global-norm ≤ 1. They still have hyperparameters (percentile, z threshold, λ), but ones that transfer between models because they are relative to the observed norms or the weights.',
+        '. ZClip and AdaGC clip at an absolute norm of 1 during their warm-up (25 and 100 steps by default), so early on they act like global-norm ≤ 1' +
+        (same.length ? ` — and ${same.map((x) => x.label).join(', ')} ended with exactly the losses of global norm ≤ 1 in every seed (ZClip's default maxGradNorm = 1 cap stays in force after warm-up and was always the binding limit here)` : '') +
+        '. They still have hyperparameters (percentile, z threshold, λ), but ones that transfer between models because they are relative to the observed norms or the weights.',
     });
   }
   return out;
