@@ -1,7 +1,7 @@
 import type { Leaf } from '../gradients.js';
 import type { ArrayOps, UnitLayout } from '../ops.js';
 import { withNonFinitePolicy } from '../rule.js';
-import { makeClipper, type Clipper, type ClipRule } from '../clipper.js';
+import { makeClipper, type Clipper, type ClipRule, type StateTree } from '../clipper.js';
 import type { NonFinitePolicy } from '../types.js';
 import { knownOptions, nonFinitePolicy, nonNegative, oneOf, positive } from '../validate.js';
 import { totalNorm } from './common.js';
@@ -71,7 +71,7 @@ export function agcRule(options: AgcOptions = {}): ClipRule<Stateless> {
     name: 'agc',
     needsParams: true,
     init: () => ({}),
-    apply<T, S, B>(ops: ArrayOps<T, S, B>, grads: readonly Leaf<T>[], params: readonly Leaf<T>[] | undefined, state: never) {
+    apply<T, S, B>(ops: ArrayOps<T, S, B>, grads: readonly Leaf<T>[], params: readonly Leaf<T>[] | undefined, state: StateTree<S>) {
       const ps = matchParams(grads, params, 'agc');
       for (const g of grads) unitReduceAxes(g.shape.length, layout); // rank check before any work
       const values = grads.map((g) => g.values);

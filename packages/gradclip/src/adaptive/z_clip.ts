@@ -1,5 +1,5 @@
 import { makeClipper, type Clipper, type ClipRule, type StateTree } from '../clipper.js';
-import { describe } from '../gradients.js';
+import { describe, type Leaf } from '../gradients.js';
 import type { ArrayOps } from '../ops.js';
 import type { NonFinitePolicy } from '../types.js';
 import { inRange, integerAtLeast, knownOptions, nonFinitePolicy, nonNegative, oneOf, positive } from '../validate.js';
@@ -88,9 +88,9 @@ export function zClipRule(options: ZClipOptions = {}): ClipRule<ZClipState> {
       const zero = ops.scalar(0);
       return { count: zero, mean: zero, m2: zero, variance: zero };
     },
-    apply<T, S, B>(ops: ArrayOps<T, S, B>, grads: Parameters<ClipRule['apply']>[1], _params: unknown, state: StateTree<S>) {
+    apply<T, S, B>(ops: ArrayOps<T, S, B>, grads: readonly Leaf<T>[], _params: unknown, state: StateTree<S>) {
       const st = state as ZState<S>;
-      const values = valuesOf(grads) as T[];
+      const values = valuesOf(grads);
       const { norm: g, finite, valid, stats } = totalNorm(ops, values);
       const s = (x: number) => ops.scalar(x);
       const one = s(1);
