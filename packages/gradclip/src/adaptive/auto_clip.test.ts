@@ -91,3 +91,18 @@ describe('autoClip restores into a larger history', () => {
     expect([...history.slice(next), ...history.slice(0, next)]).toEqual([3, 4, 5, 6, 7]);
   });
 });
+
+describe('autoClip restored from a live state', () => {
+  it('does not share the history with the clipper it came from', () => {
+    const a = autoClip({ percentile: 50 });
+    for (const x of [1, 2, 3]) a.clip(new Float64Array([x]));
+    const b = autoClip({ percentile: 50, state: a.state });
+    b.clip(new Float64Array([100]));
+    expect(a.state.history).toEqual([1, 2, 3]);
+    expect(b.state.history).toEqual([1, 2, 3, 100]);
+    // a still answers from its own history: median of [1, 2, 3, 4] is 2.5 < 4, so 4 is clipped to 2.5.
+    const g = new Float64Array([4]);
+    a.clip(g);
+    expect(g[0]).toBeCloseTo(4 * (2.5 / (4 + 1e-6)), 14);
+  });
+});

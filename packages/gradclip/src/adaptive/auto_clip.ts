@@ -186,6 +186,8 @@ export function autoClipRule(options: AutoClipOptions = {}): ClipRule<AutoClipSt
 export function autoClip(options: AutoClipOptions & { state?: AutoClipState } = {}): Clipper<AutoClipState> {
   const { state, ...rest } = options;
   const rule = autoClipRule(rest);
-  if (state !== undefined) checkedHistory(state);
-  return makeClipper(rule, state);
+  if (state === undefined) return makeClipper(rule);
+  checkedHistory(state);
+  // A copy, so that a clipper restored from another's live state never appends to its array.
+  return makeClipper(rule, { history: [...state.history], next: state.next });
 }
