@@ -75,7 +75,8 @@ for (const backend of ['cpu', 'wasm']) {
   const times = Object.fromEntries(Object.keys(candidates).map((k) => [k, []]));
   const norms = {};
   const before = tf.memory().numTensors;
-  for (let rep = -1; rep < reps; rep++) {
+  const warmup = 3; // kernel compilation, JIT, allocator
+  for (let rep = -warmup; rep < reps; rep++) {
     for (const [name, run] of Object.entries(candidates)) {
       setFusedKernelsDisabled(name === 'composed');
       const t0 = performance.now();
@@ -85,7 +86,7 @@ for (const backend of ['cpu', 'wasm']) {
       setFusedKernelsDisabled(false);
       norms[name] = norm;
       tf.dispose([...r.grads, r.norm]);
-      if (rep >= 0) times[name].push(ms); // rep −1 warms up (kernel compilation, allocator)
+      if (rep >= 0) times[name].push(ms);
     }
   }
   if (tf.memory().numTensors !== before) throw new Error(`${backend}: the benchmark leaked tensors`);

@@ -136,9 +136,7 @@ function register(backend: Backend): void {
       if (heap === undefined) {
         scaleInto(src, o, s);
       } else {
-        // memmove + SIMD scale in place: both run at memory speed inside the heap.
-        o.set(src);
-        if (s !== 1) heap.scale(o, s);
+        heap.scaleInto(src, o, s);
       }
       return out;
     },

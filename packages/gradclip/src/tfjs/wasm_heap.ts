@@ -2,6 +2,7 @@ import { jsKernels } from '../kernels/js.js';
 import type { FiniteMax, Kernels, PowSumMax } from '../kernels/kernels.js';
 import { wasmModule } from '../kernels/wasm.js';
 import type { FloatArray } from '../types.js';
+import { scaleIntoBase64 } from './scale_into_wasm.generated.js';
 
 /**
  * gradclip's WASM SIMD kernels (kernels/kernels.wat) instantiated on the tfjs wasm backend's
@@ -28,9 +29,26 @@ interface TfjsWasmBackend {
   wasm: { asm?: { memory?: unknown } };
 }
 
-const cache = new WeakMap<object, Kernels | null>();
+/** The core's kernels on the heap, plus the out-of-place scale of scale_into.wat. */
+export interface HeapKernels extends Kernels {
+  /** dst ← src · s, both float32 views of the heap, same length. */
+  scaleInto(src: Float32Array, dst: Float32Array, s: number): void;
+}
 
-function heapKernels(memory: WebAssembly.Memory, ex: HeapExports): Kernels {
+const cache = new WeakMap<object, HeapKernels | null>();
+
+function decode(b64: string): Uint8Array<ArrayBuffer> {
+  const bin = atob(b64);
+  const out = new Uint8Array(new ArrayBuffer(bin.length));
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+function heapKernels(
+  memory: WebAssembly.Memory,
+  ex: HeapExports,
+  scaleInto: (src: number, dst: number, n: number, s: number) => void,
+): HeapKernels {
   const onHeap = (x: FloatArray): x is Float32Array => x instanceof Float32Array && x.buffer === memory.buffer;
   /** Runs f with the header bytes saved; returns f's result and the header as it left it. */
   const call = <R>(f: () => R): { r: R; header: Float64Array } => {
@@ -67,6 +85,10 @@ function heapKernels(memory: WebAssembly.Memory, ex: HeapExports): Kernels {
       if (!onHeap(x)) return jsKernels.clamp(x, c);
       ex.clamp_f32(x.byteOffset, x.length, c);
     },
+    scaleInto(src, dst, s) {
+      if (!onHeap(src) || !onHeap(dst) || src.length !== dst.length) throw new RangeError('scaleInto: two heap views of the same length');
+      scaleInto(src.byteOffset, dst.byteOffset, src.length, s);
+    },
   };
 }
 
@@ -75,16 +97,19 @@ function heapKernels(memory: WebAssembly.Memory, ex: HeapExports): Kernels {
  * WebAssembly SIMD, a threaded build's shared memory, an unrecognised backend layout); the
  * callers then use the plain-JS kernels on the same heap views.
  */
-export function wasmHeapKernels(backend: unknown): Kernels | undefined {
+export function wasmHeapKernels(backend: unknown): HeapKernels | undefined {
   const b = backend as TfjsWasmBackend;
   if (cache.has(b)) return cache.get(b) ?? undefined;
-  let k: Kernels | null = null;
+  let k: HeapKernels | null = null;
   try {
     const memory = b.wasm?.asm?.memory;
     const mod = wasmModule();
     if (memory instanceof WebAssembly.Memory && mod !== null) {
-      const inst = new WebAssembly.Instance(mod, { env: { memory } });
-      k = heapKernels(memory, inst.exports as unknown as HeapExports);
+      const env = { env: { memory } };
+      const inst = new WebAssembly.Instance(mod, env);
+      const own = new WebAssembly.Instance(new WebAssembly.Module(decode(scaleIntoBase64)), env);
+      const scaleInto = (own.exports as { scale_into(src: number, dst: number, n: number, s: number): void }).scale_into;
+      k = heapKernels(memory, inst.exports as unknown as HeapExports, scaleInto);
     }
   } catch {
     k = null;
