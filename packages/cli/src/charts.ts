@@ -291,7 +291,7 @@ export function vanishingSpec(v: VanishingResult): TopLevelSpec {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
       text: 'Vanishing gradients: ‖∂L/∂h_t‖ per time step (median over seeds)',
-      subtitle: `tanh RNN with ρ(Wh) ≈ ${v.recurrentScale}; clipping rescales the update, it cannot lift the signal that reaches early steps`,
+      subtitle: `tanh RNN with ρ(Wh) ≈ ${v.recurrentScale}; all methods start from the same weights, so their curves coincide at initialisation. Clipping rescales the update; it cannot lift the signal that reaches early steps`,
     },
     data: { values: rows },
     facet: { column: { field: 'when', type: 'nominal', sort: ['at initialisation', 'after training'], title: null } },

@@ -72,6 +72,18 @@ describe('gradclip demo --quick', () => {
   });
 });
 
+describe('gradclip surface', () => {
+  it('writes only the Pascanu part, with the unclipped run off the cliff', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'gradclip-surface-'));
+    expect(await main(['surface', '--no-progress', '--out', out])).toBe(0);
+    const m = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as Partial<Metrics>;
+    expect(m.demo).toBeUndefined();
+    expect(m.surface!.plainLargestStep).toBeGreaterThan(5);
+    expect(pngSize(readFileSync(join(out, 'pascanu_surface.png'))).width).toBeGreaterThan(300);
+    expect(existsSync(join(out, 'demo_loss.png'))).toBe(false);
+  });
+});
+
 describe('bad flags', () => {
   it.each([
     [['demo', '--bogus']],
