@@ -19,8 +19,11 @@ const CONFIG = {
 
 /** Log axes: a few ticks, labelled compactly (0.01, 1, 100, 1e+6) so exploded values fit. */
 const LOG_AXIS = {
-  tickCount: 5,
-  labelExpr: "abs(datum.value) >= 1e4 || abs(datum.value) < 1e-3 ? replace(format(datum.value, '.0e'), 'e+', 'e') : format(datum.value, '~g')",
+  // Label 1·10^k, 2·10^k and 5·10^k only (and drop the overlapping ones); other ticks keep
+  // their grid line. Exploded values are labelled 1e6, 1e12 so that the labels stay short.
+  labelOverlap: 'greedy',
+  labelExpr:
+    "test(/^[125]e/, format(datum.value, '.0e')) ? (abs(datum.value) >= 1e4 || abs(datum.value) < 1e-3 ? replace(format(datum.value, '.0e'), 'e+', 'e') : format(datum.value, '~g')) : ''",
 } as const;
 
 export const COLORS = { pre: '#d6455d', post: '#2b7bd6', threshold: '#222b36', loss: '#5b3fc4', cumulative: '#0e9f6e', window: '#e08a00' };
@@ -79,16 +82,28 @@ const base = (width: number, height: number) => ({
   data: { name: 'points' },
 });
 
-/** Loss per step, log scale. Rows: { step, value } with value > 0. */
-export function lossSpec(t: SeriesLabels, width: number, height: number): TopLevelSpec {
+/**
+ * Loss per step, log scale, with a dashed line at the loss of the best constant prediction
+ * (a model at that level has learned nothing). Rows: { step, value } with value > 0.
+ */
+export function lossSpec(t: SeriesLabels & { chance: string }, chanceLoss: number, width: number, height: number): TopLevelSpec {
+  const { data: _data, ...top } = base(width, height);
+  const y = { field: 'value', type: 'quantitative', title: null, scale: { type: 'log' }, axis: LOG_AXIS } as const;
   return {
-    ...base(width, height),
-    title: t.title,
-    mark: { type: 'line', color: COLORS.loss, strokeWidth: 1.5, clip: true },
-    encoding: {
-      x: { field: 'step', type: 'quantitative', title: t.step, scale: { nice: false } },
-      y: { field: 'value', type: 'quantitative', title: null, scale: { type: 'log' }, axis: LOG_AXIS },
-    },
+    ...top,
+    title: { text: t.title, subtitle: `- - - ${t.chance} (${chanceLoss.toFixed(3)})`, subtitleColor: '#5d6875', subtitleFontSize: 10 },
+    layer: [
+      {
+        data: { name: 'points' },
+        mark: { type: 'line', color: COLORS.loss, strokeWidth: 1.5, clip: true },
+        encoding: { x: { field: 'step', type: 'quantitative', title: t.step, scale: { nice: false } }, y },
+      },
+      {
+        data: { values: [{ value: chanceLoss }] },
+        mark: { type: 'rule', color: COLORS.threshold, strokeDash: [5, 4], strokeWidth: 1.2 },
+        encoding: { y },
+      },
+    ],
   } as TopLevelSpec;
 }
 

@@ -38,6 +38,7 @@ export interface Strings {
     cumulative: string;
     window: string;
     step: string;
+    chance: string;
   };
   task: string;
   pascanuTitle: string;
@@ -118,6 +119,7 @@ const en: Strings = {
     cumulative: 'all steps so far',
     window: 'last 20 steps',
     step: 'step',
+    chance: 'predicting the mean',
   },
   task: 'Task: a tanh RNN (16 units) learns the adding problem — sum the two marked numbers in a sequence of length T. SGD, batch 32.',
   pascanuTitle: 'The cliff: Pascanu’s single-unit RNN',
@@ -198,6 +200,7 @@ const ko: Strings = {
     cumulative: '전체 누적',
     window: '최근 20 스텝',
     step: '스텝',
+    chance: '평균으로 예측할 때',
   },
   task: '과제: tanh RNN (유닛 16개)이 덧셈 문제를 배웁니다 — 길이 T의 시퀀스에서 표시된 두 수의 합을 맞힙니다. SGD, 배치 32.',
   pascanuTitle: '절벽: Pascanu의 단일 유닛 RNN',

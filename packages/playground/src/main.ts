@@ -21,6 +21,7 @@ import {
   type Settings,
 } from './settings.js';
 import { Trainer, type StepRecord } from './train.js';
+import { addingProblem } from '../../cli/src/tasks.js';
 import './style.css';
 
 type NumericKey = keyof typeof RANGES;
@@ -197,7 +198,10 @@ async function rebuildCharts(): Promise<void> {
   const c = text.charts;
   const [w, h] = chartSize('chart-loss');
   const made = {
-    loss: await LiveChart.create($('chart-loss'), lossSpec({ title: c.loss, step: c.step, labels: {} }, w, h)),
+    loss: await LiveChart.create(
+      $('chart-loss'),
+      lossSpec({ title: c.loss, step: c.step, labels: {}, chance: c.chance }, addingProblem.chanceLoss, w, h),
+    ),
     norm: await LiveChart.create(
       $('chart-norm'),
       seriesSpec({ title: c.norm, step: c.step, labels: { pre: c.preNorm, post: c.postNorm, threshold: c.threshold } }, COLORS, w, h, {
