@@ -1,8 +1,8 @@
 import { checkNormStatistics, setNormStats } from './global_norm.js';
 import { leavesOf } from './gradients.js';
-import { finaliseNorm, ratioFromStats, statsFinite } from './norm_stats.js';
+import { finaliseNorm, statsFinite } from './norm_stats.js';
 import type { ArrayOps, NormStats } from './ops.js';
-import { toClipResult, withNonFinitePolicy, type RuleOutput } from './rule.js';
+import { ratioToNorm, scaleAll, toClipResult, type RuleOutput } from './rule.js';
 import { typedOps } from './typed_ops.js';
 import type { ClipResult, GradientSet, NonFinitePolicy } from './types.js';
 import { knownOptions, nonFinitePolicy, nonNegative, normType } from './validate.js';
@@ -47,36 +47,25 @@ export function globalNormRule<T, S, B>(
   o: GlobalNormRuleOptions<S>,
 ): RuleOutput<T, S, B> {
   const mx = ops.scalar(maxNorm);
-  const eps = ops.scalar(o.eps);
   let norm: S;
   let finite: B;
-  let ratio: S;
-  let denom: S;
+  let stats: NormStats<S> | undefined;
   if (o.norm !== undefined) {
     norm = o.norm;
     finite = ops.isFinite(norm);
-    denom = ops.add(norm, eps);
-    ratio = ops.div(mx, denom);
   } else {
-    const stats = o.statistics ?? setNormStats(ops, grads, o.p);
+    stats = o.statistics ?? setNormStats(ops, grads, o.p);
     norm = finaliseNorm(ops, stats);
     finite = statsFinite(ops, stats);
-    denom = ops.add(norm, eps);
-    // Finite values whose norm exceeds the float64 range (float64 data near 1e308): take
-    // the ratio from the statistics so the gradients are still scaled correctly.
-    const overflowed = ops.and(finite, ops.not(ops.isFinite(norm)));
-    ratio = ops.where(overflowed, ratioFromStats(ops, mx, stats), ops.div(mx, denom));
   }
   const one = ops.scalar(1);
   // norm + eps = 0 only for all-zero gradients with eps = 0: any factor leaves them 0, and
   // 1 avoids 0/0 = NaN. A NaN norm is not equal to 0 and still propagates (PyTorch).
-  const scale = ops.where(ops.eq(denom, ops.scalar(0)), one, ops.min(one, ratio));
-  const r = withNonFinitePolicy(ops, o.nonFinite, finite, [...grads], () => ({
-    grads: grads.map((g) => ops.scale(g, scale)),
-    scale,
-    clipped: ops.not(ops.ge(scale, one)),
-  }));
-  return { ...r, norm, finite };
+  // With statistics, a norm beyond the float64 range (float64 data near 1e308) still gives
+  // the right ratio: see ratioToNorm.
+  const allZero = ops.eq(ops.add(norm, ops.scalar(o.eps)), ops.scalar(0));
+  const scale = ops.where(allZero, one, ops.min(one, ratioToNorm(ops, mx, norm, o.eps, stats)));
+  return scaleAll(ops, grads, scale, norm, finite, o.nonFinite);
 }
 
 /**

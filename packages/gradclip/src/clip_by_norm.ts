@@ -1,7 +1,7 @@
 import { leavesOf } from './gradients.js';
 import { finaliseNorm, mergeAllNormStats, statsFinite } from './norm_stats.js';
 import type { ArrayOps } from './ops.js';
-import { toClipResult, withNonFinitePolicy, type RuleOutput } from './rule.js';
+import { scaleEach, toClipResult, type RuleOutput } from './rule.js';
 import { typedOps } from './typed_ops.js';
 import type { ClipResult, GradientSet, NonFinitePolicy } from './types.js';
 import { knownOptions, nonFinitePolicy, nonNegative } from './validate.js';
@@ -35,12 +35,7 @@ export function perTensorNormRule<T, S, B>(
     // denom = 0 means a zero tensor with c = 0: leave it (TF would produce 0/0 = NaN).
     return ops.where(ops.eq(denom, ops.scalar(0)), one, ops.div(c, denom));
   });
-  const r = withNonFinitePolicy(ops, nonFinite, finite, [...grads], () => ({
-    grads: grads.map((g, i) => ops.scale(g, factors[i]!)),
-    scale: factors.reduce((a, f) => ops.min(a, f), one),
-    clipped: factors.reduce((a, f) => ops.or(a, ops.not(ops.ge(f, one))), ops.bool(false)),
-  }));
-  return { ...r, norm: finaliseNorm(ops, all), finite };
+  return scaleEach(ops, grads, factors, finaliseNorm(ops, all), finite, nonFinite);
 }
 
 /**

@@ -1,4 +1,5 @@
-import type { ArrayOps } from './ops.js';
+import { ratioFromStats, statsFinite } from './norm_stats.js';
+import type { ArrayOps, NormStats, ScalarOps } from './ops.js';
 import type { ClipResult, NonFinitePolicy } from './types.js';
 
 /** What a rule returns on any backend: new (or, for typed arrays, the same) tensors and a report. */
@@ -63,4 +64,55 @@ export function withNonFinitePolicy<T, S, B>(
     scale: ops.where(finite, scale, fallback),
     clipped: policy === 'zero' ? ops.or(ops.not(finite), ops.and(finite, clipped)) : ops.and(finite, clipped),
   };
+}
+
+/**
+ * target / (norm + eps), the factor every "clip to a threshold" rule applies. When the norm
+ * overflowed although every value was finite (float64 data near 1e308), the ratio is taken
+ * from the statistics instead, so such gradients are scaled, not zeroed.
+ */
+export function ratioToNorm<S, B>(ops: ScalarOps<S, B>, target: S, norm: S, eps: number, stats?: NormStats<S>): S {
+  const plain = ops.div(target, ops.add(norm, ops.scalar(eps)));
+  if (stats === undefined) return plain;
+  const overflowed = ops.and(statsFinite(ops, stats), ops.not(ops.isFinite(norm)));
+  return ops.where(overflowed, ratioFromStats(ops, target, stats), plain);
+}
+
+/** Multiplies every gradient by one factor (≤ 1) under a non-finite policy, and reports it. */
+export function scaleAll<T, S, B>(
+  ops: ArrayOps<T, S, B>,
+  grads: readonly T[],
+  factor: S,
+  norm: S,
+  finite: B,
+  policy: NonFinitePolicy,
+): RuleOutput<T, S, B> {
+  const one = ops.scalar(1);
+  const r = withNonFinitePolicy(ops, policy, finite, [...grads], () => ({
+    grads: grads.map((g) => ops.scale(g, factor)),
+    scale: factor,
+    clipped: ops.not(ops.ge(factor, one)),
+  }));
+  return { ...r, norm, finite };
+}
+
+/** Multiplies gradient i by factors[i] (≤ 1) under a non-finite policy; reports the smallest factor. */
+export function scaleEach<T, S, B>(
+  ops: ArrayOps<T, S, B>,
+  grads: readonly T[],
+  factors: readonly S[],
+  norm: S,
+  finite: B,
+  policy: NonFinitePolicy,
+): RuleOutput<T, S, B> {
+  const one = ops.scalar(1);
+  const r = withNonFinitePolicy(ops, policy, finite, [...grads], () => {
+    const scale = factors.reduce((a, f) => ops.min(a, f), one);
+    return {
+      grads: grads.map((g, i) => ops.scale(g, factors[i]!)),
+      scale,
+      clipped: ops.not(ops.ge(scale, one)),
+    };
+  });
+  return { ...r, norm, finite };
 }

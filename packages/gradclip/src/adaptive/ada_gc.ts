@@ -4,7 +4,7 @@ import { finaliseNorm, mergeAllNormStats, statsFinite } from '../norm_stats.js';
 import type { ArrayOps } from '../ops.js';
 import type { NonFinitePolicy } from '../types.js';
 import { inRange, integerAtLeast, knownOptions, nonFinitePolicy, nonNegative, positive } from '../validate.js';
-import { ratioToNorm, scaleEach } from './common.js';
+import { ratioToNorm, scaleEach } from '../rule.js';
 
 export interface AdaGCOptions {
   /** EMA factor of the per-tensor thresholds after warm-up. Default 0.98. */

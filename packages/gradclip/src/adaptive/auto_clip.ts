@@ -3,7 +3,8 @@ import { describe } from '../gradients.js';
 import type { ArrayOps } from '../ops.js';
 import type { NonFinitePolicy } from '../types.js';
 import { inRange, integerAtLeast, knownOptions, nonFinitePolicy } from '../validate.js';
-import { ratioToNorm, scaleAll, totalNorm, TORCH_EPS, valuesOf } from './common.js';
+import { totalNorm, TORCH_EPS, valuesOf } from './common.js';
+import { ratioToNorm, scaleAll } from '../rule.js';
 import { SortedBlocks } from './order_statistics.js';
 
 export interface AutoClipOptions {

@@ -3,7 +3,8 @@ import { describe, type Leaf } from '../gradients.js';
 import type { ArrayOps } from '../ops.js';
 import type { NonFinitePolicy } from '../types.js';
 import { inRange, integerAtLeast, knownOptions, nonFinitePolicy, nonNegative, oneOf, positive } from '../validate.js';
-import { MAX_STAT, ratioToNorm, scaleAll, totalNorm, TORCH_EPS, valuesOf } from './common.js';
+import { MAX_STAT, totalNorm, TORCH_EPS, valuesOf } from './common.js';
+import { ratioToNorm, scaleAll } from '../rule.js';
 
 export interface ZClipOptions {
   /** EMA smoothing factor for the mean and variance of the norm. Default 0.97. */
