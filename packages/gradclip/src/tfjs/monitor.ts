@@ -3,6 +3,12 @@ import * as tf from '@tensorflow/tfjs-core';
 export interface ClipMonitorOptions {
   /** Steps kept as separate scalars before they are packed into one tensor. Default 256. */
   chunkSize?: number;
+  /**
+   * Called with each chunk of records once it is packed (every `chunkSize` steps, and the rest
+   * when `read()` is called), after an asynchronous read (`await data()`), so training never
+   * waits for it.
+   */
+  onRecords?: (records: ClipRecord[]) => void;
 }
 
 /** One step as read back from the device. */
@@ -11,8 +17,10 @@ export interface ClipRecord {
   step: number;
   /** Pre-clip norm. */
   norm: number;
-  /** Threshold in force (NaN when the rule has none, e.g. a custom rule). */
+  /** Threshold in force (NaN when the rule does not report one, e.g. the adaptive rules). */
   threshold: number;
+  /** Factor applied (the smallest one for per-tensor / per-unit rules). */
+  scale: number;
   clipped: boolean;
 }
 
@@ -22,19 +30,25 @@ export interface ClipRecord {
  * an epoch-end callback) with `read()`; `ratioClipped()` is brain.js's statistic, the share of
  * steps that were clipped.
  *
- * Steps are stacked into [chunkSize, 3] tensors (norm, threshold, clipped) so that a long run
+ * Steps are stacked into [chunkSize, 4] tensors (norm, threshold, scale, clipped) so that a long run
  * holds a handful of tensors, not three per step.
  */
 export class ClipMonitor {
   private pending: tf.Tensor1D[] = [];
   private chunks: tf.Tensor2D[] = [];
   private readonly chunkSize: number;
+  private readonly onRecords: ((records: ClipRecord[]) => void) | undefined;
   private count = 0;
+  private packed = 0;
 
   constructor(options: ClipMonitorOptions = {}) {
     const c = options.chunkSize ?? 256;
     if (!Number.isInteger(c) || c < 1) throw new RangeError(`options.chunkSize must be an integer ≥ 1, got ${c}`);
+    if (options.onRecords !== undefined && typeof options.onRecords !== 'function') {
+      throw new TypeError(`options.onRecords must be a function, got ${typeof options.onRecords}`);
+    }
     this.chunkSize = c;
+    this.onRecords = options.onRecords;
   }
 
   /** Number of recorded steps. */
@@ -43,11 +57,12 @@ export class ClipMonitor {
   }
 
   /** Records one step (called by the clipped optimizer; the tensors stay the caller's). */
-  record(norm: tf.Scalar, threshold: tf.Scalar | number | undefined, clipped: tf.Scalar): void {
+  record(norm: tf.Scalar, threshold: tf.Scalar | number | undefined, scale: tf.Scalar, clipped: tf.Scalar): void {
     const row = tf.tidy(() =>
       tf.stack([
         tf.cast(norm, 'float32'),
         threshold instanceof tf.Tensor ? tf.cast(threshold, 'float32') : tf.scalar(threshold ?? NaN),
+        tf.cast(scale, 'float32'),
         tf.cast(clipped, 'float32'),
       ]),
     ) as tf.Tensor1D;
@@ -63,18 +78,19 @@ export class ClipMonitor {
     tf.dispose(this.pending);
     this.pending = [];
     this.chunks.push(chunk);
+    const first = this.packed;
+    this.packed += chunk.shape[0];
+    if (this.onRecords !== undefined) {
+      const notify = this.onRecords;
+      void chunk.data().then((d) => notify(toRecords(d, first)));
+    }
   }
 
   /** All records so far (an async read: call it outside the training step). */
   async read(): Promise<ClipRecord[]> {
     this.pack();
     const out: ClipRecord[] = [];
-    for (const c of this.chunks) {
-      const d = await c.data();
-      for (let i = 0; i < d.length; i += 3) {
-        out.push({ step: out.length, norm: d[i]!, threshold: d[i + 1]!, clipped: d[i + 2] !== 0 });
-      }
-    }
+    for (const c of this.chunks) out.push(...toRecords(await c.data(), out.length));
     return out;
   }
 
@@ -91,9 +107,18 @@ export class ClipMonitor {
     this.pending = [];
     this.chunks = [];
     this.count = 0;
+    this.packed = 0;
   }
 
   dispose(): void {
     this.clear();
   }
+}
+
+function toRecords(d: ArrayLike<number>, first: number): ClipRecord[] {
+  const out: ClipRecord[] = [];
+  for (let i = 0; i < d.length; i += 4) {
+    out.push({ step: first + i / 4, norm: d[i]!, threshold: d[i + 1]!, scale: d[i + 2]!, clipped: d[i + 3] !== 0 });
+  }
+  return out;
 }

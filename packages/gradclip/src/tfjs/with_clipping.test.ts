@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { globalNormTensorClipper, withClipping, ClippedOptimizer } from './index.js';
+import { globalNormTensorClipper, withClipping, ClippedOptimizer, type ClipRecord } from './index.js';
 import { BACKENDS, useBackend } from './test_backends.js';
 
 const read = (t: tf.Tensor) => Array.from(t.dataSync());
@@ -305,7 +305,8 @@ for (const backend of BACKENDS) {
     });
 
     it('monitoring records norm, threshold and clipped flag on device, read after training', async () => {
-      const opt = withClipping(tf.train.sgd(0.01), { globalClipnorm: 2 }, { monitor: { chunkSize: 4 } });
+      const chunks: ClipRecord[][] = [];
+      const opt = withClipping(tf.train.sgd(0.01), { globalClipnorm: 2 }, { monitor: { chunkSize: 4, onRecords: (r) => chunks.push(r) } });
       const w = tf.variable(tf.tensor([0, 0]), true, `mon_w_${backend}`);
       // loss = g·w with g = [3, 4] then [0.3, 0.4]: gradient norm 5 (clipped) then 0.5 (not).
       for (const g of [[3, 4], [0.3, 0.4], [3, 4], [0.3, 0.4], [3, 4]]) {
@@ -316,6 +317,12 @@ for (const backend of BACKENDS) {
       expect(recs[0]!.norm).toBeCloseTo(5, 5);
       expect(recs[1]!.norm).toBeCloseTo(0.5, 5);
       expect(recs.every((r) => r.threshold === 2)).toBe(true);
+      // scale = 2 / (5 + 1e-6) when clipped, 1 when not.
+      expect(recs.map((r) => r.scale)).toEqual([0.4, 1, 0.4, 1, 0.4].map((x) => expect.closeTo(x, 6)));
+      // Steps 0–3 were packed into a chunk at step 4, step 4 when read() packed the rest; each
+      // chunk reached onRecords after an async read.
+      await new Promise((r) => setTimeout(r, 0));
+      expect(chunks.map((c) => c.map((r) => r.step))).toEqual([[0, 1, 2, 3], [4]]);
       expect(await opt.monitor!.ratioClipped()).toBeCloseTo(3 / 5, 10);
       expect(withClipping(tf.train.sgd(0.1), { clipnorm: 1 }).monitor).toBeUndefined();
       tf.dispose(w);

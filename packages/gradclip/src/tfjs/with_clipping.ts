@@ -176,7 +176,7 @@ export class ClippedOptimizer extends tf.Optimizer {
       const grads = r.grads as NamedTensor[];
       if (this.clipper.skipsNonFinite) applyUnlessNonFinite(this.optimizer, grads, r.finite);
       else this.optimizer.applyGradients(grads);
-      this.monitor?.record(r.norm, r.threshold ?? this.clipper.fixedThreshold, r.clipped);
+      this.monitor?.record(r.norm, r.threshold ?? this.clipper.fixedThreshold, r.scale, r.clipped);
     } finally {
       tf.dispose([r.norm, r.scale, r.clipped, r.finite, ...(r.threshold ? [r.threshold] : [])]);
       for (const g of r.grads as { tensor: tf.Tensor | null }[]) g.tensor?.dispose();
