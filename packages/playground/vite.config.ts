@@ -31,6 +31,18 @@ export default defineConfig({
       },
     },
   },
+  // Pre-bundled at server start, so that the dev server never discovers a dependency late
+  // and reloads the page (which would also break the e2e test mid-run).
+  optimizeDeps: {
+    include: [
+      '@tensorflow/tfjs-core',
+      '@tensorflow/tfjs-core/dist/register_all_gradients',
+      '@tensorflow/tfjs-backend-webgl',
+      '@tensorflow/tfjs-backend-cpu',
+      'vega',
+      'vega-lite',
+    ],
+  },
   server: { host: '127.0.0.1' },
   preview: { host: '127.0.0.1' },
 });

@@ -43,11 +43,6 @@ describe.skipIf(!existsSync(CHROMIUM))('playground in Chromium', () => {
       // No hot reload and no file watching: an edit elsewhere in the repository during the
       // test must not reload the page under it.
       server: { port: 0, host: '127.0.0.1', strictPort: false, hmr: false, watch: null },
-      // Pre-bundle everything up front so the page does not reload mid-test when Vite
-      // discovers a dependency.
-      optimizeDeps: {
-        include: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgl', '@tensorflow/tfjs-backend-cpu', 'vega', 'vega-lite'],
-      },
     });
     await server.listen();
     base = server.resolvedUrls!.local[0]!;
