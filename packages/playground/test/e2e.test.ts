@@ -153,6 +153,29 @@ describe.skipIf(!existsSync(CHROMIUM))('playground in Chromium', () => {
     if (!existsSync(imgDir)) mkdirSync(imgDir, { recursive: true });
     await page.screenshot({ path: join(imgDir, 'playground.png'), fullPage: true });
 
+    // Training does not freeze the page: frames keep coming while it runs, and Pause stops it.
+    await page.fill('#opt-maxSteps', '1000');
+    await page.press('#opt-maxSteps', 'Enter');
+    await page.click('#start');
+    await page.waitForFunction(() => window.playground.history().length >= 45, null, { timeout: 20_000, polling: 50 });
+    expect(await page.evaluate(() => window.playground.status())).toBe('running');
+    const frames = await page.evaluate(
+      () =>
+        new Promise<number>((resolve) => {
+          let n = 0;
+          const t0 = performance.now();
+          const tick = () => (performance.now() - t0 < 500 ? (n++, requestAnimationFrame(tick)) : resolve(n));
+          requestAnimationFrame(tick);
+        }),
+    );
+    expect(frames).toBeGreaterThan(5);
+    await page.click('#start'); // the same button reads "Pause" while training
+    expect(await page.evaluate(() => window.playground.status())).toBe('paused');
+    await page.waitForTimeout(300); // a step that was in flight lands
+    const stepsAtPause = (await history()).length;
+    await page.waitForTimeout(500);
+    expect((await history()).length).toBe(stepsAtPause);
+
     // Korean text, switchable.
     await page.click('button[data-lang="ko"]');
     expect(await page.textContent('h1')).toBe('gradclip 플레이그라운드');
@@ -161,10 +184,12 @@ describe.skipIf(!existsSync(CHROMIUM))('playground in Chromium', () => {
     await page.waitForTimeout(400); // the Pascanu panel redraws after a short debounce
     await page.screenshot({ path: join(imgDir, 'playground-ko.png'), fullPage: false });
 
-    await page.goto(page.url());
+    // Reloading the shared URL restores the settings; `backend=cpu` picks the cpu backend.
+    await page.goto(`${page.url()}&backend=cpu`);
     await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
-    expect(await page.evaluate(() => window.playground.settings())).toMatchObject({ method: 'globalNorm', threshold: 0.5, maxSteps: 40, lang: 'ko' });
+    expect(await page.evaluate(() => window.playground.settings())).toMatchObject({ method: 'globalNorm', threshold: 0.5, maxSteps: 1000, lang: 'ko', backend: 'cpu' });
     expect(await page.inputValue('#opt-threshold')).toBe('0.5');
+    expect(await page.textContent('#backend')).toBe('cpu');
 
     expect(problems).toEqual([]);
   });
