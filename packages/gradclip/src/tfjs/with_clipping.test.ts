@@ -1,7 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { globalNormTensorClipper, withClipping, ClippedOptimizer, type ClipRecord } from './index.js';
+import { globalNormRuleOf } from '../index.js';
+import {
+  adaGCTensorClipper,
+  agcTensorClipper,
+  autoClipTensorClipper,
+  globalNormTensorClipper,
+  perGroupTensorClipper,
+  withClipping,
+  zClipTensorClipper,
+  ClippedOptimizer,
+  type ClipRecord,
+} from './index.js';
 import { BACKENDS, useBackend } from './test_backends.js';
 
 const read = (t: tf.Tensor) => Array.from(t.dataSync());
@@ -292,17 +303,31 @@ for (const backend of BACKENDS) {
       tf.dispose([w, x]);
     });
 
-    it('no leaks with fit: numTensors after 1000 steps equals after 10', async () => {
-      const m = model(11);
-      m.compile({ optimizer: withClipping(tf.train.adam(0.01), { globalClipnorm: 1 }), loss: 'meanSquaredError' });
-      const { x, y } = data(1000);
-      await m.fit(tf.slice(x, 0, 10), tf.slice(y, 0, 10), { epochs: 1, batchSize: 1, verbose: 0 });
-      const n10 = tf.memory().numTensors;
-      await m.fit(x, y, { epochs: 1, batchSize: 1, verbose: 0 });
-      expect(tf.memory().numTensors).toBe(n10);
-      tf.dispose([x, y]);
-      m.dispose();
-    });
+    const fitClippers: [string, () => Parameters<typeof withClipping>[1]][] = [
+      ['globalClipnorm', () => ({ globalClipnorm: 1 })],
+      ['clipnorm', () => ({ clipnorm: 1 })],
+      ['clipvalue', () => ({ clipvalue: 0.1 })],
+      ["globalClipnorm, nonFinite 'skip'", () => ({ globalClipnorm: 1, nonFinite: 'skip' })],
+      ['agc', () => agcTensorClipper()],
+      ['autoClip', () => autoClipTensorClipper({ historySize: 100 })],
+      ['zClip', () => zClipTensorClipper()],
+      ['adaGC', () => adaGCTensorClipper()],
+      ['perGroup', () => perGroupTensorClipper([{ match: '*bias', rule: globalNormRuleOf(0.1) }], globalNormRuleOf(1))],
+    ];
+    for (const [name, make] of fitClippers) {
+      it(`no leaks with fit (${name}): numTensors after 1000 steps equals after 10`, async () => {
+        const { x, y } = data(1000);
+        const first = [tf.slice(x, 0, 10), tf.slice(y, 0, 10)] as const;
+        const m = model(11);
+        m.compile({ optimizer: withClipping(tf.train.adam(0.01), make()), loss: 'meanSquaredError' });
+        await m.fit(first[0], first[1], { epochs: 1, batchSize: 1, verbose: 0 });
+        const n10 = tf.memory().numTensors;
+        await m.fit(x, y, { epochs: 1, batchSize: 1, verbose: 0 });
+        expect(tf.memory().numTensors).toBe(n10);
+        m.dispose();
+        tf.dispose([x, y, ...first]);
+      });
+    }
 
     it('monitoring records norm, threshold and clipped flag on device, read after training', async () => {
       const chunks: ClipRecord[][] = [];
