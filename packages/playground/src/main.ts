@@ -20,6 +20,7 @@ import {
   type Method,
   type Settings,
 } from './settings.js';
+import { chartRows } from './rows.js';
 import { Trainer, type StepRecord } from './train.js';
 import { addingProblem } from '../../cli/src/tasks.js';
 import './style.css';
@@ -30,7 +31,6 @@ type Status = keyof Strings['status'];
 const TRAINING_KEYS: readonly NumericKey[] = ['learningRate', 'seqLen', 'weightScale', 'seed', 'maxSteps'];
 /** Settings whose change restarts training (a new network); the others apply live. */
 const RESTART_KEYS: readonly (keyof Settings)[] = ['learningRate', 'seqLen', 'weightScale', 'seed'];
-const WINDOW = 20;
 
 const $ = <E extends HTMLElement = HTMLElement>(id: string): E => {
   const el = document.getElementById(id);
@@ -165,30 +165,6 @@ function chartSize(id: string): [number, number] {
   return [w, Math.round(Math.min(230, Math.max(160, w * 0.6)))];
 }
 
-/** Chart rows of `batch`, the records at records[startIndex …]. */
-function rowsOf(batch: readonly StepRecord[], startIndex: number) {
-  const loss: object[] = [];
-  const norm: object[] = [];
-  const fraction: object[] = [];
-  const ok = (x: number) => Number.isFinite(x) && x > 0;
-  let all = 0;
-  for (let j = 0; j < startIndex; j++) if (records[j]!.clipped) all++;
-  for (let i = 0; i < batch.length; i++) {
-    const r = batch[i]!;
-    if (ok(r.loss)) loss.push({ step: r.step, value: r.loss });
-    if (ok(r.preNorm)) norm.push({ step: r.step, series: 'pre', value: r.preNorm });
-    if (ok(r.postNorm)) norm.push({ step: r.step, series: 'post', value: r.postNorm });
-    if (r.threshold !== null && ok(r.threshold)) norm.push({ step: r.step, series: 'threshold', value: r.threshold });
-    const upTo = startIndex + i + 1; // the fraction covers records[0 … upTo)
-    if (r.clipped) all++;
-    let recent = 0;
-    for (let j = Math.max(0, upTo - WINDOW); j < upTo; j++) if (records[j]!.clipped) recent++;
-    fraction.push({ step: r.step, series: 'cumulative', value: all / upTo });
-    fraction.push({ step: r.step, series: 'window', value: recent / Math.min(WINDOW, upTo) });
-  }
-  return { loss, norm, fraction };
-}
-
 async function rebuildCharts(): Promise<void> {
   const old = charts;
   charts = null;
@@ -216,7 +192,7 @@ async function rebuildCharts(): Promise<void> {
       }),
     ),
   };
-  const rows = rowsOf(records, 0);
+  const rows = chartRows(records, 0, records.length);
   await Promise.all([made.loss.append(rows.loss), made.norm.append(rows.norm), made.fraction.append(rows.fraction)]);
   pending = [];
   charts = made;
@@ -228,7 +204,7 @@ async function flush(): Promise<void> {
   flushing = true;
   const batch = pending;
   pending = [];
-  const rows = rowsOf(batch, records.length - batch.length);
+  const rows = chartRows(records, records.length - batch.length, records.length);
   await Promise.all([charts.loss.append(rows.loss), charts.norm.append(rows.norm), charts.fraction.append(rows.fraction)]);
   showStats();
   flushing = false;
