@@ -90,7 +90,7 @@ export function surfaceLossSpec(s: SurfaceResult): TopLevelSpec {
 }
 
 /** Training loss per step, one panel per method, one line per seed; divergences marked. */
-export function demoLossSpec(d: DemoResult, chanceLoss: number): TopLevelSpec {
+export function demoLossSpec(d: DemoResult, chanceLoss: number, taskTitle = 'adding problem, T = 50'): TopLevelSpec {
   const rows = d.runs.flatMap((r) =>
     r.loss.map((l, step) => ({ method: r.label, seed: `seed ${r.seed}`, step, loss: Number.isFinite(l) ? Math.min(Math.max(l, 1e-4), 1e4) : 1e4 })),
   );
@@ -98,7 +98,7 @@ export function demoLossSpec(d: DemoResult, chanceLoss: number): TopLevelSpec {
   const order = d.summary.map((s) => s.label);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'Training loss per step (adding problem, T = 50)', subtitle: `× = divergence (loss NaN/∞ or > 100× chance, drawn at the top); dashed = chance level ${chanceLoss.toFixed(3)}` },
+    title: { text: `Training loss per step (${taskTitle})`, subtitle: `× = divergence (loss NaN/∞ or > 100× chance, drawn at the top); dashed = chance level ${chanceLoss.toFixed(3)}` },
     data: { values: [...rows.map((r) => ({ ...r, kind: 'loss' })), ...divs.map((r) => ({ ...r, kind: 'diverged' }))] },
     facet: { field: 'method', type: 'nominal', sort: order, title: null },
     columns: 3,
@@ -169,7 +169,7 @@ export function demoFinalSpec(d: DemoResult, chanceLoss: number): TopLevelSpec {
   const top = Math.max(chanceLoss * 2, ...finite) * 1.15;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'Held-out loss after training, per method', subtitle: `Dots: seeds that did not diverge; dashed: chance ${chanceLoss.toFixed(3)} (predicting the mean); right: divergences` },
+    title: { text: 'Held-out loss after training, per method', subtitle: `Dots: seeds that did not diverge; dashed: chance ${chanceLoss.toFixed(3)} (the best constant prediction); right: divergences` },
     hconcat: [
       {
         width: 380,
@@ -180,7 +180,7 @@ export function demoFinalSpec(d: DemoResult, chanceLoss: number): TopLevelSpec {
             mark: { type: 'point', filled: true, size: 70 },
             encoding: {
               y: { field: 'method', type: 'nominal', sort: order, title: null, scale: { domain: order } },
-              x: { field: 'evalLoss', type: 'quantitative', title: 'held-out MSE', scale: { domain: [0, top], nice: false } },
+              x: { field: 'evalLoss', type: 'quantitative', title: 'held-out loss', scale: { domain: [0, top], nice: false } },
               color: { field: 'seed', type: 'nominal', scale: { scheme: 'dark2' } },
             },
           },
@@ -255,7 +255,7 @@ export function sweepSpec(s: SweepResult, chanceLoss: number): TopLevelSpec {
           {
             data: { values: s.points.filter((p) => p.evalLoss !== null) },
             mark: { type: 'point', filled: true, size: 45, color: '#1f77b4' },
-            encoding: { x, y: { field: 'evalLoss', type: 'quantitative', title: 'held-out MSE (log)', scale: { type: 'log' } } },
+            encoding: { x, y: { field: 'evalLoss', type: 'quantitative', title: 'held-out loss (log)', scale: { type: 'log' } } },
           },
           {
             data: { values: s.points.filter((p) => p.evalLoss !== null) },

@@ -186,7 +186,7 @@ export async function buildCharts(r: ReportInput): Promise<RenderedChart[]> {
     specs.push(['pascanu_loss', 'Pascanu: loss along the trajectories', surfaceLossSpec(r.surface)]);
   }
   if (r.demo) {
-    specs.push(['demo_loss', 'Training loss per method', demoLossSpec(r.demo, chance)]);
+    specs.push(['demo_loss', 'Training loss per method', demoLossSpec(r.demo, chance, `${r.settings.config.task}, T = ${r.settings.config.seqLen}`)]);
     specs.push(['demo_norm', 'Pre-clip gradient norm per method', demoNormSpec(r.demo)]);
     specs.push(['demo_final', 'Final loss and divergences', demoFinalSpec(r.demo, chance)]);
     specs.push(['demo_cosine', 'Direction change from clipping', cosineSpec(r.demo)]);
@@ -284,10 +284,10 @@ figure{margin:1.5em 0;overflow-x:auto} figcaption{font-size:.85em;color:#555} co
 (global norm, value, AGC, AutoClip, ZClip, AdaGC). Settings: ${esc(c.task)} problem, T = ${c.seqLen}, tanh RNN with ${c.hidden} units
 (ρ(Wh) ≈ ${c.recurrentScale} at init), batch ${c.batchSize}, SGD lr ${c.learningRate}, ${s.steps} steps, seeds ${s.seeds.join(', ')},
 TF.js backend <code>${esc(s.backend)}</code>${s.quick ? ' (<b>--quick</b>: CI-sized run)' : ''}; finished in ${r.seconds.toFixed(0)} s.
-A run <i>diverges</i> when its loss becomes NaN/∞ or exceeds ${c.divergenceFactor}× the chance loss ${f3(s.chanceLoss)} (the MSE of always predicting the mean).</p>
+A run <i>diverges</i> when its loss becomes NaN/∞ or exceeds ${c.divergenceFactor}× the chance loss ${f3(s.chanceLoss)} (the loss of the best constant prediction: the model has learned nothing).</p>
 <h2>Verdicts</h2>
 ${vs.map((v) => `<div class="verdict" style="border-color:${color(v.verdict)}"><div><span class="tag" style="color:${color(v.verdict)}">${esc(v.verdict)}</span> — <b>${esc(v.claim)}</b></div><div>${esc(v.text)}</div></div>`).join('\n')}
-${r.demo ? `<h2>RNN on the adding problem: every method, every seed</h2>${summaryTable}${chart('demo_final')}${chart('demo_loss')}${chart('demo_norm')}${chart('demo_cosine')}` : ''}
+${r.demo ? `<h2>RNN on the ${esc(c.task)} task: every method, every seed</h2>${summaryTable}${chart('demo_final')}${chart('demo_loss')}${chart('demo_norm')}${chart('demo_cosine')}` : ''}
 ${r.surface ? `<h2>Pascanu, Mikolov &amp; Bengio 2013, Fig. 6</h2><p>The error surface of a single recurrent sigmoid unit has a cliff. Plain gradient descent that reaches the wall gets a huge gradient and is thrown ${f3(r.surface.plainLargestStep)} units away in one step, onto a plateau where the gradient vanishes; clipping the norm to ${r.surface.maxNorm} bounds every step at ${f3(r.surface.learningRate * r.surface.maxNorm)} and the descent follows the valley to loss ${f3(r.surface.clipped.at(-1)!.loss)} (unclipped: ${f3(r.surface.plain.at(-1)!.loss)}).</p>${chart('pascanu_surface')}${chart('pascanu_loss')}` : ''}
 ${r.sweep ? `<h2>Threshold sensitivity</h2><p>Global-norm clipping at multiples of the reference norm ${f3(r.sweep.referenceNorm)}, ${s.sweepSteps} steps per run.</p>${chart('sweep')}` : ''}
 ${r.vanishing ? `<h2>Vanishing gradients</h2><p>The same RNN with a small recurrent matrix; ${s.vanishingSteps} training steps per run. The curves for different thresholds lie on top of each other whenever clipping does not fire, and clipping that fires lowers them.</p>${chart('vanishing')}` : ''}
