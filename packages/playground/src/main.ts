@@ -192,9 +192,11 @@ async function rebuildCharts(): Promise<void> {
       }),
     ),
   };
+  // Everything recorded so far goes in now; steps that land while these rows render wait
+  // in `pending` for the next flush.
+  pending = [];
   const rows = chartRows(records, 0, records.length);
   await Promise.all([made.loss.append(rows.loss), made.norm.append(rows.norm), made.fraction.append(rows.fraction)]);
-  pending = [];
   charts = made;
 }
 
