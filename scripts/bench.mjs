@@ -13,6 +13,7 @@
 //        --max-reps=25
 //        --rounds=1         run every candidate N times round-robin and pool the times
 //        --no-tfjs-script   skip bench/tfjs_global_norm.mjs (the gradclip/tfjs benchmark)
+//        --tfjs-composed    let that script also time its slow composed-ops candidate
 //        --out=bench-results
 // Results: a table on stdout, <out>/bench.json, <out>/bench.svg and <out>/bench.png.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -222,8 +223,9 @@ let tfjsAdapter = null;
 const tfjsScript = join(root, 'bench/tfjs_global_norm.mjs');
 if (!args['no-tfjs-script'] && existsSync(tfjsScript)) {
   process.stderr.write('running bench/tfjs_global_norm.mjs…\n');
-  const r = spawnSync(process.execPath, [tfjsScript], { encoding: 'utf8', cwd: root, maxBuffer: 1 << 26, timeout: 600_000 });
-  const jsonPath = join(root, 'bench-results/tfjs.json');
+  const tfjsArgs = [`--out=${out}`, ...(args['tfjs-composed'] ? [] : ['--no-composed'])];
+  const r = spawnSync(process.execPath, [tfjsScript, ...tfjsArgs], { encoding: 'utf8', cwd: root, maxBuffer: 1 << 26, timeout: 600_000 });
+  const jsonPath = join(out, 'tfjs.json');
   if (r.status === 0 && existsSync(jsonPath)) {
     tfjsAdapter = JSON.parse(readFileSync(jsonPath, 'utf8'));
     lines.push('\nbench/tfjs_global_norm.mjs (gradclip/tfjs vs naive tfjs composition):');
