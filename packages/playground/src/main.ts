@@ -124,6 +124,12 @@ function applyText(): void {
   $('method-explain').textContent = text.explain[settings.method];
   $('start').textContent = running ? text.pause : text.start;
   $('status').textContent = text.status[status];
+  // The charts are canvases: give screen readers their titles.
+  const labels = { 'chart-loss': text.charts.loss, 'chart-norm': text.charts.norm, 'chart-fraction': text.charts.fraction, 'surface-plain': text.unclipped, 'surface-clipped': text.clipped };
+  for (const [id, label] of Object.entries(labels)) {
+    $(id).setAttribute('role', 'img');
+    $(id).setAttribute('aria-label', label);
+  }
 }
 
 function update(change: Partial<Settings>): void {
