@@ -16,7 +16,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const CHROMIUM = '/usr/bin/chromium';
 const root = fileURLToPath(new URL('..', import.meta.url));
-const imgDir = fileURLToPath(new URL('../../../docs/img/', import.meta.url));
+// Screenshots go to a git-ignored folder on every run; `UPDATE_SCREENSHOTS=1 npm test`
+// refreshes the ones the docs show.
+const imgDir = fileURLToPath(
+  new URL(process.env.UPDATE_SCREENSHOTS ? '../../../docs/img/' : '../test-output/', import.meta.url),
+);
 
 interface Rec {
   step: number;
@@ -27,7 +31,11 @@ interface Rec {
   clipped: boolean;
 }
 
-describe.skipIf(!existsSync(CHROMIUM))('playground in Chromium', () => {
+if (!existsSync(CHROMIUM)) {
+  throw new Error(`the playground e2e test needs Debian's chromium at ${CHROMIUM}: apt-get install chromium (.ci/run does this)`);
+}
+
+describe('playground in Chromium', () => {
   let server: ViteDevServer;
   let context: BrowserContext;
   let page: Page;
