@@ -29,7 +29,10 @@ export interface Kernels {
   finiteMax(x: FloatArray): FiniteMax;
   /** Σ (|x| / ref)^p over finite entries only, in float64; ref > 0. */
   scaledPowSum(x: FloatArray, p: number, ref: number): number;
-  /** x ← x · s, in place. */
+  /**
+   * x ← x · s, in place. Float32 arrays are multiplied by the float32 rounding of s (when it
+   * is a normal float32): a float32 product, as in PyTorch, and the same bits in every kernel set.
+   */
   scale(x: FloatArray, s: number): void;
   /** x ← min(max(x, −c), c), in place; NaN stays NaN. */
   clamp(x: FloatArray, c: number): void;
