@@ -72,6 +72,25 @@ for (const backend of BACKENDS) {
       });
     });
 
+    it('scale by 1 and select share the data safely: each tensor outlives the other', () => {
+      const before = tf.memory();
+      const one = tf.scalar(1);
+      const yes = tf.scalar(true, 'bool');
+      const x = tf.tensor1d([1, 2, 3]);
+      const zeros = tf.zerosLike(x);
+      const y = fusedScale(x, one);
+      const z = select(yes, y, zeros);
+      x.dispose();
+      expect(Array.from(y.dataSync())).toEqual([1, 2, 3]);
+      y.dispose();
+      expect(Array.from(z.dataSync())).toEqual([1, 2, 3]);
+      z.dispose();
+      tf.dispose([one, yes, zeros]);
+      const after = tf.memory();
+      // Every buffer is freed exactly once: the counts return to where they were.
+      expect([after.numTensors, after.numDataBuffers, after.numBytes]).toEqual([before.numTensors, before.numDataBuffers, before.numBytes]);
+    });
+
     if (backend === 'wasm') {
       it('the SIMD kernels leave the header bytes of the tfjs heap as they found them', () => {
         const heap = (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8;

@@ -35,8 +35,20 @@ interface CpuBackendLike {
 interface WasmBackendLike {
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  dataIdMap: { get(dataId: object): { memoryOffset: number; refCount: number } | undefined };
   wasm: { HEAPU8: Uint8Array };
+}
+
+/**
+ * Returns x itself as the output, sharing its data (no copy). The backend keeps a reference
+ * count per buffer and frees it when the last tensor using it is disposed: the cpu backend
+ * has incRef for this (its Identity kernel does the same); the wasm backend has the count in
+ * its data map but no method, so it is incremented there.
+ */
+function share(backend: Backend, b: unknown, x: tf.TensorInfo): tf.TensorInfo {
+  if (backend === 'cpu') (b as CpuBackendLike).incRef(x.dataId);
+  else (b as WasmBackendLike).dataIdMap.get(x.dataId)!.refCount++;
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 }
 
 /** The float32 values behind a tensor, read in place from the backend's storage. */
@@ -116,13 +128,11 @@ function register(backend: Backend): void {
     kernelFunc: ({ inputs, backend: b }) => {
       const x = inputs.x as tf.TensorInfo;
       const s = valuesOf(backend, b, inputs.s as tf.TensorInfo)[0]!;
+      // x · 1 = x for every value (NaN and ±Infinity included): share the data, no pass. This
+      // is the common case — most steps are not clipped.
+      if (s === 1) return share(backend, b, x);
       if (backend === 'cpu') {
         const cpu = b as CpuBackendLike;
-        // x · 1 = x for every value (NaN and ±Infinity included): share the data, no pass.
-        if (s === 1) {
-          cpu.incRef(x.dataId);
-          return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-        }
         const src = valuesOf(backend, b, x);
         const out = new Float32Array(src.length);
         scaleInto(src, out, s);
@@ -145,8 +155,8 @@ function register(backend: Backend): void {
 
 function registerSelect(backend: Backend): void {
   // c ? a : b for a bool scalar c. tf.where would broadcast c with Tile, and the cpu backend's
-  // Tile reads its input through readSync; this kernel reads c in place instead, and on cpu
-  // shares the chosen tensor's data (no copy at all).
+  // Tile reads its input through readSync; this kernel reads c in place instead and shares the
+  // chosen tensor's data (no copy at all).
   tf.registerKernel({
     kernelName: SELECT_KERNEL,
     backendName: backend,
@@ -157,14 +167,7 @@ function registerSelect(backend: Backend): void {
         : (b as WasmBackendLike).typedArrayFromHeap(c)[0]) !== 0
         ? (inputs.a as tf.TensorInfo)
         : (inputs.b as tf.TensorInfo);
-      if (backend === 'cpu') {
-        (b as CpuBackendLike).incRef(pick.dataId);
-        return { dataId: pick.dataId, shape: pick.shape, dtype: pick.dtype };
-      }
-      const wb = b as WasmBackendLike;
-      const out = wb.makeOutput(pick.shape.slice(), pick.dtype);
-      (wb.typedArrayFromHeap(out) as Float32Array).set(wb.typedArrayFromHeap(pick) as Float32Array);
-      return out;
+      return share(backend, b, pick);
     },
   });
 }
