@@ -88,6 +88,26 @@ describe('WASM SIMD kernels vs the JS reference', () => {
     );
   });
 
+  it('max |x| ignores NaN in the SIMD body too (pow2_f32 recovers it when a NaN wins its integer max)', () => {
+    for (const arena of [false, true]) {
+      const make = (vals: number[]) => {
+        if (!arena) return new Float32Array(vals);
+        const a = gradientArena([vals.length]).arrays[0]!;
+        a.set(vals);
+        return a;
+      };
+      // 20 values: 16 in the vector body, 4 in the scalar tail.
+      const base = Array.from({ length: 20 }, (_, i) => (i % 5) - 2); // max |x| = 2
+      const withNaN = make(base.map((v, i) => (i === 3 ? NaN : i === 11 ? -7 : v)));
+      expect(wasm.powSumMax(withNaN, 2).max).toBe(7);
+      expect(wasm.powSumMax(withNaN, 2).sum).toBeNaN();
+      const withNaNAndInf = make(base.map((v, i) => (i === 3 ? NaN : i === 9 ? -Infinity : v)));
+      expect(wasm.powSumMax(withNaNAndInf, 2).max).toBe(Infinity);
+      const nanInTail = make(base.map((v, i) => (i === 18 ? NaN : v)));
+      expect(wasm.powSumMax(nanInTail, 2).max).toBe(2);
+    }
+  });
+
   it('finiteMax gives the same max and counts', () => {
     fc.assert(
       fc.property(input, ({ values, f32, shift }) => {

@@ -12,7 +12,10 @@
 ;; - sums of |x|^p widen every float32 to float64 first, so squares of float32 values can
 ;;   neither overflow nor underflow, and accumulate in float64 (4 independent f64x2
 ;;   accumulators: 8 lanes, which also hides the add latency);
-;; - max uses pmax (a < b ? b : a), which ignores a NaN in the data, as the JS `a > max` test does;
+;; - max uses pmax (a < b ? b : a), which ignores a NaN in the data, as the JS `a > max` test does,
+;;   except in pow2_f32, the hot loop, which compares the bit patterns of |x| as unsigned integers
+;;   (same order as the floats for |x| ≥ 0, and cheaper): there a NaN wins and the max comes out
+;;   NaN; the caller then recovers the NaN-ignoring max from finite_f32 (only when data has NaN);
 ;; - scale multiplies float32 data by a float32 factor (exact product, one rounding: the
 ;;   same bits as JS `x[i] * Math.fround(s)` stored into a Float32Array, and as PyTorch);
 ;; - clamp uses pmin / pmax, so NaN stays NaN and ±Infinity becomes ±c.
@@ -24,7 +27,8 @@
   (func (export "pow2_f32") (param $p i32) (param $n i32) (result f64)
     (local $vend i32) (local $end i32) (local $v v128) (local $w v128)
     (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
-    (local $m0 v128) (local $m1 v128) (local $x f32) (local $a f64) (local $sum f64) (local $mx f32)
+    (local $mask v128) (local $m0 v128) (local $m1 v128) (local $x f32) (local $a f64) (local $sum f64) (local $mx f32)
+    (local.set $mask (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))
     (local.set $end (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 2))))
     (local.set $vend (i32.add (local.get $p) (i32.shl (i32.and (local.get $n) (i32.const -8)) (i32.const 2))))
     (block $done (loop $loop
@@ -35,17 +39,17 @@
       (local.set $w (f64x2.promote_low_f32x4
         (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v))))
       (local.set $s1 (f64x2.add (local.get $s1) (f64x2.mul (local.get $w) (local.get $w))))
-      (local.set $m0 (f32x4.pmax (local.get $m0) (f32x4.abs (local.get $v))))
+      (local.set $m0 (i32x4.max_u (local.get $m0) (v128.and (local.get $v) (local.get $mask))))
       (local.set $v (v128.load offset=16 align=4 (local.get $p)))
       (local.set $w (f64x2.promote_low_f32x4 (local.get $v)))
       (local.set $s2 (f64x2.add (local.get $s2) (f64x2.mul (local.get $w) (local.get $w))))
       (local.set $w (f64x2.promote_low_f32x4
         (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v))))
       (local.set $s3 (f64x2.add (local.get $s3) (f64x2.mul (local.get $w) (local.get $w))))
-      (local.set $m1 (f32x4.pmax (local.get $m1) (f32x4.abs (local.get $v))))
+      (local.set $m1 (i32x4.max_u (local.get $m1) (v128.and (local.get $v) (local.get $mask))))
       (local.set $p (i32.add (local.get $p) (i32.const 32)))
       (br $loop)))
-    (local.set $mx (call $hmax_f32 (f32x4.pmax (local.get $m0) (local.get $m1))))
+    (local.set $mx (f32.reinterpret_i32 (call $hmax_u32 (i32x4.max_u (local.get $m0) (local.get $m1)))))
     (local.set $sum (call $hsum (local.get $s0) (local.get $s1) (local.get $s2) (local.get $s3)))
     (block $tdone (loop $tail
       (br_if $tdone (i32.ge_u (local.get $p) (local.get $end)))
@@ -305,6 +309,16 @@
   (func $hmax_f32 (param $m v128) (result f32)
     (f32.max (f32.max (f32x4.extract_lane 0 (local.get $m)) (f32x4.extract_lane 1 (local.get $m)))
              (f32.max (f32x4.extract_lane 2 (local.get $m)) (f32x4.extract_lane 3 (local.get $m)))))
+
+  (func $hmax_u32 (param $m v128) (result i32)
+    (local $a i32) (local $b i32)
+    (local.set $a (i32x4.extract_lane 0 (local.get $m)))
+    (local.set $b (i32x4.extract_lane 1 (local.get $m)))
+    (local.set $a (select (local.get $a) (local.get $b) (i32.gt_u (local.get $a) (local.get $b))))
+    (local.set $b (i32x4.extract_lane 2 (local.get $m)))
+    (local.set $a (select (local.get $a) (local.get $b) (i32.gt_u (local.get $a) (local.get $b))))
+    (local.set $b (i32x4.extract_lane 3 (local.get $m)))
+    (select (local.get $a) (local.get $b) (i32.gt_u (local.get $a) (local.get $b))))
 
   (func $hmax_f64 (param $m v128) (result f64)
     (f64.max (f64x2.extract_lane 0 (local.get $m)) (f64x2.extract_lane 1 (local.get $m))))
