@@ -60,8 +60,11 @@ export interface TensorClipper {
   readonly state: StateTree<tf.Variable>;
   /** The state as plain numbers (async read, not for the training loop). */
   readState(): Promise<StateTree<number>>;
-  /** Replaces the state (e.g. a `readState` snapshot, or a typed-array clipper's `state`). */
-  setState(state: StateTree<number>): void;
+  /**
+   * Replaces the state: a `readState` snapshot, a typed-array clipper's `state`, or a tree
+   * whose leaves are tensors (kept as they are: shape and values).
+   */
+  setState(state: StateTree<number | tf.Tensor>): void;
   /** Disposes the state variables. */
   dispose(): void;
 }
@@ -169,9 +172,10 @@ function leavesOfTree<A>(t: Tree<A>, isA: (x: unknown) => x is A, path = '', out
 
 const isNumber = (x: unknown): x is number => typeof x === 'number';
 
-/** Number leaves → float32 tensors (a number array that the rule keeps as a tensor stays a tensor). */
-function numbersToVariables(state: Tree<number>): Tree<tf.Variable> {
-  return mapTree(state, (x) => tf.variable(tf.scalar(x), false), isNumber);
+/** Number leaves → scalar variables; tensor leaves → variables holding the same data. */
+function numbersToVariables(state: Tree<number | tf.Tensor>): Tree<tf.Variable> {
+  const isValue = (x: unknown): x is number | tf.Tensor => typeof x === 'number' || x instanceof tf.Tensor;
+  return mapTree(state, (x) => tf.variable(typeof x === 'number' ? tf.scalar(x) : x, false), isValue);
 }
 
 /**
@@ -281,7 +285,7 @@ export function tensorClipper(ruleOrClipper: ClipRule | Clipper, options: Tensor
         isLeaf,
       );
     },
-    setState(next: StateTree<number>) {
+    setState(next: StateTree<number | tf.Tensor>) {
       const fresh = numbersToVariables(next);
       for (const [, v] of leavesOfTree(state, isLeaf)) v.dispose();
       state = fresh;

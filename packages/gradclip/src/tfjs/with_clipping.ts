@@ -97,13 +97,41 @@ function applyUnlessNonFinite(inner: tf.Optimizer, grads: NamedTensor[], finite:
 
 const STATE_PREFIX = 'gradclip/';
 
-function stateLeaves(t: StateTree<tf.Variable>, path = '', out: [string, tf.Variable][] = []): [string, tf.Variable][] {
-  if (t instanceof tf.Tensor) out.push([path, t as tf.Variable]);
-  else if (Array.isArray(t)) t.forEach((x: StateTree<tf.Variable>, i) => stateLeaves(x, `${path}/${i}`, out));
+/**
+ * The state's tensors with their paths: keys joined by '/', each key URI-encoded so that
+ * tfjs variable names (which contain '/') cannot be confused with the nesting.
+ */
+function stateLeaves(t: StateTree<tf.Variable>, path: string[] = [], out: [string, tf.Variable][] = []): [string, tf.Variable][] {
+  if (t instanceof tf.Tensor) out.push([path.map(encodeURIComponent).join('/'), t as tf.Variable]);
+  else if (Array.isArray(t)) t.forEach((x: StateTree<tf.Variable>, i) => stateLeaves(x, [...path, String(i)], out));
   else if (t !== null && typeof t === 'object') {
-    for (const [k, v] of Object.entries(t as Record<string, StateTree<tf.Variable>>)) stateLeaves(v, `${path}/${k}`, out);
+    for (const [k, v] of Object.entries(t as Record<string, StateTree<tf.Variable>>)) stateLeaves(v, [...path, k], out);
   }
   return out;
+}
+
+type Tree = StateTree<tf.Tensor>;
+
+/** A copy of the state's structure (leaves shared) with the saved tensors put in at their paths. */
+function overlay(state: StateTree<tf.Variable>, saved: { path: string; tensor: tf.Tensor }[]): Tree {
+  const copy = (t: Tree): Tree =>
+    t instanceof tf.Tensor || t === null || typeof t !== 'object'
+      ? t
+      : Array.isArray(t)
+        ? t.map(copy)
+        : Object.fromEntries(Object.entries(t).map(([k, v]) => [k, copy(v as Tree)]));
+  const root = { state: copy(state as Tree) } as Record<string, Tree>;
+  for (const { path, tensor } of saved) {
+    const keys = ['state', ...(path === '' ? [] : path.split('/').map(decodeURIComponent))];
+    let node = root as Record<string, Tree>;
+    keys.slice(0, -1).forEach((k) => {
+      // Entries a rule adds as it meets new tensors (AdaGC's γ per variable) are created here.
+      if (typeof node[k] !== 'object' || node[k] === null || node[k] instanceof tf.Tensor) node[k] = {};
+      node = node[k] as Record<string, Tree>;
+    });
+    node[keys.at(-1)!] = tensor;
+  }
+  return root['state']!;
 }
 
 /** Rebuilds clippers from a saved model's config: factory kind → factory. */
@@ -184,6 +212,7 @@ export class ClippedOptimizer extends tf.Optimizer {
   }
 
   override async getWeights(): Promise<NamedTensor[]> {
+    // 'gradclip/mean', 'gradclip/gamma/dense_Dense1%2Fkernel', …
     const own = stateLeaves(this.clipper.state).map(([path, v]) => ({ name: `${STATE_PREFIX}${path}`, tensor: v }));
     return [...(await this.optimizer.getWeights()), ...own];
   }
@@ -191,10 +220,9 @@ export class ClippedOptimizer extends tf.Optimizer {
   override async setWeights(weightValues: NamedTensor[]): Promise<void> {
     const own = weightValues.filter((w) => w.name.startsWith(STATE_PREFIX));
     await this.optimizer.setWeights(weightValues.filter((w) => !w.name.startsWith(STATE_PREFIX)));
-    const vars = new Map(stateLeaves(this.clipper.state));
-    for (const w of own) {
-      const v = vars.get(w.name.slice(STATE_PREFIX.length));
-      if (v !== undefined && tf.util.arraysEqual(v.shape, w.tensor.shape)) v.assign(tf.cast(w.tensor, v.dtype));
+    if (own.length > 0) {
+      const saved = own.map((w) => ({ path: w.name.slice(STATE_PREFIX.length), tensor: w.tensor }));
+      this.clipper.setState(overlay(this.clipper.state, saved));
     }
   }
 
