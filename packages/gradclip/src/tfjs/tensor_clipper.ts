@@ -170,7 +170,6 @@ function leavesOfTree<A>(t: Tree<A>, isA: (x: unknown) => x is A, path = '', out
   return out;
 }
 
-const isNumber = (x: unknown): x is number => typeof x === 'number';
 
 /** Number leaves → scalar variables; tensor leaves → variables holding the same data. */
 function numbersToVariables(state: Tree<number | tf.Tensor>): Tree<tf.Variable> {
