@@ -88,7 +88,7 @@ describe('WASM SIMD kernels vs the JS reference', () => {
     );
   });
 
-  it('max |x| ignores NaN in the SIMD body too (pow2_f32 recovers it when a NaN wins its integer max)', () => {
+  it('max |x| ignores NaN in the SIMD body too (pow2_f32 falls back to finite_f32 when a NaN wins its integer max)', () => {
     for (const arena of [false, true]) {
       const make = (vals: number[]) => {
         if (!arena) return new Float32Array(vals);

@@ -14,8 +14,9 @@
 ;;   accumulators: 8 lanes, which also hides the add latency);
 ;; - max uses pmax (a < b ? b : a), which ignores a NaN in the data, as the JS `a > max` test does,
 ;;   except in pow2_f32, the hot loop, which compares the bit patterns of |x| as unsigned integers
-;;   (same order as the floats for |x| ≥ 0, and cheaper): there a NaN wins and the max comes out
-;;   NaN; the caller then recovers the NaN-ignoring max from finite_f32 (only when data has NaN);
+;;   (same order as the floats for |x| ≥ 0, and cheaper); a NaN wins that comparison, and then
+;;   (only for data with a NaN) pow2_f32 takes the NaN-ignoring max from finite_f32 instead, so
+;;   every kernel keeps the same contract (pow2_f32 may leave finite_f32's counts in the header);
 ;; - scale multiplies float32 data by a float32 factor (exact product, one rounding: the
 ;;   same bits as JS `x[i] * Math.fround(s)` stored into a Float32Array, and as PyTorch);
 ;; - clamp uses pmin / pmax, so NaN stays NaN and ±Infinity becomes ±c.
@@ -27,7 +28,8 @@
   (func (export "pow2_f32") (param $p i32) (param $n i32) (result f64)
     (local $vend i32) (local $end i32) (local $v v128) (local $w v128)
     (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
-    (local $mask v128) (local $m0 v128) (local $m1 v128) (local $x f32) (local $a f64) (local $sum f64) (local $mx f32)
+    (local $p0 i32) (local $mask v128) (local $m0 v128) (local $m1 v128) (local $x f32) (local $a f64) (local $sum f64) (local $mx f32)
+    (local.set $p0 (local.get $p))
     (local.set $mask (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))
     (local.set $end (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 2))))
     (local.set $vend (i32.add (local.get $p) (i32.shl (i32.and (local.get $n) (i32.const -8)) (i32.const 2))))
@@ -59,6 +61,10 @@
       (local.set $mx (select (local.get $x) (local.get $mx) (f32.gt (local.get $x) (local.get $mx))))
       (local.set $p (i32.add (local.get $p) (i32.const 4)))
       (br $tail)))
+    ;; A NaN won the integer max: take max |x| over the non-NaN values from finite_f32 instead.
+    (if (f32.ne (local.get $mx) (local.get $mx))
+      (then (local.set $mx (f32.demote_f64 (call $finite_f32 (local.get $p0) (local.get $n))))
+            (if (f64.gt (f64.load (i32.const 16)) (f64.const 0)) (then (local.set $mx (f32.const inf))))))
     (f64.store (i32.const 0) (f64.promote_f32 (local.get $mx)))
     (local.get $sum))
 
@@ -144,7 +150,7 @@
   ;; Only runs when the fast pass saw a non-finite value or an out-of-range sum, so it is
   ;; written for size: one vector per iteration; the tail reuses the same body on a vector
   ;; of 0s with the remaining elements inserted one by one.
-  (func (export "finite_f32") (param $p i32) (param $n i32) (result f64)
+  (func $finite_f32 (export "finite_f32") (param $p i32) (param $n i32) (result f64)
     (local $end i32) (local $v v128) (local $inf v128) (local $m v128) (local $cn v128) (local $ci v128)
     (local.set $inf (f32x4.splat (f32.const inf)))
     (local.set $end (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 2))))

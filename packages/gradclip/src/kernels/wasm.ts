@@ -103,15 +103,6 @@ export function registerArena(buffer: ArrayBufferLike, inst: WasmInstance): void
 }
 
 /**
- * max |x| ignoring NaN, for when pow2_f32 (which lets a NaN win its integer max) saw a NaN:
- * the largest finite |x|, or Infinity if there is an infinite value. Runs only on data with NaN.
- */
-function maxIgnoringNaN(inst: WasmInstance, f32: boolean, ptr: number, n: number): number {
-  const maxFinite = (f32 ? inst.ex.finite_f32 : inst.ex.finite_f64)(ptr, n);
-  return inst.header[2]! > 0 ? Infinity : maxFinite;
-}
-
-/**
  * The WASM SIMD kernels, on a fresh instance with its own scratch memory. Arrays that view an
  * arena's memory are processed in place; any other array is streamed through the scratch
  * buffer in CHUNK_BYTES pieces (copied in, and for scale / clamp copied back).
@@ -158,8 +149,7 @@ export function loadWasmKernels(
     if (arena !== undefined) {
       const e = arena.ex;
       const sum = f32 ? (k === 2 ? e.pow2_f32 : e.pow1_f32)(x.byteOffset, x.length) : (k === 2 ? e.pow2_f64 : e.pow1_f64)(x.byteOffset, x.length);
-      const m = arena.header[0]!;
-      return { sum, max: m === m ? m : maxIgnoringNaN(arena, f32, x.byteOffset, x.length) };
+      return { sum, max: arena.header[0]! };
     }
     const fn = f32 ? (k === 2 ? ex.pow2_f32 : ex.pow1_f32) : k === 2 ? ex.pow2_f64 : ex.pow1_f64;
     const chunk = chunkOf(x);
@@ -169,8 +159,7 @@ export function loadWasmKernels(
       const len = Math.min(chunk, x.length - i);
       stage(x, i, len);
       sum += fn(HEADER_BYTES, len);
-      let m = header[0]!;
-      if (m !== m) m = maxIgnoringNaN(own, f32, HEADER_BYTES, len);
+      const m = header[0]!;
       if (m > max) max = m;
     }
     return { sum, max };
