@@ -118,7 +118,9 @@ function register(backend: Backend): void {
     kernelFunc: ({ inputs, backend: b, attrs }) => {
       const p = (attrs as { p: number }).p;
       let acc: NormStats<number> = { p, ref: 0, sum: 0, nan: 0, inf: 0 };
-      for (const t of Object.values(inputs)) acc = mergeNormStats(typedOps, acc, statsOf(backend, b, t as tf.TensorInfo, p));
+      // Last tensor first: the rules then scale from the first tensor on, so the tensors read
+      // last here are the first ones scaled, while they are still in the CPU cache.
+      for (const t of Object.values(inputs).reverse()) acc = mergeNormStats(typedOps, acc, statsOf(backend, b, t as tf.TensorInfo, p));
       return scalarsOut(backend, b, [acc.ref, acc.sum, acc.nan, acc.inf]);
     },
   });
