@@ -2,7 +2,7 @@ import { jsKernels } from '../kernels/js.js';
 import type { FiniteMax, Kernels, PowSumMax } from '../kernels/kernels.js';
 import { wasmModule } from '../kernels/wasm.js';
 import type { FloatArray } from '../types.js';
-import { scaleIntoBase64 } from './scale_into_wasm.generated.js';
+import { heapKernelsBase64 } from './heap_kernels_wasm.generated.js';
 
 /**
  * gradclip's WASM SIMD kernels (kernels/kernels.wat) instantiated on the tfjs wasm backend's
@@ -15,7 +15,6 @@ import { scaleIntoBase64 } from './scale_into_wasm.generated.js';
  * calls are synchronous, so nothing else can observe the header in between.
  */
 interface HeapExports {
-  pow2_f32(p: number, n: number): number;
   pow1_f32(p: number, n: number): number;
   finite_f32(p: number, n: number): number;
   scaled_f32(p: number, n: number, inv: number, k: number): number;
@@ -29,7 +28,7 @@ interface TfjsWasmBackend {
   wasm: { asm?: { memory?: unknown } };
 }
 
-/** The core's kernels on the heap, plus the out-of-place scale of scale_into.wat. */
+/** The core's kernels on the heap, plus the out-of-place scale of heap_kernels.wat. */
 export interface HeapKernels extends Kernels {
   /** dst ← src · s, both float32 views of the heap, same length. */
   scaleInto(src: Float32Array, dst: Float32Array, s: number): void;
@@ -44,11 +43,17 @@ function decode(b64: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-function heapKernels(
-  memory: WebAssembly.Memory,
-  ex: HeapExports,
-  scaleInto: (src: number, dst: number, n: number, s: number) => void,
-): HeapKernels {
+/** heap_kernels.wat's exports. */
+interface OwnExports {
+  scale_into(src: number, dst: number, n: number, s: number): void;
+  sumsq_max(p: number, n: number): number;
+  last_max(): number;
+}
+
+/** Below this largest |x|, float32 squares could underflow: sumsq_max defers to the exact path. */
+const SUMSQ_MIN_MAX = 2 ** -50;
+
+function heapKernels(memory: WebAssembly.Memory, ex: HeapExports, own: OwnExports): HeapKernels {
   const onHeap = (x: FloatArray): x is Float32Array => x instanceof Float32Array && x.buffer === memory.buffer;
   /** Runs f with the header bytes saved; returns f's result and the header as it left it. */
   const call = <R>(f: () => R): { r: R; header: Float64Array } => {
@@ -64,8 +69,15 @@ function heapKernels(
   return {
     name: 'wasm-tfjs-heap',
     powSumMax(x, p): PowSumMax {
-      if (!onHeap(x) || (p !== 1 && p !== 2)) return jsKernels.powSumMax(x, p);
-      const { r, header } = call(() => (p === 2 ? ex.pow2_f32 : ex.pow1_f32)(x.byteOffset, x.length));
+      if (onHeap(x) && p === 2) {
+        const sum = own.sumsq_max(x.byteOffset, x.length);
+        const max = own.last_max();
+        // A non-finite sum sends typedNormStats to its exact two-pass path (finiteMax,
+        // scaledPowSum); so does tiny data, where float32 squares lose precision.
+        return { sum: max > 0 && max < SUMSQ_MIN_MAX ? Infinity : sum, max };
+      }
+      if (!onHeap(x) || p !== 1) return jsKernels.powSumMax(x, p);
+      const { r, header } = call(() => ex.pow1_f32(x.byteOffset, x.length));
       return { sum: r, max: header[0]! };
     },
     finiteMax(x): FiniteMax {
@@ -87,7 +99,7 @@ function heapKernels(
     },
     scaleInto(src, dst, s) {
       if (!onHeap(src) || !onHeap(dst) || src.length !== dst.length) throw new RangeError('scaleInto: two heap views of the same length');
-      scaleInto(src.byteOffset, dst.byteOffset, src.length, s);
+      own.scale_into(src.byteOffset, dst.byteOffset, src.length, s);
     },
   };
 }
@@ -107,9 +119,8 @@ export function wasmHeapKernels(backend: unknown): HeapKernels | undefined {
     if (memory instanceof WebAssembly.Memory && mod !== null) {
       const env = { env: { memory } };
       const inst = new WebAssembly.Instance(mod, env);
-      const own = new WebAssembly.Instance(new WebAssembly.Module(decode(scaleIntoBase64)), env);
-      const scaleInto = (own.exports as { scale_into(src: number, dst: number, n: number, s: number): void }).scale_into;
-      k = heapKernels(memory, inst.exports as unknown as HeapExports, scaleInto);
+      const own = new WebAssembly.Instance(new WebAssembly.Module(decode(heapKernelsBase64)), env);
+      k = heapKernels(memory, inst.exports as unknown as HeapExports, own.exports as unknown as OwnExports);
     }
   } catch {
     k = null;
