@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { clipByGlobalNorm, clipByValue } from 'gradclip';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_METHODS, makeClipStep, parseMethod, parseMethods } from './methods.js';
+import { adaGCWarmup, DEFAULT_METHODS, makeClipStep, parseMethod, parseMethods, ZCLIP_WARMUP } from './methods.js';
 import { initRnn, PARAM_NAMES, type RnnParams } from './rnn.js';
 import { Rng } from './tasks.js';
 
@@ -91,5 +91,25 @@ describe('makeClipStep (gradclip/tfjs)', () => {
       // the clipper's state lives in tf.Variables until dispose(); nothing else may remain
       expect(tf.memory().numTensors, spec).toBe(before);
     }
+  });
+
+  it('AdaGC warm-up is a quarter of the run (5 to 100 steps), so it ends within the run', () => {
+    expect(adaGCWarmup(100)).toBe(25);
+    expect(adaGCWarmup(30)).toBe(8);
+    expect(adaGCWarmup(8)).toBe(5);
+    expect(adaGCWarmup(1000)).toBe(100);
+  });
+
+  it('ZClip runs without a fixed cap: a huge gradient passes unchanged during warm-up', () => {
+    const step = makeClipStep(parseMethod('zclip:2.5'));
+    for (let i = 0; i < ZCLIP_WARMUP; i++) {
+      const g = fakeGrads(20 + i, 50);
+      const { grads, report } = step(g, params);
+      expect(report.norm).toBeGreaterThan(10);
+      expect(report.clipped).toBe(false);
+      expect(report.scale).toBe(1);
+      tf.dispose(Object.values(grads));
+    }
+    step.dispose();
   });
 });

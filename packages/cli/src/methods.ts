@@ -85,8 +85,31 @@ export function parseMethods(list: string): MethodSpec[] {
   return specs;
 }
 
+/** How the run a clipper serves looks: the adaptive methods size their warm-up by it. */
+export interface MethodContext {
+  /** Training steps of the run (default 100). */
+  steps?: number;
+}
+
+/**
+ * AdaGC's warm-up for a run of `steps` steps: a quarter of the run, at most the paper's
+ * 100 and at least 5. Its default (100 steps) would cover a 100-step run entirely, and
+ * during warm-up AdaGC is only global-norm clipping at lambdaAbs = 1.
+ */
+export const adaGCWarmup = (steps: number): number => Math.max(5, Math.min(100, Math.round(steps / 4)));
+
+/**
+ * ZClip's fixed cap. `null`: no cap, so after its 25-step warm-up ZClip's own z-score
+ * threshold decides alone. (Its default cap, maxGradNorm = 1, would be the binding limit at
+ * every step here and make it identical to global norm ≤ 1.) Without a cap ZClip does not
+ * clip at all during warm-up.
+ */
+export const ZCLIP_MAX_GRAD_NORM: number | null = null;
+/** ZClip's warm-up (its default, 25 steps). */
+export const ZCLIP_WARMUP = 25;
+
 /** The tensor clipper of a method, from gradclip/tfjs (`undefined` for 'none'). */
-export function tensorClipperOf(m: MethodSpec): TensorClipper | undefined {
+export function tensorClipperOf(m: MethodSpec, ctx: MethodContext = {}): TensorClipper | undefined {
   switch (m.kind) {
     case 'none':
       return undefined;
@@ -99,9 +122,9 @@ export function tensorClipperOf(m: MethodSpec): TensorClipper | undefined {
     case 'autoclip':
       return autoClipTensorClipper({ percentile: m.arg! });
     case 'zclip':
-      return zClipTensorClipper({ zThresh: m.arg! });
+      return zClipTensorClipper({ zThresh: m.arg!, maxGradNorm: ZCLIP_MAX_GRAD_NORM, warmupSteps: ZCLIP_WARMUP });
     case 'adagc':
-      return adaGCTensorClipper({ lambdaRel: m.arg! });
+      return adaGCTensorClipper({ lambdaRel: m.arg!, warmupSteps: adaGCWarmup(ctx.steps ?? 100) });
   }
 }
 
@@ -134,8 +157,8 @@ export interface ClipStep {
  * and applyGradients. Everything stays on the device; the report (norm, threshold, clipped,
  * scale and the cosine between raw and clipped gradient) is read back in one transfer.
  */
-export function makeClipStep(m: MethodSpec): ClipStep {
-  const clipper = tensorClipperOf(m);
+export function makeClipStep(m: MethodSpec, ctx: MethodContext = {}): ClipStep {
+  const clipper = tensorClipperOf(m, ctx);
   const fixedThreshold = m.kind === 'global' ? m.arg! : null;
   // Rules that scale the whole gradient by one factor: on a clipped step the threshold in
   // force is the post-clip norm ‖g‖·factor.

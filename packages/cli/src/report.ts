@@ -17,7 +17,8 @@ import {
   sweepSpec,
   vanishingSpec,
 } from './charts.js';
-import { mean, median, type DemoResult, type SmoothnessResult, type SurfaceResult, type SweepResult, type VanishingResult } from './experiments.js';
+import { mean, median, type DemoResult, type MethodSummary, type SmoothnessResult, type SurfaceResult, type SweepResult, type VanishingResult } from './experiments.js';
+import { adaGCWarmup, ZCLIP_MAX_GRAD_NORM, ZCLIP_WARMUP } from './methods.js';
 import { renderChart, type RenderedChart } from './render.js';
 import type { TrainConfig } from './train.js';
 
@@ -152,19 +153,45 @@ export function verdicts(r: ReportInput): Verdict[] {
     });
     const adaptive = d.summary.filter((x) => ['agc', 'autoclip', 'zclip', 'adagc'].some((k) => x.method.startsWith(k)));
     const g1 = by('global:1');
-    const same = adaptive.filter((x) => g1 !== undefined && x.evalLoss.every((v, i) => v === g1.evalLoss[i]));
     out.push({
       claim: '(6) Clipping adds a hyperparameter to tune',
       verdict: 'confirmed',
       text:
-        `Global-norm clipping needs τ (see claim 4). Adaptive methods trade it for defaults taken from the papers, run here untuned: ` +
+        `Global-norm clipping needs τ (see claim 4). Adaptive methods trade it for defaults taken from the papers, run here without tuning: ` +
         (adaptive.map((x) => `${x.label}: ${x.diverged}/${x.seeds} diverged, median loss ${f3(x.medianEvalLoss)}, clipped ${(100 * x.clipFraction).toFixed(0)}% of steps`).join('; ') || 'none run') +
-        '. ZClip and AdaGC clip at an absolute norm of 1 during their warm-up (25 and 100 steps by default), so early on they act like global-norm ≤ 1' +
-        (same.length ? ` — and ${same.map((x) => x.label).join(', ')} ended with exactly the losses of global norm ≤ 1 in every seed (ZClip's default maxGradNorm = 1 cap stays in force after warm-up and was always the binding limit here)` : '') +
-        '. They still have hyperparameters (percentile, z threshold, λ), but ones that transfer between models because they are relative to the observed norms or the weights.',
+        '. ' +
+        methodSettingsText(d, r.settings.steps, g1) +
+        'They still have hyperparameters (percentile, z threshold, λ), but ones that transfer between models because they are relative to the observed norms or the weights.',
     });
   }
   return out;
+}
+
+/** What the report says about the settings of AdaGC and ZClip, with the data of this run. */
+function methodSettingsText(d: DemoResult, steps: number, g1: MethodSummary | undefined): string {
+  const parts: string[] = [];
+  const ada = d.summary.filter((x) => x.method.startsWith('adagc'));
+  if (ada.length) {
+    parts.push(
+      `AdaGC ran with warmupSteps = ${adaGCWarmup(steps)} (a quarter of the ${steps}-step run; its default of 100 would cover the whole run), during which it is global-norm clipping at lambdaAbs = 1; after that each tensor has its own threshold. `,
+    );
+  }
+  const zs = d.summary.filter((x) => x.method.startsWith('zclip'));
+  for (const z of zs) {
+    const runs = d.runs.filter((x) => x.method === z.method);
+    const early = runs.filter((x) => x.divergedAt !== null && x.divergedAt < ZCLIP_WARMUP).length;
+    const sameAsG1 = g1 !== undefined && z.evalLoss.every((v, i) => v === g1.evalLoss[i]);
+    parts.push(
+      ZCLIP_MAX_GRAD_NORM === null
+        ? `ZClip ran without its fixed cap (maxGradNorm: null), so that its z-score rule acts alone: it only collects norm statistics during its first ${ZCLIP_WARMUP} steps and clips nothing then. ` +
+            (early > 0
+              ? `It diverged within those steps in ${early}/${runs.length} seeds, exactly like unclipped training — an adaptive threshold needs a safe start, and ZClip's default cap (maxGradNorm = 1) is that safe start, which makes it a fixed threshold again. `
+              : `It diverged in ${z.diverged}/${runs.length} seeds. `)
+        : `ZClip ran with its default cap maxGradNorm = ${ZCLIP_MAX_GRAD_NORM}, which is in force during warm-up and after` +
+            (sameAsG1 ? ` — and it ended with exactly the losses of global norm ≤ 1 in every seed: the cap was always the binding limit. ` : '. '),
+    );
+  }
+  return parts.join('');
 }
 
 function table(headers: string[], rows: (string | number)[][]): string {
@@ -284,6 +311,7 @@ figure{margin:1.5em 0;overflow-x:auto} figcaption{font-size:.85em;color:#555} co
 (global norm, value, AGC, AutoClip, ZClip, AdaGC). Settings: ${esc(c.task)} problem, T = ${c.seqLen}, tanh RNN with ${c.hidden} units
 (ρ(Wh) ≈ ${c.recurrentScale} at init), batch ${c.batchSize}, SGD lr ${c.learningRate}, ${s.steps} steps, seeds ${s.seeds.join(', ')},
 TF.js backend <code>${esc(s.backend)}</code>${s.quick ? ' (<b>--quick</b>: CI-sized run)' : ''}; finished in ${r.seconds.toFixed(0)} s.
+Adaptive clippers use the papers' defaults except: AdaGC warm-up ${adaGCWarmup(s.steps)} steps (a quarter of the run instead of 100), ZClip ${ZCLIP_MAX_GRAD_NORM === null ? 'without its fixed cap (<code>maxGradNorm: null</code>)' : `with its cap <code>maxGradNorm: ${ZCLIP_MAX_GRAD_NORM}</code>`}.
 A run <i>diverges</i> when its loss becomes NaN/∞ or exceeds ${c.divergenceFactor}× the chance loss ${f3(s.chanceLoss)} (the loss of the best constant prediction: the model has learned nothing).</p>
 <h2>Verdicts</h2>
 ${vs.map((v) => `<div class="verdict" style="border-color:${color(v.verdict)}"><div><span class="tag" style="color:${color(v.verdict)}">${esc(v.verdict)}</span> — <b>${esc(v.claim)}</b></div><div>${esc(v.text)}</div></div>`).join('\n')}

@@ -88,8 +88,12 @@ export function rnnLoss(p: RnnParams, task: TaskSpec, x: tf.Tensor3D, y: tf.Tens
     const H = p.wh.shape[0]!;
     // Input projection and bias of every step at once (one matMul and one add instead of T
     // of each): the step loop then costs 3 ops, which is what dominates on small tensors.
-    const xwb = tf.add(tf.reshape(tf.matMul(tf.reshape(x, [batch * steps, x.shape[2]]), p.wx), [batch, steps, H]), p.b);
-    const xw = tf.unstack(xwb, 1);
+    // Time-major first ([T, batch, F]): unstacking along the leading axis copies contiguous
+    // blocks, which is about twice as fast per training step on both the cpu and the wasm
+    // backend as unstacking the strided time axis of [batch, T, H].
+    const xt = tf.transpose(x, [1, 0, 2]);
+    const xwb = tf.add(tf.reshape(tf.matMul(tf.reshape(xt, [steps * batch, x.shape[2]]), p.wx), [steps, batch, H]), p.b);
+    const xw = tf.unstack(xwb, 0);
     let h: tf.Tensor = tf.zeros([batch, H]);
     for (let t = 0; t < steps; t++) {
       h = tf.tanh(tf.add(xw[t]!, tf.matMul(h, p.wh)));

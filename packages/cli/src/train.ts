@@ -86,7 +86,7 @@ export function trainRun(cfg: TrainConfig, method: MethodSpec, seed: number, opt
   const dataRng = new Rng(seed + 7919);
   const evalBatch = batchTensors(task.batch(new Rng(seed + 104729), cfg.evalSize, cfg.seqLen));
   const optimizer = tf.train.sgd(cfg.learningRate);
-  const clipStep = makeClipStep(method);
+  const clipStep = makeClipStep(method, { steps: cfg.steps });
   const rec: RunRecord = {
     method: method.id,
     label: method.label,

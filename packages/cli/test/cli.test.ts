@@ -7,9 +7,12 @@ import { pngSize } from '../src/render.js';
 
 interface Metrics {
   settings: { chanceLoss: number; seeds: number[] };
-  demo: { summary: { method: string; diverged: number; seeds: number; evalLoss: (number | null)[] }[] };
+  demo: {
+    summary: { method: string; diverged: number; seeds: number; evalLoss: (number | null)[] }[];
+    runs: { method: string; seed: number; loss: number[]; evalLoss: number | null; divergedAt: number | null }[];
+  };
   surface: { plainLargestStep: number; clippedLargestStep: number; maxNorm: number; learningRate: number; plain: { loss: number }[]; clipped: { loss: number }[] };
-  verdicts: { claim: string; verdict: string }[];
+  verdicts: { claim: string; verdict: string; text: string }[];
 }
 
 // One `gradclip demo --quick` run (the CI-sized configuration) shared by the assertions below.
@@ -32,13 +35,29 @@ describe('gradclip demo --quick', () => {
     const global = metrics.demo.summary.find((s) => s.method === 'global:1')!;
     const badNone = none.evalLoss.filter((l) => l === null || l > 2 * chance).length;
     expect(badNone * 2).toBeGreaterThan(none.seeds);
+    // at quick size every unclipped seed blows up within the first few steps
+    expect(none.diverged).toBe(none.seeds);
     expect(global.diverged).toBe(0);
-    // "converges": every seed ends with a finite held-out loss near or below chance
-    // (predicting the mean), far from the blown-up unclipped runs.
-    for (const l of global.evalLoss) {
-      expect(l).not.toBeNull();
-      expect(l!).toBeLessThan(2 * chance);
+    // "converges", in what is true at this size: every seed ends with a finite held-out loss
+    // near chance (predicting the mean; within 1.5×), clearly below where its training
+    // started (the first 5 steps average 2–10× chance). It does not learn the 50-step
+    // dependency in 30 steps: no seed gets clearly below chance.
+    const runs = metrics.demo.runs.filter((r) => r.method === 'global:1');
+    expect(runs).toHaveLength(global.seeds);
+    for (const r of runs) {
+      const start = r.loss.slice(0, 5).reduce((a, b) => a + b, 0) / 5;
+      expect(r.evalLoss).not.toBeNull();
+      expect(r.evalLoss!, `seed ${r.seed}`).toBeLessThan(1.5 * chance);
+      expect(r.evalLoss!, `seed ${r.seed}`).toBeLessThan(0.75 * start);
     }
+  });
+
+  it('ZClip without its fixed cap clips nothing during warm-up and diverges there like unclipped training', () => {
+    const z = metrics.demo.runs.filter((r) => r.method === 'zclip:2.5');
+    const none = metrics.demo.runs.filter((r) => r.method === 'none');
+    expect(z.map((r) => r.divergedAt)).toEqual(none.map((r) => r.divergedAt));
+    for (const r of z) expect(r.divergedAt!).toBeLessThan(25);
+    expect(metrics.verdicts[5]!.text).toContain('without its fixed cap');
   });
 
   it('the Pascanu trajectory without clipping jumps off the cliff, the clipped one does not', () => {
