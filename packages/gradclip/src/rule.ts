@@ -11,11 +11,15 @@ export interface RuleOutput<T, S, B> {
   scale: S;
   clipped: B;
   finite: B;
+  /** The threshold the rule computed this step, for rules whose threshold moves (AutoClip, ZClip). */
+  threshold?: S;
 }
 
 /** Converts a typed-array rule's output into the public report. */
 export function toClipResult(out: RuleOutput<unknown, number, boolean>): ClipResult {
-  return { norm: out.norm, scale: out.scale, clipped: out.clipped, finite: out.finite };
+  const r: ClipResult = { norm: out.norm, scale: out.scale, clipped: out.clipped, finite: out.finite };
+  if (out.threshold !== undefined) r.threshold = out.threshold;
+  return r;
 }
 
 export class NonFiniteGradientError extends RangeError {

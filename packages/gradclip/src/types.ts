@@ -26,4 +26,6 @@ export interface ClipResult {
   clipped: boolean;
   /** False when a NaN or ±Infinity was seen in the gradients. */
   finite: boolean;
+  /** The threshold in force this step, reported by rules whose threshold moves (AutoClip, ZClip). */
+  threshold?: number;
 }

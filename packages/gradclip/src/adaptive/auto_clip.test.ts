@@ -106,3 +106,13 @@ describe('autoClip restored from a live state', () => {
     expect(g[0]).toBeCloseTo(4 * (2.5 / (4 + 1e-6)), 14);
   });
 });
+
+describe('autoClip reports its threshold', () => {
+  it('is the percentile of the history including this step', () => {
+    // History after three steps: norms 5, 1, 3 → sorted 1, 3, 5; the 50th percentile is 3.
+    const c = autoClip({ percentile: 50 });
+    expect(c.clip(new Float64Array([3, 4])).threshold).toBe(5);
+    expect(c.clip(new Float64Array([1])).threshold).toBe(3); // (1 + 5) / 2
+    expect(c.clip(new Float64Array([3])).threshold).toBe(3);
+  });
+});

@@ -171,7 +171,7 @@ export function autoClipRule(options: AutoClipOptions = {}): ClipRule<AutoClipSt
         one,
         ops.min(one, ratioToNorm(ops, threshold, norm, TORCH_EPS, stats)),
       );
-      return { out: scaleAll(ops, values, factor, norm, finite, policy), state: history.toState() };
+      return { out: { ...scaleAll(ops, values, factor, norm, finite, policy), threshold }, state: history.toState() };
     },
   };
 }

@@ -106,3 +106,14 @@ describe('zClip (hand-worked)', () => {
     expect(() => zClip({ state: { count: 1, mean: null, m2: 0, variance: 0 } as never })).toThrow(/options.state.mean/);
   });
 });
+
+describe('zClip reports its threshold', () => {
+  it('is the cap during warm-up and mean + z·(σ + eps) under the cap afterwards', () => {
+    // Warm-up of 2 steps with norms 1 and 3: mean 2, population variance 1, σ = 1.
+    const c = zClip({ warmupSteps: 2, zThresh: 2, maxGradNorm: 100 });
+    expect(c.clip(new Float64Array([1])).threshold).toBe(100);
+    expect(c.clip(new Float64Array([3])).threshold).toBe(100);
+    // After warm-up: band = 2 + 2·(1 + 1e-6) = 4.000002.
+    expect(c.clip(new Float64Array([2])).threshold).toBeCloseTo(4.000002, 12);
+  });
+});

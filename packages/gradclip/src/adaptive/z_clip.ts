@@ -139,7 +139,12 @@ export function zClipRule(options: ZClipOptions = {}): ClipRule<ZClipState> {
         variance: pick(warmVar, emaVar, st.variance),
       };
       const factor = ops.where(warming, warmFactor, afterFactor);
-      return { out: scaleAll(ops, values, factor, g, finite, policy), state: next };
+      // The norm above which this step clips: the cap during warm-up; afterwards the z-score
+      // band mean + zThresh·(σ + eps) (or mean + zThresh·σ in percentile mode), under the cap.
+      const noCap = s(Infinity);
+      const spikeAbove = mode === 'percentile' ? band : ops.add(st.mean, ops.mul(s(zThresh), ops.add(sigma, s(eps))));
+      const threshold_ = ops.where(warming, cap ?? noCap, ops.min(spikeAbove, cap ?? noCap));
+      return { out: { ...scaleAll(ops, values, factor, g, finite, policy), threshold: threshold_ }, state: next };
     },
   } as ClipRule<ZClipState>;
 }

@@ -6,6 +6,7 @@ import { globalNormTensorClipper, perTensorNormTensorClipper, tensorClipper, val
 import { setFusedKernelsDisabled } from './kernels.js';
 import { BACKENDS, useBackend } from './test_backends.js';
 import { globalNormRuleOf } from '../clipper.js';
+import { adaGC, autoClip, zClip } from '../index.js';
 
 const f32 = (xs: number[]) => Float32Array.from(xs);
 const read = (t: tf.Tensor) => Array.from(t.dataSync());
@@ -35,6 +36,26 @@ for (const backend of BACKENDS) {
         expect(read(r.grads[1]!)).toEqual([0]);
         expect(readBool(r.clipped)).toBe(true);
         expect(readBool(r.finite)).toBe(true);
+      });
+
+      it('a typed clipper with numeric state (ZClip, AutoClip, AdaGC) leaks nothing when wrapped, restored and disposed', () => {
+        const before = tf.memory().numTensors;
+        for (const typed of [zClip(), autoClip({ historySize: 8 }), adaGC()]) {
+          const c = tensorClipper(typed);
+          const g = tf.tensor([3, 4]);
+          const r = c.clip([g]);
+          tf.dispose([g, ...r.grads, r.norm, r.scale, r.clipped, r.finite, ...(r.threshold ? [r.threshold] : [])]);
+          c.setState(typed.state);
+          c.dispose();
+        }
+        expect(tf.memory().numTensors).toBe(before);
+      });
+
+      it('reports the moving threshold of AutoClip and ZClip', () => {
+        const c = tensorClipper(zClip({ maxGradNorm: 7 }));
+        const r = c.clip([tf.tensor([3, 4])]);
+        expect(read(r.threshold!)[0]).toBe(7); // warm-up: the cap
+        c.dispose();
       });
 
       it('keeps the container: NamedTensorMap, NamedTensor[] with nulls, single tensor', () => {

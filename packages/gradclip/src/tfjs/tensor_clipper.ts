@@ -174,7 +174,11 @@ function leavesOfTree<A>(t: Tree<A>, isA: (x: unknown) => x is A, path = '', out
 /** Number leaves → scalar variables; tensor leaves → variables holding the same data. */
 function numbersToVariables(state: Tree<number | tf.Tensor>): Tree<tf.Variable> {
   const isValue = (x: unknown): x is number | tf.Tensor => typeof x === 'number' || x instanceof tf.Tensor;
-  return mapTree(state, (x) => tf.variable(typeof x === 'number' ? tf.scalar(x) : x, false), isValue);
+  // tf.variable shares the scalar's data and takes its own reference: the tidy frees the
+  // temporary scalars, leaving only the variables.
+  return tf.tidy(
+    () => mapTree(state, (x) => tf.variable(typeof x === 'number' ? tf.scalar(x) : x, false), isValue) as unknown as tf.TensorContainer,
+  ) as unknown as Tree<tf.Variable>;
 }
 
 /**
@@ -238,7 +242,7 @@ export function tensorClipper(ruleOrClipper: ClipRule | Clipper, options: Tensor
       }
       const out = tf.tidy((): tf.TensorContainer => {
         const r = rule.apply(tfOps, g.leaves, p, state as Tree<tf.Scalar>);
-        const o = r.out as typeof r.out & { threshold?: tf.Scalar };
+        const o = r.out;
         // Outputs that are the inputs themselves (an untouched gradient) are cloned, so the
         // caller owns every tensor in the result and can dispose it.
         const own = (t: tf.Tensor) => (g.leaves.some((l) => l.values === t) || t instanceof tf.Variable ? tf.clone(t) : t);
