@@ -44,7 +44,7 @@ for (const backend of BACKENDS) {
           const c = tensorClipper(typed);
           const g = tf.tensor([3, 4]);
           const r = c.clip([g]);
-          tf.dispose([g, ...r.grads, r.norm, r.scale, r.clipped, r.finite, ...(r.threshold ? [r.threshold] : [])]);
+          tf.dispose([g, ...r.grads.filter((t) => t !== null), r.norm, r.scale, r.clipped, r.finite, ...(r.threshold ? [r.threshold] : [])]);
           c.setState(typed.state);
           c.dispose();
         }
