@@ -1,5 +1,5 @@
 /**
- * The TensorFlow.js example and the code blocks of docs/tfjs.md, run as a user would run them:
+ * The TensorFlow.js example and the code blocks of README.md's TensorFlow.js section, run as a user would run them:
  * `node` in the repository root, importing the built package (`gradclip/tfjs` → dist; `npm
  * test` builds it first).
  */
@@ -31,8 +31,10 @@ describe('examples/tfjs_fit.mjs', () => {
   });
 });
 
-describe('docs/tfjs.md', () => {
-  const doc = readFileSync(`${root}docs/tfjs.md`, 'utf8');
+describe("README.md's TensorFlow.js section", () => {
+  const readme = readFileSync(`${root}README.md`, 'utf8');
+  const start = readme.indexOf('\n## TensorFlow.js\n');
+  const doc = readme.slice(start, readme.indexOf('\n## ', start + 5));
   // Complete programs start with an import; fragments (e.g. reading the monitor) do not.
   const blocks = [...doc.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]!).filter((b) => b.startsWith('import'));
 
