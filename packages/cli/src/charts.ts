@@ -64,7 +64,7 @@ export function surfaceSpec(s: SurfaceResult): TopLevelSpec {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
       text: 'Pascanu et al. 2013, Fig. 6: the cliff of a one-unit RNN',
-      subtitle: `x_t = w·σ(x_t−1) + b, 50 steps, loss (σ(x_50) − 0.7)²; GD lr ${s.learningRate} from (w, b) = (${s.start.w}, ${s.start.b}), ${s.plain.length - 1} iterations. Yellow: plateau σ→0; green: plateau σ→1; dark: the valley`,
+      subtitle: [`x_t = w·σ(x_t−1) + b, 50 steps, loss (σ(x_50) − 0.7)²; GD lr ${s.learningRate} from (w, b) = (${s.start.w}, ${s.start.b}), ${s.plain.length - 1} iterations.`, 'Yellow: plateau σ→0; green: plateau σ→1; dark: the valley'],
     },
     hconcat: [surfacePanel(s, s.cells, s.w, s.b, 'whole surface'), surfacePanel(s, s.zoom.cells, s.zoom.w, s.zoom.b, 'zoom around the start')],
     resolve: { scale: { color: 'shared' } },
@@ -134,7 +134,7 @@ export function demoNormSpec(d: DemoResult): TopLevelSpec {
   const order = d.summary.map((s) => s.label);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'Gradient norm before clipping, per step', subtitle: 'Lines: seeds; grey dots: the threshold in force — fixed for global norm, ‖g‖·factor on clipped steps for AutoClip / ZClip; AGC, AdaGC (per unit / tensor) and value clipping have no single one' },
+    title: { text: 'Gradient norm before clipping, per step', subtitle: ['Lines: seeds; grey dots: the threshold in force — fixed for global norm, ‖g‖·factor on clipped steps for AutoClip / ZClip;', 'AGC, AdaGC (per unit / tensor) and value clipping have no single one'] },
     data: { values: rows },
     facet: { field: 'method', type: 'nominal', sort: order, title: null },
     columns: 3,
@@ -245,7 +245,7 @@ export function sweepSpec(s: SweepResult, chanceLoss: number): TopLevelSpec {
   const shade = { data: { values: band }, mark: { type: 'rect' as const, color: '#2ca02c', opacity: 0.12 }, encoding: { x: { field: 'lo', type: 'quantitative' as const, scale: { type: 'log' as const, domain: [lo, hi], nice: false } }, x2: { field: 'hi' } } };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'Threshold sensitivity (global-norm clipping)', subtitle: "Green band: Pascanu's heuristic, 0.5×–10× the reference norm (median pre-clip norm of stable clipped training); dots: seeds; line: median" },
+    title: { text: 'Threshold sensitivity (global-norm clipping)', subtitle: ["Green band: Pascanu's heuristic, 0.5×–10× the reference norm (median pre-clip norm of stable clipped training)", 'Dots: seeds; line: median'] },
     vconcat: [
       {
         width: 520,
@@ -291,7 +291,7 @@ export function vanishingSpec(v: VanishingResult): TopLevelSpec {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
       text: 'Vanishing gradients: ‖∂L/∂h_t‖ per time step (median over seeds)',
-      subtitle: `tanh RNN with ρ(Wh) ≈ ${v.recurrentScale}; all methods start from the same weights, so their curves coincide at initialisation. Clipping rescales the update; it cannot lift the signal that reaches early steps`,
+      subtitle: [`tanh RNN with ρ(Wh) ≈ ${v.recurrentScale}; all methods start from the same weights, so their curves coincide at initialisation.`, 'Clipping rescales the update; it cannot lift the signal that reaches early steps'],
     },
     data: { values: rows },
     facet: { column: { field: 'when', type: 'nominal', sort: ['at initialisation', 'after training'], title: null } },
