@@ -1,5 +1,6 @@
 import { leavesOf } from './gradients.js';
-import { finaliseNorm, mergeAllNormStats, statsFinite } from './norm_stats.js';
+import { setNormStats } from './global_norm.js';
+import { finaliseNorm, statsFinite } from './norm_stats.js';
 import type { ArrayOps } from './ops.js';
 import { toClipResult, type RuleOutput } from './rule.js';
 import { typedOps } from './typed_ops.js';
@@ -16,8 +17,7 @@ import { nonNegative } from './validate.js';
  * unlike norm clipping. `norm` in the report is the L2 norm before clipping.
  */
 export function valueRule<T, S, B>(ops: ArrayOps<T, S, B>, grads: readonly T[], clipValue: number): RuleOutput<T, S, B> {
-  const stats = grads.map((g) => ops.normStats(g, 2));
-  const all = mergeAllNormStats(ops, 2, stats);
+  const all = setNormStats(ops, grads, 2);
   const c = ops.scalar(clipValue);
   // ref is the largest finite |x|; an infinite entry is always clamped.
   const clipped = ops.or(ops.gt(all.ref, c), ops.gt(all.inf, ops.scalar(0)));

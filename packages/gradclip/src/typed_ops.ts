@@ -1,5 +1,6 @@
 import { kernels } from './kernels/index.js';
 import { unitGeometry } from './adaptive/units.js';
+import { mergeAllNormStats } from './norm_stats.js';
 import type { ArrayOps, NormStats, UnitLayout } from './ops.js';
 import type { FloatArray } from './types.js';
 
@@ -12,26 +13,47 @@ import type { FloatArray } from './types.js';
 const TINY_SUM = 2 ** -900;
 
 /**
- * Norm statistics of one typed array. The fast path is a single pass accumulating |x|^p in
- * float64: for float32 data and p = 2 it cannot overflow (3.4e38² ≈ 1.2e77), so the careful
- * two-pass path (find max, then Σ(|x|/max)^p) only runs for huge p, float64 extremes,
- * subnormal-range data, or NaN / ±Infinity entries.
+ * Statistics from the fast pass (Σ|x|^p in float64 and max |x|), when they can be trusted:
+ * for float32 data and p = 2 the sum cannot overflow (3.4e38² ≈ 1.2e77), so only huge p,
+ * float64 extremes, subnormal-range data or NaN / ±Infinity entries fall through to the
+ * careful two-pass path (find max, then Σ(|x|/max)^p).
  */
+function fromFastPass(sum: number, max: number, p: number): NormStats<number> | undefined {
+  if (p === Infinity) return sum === 0 && max < Infinity ? { p, ref: max, sum: 0, nan: 0, inf: 0 } : undefined;
+  if (max === 0 && sum === 0) return { p, ref: 0, sum: 0, nan: 0, inf: 0 };
+  // max^p ≤ sum, so it is finite; and ≥ sum/n ≥ TINY_SUM/n, so it is a normal number.
+  if (sum < Infinity && sum >= TINY_SUM) return { p, ref: max, sum: sum / Math.pow(max, p), nan: 0, inf: 0 };
+  return undefined;
+}
+
+/** Norm statistics of one typed array (overflow- and underflow-safe). */
 export function typedNormStats(x: FloatArray, p: number): NormStats<number> {
   const k = kernels();
   const { sum, max } = k.powSumMax(x, p);
-  if (p === Infinity) {
-    if (sum === 0 && max < Infinity) return { p, ref: max, sum: 0, nan: 0, inf: 0 };
-  } else if (max === 0 && sum === 0) {
-    return { p, ref: 0, sum: 0, nan: 0, inf: 0 };
-  } else if (sum < Infinity && sum >= TINY_SUM) {
-    // max^p ≤ sum, so it is finite; and ≥ sum/n ≥ TINY_SUM/n, so it is a normal number.
-    return { p, ref: max, sum: sum / Math.pow(max, p), nan: 0, inf: 0 };
-  }
+  const fast = fromFastPass(sum, max, p);
+  if (fast !== undefined) return fast;
   const { maxFinite, nan, inf } = k.finiteMax(x);
   if (p === Infinity) return { p, ref: maxFinite, sum: 0, nan, inf };
   const rel = maxFinite > 0 ? k.scaledPowSum(x, p, maxFinite) : 0;
   return { p, ref: maxFinite, sum: rel, nan, inf };
+}
+
+/**
+ * Merged statistics of a whole set. The fast pass runs over every array and its raw sums are
+ * added directly, so a set of many small tensors costs one kernel call per tensor and no
+ * per-tensor merging; only when the set as a whole fails the fast-pass checks are the
+ * careful per-tensor statistics computed and merged.
+ */
+export function typedSetNormStats(xs: readonly FloatArray[], p: number): NormStats<number> {
+  const k = kernels();
+  let sum = 0;
+  let max = 0;
+  for (const x of xs) {
+    const r = k.powSumMax(x, p);
+    sum += r.sum;
+    if (r.max > max) max = r.max;
+  }
+  return fromFastPass(sum, max, p) ?? mergeAllNormStats(typedOps, p, xs.map((x) => typedNormStats(x, p)));
 }
 
 /** ArrayOps over typed arrays and JS numbers; tensor operations work in place. */
@@ -59,6 +81,7 @@ export const typedOps: ArrayOps<FloatArray, number, boolean> = {
   where: (c, a, b) => (c ? a : b),
 
   normStats: typedNormStats,
+  normStatsOfSet: typedSetNormStats,
   scale(t, s) {
     // Multiplying by exactly 1 changes no value (NaN and ±Infinity included): skip the pass.
     if (s !== 1) kernels().scale(t, s);
