@@ -39,16 +39,17 @@ describe('gradclip demo --quick', () => {
     expect(none.diverged).toBe(none.seeds);
     expect(global.diverged).toBe(0);
     // "converges", in what is true at this size: every seed ends with a finite held-out loss
-    // near chance (predicting the mean; within 1.5×), clearly below where its training
-    // started (the first 5 steps average 2–10× chance). It does not learn the 50-step
-    // dependency in 30 steps: no seed gets clearly below chance.
+    // near chance (predicting the mean; below 2×, measured 1.1–1.4×), clearly below where
+    // its training started (the first 5 steps average 2–10× chance; measured end/start
+    // 0.1–0.7). It does not learn the 50-step dependency in 30 steps (no seed ends below
+    // chance), so that is not asserted.
     const runs = metrics.demo.runs.filter((r) => r.method === 'global:1');
     expect(runs).toHaveLength(global.seeds);
     for (const r of runs) {
       const start = r.loss.slice(0, 5).reduce((a, b) => a + b, 0) / 5;
       expect(r.evalLoss).not.toBeNull();
-      expect(r.evalLoss!, `seed ${r.seed}`).toBeLessThan(1.5 * chance);
-      expect(r.evalLoss!, `seed ${r.seed}`).toBeLessThan(0.75 * start);
+      expect(r.evalLoss!, `seed ${r.seed}`).toBeLessThan(2 * chance);
+      expect(r.evalLoss!, `seed ${r.seed}`).toBeLessThan(0.8 * start);
     }
   });
 
