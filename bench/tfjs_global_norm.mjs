@@ -15,6 +15,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
+import { parseArgs } from 'node:util';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
@@ -23,12 +24,8 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { globalNormTensorClipper, setFusedKernelsDisabled } from 'gradclip/tfjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const args = Object.fromEntries(
-  process.argv.slice(2).map((a) => {
-    const [k, v] = a.replace(/^--/, '').split('=');
-    return [k, v ?? true];
-  }),
-);
+// Flags as written (`--name=value` or `--name`); node's own parser, no option schema needed.
+const { values: args } = parseArgs({ strict: false });
 const reps = Number(args.reps ?? 15);
 const total = Number(args.total ?? 1e7);
 const count = Number(args.tensors ?? 100);

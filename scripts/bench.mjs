@@ -19,18 +19,15 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { parseArgs } from 'node:util';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OPS, check, expectations, stats } from '../bench/data.mjs';
 import { renderChart } from '../bench/chart.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const args = Object.fromEntries(
-  process.argv.slice(2).map((a) => {
-    const [k, v] = a.replace(/^--/, '').split('=');
-    return [k, v ?? true];
-  }),
-);
+// Flags as written (`--name=value` or `--name`); node's own parser, no option schema needed.
+const { values: args } = parseArgs({ strict: false });
 const out = resolve(root, args.out ?? 'bench-results');
 mkdirSync(out, { recursive: true });
 const budget = Number(args.budget ?? 600);
