@@ -165,7 +165,8 @@ export class Trainer {
       loss: v[0]!,
       preNorm,
       postNorm,
-      threshold: out.threshold === null ? null : v[4]!,
+      // ZClip without a cap has no threshold during its warm-up (Infinity): no line to draw.
+      threshold: out.threshold === null || !Number.isFinite(v[4]!) ? null : v[4]!,
       clipped: v[3]! !== 0,
     };
   }

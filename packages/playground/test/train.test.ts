@@ -65,9 +65,9 @@ describe('Trainer', () => {
         expect(r.postNorm).toBeLessThanOrEqual(r.preNorm * (1 + 1e-5));
         if (r.threshold !== null) expect(r.postNorm).toBeLessThanOrEqual(r.threshold * (1 + 1e-5));
       }
-      // The fixed-threshold line is drawn for global-norm clipping only; the adaptive rules'
-      // thresholds move, and the rules do not report them (yet).
-      expect(records.every((r) => r.threshold === null)).toBe(method !== 'globalNorm');
+      // A threshold line is drawn for the rules that bound the total norm: global norm (fixed)
+      // and AutoClip / ZClip (moving, reported by the rule each step).
+      expect(records.some((r) => r.threshold !== null)).toBe(['globalNorm', 'autoClip', 'zClip'].includes(method));
     }
   });
 
