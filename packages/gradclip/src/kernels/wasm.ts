@@ -142,6 +142,24 @@ export function loadWasmKernels(
   }
   const chunkOf = (x: FloatArray) => (x instanceof Float32Array ? s32.length : s64.length);
 
+  /**
+   * Runs an element-wise in-place kernel over x: directly on an arena array, otherwise chunk by
+   * chunk through the scratch buffer (copied in, transformed, copied back).
+   */
+  function inPlace(x: FloatArray, inArena: boolean, fn: (ptr: number, n: number, arg: number) => void, arg: number): void {
+    if (inArena) {
+      fn(x.byteOffset, x.length, arg);
+      return;
+    }
+    const chunk = chunkOf(x);
+    for (let i = 0; i < x.length; i += chunk) {
+      const len = Math.min(chunk, x.length - i);
+      stage(x, i, len);
+      fn(HEADER_BYTES, len, arg);
+      unstage(x, i, len);
+    }
+  }
+
   /** Σ|x|^k (k = 1, 2) and max |x| via the pow kernels. */
   function powSum(x: FloatArray, k: 1 | 2): PowSumMax {
     const f32 = x instanceof Float32Array;
@@ -235,14 +253,7 @@ export function loadWasmKernels(
         fn = e.scale_f64;
         factor = s;
       }
-      if (arena !== undefined) return fn(x.byteOffset, x.length, factor);
-      const chunk = chunkOf(x);
-      for (let i = 0; i < x.length; i += chunk) {
-        const len = Math.min(chunk, x.length - i);
-        stage(x, i, len);
-        fn(HEADER_BYTES, len, factor);
-        unstage(x, i, len);
-      }
+      inPlace(x, arena !== undefined, fn, factor);
     },
 
     clamp(x, c) {
@@ -251,14 +262,7 @@ export function loadWasmKernels(
       // A float32 array compares against fround(c); no float32 value lies strictly between
       // fround(c) and c, so every element ends where the float64 comparison puts it.
       const fn = x instanceof Float32Array ? e.clamp_f32 : e.clamp_f64;
-      if (arena !== undefined) return fn(x.byteOffset, x.length, c);
-      const chunk = chunkOf(x);
-      for (let i = 0; i < x.length; i += chunk) {
-        const len = Math.min(chunk, x.length - i);
-        stage(x, i, len);
-        fn(HEADER_BYTES, len, c);
-        unstage(x, i, len);
-      }
+      inPlace(x, arena !== undefined, fn, c);
     },
   };
 }
