@@ -134,7 +134,7 @@ export function demoNormSpec(d: DemoResult): TopLevelSpec {
   const order = d.summary.map((s) => s.label);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'Gradient norm before clipping, per step', subtitle: ['Lines: seeds; grey dots: the threshold in force — fixed for global norm, ‖g‖·factor on clipped steps for AutoClip / ZClip;', 'AGC, AdaGC (per unit / tensor) and value clipping have no single one'] },
+    title: { text: 'Gradient norm before clipping, per step', subtitle: ['Lines: seeds; grey dots: the threshold in force — fixed for global norm, reported by the rule each step for AutoClip / ZClip;', 'AGC, AdaGC (per unit / tensor) and value clipping have no single one'] },
     data: { values: rows },
     facet: { field: 'method', type: 'nominal', sort: order, title: null },
     columns: 3,

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { createServer, type ViteDevServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StepRecord } from '../src/train.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -22,14 +23,7 @@ const imgDir = fileURLToPath(
   new URL(process.env.UPDATE_SCREENSHOTS ? '../../../docs/img/' : '../test-output/', import.meta.url),
 );
 
-interface Rec {
-  step: number;
-  loss: number;
-  preNorm: number;
-  postNorm: number;
-  threshold: number | null;
-  clipped: boolean;
-}
+type Rec = StepRecord;
 
 if (!existsSync(CHROMIUM)) {
   throw new Error(`the playground e2e test needs Debian's chromium at ${CHROMIUM}: apt-get install chromium (.ci/run does this)`);
