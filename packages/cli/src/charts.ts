@@ -100,11 +100,9 @@ export function demoLossSpec(d: DemoResult, chanceLoss: number, taskTitle = 'add
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: { text: `Training loss per step (${taskTitle})`, subtitle: `× = divergence (loss NaN/∞ or > 100× chance, drawn at the top); dashed = chance level ${chanceLoss.toFixed(3)}` },
     data: { values: [...rows.map((r) => ({ ...r, kind: 'loss' })), ...divs.map((r) => ({ ...r, kind: 'diverged' }))] },
-    facet: { field: 'method', type: 'nominal', sort: order, title: null },
-    columns: 3,
+    ...methodGrid(order),
     spec: {
-      width: 220,
-      height: 130,
+      ...PANEL,
       layer: [
         {
           transform: [{ filter: "datum.kind === 'loss'" }],
@@ -126,6 +124,12 @@ export function demoLossSpec(d: DemoResult, chanceLoss: number, taskTitle = 'add
   };
 }
 
+/** One small panel per method, three to a row, in the summary's order. */
+function methodGrid(order: string[]) {
+  return { facet: { field: 'method', type: 'nominal' as const, sort: order, title: null }, columns: 3 };
+}
+const PANEL = { width: 220, height: 130 };
+
 /** Pre-clip gradient norm per step with the threshold in force. */
 export function demoNormSpec(d: DemoResult): TopLevelSpec {
   const rows = d.runs.flatMap((r) =>
@@ -136,11 +140,9 @@ export function demoNormSpec(d: DemoResult): TopLevelSpec {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: { text: 'Gradient norm before clipping, per step', subtitle: ['Lines: seeds; grey dots: the threshold in force — fixed for global norm, reported by the rule each step for AutoClip / ZClip;', 'AGC, AdaGC (per unit / tensor) and value clipping have no single one'] },
     data: { values: rows },
-    facet: { field: 'method', type: 'nominal', sort: order, title: null },
-    columns: 3,
+    ...methodGrid(order),
     spec: {
-      width: 220,
-      height: 130,
+      ...PANEL,
       layer: [
         {
           mark: { type: 'line', strokeWidth: 1.2 },

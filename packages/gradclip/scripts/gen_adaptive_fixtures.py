@@ -146,6 +146,11 @@ def encode_sequence(seq):
     return [[enc_list(t) for t in tensors] for tensors in seq]
 
 
+def non_finite_step(g, tensors):
+    """A step whose norm is NaN / inf: every reference leaves the gradients as they are."""
+    return {'norm': enc(g), 'out': [enc_list(t) for t in tensors]}
+
+
 # ---------------------------------------------------------------- AutoClip
 
 def auto_clip_run(seq, percentile, history_size):
@@ -154,7 +159,7 @@ def auto_clip_run(seq, percentile, history_size):
     for tensors in seq:
         g = total_norm(tensors)
         if not math.isfinite(g):
-            steps.append({'norm': enc(g), 'out': [enc_list(t) for t in tensors]})
+            steps.append(non_finite_step(g, tensors))
             continue
         history.append(g)
         if history_size is not None:
@@ -220,7 +225,7 @@ def z_clip_run(seq, options):
     for tensors in seq:
         g = total_norm(tensors)
         if not math.isfinite(g):
-            steps.append({'norm': enc(g), 'out': [enc_list(t) for t in tensors]})
+            steps.append(non_finite_step(g, tensors))
             continue
         g, out = ref.step(tensors)
         steps.append({'norm': g, 'out': [enc_list(t) for t in out],
@@ -238,7 +243,7 @@ def ada_gc_run(seq, beta=0.98, lambda_abs=1.0, lambda_rel=1.05, warmup_steps=100
     for tensors in seq:
         g = total_norm(tensors)
         if not math.isfinite(g):
-            steps.append({'norm': enc(g), 'out': [enc_list(x) for x in tensors]})
+            steps.append(non_finite_step(g, tensors))
             continue
         t += 1
         out = []
