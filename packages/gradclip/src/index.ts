@@ -11,7 +11,7 @@ export type { RuleOutput } from './rule.js';
 export type { ClipByGlobalNormOptions, GlobalNormRuleOptions } from './clip_by_global_norm.js';
 export type { ClipByNormOptions } from './clip_by_norm.js';
 export type { Clipper, ClipRule, StateTree } from './clipper.js';
-export type { Kernels, KernelChoice, GradientArena, ArenaDtype } from './kernels/index.js';
+export type { Kernels, KernelChoice, GradientArena, GradientArenaOptions, ArenaDtype } from './kernels/index.js';
 
 export { globalNorm, normStatistics, mergeNormStatistics, normFromStatistics, statisticsFinite } from './global_norm.js';
 export { clipByGlobalNorm, globalNormRule } from './clip_by_global_norm.js';

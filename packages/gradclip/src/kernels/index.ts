@@ -5,7 +5,7 @@ import { loadWasmKernels, wasmUnavailableReason } from './wasm.js';
 export type { Kernels, PowSumMax, FiniteMax } from './kernels.js';
 export { jsKernels } from './js.js';
 export { loadWasmKernels } from './wasm.js';
-export { gradientArena, type GradientArena, type ArenaDtype } from './arena.js';
+export { gradientArena, type GradientArena, type GradientArenaOptions, type ArenaDtype } from './arena.js';
 
 /** Which kernels to use: the WASM SIMD ones, the plain-JS ones, or the best available. */
 export type KernelChoice = 'wasm' | 'js' | 'auto';

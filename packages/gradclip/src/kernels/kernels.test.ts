@@ -2,7 +2,7 @@
  * The WASM SIMD kernels against the plain-JS reference kernels, kernel by kernel.
  *
  * "Agree to rounding": max |x|, NaN / ±Inf counts, scale and clamp must give identical bits
- * (they involve no summation). Sums differ only in order (JS adds left to right, WASM in 8
+ * (they involve no summation). Sums differ only in order (JS adds left to right, WASM in 8 or 16
  * float64 lanes): both are sums of n non-negative terms, each within n·2^-53 relative of the
  * exact sum, so they agree to 2·n·2^-53 relative; we allow 4·n·2^-53 + 2^-52.
  */
@@ -247,6 +247,6 @@ describe('gradientArena', () => {
     expect(() => gradientArena([3, -1])).toThrow(/sizes\[1\] must be a non-negative integer, got -1/);
     expect(() => gradientArena([2.5])).toThrow(RangeError);
     expect(() => gradientArena('10' as unknown as number[])).toThrow(TypeError);
-    expect(() => gradientArena([1], 'int8' as 'float32')).toThrow(/dtype must be 'float32' or 'float64', got "int8"/);
+    expect(() => gradientArena([1], 'int8' as 'float32')).toThrow(/dtype must be one of 'float32', 'float64', got "int8"/);
   });
 });

@@ -5,54 +5,71 @@
 ;; never-growing memory (a memory that grows detaches every view the user holds).
 ;;
 ;; Calling convention: pointers are byte offsets, n is a count of elements. Kernels with more
-;; than one result return the first and store the others in the header at address 0:
+;; than one result return the first and store the others in a 64-byte header at the address
+;; the instance imports as env.header (each thread of a threaded arena has its own):
 ;;   [0] f64  max |x|  (or max finite |x|)      [8] f64  NaN count      [16] f64  ±Inf count
 ;;
 ;; Numerics (kept identical to the plain-JS kernels in js.ts, up to summation order):
 ;; - sums of |x|^p widen every float32 to float64 first, so squares of float32 values can
-;;   neither overflow nor underflow, and accumulate in float64 (4 independent f64x2
-;;   accumulators: 8 lanes, which also hides the add latency);
+;;   neither overflow nor underflow, and accumulate in float64 (independent f64x2 accumulators:
+;;   16 lanes for float32, 8 for float64, which also hides the add latency);
 ;; - max uses pmax (a < b ? b : a), which ignores a NaN in the data, as the JS `a > max` test does,
-;;   except in pow2_f32, the hot loop, which compares the bit patterns of |x| as unsigned integers
-;;   (same order as the floats for |x| ≥ 0, and cheaper); a NaN wins that comparison, and then
-;;   (only for data with a NaN) pow2_f32 takes the NaN-ignoring max from finite_f32 instead, so
-;;   every kernel keeps the same contract (pow2_f32 may leave finite_f32's counts in the header);
+;;   except in the float32 pow loops, the hot ones, which compare the bit patterns of |x| as
+;;   unsigned integers (same order as the floats for |x| ≥ 0, and cheaper); a NaN wins that
+;;   comparison, and then (only for data with a NaN) they take the NaN-ignoring max from
+;;   finite_f32 instead, so every kernel keeps the same contract (they may leave finite_f32's
+;;   counts in the header);
 ;; - scale multiplies float32 data by a float32 factor (exact product, one rounding: the
 ;;   same bits as JS `x[i] * Math.fround(s)` stored into a Float32Array, and as PyTorch);
 ;; - clamp uses pmin / pmax, so NaN stays NaN and ±Infinity becomes ±c.
 ;; Unaligned addresses are fine: v128.load / store have no alignment requirement.
 (module
   (import "env" "memory" (memory 1))
+  (import "env" "header" (global $header i32))
 
   ;; ---------------------------------------------------------------- Σ x², max |x|
+  ;; The float32 loops take 16 values (64 bytes) per iteration: each pair of floats is loaded
+  ;; with load64_zero and widened straight away (cvtps2pd from memory on x64, no shuffle), into
+  ;; 8 accumulators of 2 lanes, so the pass keeps up with memory bandwidth; max |x| compares the
+  ;; bits of |x| as u32 on full 16-byte loads (same order as the floats for |x| ≥ 0).
   (func (export "pow2_f32") (param $p i32) (param $n i32) (result f64)
-    (local $vend i32) (local $end i32) (local $v v128) (local $w v128)
+    (local $vend i32) (local $end i32) (local $w v128)
     (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
+    (local $s4 v128) (local $s5 v128) (local $s6 v128) (local $s7 v128)
     (local $p0 i32) (local $mask v128) (local $m0 v128) (local $m1 v128) (local $x f32) (local $a f64) (local $sum f64) (local $mx f32)
     (local.set $p0 (local.get $p))
     (local.set $mask (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))
     (local.set $end (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 2))))
-    (local.set $vend (i32.add (local.get $p) (i32.shl (i32.and (local.get $n) (i32.const -8)) (i32.const 2))))
+    (local.set $vend (i32.add (local.get $p) (i32.shl (i32.and (local.get $n) (i32.const -16)) (i32.const 2))))
     (block $done (loop $loop
       (br_if $done (i32.ge_u (local.get $p) (local.get $vend)))
-      (local.set $v (v128.load align=4 (local.get $p)))
-      (local.set $w (f64x2.promote_low_f32x4 (local.get $v)))
+      (local.set $w (f64x2.promote_low_f32x4 (v128.load64_zero offset=0 align=4 (local.get $p))))
       (local.set $s0 (f64x2.add (local.get $s0) (f64x2.mul (local.get $w) (local.get $w))))
-      (local.set $w (f64x2.promote_low_f32x4
-        (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v))))
+      (local.set $w (f64x2.promote_low_f32x4 (v128.load64_zero offset=8 align=4 (local.get $p))))
       (local.set $s1 (f64x2.add (local.get $s1) (f64x2.mul (local.get $w) (local.get $w))))
-      (local.set $m0 (i32x4.max_u (local.get $m0) (v128.and (local.get $v) (local.get $mask))))
-      (local.set $v (v128.load offset=16 align=4 (local.get $p)))
-      (local.set $w (f64x2.promote_low_f32x4 (local.get $v)))
+      (local.set $w (f64x2.promote_low_f32x4 (v128.load64_zero offset=16 align=4 (local.get $p))))
       (local.set $s2 (f64x2.add (local.get $s2) (f64x2.mul (local.get $w) (local.get $w))))
-      (local.set $w (f64x2.promote_low_f32x4
-        (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v))))
+      (local.set $w (f64x2.promote_low_f32x4 (v128.load64_zero offset=24 align=4 (local.get $p))))
       (local.set $s3 (f64x2.add (local.get $s3) (f64x2.mul (local.get $w) (local.get $w))))
-      (local.set $m1 (i32x4.max_u (local.get $m1) (v128.and (local.get $v) (local.get $mask))))
-      (local.set $p (i32.add (local.get $p) (i32.const 32)))
+      (local.set $w (f64x2.promote_low_f32x4 (v128.load64_zero offset=32 align=4 (local.get $p))))
+      (local.set $s4 (f64x2.add (local.get $s4) (f64x2.mul (local.get $w) (local.get $w))))
+      (local.set $w (f64x2.promote_low_f32x4 (v128.load64_zero offset=40 align=4 (local.get $p))))
+      (local.set $s5 (f64x2.add (local.get $s5) (f64x2.mul (local.get $w) (local.get $w))))
+      (local.set $w (f64x2.promote_low_f32x4 (v128.load64_zero offset=48 align=4 (local.get $p))))
+      (local.set $s6 (f64x2.add (local.get $s6) (f64x2.mul (local.get $w) (local.get $w))))
+      (local.set $w (f64x2.promote_low_f32x4 (v128.load64_zero offset=56 align=4 (local.get $p))))
+      (local.set $s7 (f64x2.add (local.get $s7) (f64x2.mul (local.get $w) (local.get $w))))
+      (local.set $m0 (i32x4.max_u (local.get $m0) (i32x4.max_u
+        (v128.and (v128.load offset=0 align=4 (local.get $p)) (local.get $mask))
+        (v128.and (v128.load offset=16 align=4 (local.get $p)) (local.get $mask)))))
+      (local.set $m1 (i32x4.max_u (local.get $m1) (i32x4.max_u
+        (v128.and (v128.load offset=32 align=4 (local.get $p)) (local.get $mask))
+        (v128.and (v128.load offset=48 align=4 (local.get $p)) (local.get $mask)))))
+      (local.set $p (i32.add (local.get $p) (i32.const 64)))
       (br $loop)))
     (local.set $mx (f32.reinterpret_i32 (call $hmax_u32 (i32x4.max_u (local.get $m0) (local.get $m1)))))
-    (local.set $sum (call $hsum (local.get $s0) (local.get $s1) (local.get $s2) (local.get $s3)))
+    (local.set $sum (call $hsum8 (local.get $s0) (local.get $s1) (local.get $s2) (local.get $s3)
+                                 (local.get $s4) (local.get $s5) (local.get $s6) (local.get $s7)))
     (block $tdone (loop $tail
       (br_if $tdone (i32.ge_u (local.get $p) (local.get $end)))
       (local.set $x (f32.abs (f32.load (local.get $p))))
@@ -64,27 +81,33 @@
     ;; A NaN won the integer max: take max |x| over the non-NaN values from finite_f32 instead.
     (if (f32.ne (local.get $mx) (local.get $mx))
       (then (local.set $mx (f32.demote_f64 (call $finite_f32 (local.get $p0) (local.get $n))))
-            (if (f64.gt (f64.load (i32.const 16)) (f64.const 0)) (then (local.set $mx (f32.const inf))))))
-    (f64.store (i32.const 0) (f64.promote_f32 (local.get $mx)))
+            (if (f64.gt (f64.load offset=16 (global.get $header)) (f64.const 0)) (then (local.set $mx (f32.const inf))))))
+    (f64.store (global.get $header) (f64.promote_f32 (local.get $mx)))
     (local.get $sum))
 
   (func (export "pow2_f64") (param $p i32) (param $n i32) (result f64)
-    (local $vend i32) (local $end i32) (local $v v128) (local $s0 v128) (local $s1 v128)
+    (local $vend i32) (local $end i32) (local $v v128) (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
     (local $m0 v128) (local $m1 v128) (local $x f64) (local $sum f64) (local $mx f64)
     (local.set $end (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 3))))
-    (local.set $vend (i32.add (local.get $p) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 3))))
+    (local.set $vend (i32.add (local.get $p) (i32.shl (i32.and (local.get $n) (i32.const -8)) (i32.const 3))))
     (block $done (loop $loop
       (br_if $done (i32.ge_u (local.get $p) (local.get $vend)))
-      (local.set $v (v128.load align=8 (local.get $p)))
+      (local.set $v (v128.load offset=0 align=8 (local.get $p)))
       (local.set $s0 (f64x2.add (local.get $s0) (f64x2.mul (local.get $v) (local.get $v))))
       (local.set $m0 (f64x2.pmax (local.get $m0) (f64x2.abs (local.get $v))))
       (local.set $v (v128.load offset=16 align=8 (local.get $p)))
       (local.set $s1 (f64x2.add (local.get $s1) (f64x2.mul (local.get $v) (local.get $v))))
       (local.set $m1 (f64x2.pmax (local.get $m1) (f64x2.abs (local.get $v))))
-      (local.set $p (i32.add (local.get $p) (i32.const 32)))
+      (local.set $v (v128.load offset=32 align=8 (local.get $p)))
+      (local.set $s2 (f64x2.add (local.get $s2) (f64x2.mul (local.get $v) (local.get $v))))
+      (local.set $m0 (f64x2.pmax (local.get $m0) (f64x2.abs (local.get $v))))
+      (local.set $v (v128.load offset=48 align=8 (local.get $p)))
+      (local.set $s3 (f64x2.add (local.get $s3) (f64x2.mul (local.get $v) (local.get $v))))
+      (local.set $m1 (f64x2.pmax (local.get $m1) (f64x2.abs (local.get $v))))
+      (local.set $p (i32.add (local.get $p) (i32.const 64)))
       (br $loop)))
     (local.set $mx (call $hmax_f64 (f64x2.pmax (local.get $m0) (local.get $m1))))
-    (local.set $sum (call $hsum (local.get $s0) (local.get $s1) (v128.const i64x2 0 0) (v128.const i64x2 0 0)))
+    (local.set $sum (call $hsum (local.get $s0) (local.get $s1) (local.get $s2) (local.get $s3)))
     (block $tdone (loop $tail
       (br_if $tdone (i32.ge_u (local.get $p) (local.get $end)))
       (local.set $x (f64.abs (f64.load (local.get $p))))
@@ -92,50 +115,78 @@
       (local.set $mx (select (local.get $x) (local.get $mx) (f64.gt (local.get $x) (local.get $mx))))
       (local.set $p (i32.add (local.get $p) (i32.const 8)))
       (br $tail)))
-    (f64.store (i32.const 0) (local.get $mx))
+    (f64.store (global.get $header) (local.get $mx))
     (local.get $sum))
 
   ;; ---------------------------------------------------------------- Σ |x|, max |x|
   (func (export "pow1_f32") (param $p i32) (param $n i32) (result f64)
-    (local $vend i32) (local $end i32) (local $v v128) (local $s0 v128) (local $s1 v128)
-    (local $m0 v128) (local $x f32) (local $sum f64) (local $mx f32)
+    (local $vend i32) (local $end i32) (local $w v128)
+    (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
+    (local $s4 v128) (local $s5 v128) (local $s6 v128) (local $s7 v128)
+    (local $p0 i32) (local $mask v128) (local $m0 v128) (local $m1 v128) (local $x f32) (local $a f64) (local $sum f64) (local $mx f32)
+    (local.set $p0 (local.get $p))
+    (local.set $mask (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))
     (local.set $end (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 2))))
-    (local.set $vend (i32.add (local.get $p) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (local.set $vend (i32.add (local.get $p) (i32.shl (i32.and (local.get $n) (i32.const -16)) (i32.const 2))))
     (block $done (loop $loop
       (br_if $done (i32.ge_u (local.get $p) (local.get $vend)))
-      (local.set $v (f32x4.abs (v128.load align=4 (local.get $p))))
-      (local.set $s0 (f64x2.add (local.get $s0) (f64x2.promote_low_f32x4 (local.get $v))))
-      (local.set $s1 (f64x2.add (local.get $s1) (f64x2.promote_low_f32x4
-        (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v)))))
-      (local.set $m0 (f32x4.pmax (local.get $m0) (local.get $v)))
-      (local.set $p (i32.add (local.get $p) (i32.const 16)))
+      (local.set $s0 (f64x2.add (local.get $s0) (f64x2.abs (f64x2.promote_low_f32x4 (v128.load64_zero offset=0 align=4 (local.get $p))))))
+      (local.set $s1 (f64x2.add (local.get $s1) (f64x2.abs (f64x2.promote_low_f32x4 (v128.load64_zero offset=8 align=4 (local.get $p))))))
+      (local.set $s2 (f64x2.add (local.get $s2) (f64x2.abs (f64x2.promote_low_f32x4 (v128.load64_zero offset=16 align=4 (local.get $p))))))
+      (local.set $s3 (f64x2.add (local.get $s3) (f64x2.abs (f64x2.promote_low_f32x4 (v128.load64_zero offset=24 align=4 (local.get $p))))))
+      (local.set $s4 (f64x2.add (local.get $s4) (f64x2.abs (f64x2.promote_low_f32x4 (v128.load64_zero offset=32 align=4 (local.get $p))))))
+      (local.set $s5 (f64x2.add (local.get $s5) (f64x2.abs (f64x2.promote_low_f32x4 (v128.load64_zero offset=40 align=4 (local.get $p))))))
+      (local.set $s6 (f64x2.add (local.get $s6) (f64x2.abs (f64x2.promote_low_f32x4 (v128.load64_zero offset=48 align=4 (local.get $p))))))
+      (local.set $s7 (f64x2.add (local.get $s7) (f64x2.abs (f64x2.promote_low_f32x4 (v128.load64_zero offset=56 align=4 (local.get $p))))))
+      (local.set $m0 (i32x4.max_u (local.get $m0) (i32x4.max_u
+        (v128.and (v128.load offset=0 align=4 (local.get $p)) (local.get $mask))
+        (v128.and (v128.load offset=16 align=4 (local.get $p)) (local.get $mask)))))
+      (local.set $m1 (i32x4.max_u (local.get $m1) (i32x4.max_u
+        (v128.and (v128.load offset=32 align=4 (local.get $p)) (local.get $mask))
+        (v128.and (v128.load offset=48 align=4 (local.get $p)) (local.get $mask)))))
+      (local.set $p (i32.add (local.get $p) (i32.const 64)))
       (br $loop)))
-    (local.set $mx (call $hmax_f32 (local.get $m0)))
-    (local.set $sum (call $hsum (local.get $s0) (local.get $s1) (v128.const i64x2 0 0) (v128.const i64x2 0 0)))
+    (local.set $mx (f32.reinterpret_i32 (call $hmax_u32 (i32x4.max_u (local.get $m0) (local.get $m1)))))
+    (local.set $sum (call $hsum8 (local.get $s0) (local.get $s1) (local.get $s2) (local.get $s3)
+                                 (local.get $s4) (local.get $s5) (local.get $s6) (local.get $s7)))
     (block $tdone (loop $tail
       (br_if $tdone (i32.ge_u (local.get $p) (local.get $end)))
       (local.set $x (f32.abs (f32.load (local.get $p))))
-      (local.set $sum (f64.add (local.get $sum) (f64.promote_f32 (local.get $x))))
+      (local.set $a (f64.promote_f32 (local.get $x)))
+      (local.set $sum (f64.add (local.get $sum) (local.get $a)))
       (local.set $mx (select (local.get $x) (local.get $mx) (f32.gt (local.get $x) (local.get $mx))))
       (local.set $p (i32.add (local.get $p) (i32.const 4)))
       (br $tail)))
-    (f64.store (i32.const 0) (f64.promote_f32 (local.get $mx)))
+    ;; A NaN won the integer max: take max |x| over the non-NaN values from finite_f32 instead.
+    (if (f32.ne (local.get $mx) (local.get $mx))
+      (then (local.set $mx (f32.demote_f64 (call $finite_f32 (local.get $p0) (local.get $n))))
+            (if (f64.gt (f64.load offset=16 (global.get $header)) (f64.const 0)) (then (local.set $mx (f32.const inf))))))
+    (f64.store (global.get $header) (f64.promote_f32 (local.get $mx)))
     (local.get $sum))
 
   (func (export "pow1_f64") (param $p i32) (param $n i32) (result f64)
-    (local $vend i32) (local $end i32) (local $v v128) (local $s0 v128) (local $m0 v128)
-    (local $x f64) (local $sum f64) (local $mx f64)
+    (local $vend i32) (local $end i32) (local $v v128) (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
+    (local $m0 v128) (local $m1 v128) (local $x f64) (local $sum f64) (local $mx f64)
     (local.set $end (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 3))))
-    (local.set $vend (i32.add (local.get $p) (i32.shl (i32.and (local.get $n) (i32.const -2)) (i32.const 3))))
+    (local.set $vend (i32.add (local.get $p) (i32.shl (i32.and (local.get $n) (i32.const -8)) (i32.const 3))))
     (block $done (loop $loop
       (br_if $done (i32.ge_u (local.get $p) (local.get $vend)))
-      (local.set $v (f64x2.abs (v128.load align=8 (local.get $p))))
-      (local.set $s0 (f64x2.add (local.get $s0) (local.get $v)))
-      (local.set $m0 (f64x2.pmax (local.get $m0) (local.get $v)))
-      (local.set $p (i32.add (local.get $p) (i32.const 16)))
+      (local.set $v (v128.load offset=0 align=8 (local.get $p)))
+      (local.set $s0 (f64x2.add (local.get $s0) (f64x2.abs (local.get $v))))
+      (local.set $m0 (f64x2.pmax (local.get $m0) (f64x2.abs (local.get $v))))
+      (local.set $v (v128.load offset=16 align=8 (local.get $p)))
+      (local.set $s1 (f64x2.add (local.get $s1) (f64x2.abs (local.get $v))))
+      (local.set $m1 (f64x2.pmax (local.get $m1) (f64x2.abs (local.get $v))))
+      (local.set $v (v128.load offset=32 align=8 (local.get $p)))
+      (local.set $s2 (f64x2.add (local.get $s2) (f64x2.abs (local.get $v))))
+      (local.set $m0 (f64x2.pmax (local.get $m0) (f64x2.abs (local.get $v))))
+      (local.set $v (v128.load offset=48 align=8 (local.get $p)))
+      (local.set $s3 (f64x2.add (local.get $s3) (f64x2.abs (local.get $v))))
+      (local.set $m1 (f64x2.pmax (local.get $m1) (f64x2.abs (local.get $v))))
+      (local.set $p (i32.add (local.get $p) (i32.const 64)))
       (br $loop)))
-    (local.set $mx (call $hmax_f64 (local.get $m0)))
-    (local.set $sum (call $hsum (local.get $s0) (v128.const i64x2 0 0) (v128.const i64x2 0 0) (v128.const i64x2 0 0)))
+    (local.set $mx (call $hmax_f64 (f64x2.pmax (local.get $m0) (local.get $m1))))
+    (local.set $sum (call $hsum (local.get $s0) (local.get $s1) (local.get $s2) (local.get $s3)))
     (block $tdone (loop $tail
       (br_if $tdone (i32.ge_u (local.get $p) (local.get $end)))
       (local.set $x (f64.abs (f64.load (local.get $p))))
@@ -143,7 +194,7 @@
       (local.set $mx (select (local.get $x) (local.get $mx) (f64.gt (local.get $x) (local.get $mx))))
       (local.set $p (i32.add (local.get $p) (i32.const 8)))
       (br $tail)))
-    (f64.store (i32.const 0) (local.get $mx))
+    (f64.store (global.get $header) (local.get $mx))
     (local.get $sum))
 
   ;; ------------------------------------------- max finite |x|, NaN and ±Inf counts
@@ -165,8 +216,8 @@
       (local.set $m (f32x4.pmax (local.get $m) (v128.and (local.get $v) (f32x4.lt (local.get $v) (local.get $inf)))))
       (local.set $p (i32.add (local.get $p) (i32.const 16)))
       (br $loop)))
-    (f64.store (i32.const 8) (call $hcount (local.get $cn)))
-    (f64.store (i32.const 16) (call $hcount (local.get $ci)))
+    (f64.store offset=8 (global.get $header) (call $hcount (local.get $cn)))
+    (f64.store offset=16 (global.get $header) (call $hcount (local.get $ci)))
     (f64.promote_f32 (call $hmax_f32 (local.get $m))))
 
   (func (export "finite_f64") (param $p i32) (param $n i32) (result f64)
@@ -184,8 +235,8 @@
       (local.set $m (f64x2.pmax (local.get $m) (v128.and (local.get $v) (f64x2.lt (local.get $v) (local.get $inf)))))
       (local.set $p (i32.add (local.get $p) (i32.const 16)))
       (br $loop)))
-    (f64.store (i32.const 8) (f64.convert_i64_u (i64.add (i64x2.extract_lane 0 (local.get $cn)) (i64x2.extract_lane 1 (local.get $cn)))))
-    (f64.store (i32.const 16) (f64.convert_i64_u (i64.add (i64x2.extract_lane 0 (local.get $ci)) (i64x2.extract_lane 1 (local.get $ci)))))
+    (f64.store offset=8 (global.get $header) (f64.convert_i64_u (i64.add (i64x2.extract_lane 0 (local.get $cn)) (i64x2.extract_lane 1 (local.get $cn)))))
+    (f64.store offset=16 (global.get $header) (f64.convert_i64_u (i64.add (i64x2.extract_lane 0 (local.get $ci)) (i64x2.extract_lane 1 (local.get $ci)))))
     (call $hmax_f64 (local.get $m)))
 
   ;; ------------------------------------- Σ (|x|·inv)^k over finite x, k = 1 or 2
@@ -234,12 +285,14 @@
     (local $vend i32) (local $end i32) (local $sv v128)
     (local.set $sv (f32x4.splat (local.get $s)))
     (local.set $end (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 2))))
-    (local.set $vend (i32.add (local.get $p) (i32.shl (i32.and (local.get $n) (i32.const -8)) (i32.const 2))))
+    (local.set $vend (i32.add (local.get $p) (i32.shl (i32.and (local.get $n) (i32.const -16)) (i32.const 2))))
     (block $done (loop $loop
       (br_if $done (i32.ge_u (local.get $p) (local.get $vend)))
       (v128.store align=4 (local.get $p) (f32x4.mul (v128.load align=4 (local.get $p)) (local.get $sv)))
       (v128.store offset=16 align=4 (local.get $p) (f32x4.mul (v128.load offset=16 align=4 (local.get $p)) (local.get $sv)))
-      (local.set $p (i32.add (local.get $p) (i32.const 32)))
+      (v128.store offset=32 align=4 (local.get $p) (f32x4.mul (v128.load offset=32 align=4 (local.get $p)) (local.get $sv)))
+      (v128.store offset=48 align=4 (local.get $p) (f32x4.mul (v128.load offset=48 align=4 (local.get $p)) (local.get $sv)))
+      (local.set $p (i32.add (local.get $p) (i32.const 64)))
       (br $loop)))
     (block $tdone (loop $tail
       (br_if $tdone (i32.ge_u (local.get $p) (local.get $end)))
@@ -311,6 +364,11 @@
     (local $s v128)
     (local.set $s (f64x2.add (f64x2.add (local.get $a) (local.get $b)) (f64x2.add (local.get $c) (local.get $d))))
     (f64.add (f64x2.extract_lane 0 (local.get $s)) (f64x2.extract_lane 1 (local.get $s))))
+
+  (func $hsum8 (param $a v128) (param $b v128) (param $c v128) (param $d v128)
+                (param $e v128) (param $f v128) (param $g v128) (param $h v128) (result f64)
+    (call $hsum (f64x2.add (local.get $a) (local.get $e)) (f64x2.add (local.get $b) (local.get $f))
+                (f64x2.add (local.get $c) (local.get $g)) (f64x2.add (local.get $d) (local.get $h))))
 
   (func $hmax_f32 (param $m v128) (result f32)
     (f32.max (f32.max (f32x4.extract_lane 0 (local.get $m)) (f32x4.extract_lane 1 (local.get $m)))

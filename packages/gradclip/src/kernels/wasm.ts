@@ -1,7 +1,8 @@
 import type { FloatArray } from '../types.js';
 import { float32Factor, jsKernels } from './js.js';
 import type { FiniteMax, Kernels, PowSumMax } from './kernels.js';
-import { wasmBase64 } from './wasm_binary.generated.js';
+import type { ThreadKernel, ThreadPool } from './threads.js';
+import { wasmBase64, wasmSharedBase64 } from './wasm_binary.generated.js';
 
 /** The functions kernels.wat exports (pointers are byte offsets into the instance's memory). */
 interface WasmExports {
@@ -27,6 +28,12 @@ export interface WasmInstance {
   readonly header: Float64Array;
 }
 
+/**
+ * Arrays at least this long are split across a threaded arena's threads: handing a part to a
+ * spinning worker costs about a microsecond, a 32 Ki-element part takes ~10 µs to stream.
+ */
+export const PARALLEL_MIN = 1 << 16;
+
 /** Bytes reserved at address 0 for results; data starts after them, 16-byte aligned. */
 export const HEADER_BYTES = 64;
 /**
@@ -40,6 +47,7 @@ const PAGE = 65536;
 /** Why the WASM kernels are unavailable (for `useKernels('wasm')`'s error), or undefined. */
 let unavailable: string | undefined;
 let compiled: WebAssembly.Module | null | undefined;
+let compiledShared: WebAssembly.Module | null | undefined;
 
 function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
   const bin = atob(s);
@@ -73,18 +81,32 @@ export function wasmModule(wa: typeof WebAssembly | undefined = globalThis.WebAs
   return mod;
 }
 
+/** The kernels compiled for a shared memory (threaded arenas), or null where that fails. */
+export function wasmSharedModule(): WebAssembly.Module | null {
+  if (compiledShared === undefined) {
+    try {
+      compiledShared = wasmModule() === null ? null : new WebAssembly.Module(decodeBase64(wasmSharedBase64));
+    } catch {
+      compiledShared = null;
+    }
+  }
+  return compiledShared;
+}
+
 /** Why the last attempt to load the WASM kernels failed (undefined if it did not). */
 export function wasmUnavailableReason(): string | undefined {
   return unavailable;
 }
 
+/** Instantiates the kernels on a new memory of `pages` pages, result header at address 0. */
 export function instantiate(
   mod: WebAssembly.Module,
   pages: number,
   wa: typeof WebAssembly = globalThis.WebAssembly,
+  shared = false,
 ): WasmInstance {
-  const memory = new wa.Memory({ initial: pages, maximum: pages });
-  const inst = new wa.Instance(mod, { env: { memory } });
+  const memory = new wa.Memory({ initial: pages, maximum: pages, shared });
+  const inst = new wa.Instance(mod, { env: { memory, header: 0 } });
   return {
     ex: inst.exports as unknown as WasmExports,
     memory,
@@ -92,14 +114,36 @@ export function instantiate(
   };
 }
 
+/** A gradient arena's instance, and its worker threads when it has some. */
+interface ArenaEntry {
+  readonly inst: WasmInstance;
+  readonly pool: ThreadPool | undefined;
+}
+
 /**
  * Gradient arenas register their memory's buffer here, so kernels run on their arrays in
  * place. A WeakMap: an arena nobody references is collected with its memory.
  */
-const arenas = new WeakMap<ArrayBufferLike, WasmInstance>();
+const arenas = new WeakMap<ArrayBufferLike, ArenaEntry>();
 
-export function registerArena(buffer: ArrayBufferLike, inst: WasmInstance): void {
-  arenas.set(buffer, inst);
+export function registerArena(buffer: ArrayBufferLike, inst: WasmInstance, pool?: ThreadPool): void {
+  arenas.set(buffer, { inst, pool });
+}
+
+/**
+ * Runs a kernel on an arena array in place: split across the arena's threads when it has
+ * running workers and the array is long enough, else in one call. Returns the kernel's result
+ * (summed over parts) and the max it left in the header (the largest over parts).
+ */
+function onArena(entry: ArenaEntry, kernel: ThreadKernel, x: FloatArray, arg: number): { sum: number; max: number } {
+  const { inst, pool } = entry;
+  const fn = inst.ex[kernel] as (p: number, n: number, arg: number) => number | undefined;
+  const self = (p: number, n: number) => ({ r: fn(p, n, arg) ?? 0, max: inst.header[0]! });
+  if (pool !== undefined && x.length >= PARALLEL_MIN && pool.running() > 0) {
+    return pool.run(kernel, x.byteOffset, x.length, x.BYTES_PER_ELEMENT, arg, self);
+  }
+  const { r, max } = self(x.byteOffset, x.length);
+  return { sum: r, max };
 }
 
 /**
@@ -146,11 +190,13 @@ export function loadWasmKernels(
    * Runs an element-wise in-place kernel over x: directly on an arena array, otherwise chunk by
    * chunk through the scratch buffer (copied in, transformed, copied back).
    */
-  function inPlace(x: FloatArray, inArena: boolean, fn: (ptr: number, n: number, arg: number) => void, arg: number): void {
-    if (inArena) {
-      fn(x.byteOffset, x.length, arg);
+  function inPlace(x: FloatArray, kernel: ThreadKernel, arg: number): void {
+    const arena = arenas.get(x.buffer);
+    if (arena !== undefined) {
+      onArena(arena, kernel, x, arg);
       return;
     }
+    const fn = ex[kernel] as (p: number, n: number, arg: number) => void;
     const chunk = chunkOf(x);
     for (let i = 0; i < x.length; i += chunk) {
       const len = Math.min(chunk, x.length - i);
@@ -163,13 +209,10 @@ export function loadWasmKernels(
   /** Σ|x|^k (k = 1, 2) and max |x| via the pow kernels. */
   function powSum(x: FloatArray, k: 1 | 2): PowSumMax {
     const f32 = x instanceof Float32Array;
+    const kernel: ThreadKernel = f32 ? (k === 2 ? 'pow2_f32' : 'pow1_f32') : k === 2 ? 'pow2_f64' : 'pow1_f64';
     const arena = arenas.get(x.buffer);
-    if (arena !== undefined) {
-      const e = arena.ex;
-      const sum = f32 ? (k === 2 ? e.pow2_f32 : e.pow1_f32)(x.byteOffset, x.length) : (k === 2 ? e.pow2_f64 : e.pow1_f64)(x.byteOffset, x.length);
-      return { sum, max: arena.header[0]! };
-    }
-    const fn = f32 ? (k === 2 ? ex.pow2_f32 : ex.pow1_f32) : k === 2 ? ex.pow2_f64 : ex.pow1_f64;
+    if (arena !== undefined) return onArena(arena, kernel, x, 0);
+    const fn = ex[kernel];
     const chunk = chunkOf(x);
     let sum = 0;
     let max = 0;
@@ -201,8 +244,9 @@ export function loadWasmKernels(
       const f32 = x instanceof Float32Array;
       const arena = arenas.get(x.buffer);
       if (arena !== undefined) {
-        const maxFinite = (f32 ? arena.ex.finite_f32 : arena.ex.finite_f64)(x.byteOffset, x.length);
-        return { maxFinite, nan: arena.header[1]!, inf: arena.header[2]! };
+        const { ex: e, header: h } = arena.inst;
+        const maxFinite = (f32 ? e.finite_f32 : e.finite_f64)(x.byteOffset, x.length);
+        return { maxFinite, nan: h[1]!, inf: h[2]! };
       }
       const fn = f32 ? ex.finite_f32 : ex.finite_f64;
       const chunk = chunkOf(x);
@@ -226,7 +270,7 @@ export function loadWasmKernels(
       if ((p !== 2 && p !== 1) || !(inv < Infinity)) return jsKernels.scaledPowSum(x, p, ref);
       const f32 = x instanceof Float32Array;
       const arena = arenas.get(x.buffer);
-      if (arena !== undefined) return (f32 ? arena.ex.scaled_f32 : arena.ex.scaled_f64)(x.byteOffset, x.length, inv, p);
+      if (arena !== undefined) return (f32 ? arena.inst.ex.scaled_f32 : arena.inst.ex.scaled_f64)(x.byteOffset, x.length, inv, p);
       const fn = f32 ? ex.scaled_f32 : ex.scaled_f64;
       const chunk = chunkOf(x);
       let sum = 0;
@@ -239,30 +283,19 @@ export function loadWasmKernels(
     },
 
     scale(x, s) {
-      let fn: (p: number, n: number, s: number) => void;
-      let factor: number;
-      let e = ex;
-      const arena = arenas.get(x.buffer);
-      if (arena !== undefined) e = arena.ex;
       if (x instanceof Float32Array) {
         const f = float32Factor(s);
         if (f === undefined) return jsKernels.scale(x, s);
-        fn = e.scale_f32;
-        factor = f;
+        inPlace(x, 'scale_f32', f);
       } else {
-        fn = e.scale_f64;
-        factor = s;
+        inPlace(x, 'scale_f64', s);
       }
-      inPlace(x, arena !== undefined, fn, factor);
     },
 
     clamp(x, c) {
-      const arena = arenas.get(x.buffer);
-      const e = arena === undefined ? ex : arena.ex;
       // A float32 array compares against fround(c); no float32 value lies strictly between
       // fround(c) and c, so every element ends where the float64 comparison puts it.
-      const fn = x instanceof Float32Array ? e.clamp_f32 : e.clamp_f64;
-      inPlace(x, arena !== undefined, fn, c);
+      inPlace(x, x instanceof Float32Array ? 'clamp_f32' : 'clamp_f64', c);
     },
   };
 }

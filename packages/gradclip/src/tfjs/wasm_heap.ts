@@ -9,8 +9,8 @@ import { heapKernelsBase64 } from './heap_kernels_wasm.generated.js';
  * own memory, so they run on tensors in place: no copy in or out of another module's memory.
  * kernels.wat imports its memory for exactly this kind of reuse (gradient arenas).
  *
- * The module returns secondary results in a 64-byte header at address 0 of the memory it
- * runs on. In the tfjs heap those bytes belong to the emscripten runtime (unused in practice:
+ * The module returns secondary results in a 64-byte header at an address it imports (0 here)
+ * of the memory it runs on. In the tfjs heap those bytes belong to the emscripten runtime (unused in practice:
  * static data starts at 1024), so every call saves them first and restores them after; the
  * calls are synchronous, so nothing else can observe the header in between.
  */
@@ -117,7 +117,7 @@ export function wasmHeapKernels(backend: unknown): HeapKernels | undefined {
     const memory = b.wasm?.asm?.memory;
     const mod = wasmModule();
     if (memory instanceof WebAssembly.Memory && mod !== null) {
-      const env = { env: { memory } };
+      const env = { env: { memory, header: 0 } };
       const inst = new WebAssembly.Instance(mod, env);
       const own = new WebAssembly.Instance(new WebAssembly.Module(decode(heapKernelsBase64)), env);
       k = heapKernels(memory, inst.exports as unknown as HeapExports, own.exports as unknown as OwnExports);
