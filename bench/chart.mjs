@@ -43,7 +43,7 @@ export function chartSpec(rows) {
         color: {
           field: 'candidate',
           type: 'nominal',
-          sort: ['gradclip-wasm', 'gradclip-wasm-arena', 'gradclip-js', 'plain-js', 'tfjs-cpu', 'tfjs-wasm', 'c', 'pytorch'],
+          sort: ['gradclip-wasm', 'gradclip-wasm-arena', 'gradclip-wasm-arena-mt', 'gradclip-js', 'plain-js', 'tfjs-cpu', 'tfjs-wasm', 'c', 'pytorch', 'pytorch-mt'],
           scale: { scheme: 'category10' },
         },
         detail: { field: 'layout' },

@@ -2,6 +2,7 @@
 // own): node bench/run_js.mjs <candidate> <total> <tensors> <ops,…> <budgetMs> <maxReps>
 // Prints one JSON object: { [op]: { times, norm?, sum, sumAbs, first, last } , maxRssKB }.
 // Each rep restores the gradients from a pristine copy (not timed), then times one clip.
+import os from 'node:os';
 import { OPS, fillTensor, summarise } from './data.mjs';
 
 const [name, totalS, tensorsS, opsS, budgetS, maxRepsS] = process.argv.slice(2);
@@ -43,9 +44,12 @@ function measure(restore, run) {
 async function typedCandidate(kind) {
   const lib = await import('gradclip');
   let grads;
-  if (kind === 'arena') {
-    const arena = lib.gradientArena(new Array(tensors).fill(per));
+  if (kind === 'arena' || kind === 'arena-mt') {
+    // arena-mt: one thread per core the machine offers (the calling thread included).
+    const threads = kind === 'arena-mt' ? os.availableParallelism() : 1;
+    const arena = lib.gradientArena(new Array(tensors).fill(per), { threads });
     if (!arena.wasm) throw new Error('the gradient arena is not WASM-backed here');
+    if ((await arena.ready) !== threads) throw new Error(`only ${await arena.ready} of ${threads} arena threads started`);
     grads = arena.arrays;
   } else {
     grads = pristine.map((a) => new Float32Array(a.length));
@@ -140,6 +144,7 @@ async function tfjsCandidate(backend) {
 const make = {
   'gradclip-wasm': () => typedCandidate('wasm'),
   'gradclip-wasm-arena': () => typedCandidate('arena'),
+  'gradclip-wasm-arena-mt': () => typedCandidate('arena-mt'),
   'gradclip-js': () => typedCandidate('js'),
   'plain-js': () => plainCandidate(),
   'tfjs-cpu': () => tfjsCandidate('cpu'),

@@ -1,6 +1,6 @@
 """PyTorch peer for `npm run bench` (run with Debian's /usr/bin/python3 + python3-torch).
 
-usage: torch_clip.py <op: global|value|pertensor> <total> <tensors> <budget ms> <max reps> <threshold>
+usage: torch_clip.py <op: global|value|pertensor> <total> <tensors> <budget ms> <max reps> <threshold> [threads]
 Warm-up and repetitions as in bench/c/clip.c; prints one JSON object like it. `global` is torch.nn.utils.clip_grad_norm_,
 `value` is clip_grad_value_, `pertensor` calls clip_grad_norm_ on each tensor on its own
 (PyTorch has no per-tensor rule). Same deterministic data as bench/data.mjs.
@@ -23,6 +23,8 @@ def values(t, n):
 def main():
     op, total, tensors = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     budget, max_reps, thr = float(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6])
+    if len(sys.argv) > 7:  # else PyTorch's own default (Debian's build picks 1 thread on 2 cores)
+        torch.set_num_threads(int(sys.argv[7]))
     per = total // tensors
     src = [torch.from_numpy(values(t, per)) for t in range(tensors)]
     params = [torch.nn.Parameter(torch.zeros(per)) for _ in range(tensors)]

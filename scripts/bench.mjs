@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// `npm run bench`: gradient clipping side by side — gradclip (WASM SIMD on user arrays and on
-// a gradient arena, plain-JS kernels), a plain JS loop, the naive tfjs composition on the cpu
-// and wasm backends, a C reference (gcc -O3 -march=native) and PyTorch (Debian python3-torch)
+// `npm run bench`: gradient clipping side by side — gradclip (WASM SIMD on user arrays, on a
+// gradient arena, on a threaded arena with one thread per core; plain-JS kernels), a plain JS
+// loop, the naive tfjs composition on the cpu and wasm backends, a C reference (gcc -O3
+// -march=native, one thread) and PyTorch (Debian python3-torch; its default threads, and all cores)
 // — over a size sweep, for global-norm, value and per-tensor clipping. Every candidate's
 // output is checked against a float64 oracle before its time counts.
 //
@@ -68,6 +69,8 @@ const torchInfo = haveTorch ? torchProbe.stdout.trim() : null;
 const all = [
   { name: 'gradclip-wasm', kind: 'js', tol: 1e-5 },
   { name: 'gradclip-wasm-arena', kind: 'js', tol: 1e-5 },
+  // The arena with one thread per core (gradientArena(sizes, { threads })).
+  { name: 'gradclip-wasm-arena-mt', kind: 'js', tol: 1e-5 },
   { name: 'gradclip-js', kind: 'js', tol: 1e-5 },
   { name: 'plain-js', kind: 'js', tol: 1e-5 },
   // tfjs reduces float32 tensors in float32, sequentially on the cpu backend: ~1e-5 relative
@@ -75,7 +78,13 @@ const all = [
   { name: 'tfjs-cpu', kind: 'js', tol: 1e-3 },
   { name: 'tfjs-wasm', kind: 'js', tol: 1e-3 },
   ...(haveC ? [{ name: 'c', kind: 'c', tol: 1e-5 }] : []),
-  ...(haveTorch ? [{ name: 'pytorch', kind: 'torch', tol: 1e-5 }] : []),
+  // PyTorch as it comes (its default thread count, recorded in bench.json), and with every core.
+  ...(haveTorch
+    ? [
+        { name: 'pytorch', kind: 'torch', tol: 1e-5 },
+        { name: 'pytorch-mt', kind: 'torch', tol: 1e-5, threads: os.availableParallelism() },
+      ]
+    : []),
 ];
 const candidates = args.candidates ? all.filter((c) => String(args.candidates).split(',').includes(c.name)) : all;
 
@@ -94,7 +103,8 @@ function runCandidate(c, cfg) {
   let rss = 0;
   for (const op of ops) {
     const thr = String(OPS[op].threshold);
-    const cmd = c.kind === 'c' ? [cBin, [op, t, n, String(budget), String(maxReps), thr]] : [python, [join(root, 'bench/torch_clip.py'), op, t, n, String(budget), String(maxReps), thr]];
+    const common = [op, t, n, String(budget), String(maxReps), thr];
+    const cmd = c.kind === 'c' ? [cBin, common] : [python, [join(root, 'bench/torch_clip.py'), ...common, ...(c.threads ? [String(c.threads)] : [])]];
     const r = spawnSync(cmd[0], cmd[1], { encoding: 'utf8', maxBuffer: 1 << 26 });
     if (r.status !== 0) throw new Error((r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' | '));
     const j = JSON.parse(r.stdout.trim().split('\n').pop());
@@ -188,6 +198,7 @@ for (const cfg of configs) {
 
 // The issue's targets, checked on this run's numbers.
 const targets = [];
+const info = [];
 const get = (label, op, name) => rows.find((x) => x.config === label && x.op === op && x.candidate === name);
 function target(desc, value, pass) {
   targets.push({ target: desc, value, met: value === null ? null : pass });
@@ -197,20 +208,25 @@ for (const [label, what] of [
   ['1e8 / 100 t', '100M in 100 tensors'],
   ['1e7 / 10,000 t', '10,000 × 1,000'],
 ]) {
-  for (const name of ['gradclip-wasm', 'gradclip-wasm-arena']) {
+  for (const name of ['gradclip-wasm', 'gradclip-wasm-arena', 'gradclip-wasm-arena-mt']) {
     const r = get(label, 'global', name);
     if (!r) continue;
     target(`${what}: ${name} global-norm time / PyTorch ≤ 1.0`, r.vsPytorch, r.vsPytorch !== null && r.vsPytorch <= 1 && r.ok);
     if (!label.includes('10,000')) target(`${what}: ${name} throughput / C ≥ 0.75`, r.ofC, r.ofC !== null && r.ofC >= 0.75 && r.ok);
   }
+  // Not one of the issue's targets: the threaded arena against PyTorch on as many threads.
+  const mt = get(label, 'global', 'gradclip-wasm-arena-mt');
+  const pmt = get(label, 'global', 'pytorch-mt');
+  if (mt && pmt && pmt.ok) info.push(`${what}: gradclip-wasm-arena-mt time / pytorch-mt (both on every core): ${f(mt.median / pmt.median)}`);
 }
-{
-  const g = get('1e7 / 100 t', 'global', 'gradclip-wasm');
+for (const name of ['gradclip-wasm', 'gradclip-wasm-arena', 'gradclip-wasm-arena-mt']) {
+  const g = get('1e7 / 100 t', 'global', name);
   const p = get('1e7 / 100 t', 'global', 'plain-js');
-  if (g && p) target('10M: gradclip-wasm ≥ 5× faster than the plain JS loop', p.median / g.median, p.median / g.median >= 5 && g.ok);
+  if (g && p) target(`10M: ${name} ≥ 5× faster than the plain JS loop`, p.median / g.median, p.median / g.median >= 5 && g.ok);
 }
 lines.push('targets (this run):');
 for (const t of targets) lines.push(`  ${t.met === null ? 'n/a ' : t.met ? 'MET ' : 'MISS'}  ${t.target}: ${f(t.value)}`);
+for (const i of info) lines.push(`  info  ${i}`);
 const wrong = rows.filter((r) => !r.ok);
 lines.push(wrong.length ? `\n${wrong.length} results FAILED the correctness check (marked WRONG above)` : '\nall results passed the correctness check');
 for (const n of notes) lines.push(`note: ${n}`);

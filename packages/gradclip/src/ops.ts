@@ -68,6 +68,11 @@ export interface ArrayOps<T, S, B> extends ScalarOps<S, B> {
   normStatsOfSet?(ts: readonly T[], p: number): NormStats<S>;
   /** t · s. */
   scale(t: T, s: S): T;
+  /**
+   * Optional: every tensor of a set times the same s, in one call (results in order). The
+   * typed-array ops provide it so that a threaded gradient arena scales the set at once.
+   */
+  scaleSet?(ts: readonly T[], s: S): T[];
   /** clamp(t, −c, c); NaN stays NaN. */
   clamp(t: T, c: number): T;
   /** A tensor of zeros shaped like t (typed arrays: t filled with 0). */

@@ -93,7 +93,7 @@ export function scaleAll<T, S, B>(
 ): RuleOutput<T, S, B> {
   const one = ops.scalar(1);
   const r = withNonFinitePolicy(ops, policy, finite, [...grads], () => ({
-    grads: grads.map((g) => ops.scale(g, factor)),
+    grads: ops.scaleSet !== undefined ? ops.scaleSet(grads, factor) : grads.map((g) => ops.scale(g, factor)),
     scale: factor,
     clipped: ops.not(ops.ge(factor, one)),
   }));

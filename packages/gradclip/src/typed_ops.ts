@@ -1,4 +1,5 @@
 import { kernels } from './kernels/index.js';
+import { sumOfPowSums } from './kernels/js.js';
 import { unitGeometry } from './adaptive/units.js';
 import { mergeAllNormStats } from './norm_stats.js';
 import type { ArrayOps, NormStats, UnitLayout } from './ops.js';
@@ -46,13 +47,7 @@ export function typedNormStats(x: FloatArray, p: number): NormStats<number> {
  */
 export function typedSetNormStats(xs: readonly FloatArray[], p: number): NormStats<number> {
   const k = kernels();
-  let sum = 0;
-  let max = 0;
-  for (const x of xs) {
-    const r = k.powSumMax(x, p);
-    sum += r.sum;
-    if (r.max > max) max = r.max;
-  }
+  const { sum, max } = k.powSumMaxSet?.(xs, p) ?? sumOfPowSums(k, xs, p);
   return fromFastPass(sum, max, p) ?? mergeAllNormStats(typedOps, p, xs.map((x) => typedNormStats(x, p)));
 }
 
@@ -86,6 +81,14 @@ export const typedOps: ArrayOps<FloatArray, number, boolean> = {
     // Multiplying by exactly 1 changes no value (NaN and ±Infinity included): skip the pass.
     if (s !== 1) kernels().scale(t, s);
     return t;
+  },
+  scaleSet(ts, s) {
+    if (s !== 1) {
+      const k = kernels();
+      if (k.scaleSet !== undefined) k.scaleSet(ts, s);
+      else for (const t of ts) k.scale(t, s);
+    }
+    return [...ts];
   },
   clamp(t, c) {
     kernels().clamp(t, c);

@@ -11,6 +11,18 @@ export function float32Factor(s: number): number | undefined {
   return s === 0 || s !== s || (a >= 2 ** -126 && a <= 3.4028234663852886e38) ? Math.fround(s) : undefined;
 }
 
+/** powSumMax of a set, array by array: the sums added, the largest max. */
+export function sumOfPowSums(k: Pick<Kernels, 'powSumMax'>, xs: readonly FloatArray[], p: number): PowSumMax {
+  let sum = 0;
+  let max = 0;
+  for (const x of xs) {
+    const r = k.powSumMax(x, p);
+    sum += r.sum;
+    if (r.max > max) max = r.max;
+  }
+  return { sum, max };
+}
+
 /**
  * Plain-JS kernels: the fallback where WebAssembly SIMD is unavailable, and the reference
  * the WASM kernels are tested against. p = 1 and p = 2 get their own loops because
@@ -105,5 +117,13 @@ export const jsKernels: Kernels = {
       if (v > c) x[i] = c;
       else if (v < lo) x[i] = lo;
     }
+  },
+
+  powSumMaxSet(xs, p) {
+    return sumOfPowSums(this, xs, p);
+  },
+
+  scaleSet(xs, s) {
+    for (const x of xs) this.scale(x, s);
   },
 };

@@ -36,4 +36,11 @@ export interface Kernels {
   scale(x: FloatArray, s: number): void;
   /** x ← min(max(x, −c), c), in place; NaN stays NaN. */
   clamp(x: FloatArray, c: number): void;
+  /**
+   * Optional: powSumMax of a whole set (the sums added, the largest max). One call for the set
+   * lets a threaded arena spread all of it over its threads at once.
+   */
+  powSumMaxSet?(xs: readonly FloatArray[], p: number): PowSumMax;
+  /** Optional: scale every array of a set by the same s. */
+  scaleSet?(xs: readonly FloatArray[], s: number): void;
 }

@@ -1,5 +1,5 @@
 import type { FloatArray } from '../types.js';
-import { float32Factor, jsKernels } from './js.js';
+import { float32Factor, jsKernels, sumOfPowSums } from './js.js';
 import type { FiniteMax, Kernels, PowSumMax } from './kernels.js';
 import type { ThreadKernel, ThreadPool } from './threads.js';
 import { wasmBase64, wasmSharedBase64 } from './wasm_binary.generated.js';
@@ -131,19 +131,43 @@ export function registerArena(buffer: ArrayBufferLike, inst: WasmInstance, pool?
 }
 
 /**
- * Runs a kernel on an arena array in place: split across the arena's threads when it has
- * running workers and the array is long enough, else in one call. Returns the kernel's result
- * (summed over parts) and the max it left in the header (the largest over parts).
+ * Runs a kernel in place on arrays of one arena (all of one element type): across the arena's
+ * threads when it has running workers and the arrays hold at least PARALLEL_MIN values, else
+ * array by array on the calling thread. Returns the kernel's results summed and the largest
+ * max it left in the header.
  */
-function onArena(entry: ArenaEntry, kernel: ThreadKernel, x: FloatArray, arg: number): { sum: number; max: number } {
+function onArena(entry: ArenaEntry, kernel: ThreadKernel, xs: readonly Float32Array[] | readonly Float64Array[], arg: number): { sum: number; max: number } {
   const { inst, pool } = entry;
   const fn = inst.ex[kernel] as (p: number, n: number, arg: number) => number | undefined;
-  const self = (p: number, n: number) => ({ r: fn(p, n, arg) ?? 0, max: inst.header[0]! });
-  if (pool !== undefined && x.length >= PARALLEL_MIN && pool.running() > 0) {
-    return pool.run(kernel, x.byteOffset, x.length, x.BYTES_PER_ELEMENT, arg, self);
+  const self = (p: number, n: number) => fn(p, n, arg) ?? 0;
+  const selfMax = () => inst.header[0]!;
+  if (pool !== undefined && pool.running() > 0) {
+    let total = 0;
+    for (const x of xs) total += x.length;
+    if (total >= PARALLEL_MIN) return pool.run(kernel, xs, arg, self, selfMax);
   }
-  const { r, max } = self(x.byteOffset, x.length);
-  return { sum: r, max };
+  let sum = 0;
+  let max = 0;
+  for (const x of xs) {
+    sum += self(x.byteOffset, x.length);
+    const m = selfMax();
+    if (m > max) max = m;
+  }
+  return { sum, max };
+}
+
+/**
+ * The arena shared by every array of a set, when they all view one arena and have one element
+ * type (the case the threaded set kernels handle in one dispatch), else undefined.
+ */
+function sharedArena(xs: readonly FloatArray[]): { entry: ArenaEntry; f32: boolean } | undefined {
+  const first = xs[0];
+  if (first === undefined) return undefined;
+  const entry = arenas.get(first.buffer);
+  if (entry?.pool === undefined) return undefined;
+  const f32 = first instanceof Float32Array;
+  for (const x of xs) if (x.buffer !== first.buffer || x instanceof Float32Array !== f32) return undefined;
+  return { entry, f32 };
 }
 
 /**
@@ -193,7 +217,7 @@ export function loadWasmKernels(
   function inPlace(x: FloatArray, kernel: ThreadKernel, arg: number): void {
     const arena = arenas.get(x.buffer);
     if (arena !== undefined) {
-      onArena(arena, kernel, x, arg);
+      onArena(arena, kernel, [x] as Float32Array[], arg);
       return;
     }
     const fn = ex[kernel] as (p: number, n: number, arg: number) => void;
@@ -211,7 +235,7 @@ export function loadWasmKernels(
     const f32 = x instanceof Float32Array;
     const kernel: ThreadKernel = f32 ? (k === 2 ? 'pow2_f32' : 'pow1_f32') : k === 2 ? 'pow2_f64' : 'pow1_f64';
     const arena = arenas.get(x.buffer);
-    if (arena !== undefined) return onArena(arena, kernel, x, 0);
+    if (arena !== undefined) return onArena(arena, kernel, [x] as Float32Array[], 0);
     const fn = ex[kernel];
     const chunk = chunkOf(x);
     let sum = 0;
@@ -280,6 +304,26 @@ export function loadWasmKernels(
         sum += fn(HEADER_BYTES, len, inv, p);
       }
       return sum;
+    },
+
+    powSumMaxSet(xs, p) {
+      const shared = p === 2 || p === 1 || p === Infinity ? sharedArena(xs) : undefined;
+      if (shared === undefined) return sumOfPowSums(this, xs, p);
+      const k = p === 2 ? 2 : 1;
+      const kernel: ThreadKernel = shared.f32 ? (k === 2 ? 'pow2_f32' : 'pow1_f32') : k === 2 ? 'pow2_f64' : 'pow1_f64';
+      const { sum, max } = onArena(shared.entry, kernel, xs as Float32Array[], 0);
+      // p = ∞: Σ|x| only tells whether a NaN is present (see powSumMax).
+      return { sum: p === Infinity ? (sum !== sum ? NaN : 0) : sum, max };
+    },
+
+    scaleSet(xs, s) {
+      const shared = sharedArena(xs);
+      const f = shared?.f32 === true ? float32Factor(s) : s;
+      if (shared === undefined || f === undefined) {
+        for (const x of xs) this.scale(x, s);
+        return;
+      }
+      onArena(shared.entry, shared.f32 ? 'scale_f32' : 'scale_f64', xs as Float32Array[], f);
     },
 
     scale(x, s) {
