@@ -32,6 +32,20 @@ const copies = (arena: GradientArena) => arena.arrays.map((a) => a.slice());
 /** ‖x‖₂ with the JS kernels (float64, left to right). */
 const jsNorm = (xs: readonly (Float32Array | Float64Array)[]) => Math.sqrt(xs.reduce((s, x) => s + jsKernels.powSumMax(x, 2).sum, 0));
 
+/**
+ * clipByGlobalNorm(maxNorm 1) on the threaded arena: the norm agrees with the JS kernels, and
+ * the clipped values are the bits the JS kernels give for the same norm on one thread.
+ */
+function expectClipLikeOneThread(a: GradientArena): void {
+  const before = copies(a);
+  const want = jsNorm(before);
+  const r = clipByGlobalNorm(a.arrays, 1);
+  expect(Math.abs(r.norm - want)).toBeLessThanOrEqual(REL * want);
+  useKernels('js');
+  clipByGlobalNorm(before, 1, { norm: r.norm });
+  a.arrays.forEach((x, i) => expect(Array.from(x)).toEqual(Array.from(before[i]!)));
+}
+
 const open: GradientArena[] = [];
 function arena(dtype: 'float32' | 'float64' = 'float32'): GradientArena {
   const a = gradientArena(SIZES, { dtype, threads: 2 });
@@ -77,14 +91,7 @@ describe('threaded gradient arena', () => {
       const a = arena(dtype);
       await a.ready;
       fill(a.arrays, 1);
-      const before = copies(a);
-      const want = jsNorm(before);
-      const r = clipByGlobalNorm(a.arrays, 1);
-      expect(Math.abs(r.norm - want)).toBeLessThanOrEqual(REL * want);
-      // Same factor on the calling thread alone: identical bits.
-      useKernels('js');
-      clipByGlobalNorm(before, 1, { norm: r.norm });
-      a.arrays.forEach((x, i) => expect(Array.from(x)).toEqual(Array.from(before[i]!)));
+      expectClipLikeOneThread(a);
     });
   }
 
@@ -96,13 +103,7 @@ describe('threaded gradient arena', () => {
     open.push(a);
     await a.ready;
     fill(a.arrays, 6);
-    const before = copies(a);
-    const want = jsNorm(before);
-    const r = clipByGlobalNorm(a.arrays, 1);
-    expect(Math.abs(r.norm - want)).toBeLessThanOrEqual(REL * want);
-    useKernels('js');
-    clipByGlobalNorm(before, 1, { norm: r.norm });
-    a.arrays.forEach((x, i) => expect(Array.from(x)).toEqual(Array.from(before[i]!)));
+    expectClipLikeOneThread(a);
   });
 
   it('p = 1 and p = ∞ norms match the JS kernels', async () => {
