@@ -17,12 +17,15 @@ import { nonNegative } from './validate.js';
  * unlike norm clipping. `norm` in the report is the L2 norm before clipping.
  */
 export function valueRule<T, S, B>(ops: ArrayOps<T, S, B>, grads: readonly T[], clipValue: number): RuleOutput<T, S, B> {
-  const all = setNormStats(ops, grads, 2);
+  // Value clipping has no non-finite policy (NaN stays NaN, ±Infinity becomes ±c), so the
+  // clamp may run while the statistics are taken when the backend can fuse the two.
+  const fused = ops.clampWithStats?.(grads, clipValue, 2);
+  const all = fused?.stats ?? setNormStats(ops, grads, 2);
   const c = ops.scalar(clipValue);
   // ref is the largest finite |x|; an infinite entry is always clamped.
   const clipped = ops.or(ops.gt(all.ref, c), ops.gt(all.inf, ops.scalar(0)));
   return {
-    grads: grads.map((g) => ops.clamp(g, clipValue)),
+    grads: fused?.out ?? grads.map((g) => ops.clamp(g, clipValue)),
     norm: finaliseNorm(ops, all),
     scale: ops.scalar(1),
     clipped,

@@ -75,6 +75,12 @@ export interface ArrayOps<T, S, B> extends ScalarOps<S, B> {
   scaleSet?(ts: readonly T[], s: S): T[];
   /** clamp(t, −c, c); NaN stays NaN. */
   clamp(t: T, c: number): T;
+  /**
+   * Optional: clamps every tensor (as `clamp`) and returns the norm statistics of the values as
+   * they were before, in one pass over memory instead of two. The typed-array ops provide it
+   * (value clipping then reads and writes each value once, like PyTorch's clamp).
+   */
+  clampWithStats?(ts: readonly T[], c: number, p: number): { out: T[]; stats: NormStats<S> };
   /** A tensor of zeros shaped like t (typed arrays: t filled with 0). */
   zeros(t: T): T;
   /**

@@ -205,7 +205,11 @@ export function startPool(module: WebAssembly.Module, memory: WebAssembly.Memory
   }
 
   return {
-    running: () => up().length,
+    running() {
+      let n = 0;
+      if (!disposed) for (const s of slots) if (Atomics.load(s.c, STATE) === 1) n++;
+      return n;
+    },
     ready,
     run(kernel, arrays, arg, self, selfMax) {
       const helpers = up();

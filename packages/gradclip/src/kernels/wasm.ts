@@ -141,10 +141,10 @@ function onArena(entry: ArenaEntry, kernel: ThreadKernel, xs: readonly Float32Ar
   const fn = inst.ex[kernel] as (p: number, n: number, arg: number) => number | undefined;
   const self = (p: number, n: number) => fn(p, n, arg) ?? 0;
   const selfMax = () => inst.header[0]!;
-  if (pool !== undefined && pool.running() > 0) {
+  if (pool !== undefined) {
     let total = 0;
     for (const x of xs) total += x.length;
-    if (total >= PARALLEL_MIN) return pool.run(kernel, xs, arg, self, selfMax);
+    if (total >= PARALLEL_MIN && pool.running() > 0) return pool.run(kernel, xs, arg, self, selfMax);
   }
   let sum = 0;
   let max = 0;
