@@ -67,7 +67,7 @@ const JOBS = ENDS + QUEUE_JOBS;
  * Values per block: 256 KiB of float32, ~10 µs of streaming, so taking a group (one atomic
  * add) costs well under 1%, and a 10M-value call still has 150 groups to balance with.
  */
-export const BLOCK = 1 << 16;
+const BLOCK = 1 << 16;
 
 /**
  * Spin iterations before a thread sleeps in Atomics.wait. Waking a sleeping thread costs tens
