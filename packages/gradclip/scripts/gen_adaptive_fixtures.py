@@ -153,21 +153,30 @@ def non_finite_step(g, tensors):
 
 # ---------------------------------------------------------------- AutoClip
 
-def auto_clip_run(seq, percentile, history_size):
-    history = []
+def run_finite_steps(seq, step):
+    """Runs a reference over a sequence of steps. A step whose norm is NaN / inf gets
+    non_finite_step and never reaches the reference (its state stays as it was); every other
+    step's record is step(norm, tensors)."""
     steps = []
     for tensors in seq:
         g = total_norm(tensors)
-        if not math.isfinite(g):
-            steps.append(non_finite_step(g, tensors))
-            continue
+        steps.append(step(g, tensors) if math.isfinite(g) else non_finite_step(g, tensors))
+    return steps
+
+
+def auto_clip_run(seq, percentile, history_size):
+    history = []
+
+    def step(g, tensors):
+        nonlocal history
         history.append(g)
         if history_size is not None:
             history = history[-history_size:]
         threshold = float(np.percentile(history, percentile))
         out = torch_clip(tensors, threshold)
-        steps.append({'norm': g, 'threshold': threshold, 'out': [enc_list(t) for t in out]})
-    return steps
+        return {'norm': g, 'threshold': threshold, 'out': [enc_list(t) for t in out]}
+
+    return run_finite_steps(seq, step)
 
 
 # ---------------------------------------------------------------- ZClip
@@ -221,17 +230,14 @@ class ZClipReference:
 
 def z_clip_run(seq, options):
     ref = ZClipReference(**options)
-    steps = []
-    for tensors in seq:
-        g = total_norm(tensors)
-        if not math.isfinite(g):
-            steps.append(non_finite_step(g, tensors))
-            continue
+
+    def step(_g, tensors):
         g, out = ref.step(tensors)
-        steps.append({'norm': g, 'out': [enc_list(t) for t in out],
-                      'mean': enc(ref.mean if ref.initialized else math.nan),
-                      'variance': enc(ref.var if ref.initialized else math.nan)})
-    return steps
+        return {'norm': g, 'out': [enc_list(t) for t in out],
+                'mean': enc(ref.mean if ref.initialized else math.nan),
+                'variance': enc(ref.var if ref.initialized else math.nan)}
+
+    return run_finite_steps(seq, step)
 
 
 # ---------------------------------------------------------------- AdaGC
@@ -239,12 +245,9 @@ def z_clip_run(seq, options):
 def ada_gc_run(seq, beta=0.98, lambda_abs=1.0, lambda_rel=1.05, warmup_steps=100, eps=1e-8):
     gamma = {}
     t = 0
-    steps = []
-    for tensors in seq:
-        g = total_norm(tensors)
-        if not math.isfinite(g):
-            steps.append(non_finite_step(g, tensors))
-            continue
+
+    def step(g, tensors):
+        nonlocal t
         t += 1
         out = []
         for i, x in enumerate(tensors):
@@ -257,8 +260,9 @@ def ada_gc_run(seq, beta=0.98, lambda_abs=1.0, lambda_rel=1.05, warmup_steps=100
                 h = 1.0 if n == 0 else min(lambda_rel * gamma[i] / n, 1.0)
                 gamma[i] = beta * gamma[i] + (1 - beta) * h * n
             out.append(x * h)
-        steps.append({'norm': g, 'out': [enc_list(x) for x in out], 'gamma': [gamma[i] for i in range(len(tensors))]})
-    return steps
+        return {'norm': g, 'out': [enc_list(x) for x in out], 'gamma': [gamma[i] for i in range(len(tensors))]}
+
+    return run_finite_steps(seq, step)
 
 
 def main():

@@ -29,10 +29,23 @@ export interface WasmInstance {
 }
 
 /**
- * Arrays at least this long are split across a threaded arena's threads: handing a part to a
- * spinning worker costs about a microsecond, a 32 Ki-element part takes ~10 µs to stream.
+ * A call on a threaded arena's arrays goes to its threads when they hold at least this many
+ * values in all; below, waking the workers and joining them costs about what it saves.
  */
 export const PARALLEL_MIN = 1 << 16;
+
+/** The pow kernel for Σ|x|^k (k = 1, 2) on float32 or float64 data. */
+function powKernel(f32: boolean, k: 1 | 2): Extract<ThreadKernel, `pow${string}`> {
+  return f32 ? (k === 2 ? 'pow2_f32' : 'pow1_f32') : k === 2 ? 'pow2_f64' : 'pow1_f64';
+}
+
+/**
+ * p = ∞ through the Σ|x| kernel: the sum only tells whether a NaN is present (|x| ≥ 0, so no
+ * ∞ − ∞), which is the p = ∞ contract of powSumMax (sum NaN or 0).
+ */
+function asInfinityNorm({ sum, max }: PowSumMax): PowSumMax {
+  return { sum: sum !== sum ? NaN : 0, max };
+}
 
 /** Bytes reserved at address 0 for results; data starts after them, 16-byte aligned. */
 export const HEADER_BYTES = 64;
@@ -233,7 +246,7 @@ export function loadWasmKernels(
   /** Σ|x|^k (k = 1, 2) and max |x| via the pow kernels. */
   function powSum(x: FloatArray, k: 1 | 2): PowSumMax {
     const f32 = x instanceof Float32Array;
-    const kernel: ThreadKernel = f32 ? (k === 2 ? 'pow2_f32' : 'pow1_f32') : k === 2 ? 'pow2_f64' : 'pow1_f64';
+    const kernel = powKernel(f32, k);
     const arena = arenas.get(x.buffer);
     if (arena !== undefined) return onArena(arena, kernel, [x] as Float32Array[], 0);
     const fn = ex[kernel];
@@ -256,11 +269,7 @@ export function loadWasmKernels(
     powSumMax(x, p) {
       if (p === 2) return powSum(x, 2);
       if (p === 1) return powSum(x, 1);
-      if (p === Infinity) {
-        // Σ|x| is NaN exactly when some x is NaN (|x| ≥ 0, so no ∞ − ∞): the p = ∞ contract.
-        const { sum, max } = powSum(x, 1);
-        return { sum: sum !== sum ? NaN : 0, max };
-      }
+      if (p === Infinity) return asInfinityNorm(powSum(x, 1));
       return jsKernels.powSumMax(x, p);
     },
 
@@ -309,11 +318,8 @@ export function loadWasmKernels(
     powSumMaxSet(xs, p) {
       const shared = p === 2 || p === 1 || p === Infinity ? sharedArena(xs) : undefined;
       if (shared === undefined) return sumOfPowSums(this, xs, p);
-      const k = p === 2 ? 2 : 1;
-      const kernel: ThreadKernel = shared.f32 ? (k === 2 ? 'pow2_f32' : 'pow1_f32') : k === 2 ? 'pow2_f64' : 'pow1_f64';
-      const { sum, max } = onArena(shared.entry, kernel, xs as Float32Array[], 0);
-      // p = ∞: Σ|x| only tells whether a NaN is present (see powSumMax).
-      return { sum: p === Infinity ? (sum !== sum ? NaN : 0) : sum, max };
+      const r = onArena(shared.entry, powKernel(shared.f32, p === 2 ? 2 : 1), xs as Float32Array[], 0);
+      return p === Infinity ? asInfinityNorm(r) : r;
     },
 
     scaleSet(xs, s) {
