@@ -6,6 +6,10 @@ export default defineConfig({
   dts: true,
   sourcemap: true,
   clean: true,
+  // One copy of the core for both entry points in both formats: without splitting, the CJS
+  // build of gradclip/tfjs would bundle its own core (two NonFiniteGradientError classes,
+  // kernels chosen twice).
+  splitting: true,
   target: 'es2022',
   external: [/^@tensorflow\//],
 });
