@@ -31,7 +31,7 @@ export { leavesOf } from './gradients.js';
 export { mergeNormStats, mergeAllNormStats, finaliseNorm, emptyNormStats, statsFinite } from './norm_stats.js';
 export { typedOps } from './typed_ops.js';
 export { kernels, setKernels, useKernels, jsKernels, loadWasmKernels, gradientArena } from './kernels/index.js';
-export { unitReduceAxes, unitGeometry, type UnitGeometry } from './adaptive/units.js';
+export { unitReduceAxes, unitGeometry, type UnitGeometry } from './units.js';
 export { agc, agcRule, matchParams, type AgcOptions } from './adaptive/agc.js';
 export {
   autoClip,

@@ -1,6 +1,6 @@
 import { kernels } from './kernels/index.js';
 import { sumOfPowSums } from './kernels/js.js';
-import { unitGeometry } from './adaptive/units.js';
+import { unitGeometry } from './units.js';
 import { mergeAllNormStats } from './norm_stats.js';
 import type { ArrayOps, NormStats, UnitLayout } from './ops.js';
 import type { FloatArray } from './types.js';

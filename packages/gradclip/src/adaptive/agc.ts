@@ -5,7 +5,7 @@ import { makeClipper, type Clipper, type ClipRule, type StateTree } from '../cli
 import type { NonFinitePolicy } from '../types.js';
 import { knownOptions, nonFinitePolicy, nonNegative, oneOf, positive } from '../validate.js';
 import { totalNorm } from './common.js';
-import { unitReduceAxes } from './units.js';
+import { unitReduceAxes } from '../units.js';
 
 export interface AgcOptions {
   /** λ: the largest allowed ratio ‖G_u‖ / ‖W_u‖ per unit. Default 0.01 (optax, timm). */

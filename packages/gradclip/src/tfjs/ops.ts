@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { unitReduceAxes } from '../adaptive/units.js';
+import { unitReduceAxes } from '../units.js';
 import type { ArrayOps, NormStats, UnitLayout } from '../ops.js';
 import './norm_history.js';
 import { fusedNormStats, fusedScale, fusedSetNormStats, hasFusedKernels, select } from './kernels.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { typedOps } from '../typed_ops.js';
+import { typedOps } from './typed_ops.js';
 import { unitGeometry, unitReduceAxes } from './units.js';
 
 describe('unit layout', () => {

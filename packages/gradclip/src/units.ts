@@ -1,4 +1,4 @@
-import type { UnitLayout } from '../ops.js';
+import type { UnitLayout } from './ops.js';
 
 /**
  * The axes AGC reduces over to get one norm per unit (optax `unitwise_norm`, timm
