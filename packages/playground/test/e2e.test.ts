@@ -1,6 +1,8 @@
 /**
  * End-to-end: the playground in real Chromium (Debian's /usr/bin/chromium driven by
- * playwright-core), served by Vite's dev server on a free localhost port. A person's
+ * playwright-core), served on a free localhost port by Vite's dev server, and — second suite —
+ * as the production build (`vite build`, served by `vite preview`), where the bundler's
+ * tree-shaking applies: every clipping method must train there too. A person's
  * session: load the page, train without clipping (the gradient norm explodes), switch to
  * global-norm clipping and train again (every applied norm is at most τ, and exactly τ
  * whenever the raw norm was above it), switch language, check the URL carries the
@@ -11,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { createServer, type ViteDevServer } from 'vite';
+import { build, createServer, preview, type PreviewServer, type ViteDevServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StepRecord } from '../src/train.js';
 
@@ -27,6 +29,35 @@ type Rec = StepRecord;
 
 if (!existsSync(CHROMIUM)) {
   throw new Error(`the playground e2e test needs Debian's chromium at ${CHROMIUM}: apt-get install chromium (.ci/run does this)`);
+}
+
+/** Headless Chromium with a fresh profile; console errors and page errors go to `problems`. */
+async function launch(problems: string[]): Promise<{ context: BrowserContext; page: Page; userDataDir: string }> {
+  const userDataDir = mkdtempSync(join(tmpdir(), 'gradclip-chromium-'));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-quic',
+      '--use-angle=swiftshader',
+      '--enable-unsafe-swiftshader',
+    ],
+    viewport: { width: 1440, height: 1000 },
+    deviceScaleFactor: 1,
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console.error: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  return { context, page, userDataDir };
 }
 
 describe('playground in Chromium', () => {
@@ -48,30 +79,7 @@ describe('playground in Chromium', () => {
     });
     await server.listen();
     base = server.resolvedUrls!.local[0]!;
-    userDataDir = mkdtempSync(join(tmpdir(), 'gradclip-chromium-'));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--disable-quic',
-        '--use-angle=swiftshader',
-        '--enable-unsafe-swiftshader',
-      ],
-      viewport: { width: 1440, height: 1000 },
-      deviceScaleFactor: 1,
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console.error: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    ({ context, page, userDataDir } = await launch(problems));
   });
 
   afterAll(async () => {
@@ -193,6 +201,85 @@ describe('playground in Chromium', () => {
     expect(await page.inputValue('#opt-threshold')).toBe('0.5');
     expect(await page.textContent('#backend')).toBe('cpu');
 
+    expect(problems).toEqual([]);
+  });
+});
+
+// The production build: the bundler tree-shakes here (sideEffects), which the dev server does
+// not. A dropped registration (AutoClip's device history, issue 12 item 7) broke AutoClip
+// only in the built site.
+describe('playground production build (vite build + vite preview) in Chromium', () => {
+  let server: PreviewServer;
+  let context: BrowserContext;
+  let page: Page;
+  let userDataDir: string;
+  let outDir: string;
+  let base: string;
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    outDir = mkdtempSync(join(tmpdir(), 'gradclip-playground-build-'));
+    const build_ = { outDir, emptyOutDir: true };
+    await build({ configFile: join(root, 'vite.config.ts'), root, logLevel: 'error', build: build_ });
+    server = await preview({ configFile: join(root, 'vite.config.ts'), root, logLevel: 'error', build: build_, preview: { port: 0, host: '127.0.0.1', strictPort: false } });
+    base = server.resolvedUrls!.local[0]!;
+    ({ context, page, userDataDir } = await launch(problems));
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    await server?.close();
+    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+    if (outDir) rmSync(outDir, { recursive: true, force: true });
+  });
+
+  const history = () => page.evaluate(() => window.playground.history()) as Promise<Rec[]>;
+  const finished = () =>
+    page.waitForFunction(() => ['done', 'diverged'].includes(window.playground.status()), null, { timeout: 40_000, polling: 100 });
+
+  it('?method=autoClip loads and trains, clipping at the percentile threshold', async () => {
+    await page.goto(`${base}?method=autoClip&steps=15&backend=cpu`);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+    expect(await page.evaluate(() => window.playground.settings())).toMatchObject({ method: 'autoClip', maxSteps: 15 });
+    await page.click('#start');
+    await finished();
+    expect(await page.evaluate(() => window.playground.status())).toBe('done');
+    const recs = await history();
+    expect(recs.map((r) => r.step)).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
+    for (const r of recs) {
+      // The 10th percentile of the norms seen so far (this step's included): never above
+      // the largest norm seen, and the applied norm never above it.
+      expect(r.threshold).not.toBeNull();
+      expect(r.threshold!).toBeGreaterThan(0);
+      expect(r.threshold!).toBeLessThanOrEqual(Math.max(...recs.filter((q) => q.step <= r.step).map((q) => q.preNorm)) * (1 + 1e-6));
+      expect(r.postNorm).toBeLessThanOrEqual(r.threshold! * (1 + 1e-4));
+      expect(Number.isFinite(r.loss)).toBe(true);
+    }
+    expect(recs.filter((r) => r.clipped).length).toBeGreaterThan(5);
+    expect(problems).toEqual([]);
+  });
+
+  it('every method trains after switching to it in the controls', async () => {
+    const methods = await page.$$eval('#method option', (os) => os.map((o) => (o as HTMLOptionElement).value));
+    expect(methods).toEqual(expect.arrayContaining(['none', 'globalNorm', 'value', 'perTensor', 'agc', 'autoClip', 'zClip', 'adaGC']));
+    await page.fill('#opt-maxSteps', '3');
+    await page.press('#opt-maxSteps', 'Enter');
+    let tau: number | null = null;
+    for (const m of ['globalNorm', ...methods.filter((x) => x !== 'globalNorm')]) {
+      await page.selectOption('#method', m);
+      await page.click('#reset');
+      await page.click('#start');
+      await finished();
+      const recs = await history();
+      expect(recs.length, m).toBe(3);
+      expect(recs.every((r) => Number.isFinite(r.preNorm)), m).toBe(true);
+      // Each method clips by its own threshold: AutoClip's is not global-norm clipping's τ.
+      if (m === 'globalNorm') tau = recs[0]!.threshold;
+      if (m === 'autoClip') {
+        expect(tau).toBeGreaterThan(0);
+        for (const r of recs) expect(r.threshold).not.toBe(tau);
+      }
+    }
     expect(problems).toEqual([]);
   });
 });
