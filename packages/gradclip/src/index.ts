@@ -56,3 +56,31 @@ export {
   type PerGroupState,
 } from './adaptive/groups.js';
 export { SortedBlocks } from './adaptive/order_statistics.js';
+
+// privacy (issue 16)
+export {
+  privacySpent,
+  computeRdp,
+  epsilonFromRdp,
+  DEFAULT_ORDERS,
+  type Mechanism,
+  type PrivacySpent,
+  type PrivacySpentOptions,
+} from './privacy/rdp.js';
+export {
+  RDPAccountant,
+  type AccountantStep,
+  type RDPAccountantJSON,
+  type RDPAccountantOptions,
+} from './privacy/accountant.js';
+export { noiseMultiplierFor, type NoiseMultiplierForOptions } from './privacy/calibrate.js';
+export {
+  clipPerExample,
+  type ClipPerExampleResult,
+  type PerExampleGradients,
+  type SummedGradients,
+} from './privacy/per_example.js';
+export { gaussianNoise, type GaussianNoiseOptions } from './privacy/gaussian.js';
+export { secureRandom, insecureSeededRandom, type RandomSource } from './privacy/random.js';
+export { poissonSample } from './privacy/sampling.js';
+export { AdaptiveClip, type AdaptiveClipOptions, type AdaptiveClipState } from './privacy/adaptive_clip.js';

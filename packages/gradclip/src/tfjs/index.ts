@@ -42,3 +42,12 @@ export {
   SET_NORM_STATS_KERNEL,
   SCALE_KERNEL,
 } from './kernels.js';
+
+// privacy (issue 16)
+export {
+  clippedGradients,
+  type ClippedGradients,
+  type ClippedGradientsOptions,
+  type PerExampleMethod,
+} from './private/clip.js';
+export type { LayerLike, ModelLike, PerExampleLoss } from './private/model.js';

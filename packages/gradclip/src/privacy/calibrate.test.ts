@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { noiseMultiplierFor } from './calibrate.js';
+import { privacySpent } from './rdp.js';
+
+describe('noiseMultiplierFor', () => {
+  it.each([
+    { targetEpsilon: 1, delta: 1e-5, sampleRate: 256 / 60000, steps: 2344 },
+    { targetEpsilon: 3, delta: 1e-5, sampleRate: 0.01, steps: 1000 },
+    { targetEpsilon: 8, delta: 1e-6, sampleRate: 0.1, steps: 300 },
+  ])('returns the smallest σ on the 0.01 grid within the budget: %o', (o) => {
+    const sigma = noiseMultiplierFor(o);
+    expect(sigma).toBe(Math.round(sigma * 100) / 100);
+    const at = (s: number) => privacySpent({ sampleRate: o.sampleRate, noiseMultiplier: s, steps: o.steps, delta: o.delta }).epsilon;
+    expect(at(sigma)).toBeLessThanOrEqual(o.targetEpsilon);
+    expect(at(Math.round(sigma * 100 - 1) / 100)).toBeGreaterThan(o.targetEpsilon);
+  });
+
+  it('MNIST-like setting lands near the σ the DP-SGD tutorials use (≈ 1.1 for ε ≈ 3 over 60 epochs)', () => {
+    // q = 256/60000, 60 epochs = 14,062 steps: Opacus's tables give ε ≈ 3 at δ 1e-5 for σ ≈ 1.1.
+    const sigma = noiseMultiplierFor({ targetEpsilon: 3, delta: 1e-5, sampleRate: 256 / 60000, steps: 14062 });
+    expect(sigma).toBeGreaterThan(0.9);
+    expect(sigma).toBeLessThan(1.3);
+  });
+
+  it('an unreachable target or bad input is an error naming the argument', () => {
+    // With δ = 1e-5 even infinite noise leaves ε ≈ 0.10 from the conversion.
+    expect(() => noiseMultiplierFor({ targetEpsilon: 0.05, delta: 1e-5, sampleRate: 0.01, steps: 10 })).toThrow(RangeError);
+    expect(() => noiseMultiplierFor({ targetEpsilon: 0, delta: 1e-5, sampleRate: 0.01, steps: 10 })).toThrow(/targetEpsilon must be > 0, got 0/);
+    expect(() => noiseMultiplierFor({ targetEpsilon: 1, delta: 1e-5, sampleRate: 0.01, steps: 0 })).toThrow(/steps must be an integer ≥ 1/);
+    expect(() => noiseMultiplierFor({ targetEpsilon: 1, delta: 1e-5, sampleRate: -1, steps: 5 })).toThrow(/sampleRate/);
+  });
+});
