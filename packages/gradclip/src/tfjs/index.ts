@@ -51,3 +51,14 @@ export {
   type PerExampleMethod,
 } from './private/clip.js';
 export type { LayerLike, ModelLike, PerExampleLoss } from './private/model.js';
+export {
+  privateFit,
+  attachAccountant,
+  accountantOf,
+  ACCOUNTANT_METADATA_KEY,
+  type PrivateFitOptions,
+  type PrivateFitResult,
+  type PrivateFitLogs,
+  type PrivateFitCallbacks,
+  type PrivateFitEpoch,
+} from './private/private_fit.js';

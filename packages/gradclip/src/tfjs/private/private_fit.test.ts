@@ -1,0 +1,140 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { RDPAccountant } from '../../privacy/accountant.js';
+import { privacySpent } from '../../privacy/rdp.js';
+import { accountantOf, privateFit, type PrivateFitLogs } from './private_fit.js';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+  await tf.ready();
+});
+
+/** Two Gaussian blobs in 2-D, labels one-hot: linearly separable with margin. */
+function blobs(n: number) {
+  const x: number[] = [];
+  const y: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = i % 2;
+    x.push((c ? 2 : -2) + Math.sin(i * 12.9898) * 0.8, (c ? 1 : -1) + Math.cos(i * 78.233) * 0.8);
+    y.push(c ? 0 : 1, c ? 1 : 0);
+  }
+  return { xs: tf.tensor2d(x, [n, 2]), ys: tf.tensor2d(y, [n, 2]) };
+}
+
+function classifier(optimizer: tf.Optimizer | string = 'sgd') {
+  const m = tfl.sequential({
+    layers: [
+      tfl.layers.dense({ inputShape: [2], units: 8, activation: 'relu', kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) }),
+      tfl.layers.dense({ units: 2, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }) }),
+    ],
+  });
+  m.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  return m;
+}
+
+function accuracy(m: tfl.LayersModel, xs: tf.Tensor, ys: tf.Tensor): number {
+  return tf.tidy(() => tf.mean(tf.cast(tf.equal(tf.argMax(m.predict(xs) as tf.Tensor, 1), tf.argMax(ys, 1)), 'float32')).dataSync()[0]!);
+}
+
+describe('privateFit', () => {
+  it('trains privately, reports ε per batch and epoch as the accountant computes it, leaks no tensor', async () => {
+    const { xs, ys } = blobs(400);
+    const model = classifier(tf.train.sgd(0.5));
+    const batches: PrivateFitLogs[] = [];
+    const epochs: number[] = [];
+    const before = tf.memory().numTensors;
+    const r = await privateFit(model, xs, ys, {
+      l2NormClip: 1,
+      noiseMultiplier: 1.1,
+      delta: 1e-5,
+      epochs: 3,
+      batchSize: 40,
+      insecureSeed: 1,
+      callbacks: { onBatchEnd: (_, l) => void batches.push(l), onEpochEnd: (_, l) => void epochs.push(l.epsilon) },
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    // 400 / 40 = 10 steps per epoch, 30 steps of the sampled Gaussian mechanism at q = 0.1.
+    expect(r.accountant.history).toEqual([{ noiseMultiplier: 1.1, sampleRate: 0.1, steps: 30 }]);
+    expect(r.epsilon).toBe(privacySpent({ sampleRate: 0.1, noiseMultiplier: 1.1, steps: 30, delta: 1e-5 }).epsilon);
+    expect(batches).toHaveLength(30);
+    for (let i = 1; i < batches.length; i++) expect(batches[i]!.epsilon).toBeGreaterThan(batches[i - 1]!.epsilon);
+    expect(epochs).toEqual(r.history.map((h) => h.epsilon));
+    // Poisson batches vary in size around 40.
+    expect(new Set(batches.map((b) => b.batchSize)).size).toBeGreaterThan(3);
+    expect(accuracy(model, xs, ys)).toBeGreaterThan(0.9);
+    tf.dispose([xs, ys]);
+  });
+
+  it('without noise and with q = 1 one step is exactly clipped full-batch SGD', async () => {
+    // batchSize = N: every example in every batch; C huge: nothing clipped; σ = 0:
+    // update = lr · (Σ ∇ℓᵢ) / N = lr · ∇(mean loss), what model.fit's one SGD step does.
+    const { xs, ys } = blobs(16);
+    const a = classifier(tf.train.sgd(0.1));
+    const b = classifier(tf.train.sgd(0.1));
+    await privateFit(a, xs, ys, { l2NormClip: 1e9, noiseMultiplier: 0, batchSize: 16, epochs: 1, insecureSeed: 3 });
+    await b.fit(xs, ys, { batchSize: 16, epochs: 1, shuffle: false, verbose: 0 });
+    const wa = a.getWeights().map((w) => Array.from(w.dataSync()));
+    const wb = b.getWeights().map((w) => Array.from(w.dataSync()));
+    wa.forEach((w, k) => w.forEach((v, j) => expect(v).toBeCloseTo(wb[k]![j]!, 5)));
+    tf.dispose([xs, ys]);
+  });
+
+  it('calibrates σ for targetEpsilon and stays within it', async () => {
+    const { xs, ys } = blobs(200);
+    const r = await privateFit(classifier(), xs, ys, { l2NormClip: 1, targetEpsilon: 2, delta: 1e-5, epochs: 2, batchSize: 20, insecureSeed: 4 });
+    expect(r.epsilon).toBeLessThanOrEqual(2);
+    expect(r.epsilon).toBeGreaterThan(1.5); // the smallest σ on the grid: close to the budget
+    expect(r.accountant.steps).toBe(20);
+    tf.dispose([xs, ys]);
+  });
+
+  it('adaptive clipping moves C and charges the count query to the accountant', async () => {
+    const { xs, ys } = blobs(200);
+    const seen: number[] = [];
+    const r = await privateFit(classifier(tf.train.sgd(0.3)), xs, ys, {
+      adaptiveClipping: { initialClip: 0.01, targetQuantile: 0.5 },
+      noiseMultiplier: 1,
+      epochs: 2,
+      batchSize: 50,
+      insecureSeed: 5,
+      callbacks: { onBatchEnd: (_, l) => void seen.push(l.l2NormClip) },
+    });
+    // C starts far below every norm (b̃ ≈ 0) and grows by about e^{0.2·0.5} per step.
+    expect(seen[0]).toBe(0.01);
+    expect(seen.at(-1)!).toBeGreaterThan(0.01 * 1.05 ** 6);
+    // The accountant records the total σ = 1; the gradient noise was (1 − (2·2.5)⁻²)^{−1/2} = 1.0206…
+    expect(r.accountant.history).toEqual([{ noiseMultiplier: 1, sampleRate: 0.25, steps: 8 }]);
+    tf.dispose([xs, ys]);
+  });
+
+  it('model.save keeps the accountant; a later run continues it', async () => {
+    const { xs, ys } = blobs(100);
+    const model = classifier();
+    const r = await privateFit(model, xs, ys, { l2NormClip: 1, noiseMultiplier: 2, epochs: 1, batchSize: 10, insecureSeed: 6 });
+    let saved: tf.io.ModelArtifacts | undefined;
+    await model.save(tf.io.withSaveHandler(async (a) => ((saved = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
+    const loaded = await tfl.loadLayersModel(tf.io.fromMemory(saved!));
+    const restored = accountantOf(loaded);
+    expect(restored).toBeInstanceOf(RDPAccountant);
+    expect(restored!.toJSON()).toEqual(r.accountant.toJSON());
+    loaded.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
+    const again = await privateFit(loaded, xs, ys, { l2NormClip: 1, noiseMultiplier: 2, epochs: 1, batchSize: 10, insecureSeed: 7 });
+    expect(again.accountant.steps).toBe(20);
+    expect(again.epsilon).toBe(privacySpent({ sampleRate: 0.1, noiseMultiplier: 2, steps: 20, delta: 1e-5 }).epsilon);
+    tf.dispose([xs, ys]);
+  });
+
+  it('rejects bad options by name', async () => {
+    const { xs, ys } = blobs(20);
+    const m = classifier();
+    await expect(privateFit(m, xs, ys, { l2NormClip: 1, epochs: 1 })).rejects.toThrow(/exactly one of noiseMultiplier and targetEpsilon/);
+    await expect(privateFit(m, xs, ys, { noiseMultiplier: 1 })).rejects.toThrow(/needs l2NormClip/);
+    await expect(privateFit(m, xs, ys, { l2NormClip: 1, noiseMultiplier: 1, batchSize: 50 })).rejects.toThrow(/batchSize must be ≤ the number of examples \(20\), got 50/);
+    await expect(privateFit(m, xs, ys, { l2NormClip: -1, noiseMultiplier: 1 })).rejects.toThrow(/l2NormClip/);
+    await expect(privateFit(m, xs, ys, { l2NormClip: 1, noiseMultiplier: 1, delta: 2 })).rejects.toThrow(/delta must be in \(0, 1\), got 2/);
+    await expect(privateFit(m, xs, ys, { l2NormClip: 1, noiseMultiplier: 1, sampling: 'random' as 'poisson' })).rejects.toThrow(/sampling must be one of/);
+    tf.dispose([xs, ys]);
+  });
+});

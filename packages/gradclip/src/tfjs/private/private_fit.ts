@@ -1,0 +1,298 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describe } from '../../gradients.js';
+import { integerAtLeast, knownOptions, oneOf, positive } from '../../validate.js';
+import { RDPAccountant } from '../../privacy/accountant.js';
+import { AdaptiveClip, type AdaptiveClipOptions } from '../../privacy/adaptive_clip.js';
+import { noiseMultiplierFor } from '../../privacy/calibrate.js';
+import { fillGaussian, randomFrom } from '../../privacy/gaussian.js';
+import type { RandomSource } from '../../privacy/random.js';
+import { checkDelta, checkNoiseMultiplier } from '../../privacy/rdp.js';
+import { poissonSample } from '../../privacy/sampling.js';
+import { clippedGradients, type PerExampleMethod } from './clip.js';
+import type { ModelLike, PerExampleLoss } from './model.js';
+
+/** What `privateFit` reports after each batch and epoch. */
+export interface PrivateFitLogs {
+  /** Mean per-example loss (of this batch, or over the epoch's examples). Not privatised: see `privateFit`. */
+  readonly loss: number;
+  /** ε spent so far at the run's δ (∞ when noiseMultiplier is 0). */
+  readonly epsilon: number;
+  /** δ of the reported ε. */
+  readonly delta: number;
+  /** Clipping norm C in force (moves under adaptive clipping). */
+  readonly l2NormClip: number;
+  /** Examples in the batch (Poisson sampling: random), or in the epoch. */
+  readonly batchSize: number;
+  /** Fraction of those examples whose gradient was clipped. */
+  readonly clippedFraction: number;
+}
+
+export interface PrivateFitCallbacks {
+  onBatchEnd?(batch: number, logs: PrivateFitLogs): void | Promise<void>;
+  onEpochEnd?(epoch: number, logs: PrivateFitLogs): void | Promise<void>;
+}
+
+export interface PrivateFitOptions {
+  /** C: per-example gradients are clipped to this L2 norm. Required unless `adaptiveClipping` is set. */
+  readonly l2NormClip?: number;
+  /**
+   * Adaptive clipping (Andrew et al. 2021): C follows a quantile of the per-example norms; its
+   * privacy cost is included in the accountant. `initialClip` defaults to `l2NormClip` if given.
+   */
+  readonly adaptiveClipping?: AdaptiveClipOptions;
+  /** σ: noise standard deviation / C. Give this or `targetEpsilon`. 0 = clipping without noise (ε = ∞). */
+  readonly noiseMultiplier?: number;
+  /** The budget ε for the whole run: σ = noiseMultiplierFor({ targetEpsilon, delta, sampleRate, steps }). */
+  readonly targetEpsilon?: number;
+  /** δ of the (ε, δ) guarantee. Default 1e-5; it should be well below 1 / (number of examples). */
+  readonly delta?: number;
+  /** Passes over the data. Default 1. */
+  readonly epochs?: number;
+  /** Expected batch size m; the sampling rate is q = m / N. Default 32 (or N when smaller). */
+  readonly batchSize?: number;
+  /**
+   * `'poisson'` (default): each example joins each batch independently with probability q —
+   * the sampling the RDP accountant assumes. `'shuffle'`: fixed-size batches of a shuffled
+   * epoch, as ordinary training does; the accountant still reports the Poisson ε, which is NOT
+   * a proven guarantee for shuffled batches (use it only to compare runs).
+   */
+  readonly sampling?: 'poisson' | 'shuffle';
+  /** How per-example norms are found (`clippedGradients`): 'auto' (ghost when possible), 'ghost', 'microbatch'. */
+  readonly method?: PerExampleMethod;
+  /** Per-example loss; default the compiled model's loss. */
+  readonly loss?: PerExampleLoss;
+  /** An accountant to continue (default: the one saved in the model's metadata, else a new one). */
+  readonly accountant?: RDPAccountant;
+  readonly callbacks?: PrivateFitCallbacks;
+  /**
+   * Seed for noise and sampling — makes runs repeatable and NOT PRIVATE (the noise can be
+   * recomputed). For tests and experiments only; leave unset to draw from crypto.getRandomValues.
+   */
+  readonly insecureSeed?: number;
+}
+
+export interface PrivateFitEpoch extends PrivateFitLogs {
+  readonly epoch: number;
+  readonly steps: number;
+}
+
+export interface PrivateFitResult {
+  /** The accountant with every step of this run (and of earlier runs it continued). */
+  readonly accountant: RDPAccountant;
+  /** One entry per epoch. */
+  readonly history: PrivateFitEpoch[];
+  /** σ used (the one found for `targetEpsilon`, or the one given). */
+  readonly noiseMultiplier: number;
+  /** ε spent in total at `delta`. */
+  readonly epsilon: number;
+  readonly delta: number;
+}
+
+/** Key of the accountant in the model's user-defined metadata (saved by `model.save`). */
+export const ACCOUNTANT_METADATA_KEY = 'gradclipPrivacy';
+
+/**
+ * Differentially private training of a compiled tfjs-layers model with DP-SGD (Abadi et al.
+ * 2016) — what Opacus's `make_private` and TF Privacy's `DPKerasSGDOptimizer` do in Python:
+ *
+ *   for each step:  B ← Poisson sample of the N examples, rate q = batchSize / N
+ *                   g ← (Σ_{i∈B} clip_C(∇ℓᵢ) + N(0, σ²C²·I)) / batchSize
+ *                   model.optimizer.applyGradients(g)
+ *                   accountant.step({ noiseMultiplier: σ, sampleRate: q })
+ *
+ * Per-example clipping by ghost norms when the model allows it, else by microbatches
+ * (`clippedGradients`). Noise from `crypto.getRandomValues` by the polar method
+ * (`gaussianNoise`). Dividing by the expected batch size (not the sampled one) keeps the
+ * update a fixed function of the noisy sum, as Opacus does. Steps per epoch: round(N / batchSize).
+ *
+ * The ε in the callbacks is the privacy spent so far (RDP accountant, `privacySpent`). The
+ * `loss` logged with it is computed from the private data without noise: it is for the data
+ * holder's monitoring and is not covered by ε — do not publish it. Layer regularizers and
+ * constraints are not applied. At the end the accountant is stored in the model's
+ * user-defined metadata, so `model.save` keeps it and `accountantOf(loadedModel)` restores it.
+ */
+export async function privateFit(
+  model: ModelLike,
+  xs: tf.Tensor,
+  ys: tf.Tensor,
+  options: PrivateFitOptions,
+): Promise<PrivateFitResult> {
+  knownOptions('privateFit options', options, [
+    'l2NormClip', 'adaptiveClipping', 'noiseMultiplier', 'targetEpsilon', 'delta', 'epochs', 'batchSize',
+    'sampling', 'method', 'loss', 'accountant', 'callbacks', 'insecureSeed',
+  ]);
+  if (options === undefined) throw new TypeError('privateFit needs options { l2NormClip, noiseMultiplier | targetEpsilon, … }');
+  const optimizer = model.optimizer;
+  if (!optimizer) throw new TypeError('model must be compiled with an optimizer before privateFit');
+  const n = xs.shape[0]!;
+  if (ys.shape[0] !== n) throw new RangeError(`xs has ${n} examples but ys has ${ys.shape[0]}`);
+  if (n === 0) throw new RangeError('xs has no examples');
+  const epochs = integerAtLeast('epochs', options.epochs ?? 1, 1);
+  const batchSize = integerAtLeast('batchSize', options.batchSize ?? Math.min(32, n), 1);
+  if (batchSize > n) throw new RangeError(`batchSize must be ≤ the number of examples (${n}), got ${batchSize}`);
+  const delta = checkDelta('delta', options.delta ?? 1e-5);
+  const sampling = oneOf('sampling', options.sampling ?? 'poisson', ['poisson', 'shuffle'] as const);
+  const q = batchSize / n;
+  const stepsPerEpoch = Math.max(1, Math.round(n / batchSize));
+
+  let sigma: number;
+  if ((options.noiseMultiplier === undefined) === (options.targetEpsilon === undefined)) {
+    throw new TypeError('privateFit needs exactly one of noiseMultiplier and targetEpsilon');
+  }
+  if (options.noiseMultiplier !== undefined) sigma = checkNoiseMultiplier('noiseMultiplier', options.noiseMultiplier);
+  else {
+    sigma = noiseMultiplierFor({ targetEpsilon: options.targetEpsilon!, delta, sampleRate: q, steps: epochs * stepsPerEpoch });
+  }
+
+  let adaptive: AdaptiveClip | null = null;
+  let clip: number;
+  if (options.adaptiveClipping !== undefined) {
+    const initialClip = options.adaptiveClipping.initialClip ?? options.l2NormClip;
+    adaptive = new AdaptiveClip(batchSize, { ...options.adaptiveClipping, ...(initialClip === undefined ? {} : { initialClip }) });
+    clip = adaptive.clip;
+  } else {
+    if (options.l2NormClip === undefined) throw new TypeError('privateFit needs l2NormClip (or adaptiveClipping)');
+    clip = positive('l2NormClip', options.l2NormClip);
+  }
+  // Gradient noise multiplier: σ itself, or σ_Δ when the clipped-count query shares the budget.
+  const gradientSigma = adaptive ? adaptive.gradientNoiseMultiplier(sigma) : sigma;
+
+  const accountant = options.accountant ?? accountantOf(model) ?? new RDPAccountant();
+  if (!(accountant instanceof RDPAccountant)) throw new TypeError(`accountant must be an RDPAccountant, got ${describe(accountant)}`);
+  const random: RandomSource = randomFrom(options.insecureSeed === undefined ? {} : { insecureSeed: options.insecureSeed });
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const history: PrivateFitEpoch[] = [];
+  let batch = 0;
+
+  for (let epoch = 0; epoch < epochs; epoch++) {
+    const order = sampling === 'shuffle' ? shuffled(n, random) : null;
+    let lossTotal = 0;
+    let seen = 0;
+    let clippedTotal = 0;
+    for (let s = 0; s < stepsPerEpoch; s++) {
+      const idx = order ? order.subarray(s * batchSize, Math.min(n, (s + 1) * batchSize)) : poissonSample(n, q, random);
+      const { lossSum, clipped, norms } = await privateStep(model, optimizer, vars, xs, ys, idx, {
+        clip,
+        stddev: gradientSigma * clip,
+        batchSize,
+        random,
+        method: options.method,
+        loss: options.loss,
+      });
+      accountant.step({ noiseMultiplier: sigma, sampleRate: q });
+      const usedClip = clip;
+      if (adaptive) clip = adaptive.update(norms, sigma, random);
+      lossTotal += lossSum;
+      seen += idx.length;
+      clippedTotal += clipped;
+      await options.callbacks?.onBatchEnd?.(batch++, {
+        loss: idx.length ? lossSum / idx.length : NaN,
+        epsilon: accountant.privacySpent(delta).epsilon,
+        delta,
+        l2NormClip: usedClip,
+        batchSize: idx.length,
+        clippedFraction: idx.length ? clipped / idx.length : 0,
+      });
+    }
+    const logs: PrivateFitEpoch = {
+      epoch,
+      steps: stepsPerEpoch,
+      loss: seen ? lossTotal / seen : NaN,
+      epsilon: accountant.privacySpent(delta).epsilon,
+      delta,
+      l2NormClip: clip,
+      batchSize: seen,
+      clippedFraction: seen ? clippedTotal / seen : 0,
+    };
+    history.push(logs);
+    await options.callbacks?.onEpochEnd?.(epoch, logs);
+  }
+  attachAccountant(model, accountant);
+  return { accountant, history, noiseMultiplier: sigma, epsilon: accountant.privacySpent(delta).epsilon, delta };
+}
+
+interface StepConfig {
+  clip: number;
+  stddev: number;
+  batchSize: number;
+  random: RandomSource;
+  method: PerExampleMethod | undefined;
+  loss: PerExampleLoss | undefined;
+}
+
+/** One DP-SGD update; returns the batch's loss sum, clipped count and per-example norms (host). */
+async function privateStep(
+  model: ModelLike,
+  optimizer: tf.Optimizer,
+  vars: tf.Variable[],
+  xs: tf.Tensor,
+  ys: tf.Tensor,
+  idx: Uint32Array,
+  cfg: StepConfig,
+): Promise<{ lossSum: number; clipped: number; norms: Float32Array }> {
+  let sums: tf.NamedTensorMap;
+  let lossSum = 0;
+  let norms: Float32Array = new Float32Array(0);
+  if (idx.length === 0) {
+    // An empty Poisson batch still releases noise: the update is pure noise, as the analysis assumes.
+    sums = Object.fromEntries(vars.map((v) => [v.name, tf.zerosLike(v)]));
+  } else {
+    const indices = tf.tensor1d(Int32Array.from(idx), 'int32');
+    const x = tf.gather(xs, indices);
+    const y = tf.gather(ys, indices);
+    indices.dispose();
+    try {
+      const r = clippedGradients(model, x, y, cfg.clip, {
+        ...(cfg.method === undefined ? {} : { method: cfg.method }),
+        ...(cfg.loss === undefined ? {} : { loss: cfg.loss }),
+      });
+      sums = r.grads;
+      const [l, nr] = await Promise.all([r.lossSum.data(), r.norms.data()]);
+      lossSum = l[0]!;
+      norms = nr as Float32Array;
+      tf.dispose([r.lossSum, r.norms]);
+    } finally {
+      tf.dispose([x, y]);
+    }
+  }
+  const update: tf.NamedTensorMap = {};
+  for (const v of vars) {
+    const sum = sums[v.name] ?? tf.zerosLike(v);
+    const noise = new Float32Array(v.size);
+    if (cfg.stddev > 0) fillGaussian(noise, cfg.stddev, cfg.random);
+    update[v.name] = tf.tidy(() => tf.div(tf.add(sum, tf.tensor(noise, v.shape, 'float32')), cfg.batchSize));
+    if (sum !== sums[v.name]) sum.dispose();
+  }
+  tf.dispose(sums);
+  optimizer.applyGradients(update);
+  tf.dispose(update);
+  let clipped = 0;
+  for (const nm of norms) if (nm > cfg.clip) clipped++;
+  return { lossSum, clipped, norms };
+}
+
+/** A uniformly random permutation of 0..n−1 (Fisher–Yates with the run's random source). */
+function shuffled(n: number, random: RandomSource): Uint32Array {
+  const p = Uint32Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(random.uniform() * (i + 1));
+    const t = p[i]!;
+    p[i] = p[j]!;
+    p[j] = t;
+  }
+  return p;
+}
+
+/** Stores the accountant in the model's user-defined metadata (kept by `model.save`). */
+export function attachAccountant(model: ModelLike, accountant: RDPAccountant): void {
+  if (!model.setUserDefinedMetadata) throw new TypeError('model has no setUserDefinedMetadata: not a tfjs-layers model?');
+  const old = (model.getUserDefinedMetadata?.() ?? {}) as Record<string, unknown>;
+  model.setUserDefinedMetadata({ ...old, [ACCOUNTANT_METADATA_KEY]: accountant.toJSON() });
+}
+
+/** The accountant saved with a model by `privateFit` / `attachAccountant`, or null (validated by `RDPAccountant.fromJSON`). */
+export function accountantOf(model: ModelLike): RDPAccountant | null {
+  const meta = model.getUserDefinedMetadata?.() as Record<string, unknown> | undefined;
+  const json = meta?.[ACCOUNTANT_METADATA_KEY];
+  return json === undefined ? null : RDPAccountant.fromJSON(json);
+}
