@@ -5,7 +5,7 @@ import type { ArrayOps, NormStats } from './ops.js';
 import { ratioToNorm, scaleAll, toClipResult, type RuleOutput } from './rule.js';
 import { typedOps } from './typed_ops.js';
 import type { ClipResult, GradientSet, NonFinitePolicy } from './types.js';
-import { knownOptions, nonFinitePolicy, nonNegative, normType } from './validate.js';
+import { globalNormOptions } from './validate.js';
 
 export interface ClipByGlobalNormOptions {
   /** p of the p-norm: any p > 0, or Infinity. Default 2. */
@@ -63,8 +63,10 @@ export function globalNormRule<T, S, B>(
   // 1 avoids 0/0 = NaN. A NaN norm is not equal to 0 and still propagates (PyTorch).
   // With statistics, a norm beyond the float64 range (float64 data near 1e308) still gives
   // the right ratio: see ratioToNorm.
+  // maxNorm = Infinity means "no limit": factor 1 whatever the norm (Inf / Inf would be NaN).
   const allZero = ops.eq(ops.add(norm, ops.scalar(o.eps)), ops.scalar(0));
-  const scale = ops.where(allZero, one, ops.min(one, ratioToNorm(ops, mx, norm, o.eps, stats)));
+  const scale =
+    maxNorm === Infinity ? one : ops.where(allZero, one, ops.min(one, ratioToNorm(ops, mx, norm, o.eps, stats)));
   return scaleAll(ops, grads, scale, norm, finite, o.nonFinite);
 }
 
@@ -77,12 +79,7 @@ export function globalNormRule<T, S, B>(
  * const r = clipByGlobalNorm(grads, 1); // r.norm = 5, r.scale ≈ 0.2; grads.w ≈ [0.6, 0.8]
  */
 export function clipByGlobalNorm(grads: GradientSet, maxNorm: number, options: ClipByGlobalNormOptions = {}): ClipResult {
-  knownOptions('options', options, ['normType', 'eps', 'nonFinite', 'norm', 'statistics']);
-  const mx = nonNegative('maxNorm', maxNorm);
-  const p = normType('options.normType', options.normType ?? 2);
-  const eps = nonNegative('options.eps', options.eps ?? 1e-6);
-  if (!Number.isFinite(eps)) throw new RangeError(`options.eps must be finite, got ${eps}`);
-  const policy = nonFinitePolicy('options.nonFinite', options.nonFinite ?? 'propagate');
+  const o = globalNormOptions(maxNorm, options, ['norm', 'statistics']);
   if (options.norm !== undefined && typeof options.norm !== 'number') {
     throw new TypeError(`options.norm must be a number, got ${typeof options.norm}`);
   }
@@ -90,17 +87,11 @@ export function clipByGlobalNorm(grads: GradientSet, maxNorm: number, options: C
     throw new RangeError(`options.norm must be ≥ 0 (or NaN / Infinity), got ${options.norm}`);
   }
   const statistics = options.statistics === undefined ? undefined : checkNormStatistics('options.statistics', options.statistics);
-  if (statistics !== undefined && statistics.p !== p) {
-    throw new RangeError(`options.statistics are for p = ${statistics.p} but normType is ${p}`);
+  if (statistics !== undefined && statistics.p !== o.p) {
+    throw new RangeError(`options.statistics are for p = ${statistics.p} but normType is ${o.p}`);
   }
   const leaves = leavesOf(grads);
   return toClipResult(
-    globalNormRule(typedOps, leaves.map((l) => l.values), mx, {
-      p,
-      eps,
-      nonFinite: policy,
-      norm: options.norm,
-      statistics,
-    }),
+    globalNormRule(typedOps, leaves.map((l) => l.values), o.maxNorm, { ...o, norm: options.norm, statistics }),
   );
 }

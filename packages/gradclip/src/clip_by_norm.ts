@@ -4,7 +4,7 @@ import type { ArrayOps } from './ops.js';
 import { scaleEach, toClipResult, type RuleOutput } from './rule.js';
 import { typedOps } from './typed_ops.js';
 import type { ClipResult, GradientSet, NonFinitePolicy } from './types.js';
-import { knownOptions, nonFinitePolicy, nonNegative } from './validate.js';
+import { perTensorNormOptions } from './validate.js';
 
 export interface ClipByNormOptions {
   /** What to do with NaN / ±Infinity gradients (decided for the whole set). Default 'propagate'. */
@@ -31,6 +31,8 @@ export function perTensorNormRule<T, S, B>(
   const c = ops.scalar(maxNorm);
   const one = ops.scalar(1);
   const factors = stats.map((s) => {
+    // maxNorm = Infinity means "no limit" (c / max(‖t‖, c) would be Inf / Inf = NaN).
+    if (maxNorm === Infinity) return one;
     const denom = ops.max(finaliseNorm(ops, s), c);
     // denom = 0 means a zero tensor with c = 0: leave it (TF would produce 0/0 = NaN).
     return ops.where(ops.eq(denom, ops.scalar(0)), one, ops.div(c, denom));
@@ -46,9 +48,7 @@ export function perTensorNormRule<T, S, B>(
  * clipByNorm(grads, 1); // [0.6, 0.8] and [0.3, 0.4] (the second is already short enough)
  */
 export function clipByNorm(grads: GradientSet, maxNorm: number, options: ClipByNormOptions = {}): ClipResult {
-  knownOptions('options', options, ['nonFinite']);
-  const c = nonNegative('maxNorm', maxNorm);
-  const policy = nonFinitePolicy('options.nonFinite', options.nonFinite ?? 'propagate');
+  const o = perTensorNormOptions(maxNorm, options);
   const leaves = leavesOf(grads);
-  return toClipResult(perTensorNormRule(typedOps, leaves.map((l) => l.values), c, policy));
+  return toClipResult(perTensorNormRule(typedOps, leaves.map((l) => l.values), o.maxNorm, o.nonFinite));
 }

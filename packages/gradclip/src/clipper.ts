@@ -5,8 +5,8 @@ import { leavesOf, type Leaf } from './gradients.js';
 import type { ArrayOps } from './ops.js';
 import { toClipResult, type RuleOutput } from './rule.js';
 import { typedOps } from './typed_ops.js';
-import type { ClipResult, FloatArray, GradientSet } from './types.js';
-import { knownOptions, nonFinitePolicy, nonNegative, normType } from './validate.js';
+import type { ClipResult, FloatArray, GradientSet, NonFinitePolicy } from './types.js';
+import { globalNormOptions, nonNegative, perTensorNormOptions } from './validate.js';
 
 /**
  * A clipper's state on some backend: a tree of plain objects / arrays whose numeric leaves
@@ -15,15 +15,31 @@ import { knownOptions, nonFinitePolicy, nonNegative, normType } from './validate
  */
 export type StateTree<S> = S | string | boolean | null | readonly StateTree<S>[] | { readonly [key: string]: StateTree<S> };
 
+/** How a saved model rebuilds a rule: a registered kind and its factory's arguments (JSON). */
+export interface RuleConfig {
+  readonly kind: string;
+  readonly args: readonly unknown[];
+}
+
 /**
  * A clipping rule written once for every backend. `apply` is pure: it returns the new
  * state instead of mutating the old one, which makes save / restore and device variables
  * straightforward.
+ *
+ * Everything an adapter needs to know about the rule is a property of the rule, read from
+ * here and never copied into an adapter's own options: the non-finite policy (`withClipping`
+ * keeps a whole update back under 'skip'), the saved-model description and the fixed threshold.
  */
 export interface ClipRule<St extends StateTree<number> = StateTree<number>> {
   readonly name: string;
   /** Whether `apply` needs the parameters (AGC). */
   readonly needsParams: boolean;
+  /** The non-finite policy `apply` follows. */
+  readonly nonFinite: NonFinitePolicy;
+  /** How to rebuild this rule when a model is loaded (undefined: not saveable, e.g. per-group rules). */
+  readonly config?: RuleConfig | undefined;
+  /** The threshold of a fixed-threshold rule (maxNorm, clipValue), for monitoring. */
+  readonly fixedThreshold?: number | undefined;
   /** The initial state, with scalars made by `ops`. */
   init<T, S, B>(ops: ArrayOps<T, S, B>): StateTree<S>;
   apply<T, S, B>(
@@ -73,42 +89,59 @@ export function makeClipper<St extends StateTree<number>>(rule: ClipRule<St>, st
 const values = <T>(leaves: readonly Leaf<T>[]): T[] => leaves.map((l) => l.values);
 type Stateless = Readonly<Record<string, never>>;
 
+/**
+ * Options as JSON: Infinity (a valid normType) does not survive JSON, so it is written as the
+ * string 'Infinity' and read back by `fromJson`.
+ */
+export function jsonOptions(o: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v === Infinity ? 'Infinity' : v]));
+}
+
+/** The inverse of `jsonOptions`, applied to a saved rule's arguments. */
+export function fromJson(x: unknown): unknown {
+  if (x === 'Infinity') return Infinity;
+  if (Array.isArray(x)) return x.map(fromJson);
+  if (typeof x === 'object' && x !== null) return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, fromJson(v)]));
+  return x;
+}
+
 /** Rule form of `clipByGlobalNorm` (PyTorch `clip_grad_norm_`, Keras `global_clipnorm`). */
 export function globalNormRuleOf(maxNorm: number, options: Omit<ClipByGlobalNormOptions, 'norm' | 'statistics'> = {}): ClipRule<Stateless> {
-  knownOptions('options', options, ['normType', 'eps', 'nonFinite']);
-  const mx = nonNegative('maxNorm', maxNorm);
-  const o = {
-    p: normType('options.normType', options.normType ?? 2),
-    eps: nonNegative('options.eps', options.eps ?? 1e-6),
-    nonFinite: nonFinitePolicy('options.nonFinite', options.nonFinite ?? 'propagate'),
-  };
+  const o = globalNormOptions(maxNorm, options);
   return {
     name: 'globalNorm',
     needsParams: false,
+    nonFinite: o.nonFinite,
+    config: { kind: 'globalNorm', args: [maxNorm, jsonOptions(options)] },
+    fixedThreshold: o.maxNorm,
     init: () => ({}),
-    apply: (ops, grads, _params, state) => ({ out: globalNormRule(ops, values(grads), mx, o), state }),
+    apply: (ops, grads, _params, state) => ({ out: globalNormRule(ops, values(grads), o.maxNorm, o), state }),
   };
 }
 
 /** Rule form of `clipByNorm` (per tensor, Keras `clipnorm`). */
 export function perTensorNormRuleOf(maxNorm: number, options: ClipByNormOptions = {}): ClipRule<Stateless> {
-  knownOptions('options', options, ['nonFinite']);
-  const c = nonNegative('maxNorm', maxNorm);
-  const policy = nonFinitePolicy('options.nonFinite', options.nonFinite ?? 'propagate');
+  const o = perTensorNormOptions(maxNorm, options);
   return {
     name: 'perTensorNorm',
     needsParams: false,
+    nonFinite: o.nonFinite,
+    config: { kind: 'perTensorNorm', args: [maxNorm, jsonOptions(options)] },
+    fixedThreshold: o.maxNorm,
     init: () => ({}),
-    apply: (ops, grads, _params, state) => ({ out: perTensorNormRule(ops, values(grads), c, policy), state }),
+    apply: (ops, grads, _params, state) => ({ out: perTensorNormRule(ops, values(grads), o.maxNorm, o.nonFinite), state }),
   };
 }
 
-/** Rule form of `clipByValue` (Keras `clipvalue`). */
+/** Rule form of `clipByValue` (Keras `clipvalue`). Value clipping has no non-finite policy: NaN stays NaN. */
 export function valueRuleOf(clipValue: number): ClipRule<Stateless> {
   const c = nonNegative('clipValue', clipValue);
   return {
     name: 'value',
     needsParams: false,
+    nonFinite: 'propagate',
+    config: { kind: 'value', args: [c] },
+    fixedThreshold: c,
     init: () => ({}),
     apply: (ops, grads, _params, state) => ({ out: valueRule(ops, values(grads), c), state }),
   };

@@ -1,4 +1,4 @@
-import type { Entry, FloatArray, GradientSet } from './types.js';
+import type { FloatArray, GradientSet } from './types.js';
 
 /** One non-null gradient (or parameter) of a set, with a stable name and its shape. */
 export interface Leaf<T = FloatArray> {
@@ -15,14 +15,53 @@ export function isFloatArray(x: unknown): x is FloatArray {
 /** Short description of a bad value for error messages: `Int32Array(3)`, `array`, `"abc"`. */
 export function describe(x: unknown): string {
   if (x === null) return 'null';
+  if (x === undefined) return 'undefined';
   if (Array.isArray(x)) return `a plain array of length ${x.length}`;
   if (ArrayBuffer.isView(x)) {
     const len = (x as { length?: number }).length;
     return `${x.constructor.name}${len === undefined ? '' : `(${len})`}`;
   }
   if (typeof x === 'string') return JSON.stringify(x.length > 40 ? `${x.slice(0, 40)}…` : x);
-  if (typeof x === 'object') return x.constructor === Object ? 'a plain object' : `a ${x.constructor.name}`;
+  if (typeof x === 'function') return x.name === '' ? 'a function' : `a function ${x.name}`;
+  if (typeof x === 'bigint') return `${x}n`;
+  if (typeof x === 'symbol') return x.toString();
+  if (typeof x === 'object') {
+    // Read the prototype, not x.constructor: a null-prototype object has no constructor, and a
+    // hostile object (a Proxy, a getter) must not run code while we describe it.
+    let proto: unknown;
+    try {
+      proto = Object.getPrototypeOf(x);
+    } catch {
+      return 'an object that cannot be inspected';
+    }
+    if (proto === null) return 'a null-prototype object';
+    if (proto === Object.prototype) return 'a plain object';
+    const tag = Object.prototype.toString.call(x).slice(8, -1); // "[object Generator]" → "Generator"
+    const ctor = Object.getOwnPropertyDescriptor(proto, 'constructor')?.value as unknown;
+    const name = typeof ctor === 'function' && ctor.name !== '' ? ctor.name : tag !== 'Object' ? tag : '';
+    return name === '' ? 'an instance of an anonymous class' : `a ${name}`;
+  }
   return String(x);
+}
+
+/** A record of gradients: a plain object or one made with `Object.create(null)`. */
+export function isPlainRecord(x: unknown): x is Record<string, unknown> {
+  if (typeof x !== 'object' || x === null || Array.isArray(x) || ArrayBuffer.isView(x)) return false;
+  const proto = Object.getPrototypeOf(x) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Whether x is a single `{ values, shape }` entry rather than a record of gradients. A record
+ * whose gradients happen to be named `values` and `shape` is told apart by its `shape`: an
+ * entry's is a plain array of numbers, a record's is a gradient.
+ */
+function isShapedEntry(x: unknown): x is { values: unknown; shape: unknown } {
+  if (typeof x !== 'object' || x === null || Array.isArray(x) || ArrayBuffer.isView(x)) return false;
+  if (!('values' in x) || !('shape' in x)) return false;
+  const shape = (x as { shape: unknown }).shape;
+  if (Array.isArray(shape)) return true;
+  return !(isFloatArray(shape) || shape === null || shape === undefined || (typeof shape === 'object' && 'values' in shape));
 }
 
 function badEntry(arg: string, path: string, x: unknown): TypeError {
@@ -49,9 +88,7 @@ function shapedLeaf(arg: string, path: string, name: string, x: { values: unknow
 function entryLeaf(arg: string, path: string, name: string, e: unknown): Leaf | undefined {
   if (e === null || e === undefined) return undefined;
   if (isFloatArray(e)) return { name, values: e, shape: [e.length] };
-  if (typeof e === 'object' && !ArrayBuffer.isView(e) && !Array.isArray(e) && 'values' in e && 'shape' in e) {
-    return shapedLeaf(arg, path, name, e as { values: unknown; shape: unknown });
-  }
+  if (isShapedEntry(e)) return shapedLeaf(arg, path, name, e);
   throw badEntry(arg, path, e);
 }
 
@@ -72,8 +109,8 @@ export function leavesOf(grads: GradientSet, arg = 'grads'): Leaf[] {
     });
     return out;
   }
-  if (typeof grads === 'object' && !ArrayBuffer.isView(grads) && (grads as object).constructor === Object) {
-    for (const [k, e] of Object.entries(grads as Record<string, Entry>)) {
+  if (isPlainRecord(grads)) {
+    for (const [k, e] of Object.entries(grads)) {
       const leaf = entryLeaf(arg, `[${JSON.stringify(k)}]`, k, e);
       if (leaf) out.push(leaf);
     }
@@ -87,9 +124,7 @@ export function leavesOf(grads: GradientSet, arg = 'grads'): Leaf[] {
 /** A single entry as a leaf, or `false` when `x` is a container (list / record). */
 function entryLeafOrUndefined(arg: string, x: unknown): Leaf | undefined | false {
   if (isFloatArray(x)) return { name: '', values: x, shape: [x.length] };
-  if (typeof x === 'object' && x !== null && !Array.isArray(x) && !ArrayBuffer.isView(x) && 'values' in x && 'shape' in x) {
-    return shapedLeaf(arg, '', '', x as { values: unknown; shape: unknown });
-  }
+  if (isShapedEntry(x)) return shapedLeaf(arg, '', '', x);
   if (ArrayBuffer.isView(x)) throw badEntry(arg, '', x);
   return false;
 }

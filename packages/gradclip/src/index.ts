@@ -10,7 +10,8 @@ export type { ArrayOps, NormStats, ScalarOps, UnitLayout } from './ops.js';
 export type { RuleOutput } from './rule.js';
 export type { ClipByGlobalNormOptions, GlobalNormRuleOptions } from './clip_by_global_norm.js';
 export type { ClipByNormOptions } from './clip_by_norm.js';
-export type { Clipper, ClipRule, StateTree } from './clipper.js';
+export type { Clipper, ClipRule, RuleConfig, StateTree } from './clipper.js';
+export type { KerasClipOptions } from './keras.js';
 export type { Kernels, KernelChoice, GradientArena, GradientArenaOptions, ArenaDtype } from './kernels/index.js';
 
 export { globalNorm, normStatistics, mergeNormStatistics, normFromStatistics, statisticsFinite } from './global_norm.js';
@@ -18,6 +19,7 @@ export { clipByGlobalNorm, globalNormRule } from './clip_by_global_norm.js';
 export { clipByNorm, perTensorNormRule } from './clip_by_norm.js';
 export { clipByValue, valueRule } from './clip_by_value.js';
 export { NonFiniteGradientError, withNonFinitePolicy } from './rule.js';
+export { kerasClipRule } from './keras.js';
 export {
   makeClipper,
   globalNormClipper,

@@ -54,6 +54,50 @@ export function oneOf<K extends string>(arg: string, x: unknown, allowed: readon
   return x as K;
 }
 
+/** A finite number ≥ 0. */
+export function finiteNonNegative(arg: string, x: unknown): number {
+  const v = nonNegative(arg, x);
+  if (!Number.isFinite(v)) throw new RangeError(`${arg} must be finite, got ${v}`);
+  return v;
+}
+
+/** An optional boolean flag. */
+export function flag(arg: string, x: unknown, fallback: boolean): boolean {
+  if (x === undefined) return fallback;
+  if (typeof x !== 'boolean') throw new TypeError(`${arg} must be a boolean, got ${describe(x)}`);
+  return x;
+}
+
+/**
+ * The options of global-norm clipping, checked once for the function (`clipByGlobalNorm`) and
+ * every clipper form (`globalNormRuleOf`, `globalNormClipper`, the tensor clipper).
+ * eps must be finite: an infinite eps would make every factor 0 and silently zero the gradients.
+ */
+export function globalNormOptions(
+  maxNorm: unknown,
+  options: unknown,
+  extra: readonly string[] = [],
+): { maxNorm: number; p: number; eps: number; nonFinite: NonFinitePolicy } {
+  knownOptions('options', options, ['normType', 'eps', 'nonFinite', ...extra]);
+  const o = (options ?? {}) as { normType?: unknown; eps?: unknown; nonFinite?: unknown };
+  return {
+    maxNorm: nonNegative('maxNorm', maxNorm),
+    p: normType('options.normType', o.normType ?? 2),
+    eps: finiteNonNegative('options.eps', o.eps ?? 1e-6),
+    nonFinite: nonFinitePolicy('options.nonFinite', o.nonFinite ?? 'propagate'),
+  };
+}
+
+/** The options of per-tensor norm clipping (`clipByNorm` and its clipper forms). */
+export function perTensorNormOptions(maxNorm: unknown, options: unknown): { maxNorm: number; nonFinite: NonFinitePolicy } {
+  knownOptions('options', options, ['nonFinite']);
+  const o = (options ?? {}) as { nonFinite?: unknown };
+  return {
+    maxNorm: nonNegative('maxNorm', maxNorm),
+    nonFinite: nonFinitePolicy('options.nonFinite', o.nonFinite ?? 'propagate'),
+  };
+}
+
 /** Rejects option keys that no function of ours reads — a typo would otherwise be silently ignored. */
 export function knownOptions(arg: string, opts: unknown, allowed: readonly string[]): void {
   if (opts === undefined) return;

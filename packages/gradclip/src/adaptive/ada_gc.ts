@@ -1,9 +1,9 @@
-import { makeClipper, type Clipper, type ClipRule, type StateTree } from '../clipper.js';
+import { jsonOptions, makeClipper, type Clipper, type ClipRule, type StateTree } from '../clipper.js';
 import { describe, type Leaf } from '../gradients.js';
 import { finaliseNorm, mergeAllNormStats, statsFinite } from '../norm_stats.js';
 import type { ArrayOps } from '../ops.js';
 import type { NonFinitePolicy } from '../types.js';
-import { inRange, integerAtLeast, knownOptions, nonFinitePolicy, nonNegative, positive } from '../validate.js';
+import { finiteNonNegative, inRange, integerAtLeast, knownOptions, nonFinitePolicy, positive } from '../validate.js';
 import { ratioToNorm, scaleEach } from '../rule.js';
 
 export interface AdaGCOptions {
@@ -50,17 +50,17 @@ type AState<S> = { step: S; gamma: Record<string, S> };
 export function adaGCRule(options: AdaGCOptions = {}): ClipRule<AdaGCState> {
   knownOptions('options', options, ['beta', 'lambdaAbs', 'lambdaRel', 'warmupSteps', 'eps', 'nonFinite']);
   const beta = inRange('options.beta', options.beta ?? 0.98, 0, 1);
-  const lambdaAbs = nonNegative('options.lambdaAbs', options.lambdaAbs ?? 1.0);
-  if (!Number.isFinite(lambdaAbs)) throw new RangeError(`options.lambdaAbs must be finite, got ${lambdaAbs}`);
+  const lambdaAbs = finiteNonNegative('options.lambdaAbs', options.lambdaAbs ?? 1.0);
   const lambdaRel = positive('options.lambdaRel', options.lambdaRel ?? 1.05);
   const warmupSteps = integerAtLeast('options.warmupSteps', options.warmupSteps ?? 100, 1);
-  const eps = nonNegative('options.eps', options.eps ?? 1e-8);
-  if (!Number.isFinite(eps)) throw new RangeError(`options.eps must be finite, got ${eps}`);
+  const eps = finiteNonNegative('options.eps', options.eps ?? 1e-8);
   const policy = nonFinitePolicy('options.nonFinite', options.nonFinite ?? 'propagate');
 
   return {
     name: 'adaGC',
     needsParams: false,
+    nonFinite: policy,
+    config: { kind: 'adaGC', args: [jsonOptions(options)] },
     init: (ops) => ({ step: ops.scalar(0), gamma: {} }),
     apply<T, S, B>(ops: ArrayOps<T, S, B>, grads: readonly Leaf<T>[], _params: unknown, state: StateTree<S>) {
       const st = state as AState<S>;

@@ -1,9 +1,9 @@
 import type { Leaf } from '../gradients.js';
 import type { ArrayOps, UnitLayout } from '../ops.js';
 import { withNonFinitePolicy } from '../rule.js';
-import { makeClipper, type Clipper, type ClipRule, type StateTree } from '../clipper.js';
+import { jsonOptions, makeClipper, type Clipper, type ClipRule, type StateTree } from '../clipper.js';
 import type { NonFinitePolicy } from '../types.js';
-import { knownOptions, nonFinitePolicy, nonNegative, oneOf, positive } from '../validate.js';
+import { finiteNonNegative, knownOptions, nonFinitePolicy, oneOf, positive } from '../validate.js';
 import { totalNorm } from './common.js';
 import { unitReduceAxes } from '../units.js';
 
@@ -62,14 +62,15 @@ export function matchParams<T>(
  */
 export function agcRule(options: AgcOptions = {}): ClipRule<Stateless> {
   knownOptions('options', options, ['clipping', 'eps', 'layout', 'nonFinite']);
-  const clipping = nonNegative('options.clipping', options.clipping ?? 0.01);
-  if (!Number.isFinite(clipping)) throw new RangeError(`options.clipping must be finite, got ${clipping}`);
+  const clipping = finiteNonNegative('options.clipping', options.clipping ?? 0.01);
   const eps = positive('options.eps', options.eps ?? 1e-3);
   const layout = oneOf('options.layout', options.layout ?? 'tf', ['tf', 'torch'] as const);
   const policy = nonFinitePolicy('options.nonFinite', options.nonFinite ?? 'propagate');
   return {
     name: 'agc',
     needsParams: true,
+    nonFinite: policy,
+    config: { kind: 'agc', args: [jsonOptions(options)] },
     init: () => ({}),
     apply<T, S, B>(ops: ArrayOps<T, S, B>, grads: readonly Leaf<T>[], params: readonly Leaf<T>[] | undefined, state: StateTree<S>) {
       const ps = matchParams(grads, params, 'agc');

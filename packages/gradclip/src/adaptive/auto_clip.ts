@@ -1,4 +1,4 @@
-import { makeClipper, type Clipper, type ClipRule, type StateTree } from '../clipper.js';
+import { jsonOptions, makeClipper, type Clipper, type ClipRule, type StateTree } from '../clipper.js';
 import { describe } from '../gradients.js';
 import type { ArrayOps } from '../ops.js';
 import type { NonFinitePolicy } from '../types.js';
@@ -157,6 +157,8 @@ export function autoClipRule(options: AutoClipOptions = {}): ClipRule<AutoClipSt
   return {
     name: 'autoClip',
     needsParams: false,
+    nonFinite: policy,
+    config: { kind: 'autoClip', args: [jsonOptions(options)] },
     init: (ops) => historyFor(ops)(ops, undefined, historySize).toState(),
     apply(ops, grads, _params, state) {
       const values = valuesOf(grads);

@@ -100,9 +100,18 @@ function perGroupRuleFrom(groups: readonly Group[]): ClipRule<PerGroupState> {
     const i = groups.findIndex((g) => g.patterns.some((re) => re.test(name)));
     return i < 0 ? groups.length - 1 : i;
   };
+  const policies = groups.flatMap((g) => (g.rule === null ? [] : [g.rule.nonFinite]));
   return {
     name: 'perGroup',
     needsParams: groups.some((g) => g.rule?.needsParams ?? false),
+    // Each group applies its own policy; as a whole the rule asks for a skipped update when any
+    // group does (a skipped group's gradients would otherwise still move the other groups'
+    // weights and the optimizer's shared state), and is 'propagate' when the policies differ.
+    nonFinite: policies.includes('skip')
+      ? 'skip'
+      : policies.every((p) => p === policies[0])
+        ? (policies[0] ?? 'propagate')
+        : 'propagate',
     init: (ops) => ({ groups: groups.slice(0, -1).map((g) => g.rule?.init(ops) ?? null), default: groups.at(-1)!.rule?.init(ops) ?? null }),
     apply<T, S, B>(ops: ArrayOps<T, S, B>, grads: readonly Leaf<T>[], params: readonly Leaf<T>[] | undefined, state: StateTree<S>) {
       const st = state as { groups: StateTree<S>[]; default: StateTree<S> };

@@ -1,8 +1,8 @@
-import { makeClipper, type Clipper, type ClipRule, type StateTree } from '../clipper.js';
+import { jsonOptions, makeClipper, type Clipper, type ClipRule, type StateTree } from '../clipper.js';
 import { describe, type Leaf } from '../gradients.js';
 import type { ArrayOps } from '../ops.js';
 import type { NonFinitePolicy } from '../types.js';
-import { inRange, integerAtLeast, knownOptions, nonFinitePolicy, nonNegative, oneOf, positive } from '../validate.js';
+import { finiteNonNegative, flag, inRange, integerAtLeast, knownOptions, nonFinitePolicy, nonNegative, oneOf, positive } from '../validate.js';
 import { MAX_STAT, totalNorm, TORCH_EPS, valuesOf } from './common.js';
 import { ratioToNorm, scaleAll } from '../rule.js';
 
@@ -70,21 +70,19 @@ export function zClipRule(options: ZClipOptions = {}): ClipRule<ZClipState> {
   const alpha = inRange('options.alpha', options.alpha ?? 0.97, 0, 1);
   const zThresh = positive('options.zThresh', options.zThresh ?? 2.5);
   const maxGradNorm = options.maxGradNorm === null ? null : nonNegative('options.maxGradNorm', options.maxGradNorm ?? 1.0);
-  const eps = nonNegative('options.eps', options.eps ?? 1e-6);
-  if (!Number.isFinite(eps)) throw new RangeError(`options.eps must be finite, got ${eps}`);
+  const eps = finiteNonNegative('options.eps', options.eps ?? 1e-6);
   const warmupSteps = integerAtLeast('options.warmupSteps', options.warmupSteps ?? 25, 1);
   const mode = oneOf('options.mode', options.mode ?? 'zscore', ['zscore', 'percentile'] as const);
   const clipOption = oneOf('options.clipOption', options.clipOption ?? 'adaptive_scaling', ['adaptive_scaling', 'mean'] as const);
   const clipFactor = positive('options.clipFactor', options.clipFactor ?? 1.0);
-  if (typeof (options.skipUpdateOnSpike ?? false) !== 'boolean') {
-    throw new TypeError(`options.skipUpdateOnSpike must be a boolean, got ${describe(options.skipUpdateOnSpike)}`);
-  }
-  const skipUpdateOnSpike = options.skipUpdateOnSpike ?? false;
+  const skipUpdateOnSpike = flag('options.skipUpdateOnSpike', options.skipUpdateOnSpike, false);
   const policy = nonFinitePolicy('options.nonFinite', options.nonFinite ?? 'propagate');
 
   return {
     name: 'zClip',
     needsParams: false,
+    nonFinite: policy,
+    config: { kind: 'zClip', args: [jsonOptions(options)] },
     init: (ops) => {
       const zero = ops.scalar(0);
       return { count: zero, mean: zero, m2: zero, variance: zero };

@@ -5,7 +5,7 @@ import { perGroupRule, type GroupClip, type GroupSpec } from '../adaptive/groups
 import { zClipRule, type ZClipOptions, type ZClipState } from '../adaptive/z_clip.js';
 import type { StateTree } from '../clipper.js';
 import './norm_history.js';
-import { jsonOptions, tensorClipper, type TensorClipper } from './tensor_clipper.js';
+import { tensorClipper, type TensorClipper } from './tensor_clipper.js';
 
 /*
  * Tensor forms of the adaptive clippers. Each runs the core rule unchanged on tf.Tensor; the
@@ -14,17 +14,9 @@ import { jsonOptions, tensorClipper, type TensorClipper } from './tensor_clipper
  * value back to the host. Passing `state` (a typed-array clipper's `state`) resumes it.
  */
 
-function opts<O extends { nonFinite?: string }>(kind: string, options: O, state: StateTree<number> | undefined) {
-  return {
-    skipNonFinite: options.nonFinite === 'skip',
-    config: { kind, args: [jsonOptions(options)] },
-    ...(state === undefined ? {} : { state }),
-  };
-}
-
 /** AGC (Brock et al. 2021) on tensors; `withClipping` passes the variables as params. */
 export function agcTensorClipper(options: AgcOptions = {}): TensorClipper {
-  return tensorClipper(agcRule(options), opts('agc', options, undefined));
+  return tensorClipper(agcRule(options));
 }
 
 /**
@@ -34,19 +26,19 @@ export function agcTensorClipper(options: AgcOptions = {}): TensorClipper {
  */
 export function autoClipTensorClipper(options: AutoClipOptions & { state?: AutoClipState } = {}): TensorClipper {
   const { state, ...rest } = options;
-  return tensorClipper(autoClipRule(rest), opts('autoClip', rest, state as StateTree<number> | undefined));
+  return tensorClipper(autoClipRule(rest), state === undefined ? {} : { state: state as StateTree<number> });
 }
 
 /** ZClip (Kumar et al. 2025) on tensors. */
 export function zClipTensorClipper(options: ZClipOptions & { state?: ZClipState } = {}): TensorClipper {
   const { state, ...rest } = options;
-  return tensorClipper(zClipRule(rest), opts('zClip', rest, state as StateTree<number> | undefined));
+  return tensorClipper(zClipRule(rest), state === undefined ? {} : { state: state as StateTree<number> });
 }
 
 /** AdaGC (Wang et al. 2025) on tensors: one threshold per variable, keyed by its name. */
 export function adaGCTensorClipper(options: AdaGCOptions & { state?: AdaGCState } = {}): TensorClipper {
   const { state, ...rest } = options;
-  return tensorClipper(adaGCRule(rest), opts('adaGC', rest, state as StateTree<number> | undefined));
+  return tensorClipper(adaGCRule(rest), state === undefined ? {} : { state: state as StateTree<number> });
 }
 
 /**

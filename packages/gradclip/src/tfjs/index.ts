@@ -20,7 +20,6 @@ export type {
   TensorClipResult,
   TensorGradients,
   Clipped,
-  ClipperConfig,
 } from './tensor_clipper.js';
 export {
   agcTensorClipper,

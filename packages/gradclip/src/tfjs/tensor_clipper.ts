@@ -45,15 +45,6 @@ export interface TensorClipResult<G extends TensorGradients = TensorGradients> {
 export interface TensorClipper {
   readonly name: string;
   readonly rule: ClipRule;
-  /**
-   * Whether a step with non-finite gradients must be skipped entirely ('skip' policy):
-   * `withClipping` then keeps weights and optimizer slots as they were.
-   */
-  readonly skipsNonFinite: boolean;
-  /** A description `withClipping` stores when a model is saved (undefined: not saveable). */
-  readonly config: ClipperConfig | undefined;
-  /** The threshold of a fixed-threshold rule (maxNorm, clipValue), for monitoring. */
-  readonly fixedThreshold: number | undefined;
   /** Clips `grads` (and advances the state); `params` is needed by AGC. */
   clip<G extends TensorGradients>(grads: G, params?: TensorGradients): TensorClipResult<G>;
   /** The state: a tree of tf.Variables (read it with `readState`). */
@@ -69,21 +60,14 @@ export interface TensorClipper {
   dispose(): void;
 }
 
-/** How a saved model rebuilds its clipper: a factory name and its arguments (JSON). */
-export interface ClipperConfig {
-  kind: string;
-  args: unknown[];
-}
-
+/**
+ * Options of `tensorClipper`. Everything else — the non-finite policy, how a saved model
+ * rebuilds the clipper, the fixed threshold — is a property of the rule (`ClipRule.nonFinite`,
+ * `.config`, `.fixedThreshold`), so every adapter reads the same value.
+ */
 export interface TensorClipperOptions {
-  /** The rule skips non-finite steps (set it when the rule was built with `nonFinite: 'skip'`). */
-  skipNonFinite?: boolean;
   /** Initial state (plain numbers), e.g. a typed-array clipper's `state`. */
   state?: StateTree<number>;
-  /** Saved with a model so that loading it rebuilds the same clipper. */
-  config?: ClipperConfig;
-  /** The threshold of a fixed-threshold rule, reported by monitoring. */
-  fixedThreshold?: number;
 }
 
 interface Normalised {
@@ -228,9 +212,6 @@ export function tensorClipper(ruleOrClipper: ClipRule | Clipper, options: Tensor
   return {
     name: rule.name,
     rule,
-    skipsNonFinite: options.skipNonFinite ?? false,
-    config: options.config,
-    fixedThreshold: options.fixedThreshold,
     get state() {
       return state;
     },
@@ -302,40 +283,17 @@ export function tensorClipper(ruleOrClipper: ClipRule | Clipper, options: Tensor
 
 /** Tensor form of `clipByGlobalNorm` (PyTorch `clip_grad_norm_`, Keras `global_clipnorm`). */
 export function globalNormTensorClipper(maxNorm: number, options: Omit<ClipByGlobalNormOptions, 'norm' | 'statistics'> = {}): TensorClipper {
-  return tensorClipper(globalNormRuleOf(maxNorm, options), {
-    skipNonFinite: options.nonFinite === 'skip',
-    config: { kind: 'globalNorm', args: [maxNorm, jsonOptions(options)] },
-    fixedThreshold: maxNorm,
-  });
+  return tensorClipper(globalNormRuleOf(maxNorm, options));
 }
 
 /** Tensor form of `clipByNorm` (each tensor's L2 norm on its own, Keras `clipnorm`). */
 export function perTensorNormTensorClipper(maxNorm: number, options: ClipByNormOptions = {}): TensorClipper {
-  return tensorClipper(perTensorNormRuleOf(maxNorm, options), {
-    skipNonFinite: options.nonFinite === 'skip',
-    config: { kind: 'perTensorNorm', args: [maxNorm, jsonOptions(options)] },
-    fixedThreshold: maxNorm,
-  });
+  return tensorClipper(perTensorNormRuleOf(maxNorm, options));
 }
 
 /** Tensor form of `clipByValue` (Keras `clipvalue`). */
 export function valueTensorClipper(clipValue: number): TensorClipper {
-  return tensorClipper(valueRuleOf(clipValue), { config: { kind: 'value', args: [clipValue] }, fixedThreshold: clipValue });
-}
-
-/**
- * Options as JSON: Infinity (a valid normType) does not survive JSON, so it is written as
- * the string 'Infinity' and read back by `fromJson`.
- */
-export function jsonOptions(o: object): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v === Infinity ? 'Infinity' : v]));
-}
-
-export function fromJson(x: unknown): unknown {
-  if (x === 'Infinity') return Infinity;
-  if (Array.isArray(x)) return x.map(fromJson);
-  if (typeof x === 'object' && x !== null) return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, fromJson(v)]));
-  return x;
+  return tensorClipper(valueRuleOf(clipValue));
 }
 
 export type { NonFinitePolicy };

@@ -187,7 +187,7 @@ for (const backend of BACKENDS) {
       expect(ws.map((x) => x.name)).toEqual(['iter', `fwd_w_${backend}/m`, `fwd_w_${backend}/v`]);
       expect(opt.getConfig()).toEqual({
         optimizer: { className: 'Adam', config: tf.train.adam(0.01).getConfig() },
-        clipper: { kind: 'perTensorNorm', args: [2, {}] },
+        clipper: { kind: 'keras', args: [{ clipnorm: 2 }] },
       });
       expect(opt.getClassName()).toBe('GradclipClippedOptimizer');
       tf.dispose(w);
@@ -216,7 +216,7 @@ for (const backend of BACKENDS) {
       const loaded = await saveAndLoad(m);
       const opt = loaded.optimizer as unknown as ClippedOptimizer;
       expect(opt).toBeInstanceOf(ClippedOptimizer);
-      expect(opt.clipper.config).toEqual({ kind: 'globalNorm', args: [0.25, {}] });
+      expect(opt.clipper.rule.config).toEqual({ kind: 'keras', args: [{ globalClipnorm: 0.25 }] });
       expect(opt.optimizer.getClassName()).toBe('Adam');
       expect(opt.iterations).toBe(2);
       const [w0, w1] = [await opt.optimizer.getWeights(), await (m.optimizer as ClippedOptimizer).optimizer.getWeights()];
@@ -253,7 +253,7 @@ for (const backend of BACKENDS) {
         const state = await clipper.readState();
         const loaded = await saveAndLoad(m);
         const opt = loaded.optimizer as unknown as ClippedOptimizer;
-        expect(opt.clipper.config).toEqual(config);
+        expect(opt.clipper.rule.config).toEqual(config);
         expect(await opt.clipper.readState()).toEqual(state);
         // The restored clipper continues exactly like the original on the same batch.
         const grads = [{ name: m.trainableWeights[0]!.originalName, tensor: tf.onesLike(m.trainableWeights[0]!.read()) }];

@@ -1,36 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
 
-import type { Clipper, ClipRule, StateTree } from '../clipper.js';
+import { agcRule } from '../adaptive/agc.js';
+import { adaGCRule } from '../adaptive/ada_gc.js';
+import { autoClipRule } from '../adaptive/auto_clip.js';
+import { zClipRule } from '../adaptive/z_clip.js';
+import { fromJson, globalNormRuleOf, perTensorNormRuleOf, valueRuleOf, type Clipper, type ClipRule, type RuleConfig, type StateTree } from '../clipper.js';
 import { describe } from '../gradients.js';
-import type { NonFinitePolicy } from '../types.js';
-import { knownOptions, nonFinitePolicy } from '../validate.js';
-import { adaGCTensorClipper, agcTensorClipper, autoClipTensorClipper, zClipTensorClipper } from './adaptive.js';
+import { kerasClipRule, type KerasClipOptions } from '../keras.js';
+import { knownOptions } from '../validate.js';
 import { select } from './kernels.js';
 import { ClipMonitor, type ClipMonitorOptions } from './monitor.js';
-import {
-  fromJson,
-  globalNormTensorClipper,
-  perTensorNormTensorClipper,
-  tensorClipper,
-  valueTensorClipper,
-  type ClipperConfig,
-  type TensorClipper,
-} from './tensor_clipper.js';
+import { tensorClipper, type TensorClipper } from './tensor_clipper.js';
 
-/**
- * Keras-style clipping options. As in Keras 3, exactly one of them may be set:
- *   clipnorm        — each gradient tensor's L2 norm on its own (Keras `clipnorm`);
- *   clipvalue       — every element clamped to [−clipvalue, clipvalue] (Keras `clipvalue`);
- *   globalClipnorm  — all gradients scaled together to a joint L2 norm ≤ globalClipnorm
- *                     (Keras `global_clipnorm`, PyTorch `clip_grad_norm_` with eps 1e-6).
- */
-export interface KerasClipOptions {
-  clipnorm?: number;
-  clipvalue?: number;
-  globalClipnorm?: number;
-  /** NaN / ±Infinity gradients (norm rules only). 'skip' leaves weights and optimizer slots unchanged. */
-  nonFinite?: NonFinitePolicy;
-}
+export type { KerasClipOptions };
 
 export interface WithClippingOptions {
   /** Record each step's pre-clip norm, threshold and clipped flag on the device (off: no cost). */
@@ -40,30 +22,19 @@ export interface WithClippingOptions {
 /** A gradient with its variable's name, as tfjs passes it to applyGradients. */
 type NamedTensor = { name: string; tensor: tf.Tensor };
 
-const KERAS_KEYS = ['clipnorm', 'clipvalue', 'globalClipnorm'] as const;
+const isTensorClipper = (c: object): c is TensorClipper => 'clip' in c && 'readState' in c && 'rule' in c;
 
-/** Builds the tensor clipper `withClipping` uses from whatever the caller passed. */
+/**
+ * Builds the tensor clipper `withClipping` uses from whatever the caller passed. Whatever it
+ * is, the non-finite policy, saved-model description and fixed threshold come from its rule.
+ */
 export function toTensorClipper(c: KerasClipOptions | TensorClipper | Clipper | ClipRule): TensorClipper {
   if (typeof c !== 'object' || c === null) {
     throw new TypeError(`clipping must be { clipnorm | clipvalue | globalClipnorm }, a clipper or a rule, got ${describe(c)}`);
   }
-  if ('clip' in c && 'skipsNonFinite' in c) return c;
+  if (isTensorClipper(c)) return c;
   if ('apply' in c || 'clip' in c) return tensorClipper(c as ClipRule | Clipper);
-  knownOptions('clipping', c, [...KERAS_KEYS, 'nonFinite']);
-  const set = KERAS_KEYS.filter((k) => c[k] !== undefined);
-  if (set.length !== 1) {
-    throw new TypeError(
-      set.length === 0
-        ? 'clipping needs one of clipnorm, clipvalue or globalClipnorm'
-        : `only one of clipnorm, clipvalue and globalClipnorm may be set (as in Keras), got ${set.join(' and ')}`,
-    );
-  }
-  const nonFinite = c.nonFinite === undefined ? undefined : nonFinitePolicy('clipping.nonFinite', c.nonFinite);
-  const o = nonFinite === undefined ? {} : { nonFinite };
-  if (c.globalClipnorm !== undefined) return globalNormTensorClipper(c.globalClipnorm, o);
-  if (c.clipnorm !== undefined) return perTensorNormTensorClipper(c.clipnorm, o);
-  if (nonFinite !== undefined) throw new TypeError('clipping.nonFinite applies to clipnorm and globalClipnorm, not clipvalue');
-  return valueTensorClipper(c.clipvalue!);
+  return tensorClipper(kerasClipRule(c));
 }
 
 /**
@@ -134,26 +105,32 @@ function overlay(state: StateTree<tf.Variable>, saved: { path: string; tensor: t
   return root['state']!;
 }
 
-/** Rebuilds clippers from a saved model's config: factory kind → factory. */
-const factories = new Map<string, (...args: never[]) => TensorClipper>([
-  ['globalNorm', globalNormTensorClipper as (...args: never[]) => TensorClipper],
-  ['perTensorNorm', perTensorNormTensorClipper as (...args: never[]) => TensorClipper],
-  ['value', valueTensorClipper as (...args: never[]) => TensorClipper],
-  ['agc', agcTensorClipper as (...args: never[]) => TensorClipper],
-  ['autoClip', autoClipTensorClipper as (...args: never[]) => TensorClipper],
-  ['zClip', zClipTensorClipper as (...args: never[]) => TensorClipper],
-  ['adaGC', adaGCTensorClipper as (...args: never[]) => TensorClipper],
+type RuleFactory = (...args: never[]) => ClipRule;
+
+/** Rebuilds rules from a saved model's config (`ClipRule.config`): kind → rule factory. */
+const factories = new Map<string, RuleFactory>([
+  ['keras', kerasClipRule as RuleFactory],
+  ['globalNorm', globalNormRuleOf as RuleFactory],
+  ['perTensorNorm', perTensorNormRuleOf as RuleFactory],
+  ['value', valueRuleOf as RuleFactory],
+  ['agc', agcRule as RuleFactory],
+  ['autoClip', autoClipRule as RuleFactory],
+  ['zClip', zClipRule as RuleFactory],
+  ['adaGC', adaGCRule as RuleFactory],
 ]);
 
-/** Makes a clipper kind loadable from a saved model (the adaptive factories register themselves). */
-export function registerClipperKind(kind: string, factory: (...args: never[]) => TensorClipper): void {
+/**
+ * Makes a rule kind of your own loadable from a saved model: give your rule a
+ * `config: { kind, args }` and register the factory that takes those args.
+ */
+export function registerClipperKind(kind: string, factory: (...args: never[]) => ClipRule): void {
   factories.set(kind, factory);
 }
 
-function clipperFromConfig(c: ClipperConfig): TensorClipper {
+function clipperFromConfig(c: RuleConfig): TensorClipper {
   const f = factories.get(c.kind);
   if (f === undefined) throw new TypeError(`unknown gradclip clipper kind '${c.kind}' in the saved optimizer config`);
-  return f(...(fromJson(c.args) as never[]));
+  return tensorClipper(f(...(fromJson(c.args) as never[])));
 }
 
 /**
@@ -202,9 +179,9 @@ export class ClippedOptimizer extends tf.Optimizer {
     const r = this.clipper.clip(list, params);
     try {
       const grads = r.grads as NamedTensor[];
-      if (this.clipper.skipsNonFinite) applyUnlessNonFinite(this.optimizer, grads, r.finite);
+      if (this.clipper.rule.nonFinite === 'skip') applyUnlessNonFinite(this.optimizer, grads, r.finite);
       else this.optimizer.applyGradients(grads);
-      this.monitor?.record(r.norm, r.threshold ?? this.clipper.fixedThreshold, r.scale, r.clipped);
+      this.monitor?.record(r.norm, r.threshold ?? this.clipper.rule.fixedThreshold, r.scale, r.clipped);
     } finally {
       tf.dispose([r.norm, r.scale, r.clipped, r.finite, ...(r.threshold ? [r.threshold] : [])]);
       for (const g of r.grads as { tensor: tf.Tensor | null }[]) g.tensor?.dispose();
@@ -233,10 +210,10 @@ export class ClippedOptimizer extends tf.Optimizer {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    const c = this.clipper.config;
+    const c = this.clipper.rule.config;
     if (c === undefined) {
       throw new TypeError(
-        `the ${this.clipper.name} clipper cannot be saved with the model: build it with a gradclip/tfjs factory, or pass { config } to tensorClipper`,
+        `the ${this.clipper.name} clipper cannot be saved with the model: its rule has no config (give it config: { kind, args } and registerClipperKind(kind, factory))`,
       );
     }
     return {
@@ -254,7 +231,7 @@ export class ClippedOptimizer extends tf.Optimizer {
     if (entry === undefined) throw new TypeError(`unknown optimizer class '${o.className}' in the saved config`);
     const [innerCls, fromConfig] = entry;
     const inner = fromConfig(innerCls, o.config) as unknown as tf.Optimizer;
-    const clipper = clipperFromConfig(config['clipper'] as unknown as ClipperConfig);
+    const clipper = clipperFromConfig(config['clipper'] as unknown as RuleConfig);
     return new (cls as unknown as new (o: tf.Optimizer, c: TensorClipper) => T)(inner, clipper);
   }
 }
