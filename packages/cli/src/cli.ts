@@ -7,8 +7,13 @@
  *   sweep      the threshold sweep only
  *   vanishing  the vanishing-gradient measurement only
  *
- * Bad flags print a message and exit with code 2.
+ * Bad usage — an unknown flag or one the subcommand does not use, a stray argument, a bad
+ * value, an --out folder that cannot be written — prints one line and exits with code 2
+ * before any work starts. `--version` prints the version.
  */
+import { accessSync, constants, mkdtempSync, realpathSync, rmdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
@@ -61,7 +66,9 @@ function parseSeeds(v: string): number[] {
   for (const p of parts) {
     const range = /^(\d+)-(\d+)$/.exec(p);
     if (range) {
-      for (let i = Number(range[1]); i <= Number(range[2]); i++) seeds.push(i);
+      const [a, b] = [Number(range[1]), Number(range[2])];
+      if (b - a + 1 > 100) throw new InvalidArgumentError(`expected 1 to 100 seeds, got '${v}'`);
+      for (let i = a; i <= b; i++) seeds.push(i);
     } else if (/^\d+$/.test(p)) seeds.push(Number(p));
     else throw new InvalidArgumentError(`expected seeds like 1,2,3 or 1-5, got '${v}'`);
   }
@@ -83,41 +90,95 @@ function parseMethodsOption(v: string): MethodSpec[] {
   }
 }
 
-function addCommon(cmd: Command): Command {
+/** The experiment flags; each subcommand takes only those it uses (`--out` and `--no-progress` always). */
+export const EXPERIMENT_FLAGS = ['quick', 'seeds', 'steps', 'methods', 'backend', 'task'] as const;
+type ExperimentFlag = (typeof EXPERIMENT_FLAGS)[number];
+
+function addCommon(cmd: Command, uses: readonly ExperimentFlag[]): Command {
+  const all: Record<ExperimentFlag, Option> = {
+    quick: new Option('--quick', 'CI-sized run (under 30 s)').default(false),
+    seeds: new Option('--seeds <list>', 'seeds, e.g. 1,2,3 or 1-5 (default 1,2,3)').argParser(parseSeeds),
+    steps: new Option('--steps <n>', 'training steps per run (default 100; 30 with --quick)').argParser(parseSteps),
+    methods: new Option('--methods <list>', `comma-separated methods (default ${DEFAULT_METHODS.join(',')})`).argParser(parseMethodsOption),
+    backend: new Option('--backend <name>', 'TensorFlow.js backend').choices(['cpu', 'wasm']).default('wasm'),
+    task: new Option('--task <name>', 'long-range task').choices(Object.keys(TASKS)).default('adding'),
+  };
+  for (const f of EXPERIMENT_FLAGS) if (uses.includes(f)) cmd.addOption(all[f]);
   return cmd
-    .option('--quick', 'CI-sized run (under 30 s)', false)
-    .option('--seeds <list>', 'seeds, e.g. 1,2,3 or 1-5 (default 1,2,3)', parseSeeds)
-    .option('--steps <n>', 'training steps per run (default 100; 30 with --quick)', parseSteps)
-    .option('--methods <list>', `comma-separated methods (default ${DEFAULT_METHODS.join(',')})`, parseMethodsOption)
-    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['cpu', 'wasm']).default('wasm'))
-    .addOption(new Option('--task <name>', 'long-range task').choices(Object.keys(TASKS)).default('adding'))
     .option('--out <dir>', 'output folder', 'report')
-    .option('--no-progress', 'no progress bars');
+    .option('--no-progress', 'no progress bars')
+    .allowExcessArguments(false);
 }
 
 interface RawOptions {
-  quick: boolean;
+  quick?: boolean;
   seeds?: number[];
   steps?: number;
   methods?: MethodSpec[];
-  backend: 'cpu' | 'wasm';
-  task: string;
+  backend?: 'cpu' | 'wasm';
+  task?: string;
   out: string;
   progress: boolean;
 }
 
 function normalise(o: RawOptions): CommonOptions {
+  const quick = o.quick ?? false;
   return {
-    quick: o.quick,
-    seeds: o.seeds ?? (o.quick ? QUICK.seeds : FULL.seeds),
+    quick,
+    seeds: o.seeds ?? (quick ? QUICK.seeds : FULL.seeds),
     steps: o.steps,
-    methods: o.methods ?? (o.quick ? QUICK.methods : DEFAULT_METHODS).map(parseMethod),
-    backend: o.backend,
+    methods: o.methods ?? (quick ? QUICK.methods : DEFAULT_METHODS).map(parseMethod),
+    backend: o.backend ?? 'wasm',
     out: o.out,
-    task: o.task,
+    task: o.task ?? 'adding',
     progress: o.progress,
   };
 }
+
+/** A mistake in how the CLI was called: one line on stderr, exit code 2. */
+export class UsageError extends Error {}
+
+/** Directories nothing is written into (writing there hangs or changes the system). */
+const FORBIDDEN_ROOTS = ['/proc', '/sys', '/dev'];
+
+/**
+ * Checks, before any work, that the report can be written to `out`: a folder that exists and
+ * is writable, or can be created (its nearest existing ancestor is a writable folder), and
+ * that is not inside /proc, /sys or /dev. Creates nothing: a probe folder is made and removed.
+ */
+export function checkOutDir(out: string): void {
+  const fail = (why: string): never => {
+    throw new UsageError(`--out ${out}: ${why}`);
+  };
+  if (out.trim() === '') fail('empty path');
+  let dir = resolve(out);
+  while (!exists(dir)) {
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  const real = realpathSync(dir);
+  if (FORBIDDEN_ROOTS.some((r) => real === r || real.startsWith(r + sep))) fail(`${real} is a system folder (/proc, /sys, /dev)`);
+  if (!statSync(real).isDirectory()) fail(real === resolve(out) ? 'not a folder' : `${real} is not a folder`);
+  try {
+    accessSync(real, constants.W_OK | constants.X_OK);
+    rmdirSync(mkdtempSync(`${real}${sep}.gradclip-probe-`));
+  } catch (e) {
+    fail(`${real} is not writable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+function exists(p: string): boolean {
+  try {
+    statSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** This package's version (package.json is one folder up from both src/ and dist/). */
+export const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 export function trainConfig(o: CommonOptions): TrainConfig {
   return {
@@ -239,31 +300,50 @@ export async function runCommand(part: Part, o: CommonOptions): Promise<ReportIn
 export function buildProgram(): Command {
   const program = new Command('gradclip')
     .description('gradclip experiments: what gradient clipping does and does not do, measured')
+    .version(VERSION, '-V, --version', 'print the version')
     .showHelpAfterError('(run with --help for usage)')
+    .allowExcessArguments(false)
     .exitOverride();
-  const sub = (name: Part, desc: string) => {
-    const c = addCommon(program.command(name).description(desc)).exitOverride();
+  const sub = (name: Part, desc: string, uses: readonly ExperimentFlag[] = EXPERIMENT_FLAGS) => {
+    const c = addCommon(program.command(name).description(desc), uses).exitOverride();
     c.action(async (raw: RawOptions) => {
+      checkOutDir(raw.out);
       await runCommand(name, normalise(raw));
     });
   };
   sub('demo', 'every experiment and the full report (what npm start runs)');
-  sub('surface', 'Pascanu et al. 2013 Fig. 6: the error-surface cliff and clipped / unclipped GD');
-  sub('sweep', 'threshold sensitivity of global-norm clipping');
-  sub('vanishing', 'per-time-step gradient norms with and without clipping');
+  sub('surface', 'Pascanu et al. 2013 Fig. 6: the error-surface cliff and clipped / unclipped GD', ['quick']);
+  sub('sweep', 'threshold sensitivity of global-norm clipping', ['quick', 'seeds', 'steps', 'backend', 'task']);
+  sub('vanishing', 'per-time-step gradient norms with and without clipping', ['quick', 'seeds', 'steps', 'backend', 'task']);
   return program;
 }
 
 /** Runs the CLI; resolves to the exit code (0 ok, 2 bad usage, 1 failure). */
 export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
+  if (argv.length === 0) {
+    // No subcommand: say what there is, and fail (a script that forgot it should notice).
+    program.outputHelp({ error: true });
+    return 2;
+  }
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) {
+      // commander has printed the message already
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version') return 0;
       return 2;
+    }
+    if (e instanceof UsageError) {
+      console.error(`gradclip: error: ${e.message}`);
+      return 2;
+    }
+    // A system error (disk full, permissions) is not a bug: its message says enough.
+    const code = (e as NodeJS.ErrnoException | undefined)?.code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
+      console.error(`gradclip: error: ${(e as Error).message}`);
+      return 1;
     }
     console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
     return 1;
