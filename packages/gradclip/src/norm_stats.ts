@@ -44,7 +44,7 @@ export function statsFinite<S, B>(ops: ScalarOps<S, B>, s: NormStats<S>): B {
  * The p-norm. With non-finite values it follows IEEE / PyTorch arithmetic: any NaN → NaN,
  * else any ±Infinity → Infinity. It is finite whenever every value is finite, unless the
  * norm itself exceeds the float64 range (only possible for float64 inputs near 1.8e308);
- * `clipScale` handles that case from the statistics directly.
+ * `ratioToNorm` (rule.ts) then takes the clipping factor from the statistics directly.
  */
 export function finaliseNorm<S, B>(ops: ScalarOps<S, B>, s: NormStats<S>): S {
   const zero = ops.scalar(0);

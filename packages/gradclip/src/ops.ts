@@ -22,7 +22,6 @@ export interface ScalarOps<S, B> {
   max(a: S, b: S): S;
   pow(a: S, e: number): S;
   sqrt(a: S): S;
-  abs(a: S): S;
   gt(a: S, b: S): B;
   ge(a: S, b: S): B;
   eq(a: S, b: S): B;

@@ -89,7 +89,6 @@ export const typedOps: ArrayOps<FloatArray, number, boolean> = {
   max: Math.max,
   pow: Math.pow,
   sqrt: Math.sqrt,
-  abs: Math.abs,
   gt: (a, b) => a > b,
   ge: (a, b) => a >= b,
   eq: (a, b) => a === b,

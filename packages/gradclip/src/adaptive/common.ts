@@ -22,14 +22,6 @@ export function totalNorm<T, S, B>(
 export const valuesOf = <T>(leaves: readonly Leaf<T>[]): T[] => leaves.map((l) => l.values);
 
 /**
- * Keeps a state value unless `valid`: the guard that keeps NaN / ±Infinity norms out of every
- * statistic. Written with `where`, so it needs no host read on device.
- */
-export function keepUnless<S, B>(ops: ArrayOps<unknown, S, B>, valid: B, updated: S, old: S): S {
-  return ops.where(valid, updated, old);
-}
-
-/**
  * Largest finite double. A statistic that would overflow (squared deviations of norms above
  * ~1e154) is held here instead of becoming Infinity, which JSON cannot carry.
  */

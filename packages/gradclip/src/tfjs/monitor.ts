@@ -17,7 +17,10 @@ export interface ClipRecord {
   step: number;
   /** Pre-clip norm. */
   norm: number;
-  /** Threshold in force (NaN when the rule does not report one, e.g. the adaptive rules). */
+  /**
+   * Threshold in force: the fixed threshold (maxNorm, clipValue), the moving one AutoClip and
+   * ZClip report, or NaN for rules without a single threshold (per-tensor AdaGC, AGC).
+   */
   threshold: number;
   /** Factor applied (the smallest one for per-tensor / per-unit rules). */
   scale: number;

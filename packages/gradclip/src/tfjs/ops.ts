@@ -96,7 +96,6 @@ export const tfOps: ArrayOps<T, S, S> = {
   max: nanSafe((a, b) => tf.maximum(a, b)),
   pow: (a, e) => (e === 1 ? a : e === 2 ? tf.square(a) : e === 0.5 ? tf.sqrt(a) : tf.pow(a, tf.scalar(e))),
   sqrt: (a) => tf.sqrt(a),
-  abs: (a) => tf.abs(a),
   gt: (a, b) => tf.greater(a, b),
   ge: (a, b) => tf.greaterEqual(a, b),
   eq: (a, b) => tf.equal(a, b),
