@@ -15,6 +15,7 @@
 //        --rounds=1         run every candidate N times round-robin and pool the times
 //        --no-tfjs-script   skip bench/tfjs_global_norm.mjs (the gradclip/tfjs benchmark)
 //        --tfjs-composed    let that script also time its slow composed-ops candidate
+//        --no-privacy       skip bench/privacy.mjs (DP-SGD ghost clipping vs the non-private step)
 //        --out=bench-results
 // Results: a table on stdout, <out>/bench.json, <out>/bench.svg and <out>/bench.png.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -248,12 +249,28 @@ if (!args['no-tfjs-script'] && existsSync(tfjsScript)) {
   }
 }
 
+// DP-SGD with ghost clipping against the non-private step (issue 16): memory and time.
+let privacy = null;
+const privacyScript = join(root, 'bench/privacy.mjs');
+if (!args['no-privacy'] && existsSync(privacyScript)) {
+  process.stderr.write('running bench/privacy.mjs…\n');
+  const r = spawnSync(process.execPath, [privacyScript, `--out=${out}`], { encoding: 'utf8', cwd: root, maxBuffer: 1 << 26, timeout: 600_000 });
+  const jsonPath = join(out, 'privacy.json');
+  if (r.status === 0 && existsSync(jsonPath)) {
+    privacy = JSON.parse(readFileSync(jsonPath, 'utf8'));
+    lines.push('\nbench/privacy.mjs (DP-SGD step with ghost clipping vs the non-private step):');
+    lines.push(...r.stdout.trim().split('\n').map((l) => `  ${l}`));
+  } else {
+    lines.push(`\nnote: bench/privacy.mjs failed: ${(r.stderr || '').trim().split('\n').slice(-2).join(' | ')}`);
+  }
+}
+
 const report = lines.join('\n');
 console.log(report);
 const machine = { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memGB: os.totalmem() / 2 ** 30, node: process.version, torch: torchInfo };
 writeFileSync(
   join(out, 'bench.json'),
-  JSON.stringify({ date: new Date().toISOString(), machine, args, budget, maxReps, rows, targets, notes, tfjsAdapter }, null, 1),
+  JSON.stringify({ date: new Date().toISOString(), machine, args, budget, maxReps, rows, targets, notes, tfjsAdapter, privacy }, null, 1),
 );
 await renderChart(rows.filter((r) => r.ok), join(out, 'bench'));
 console.log(`\nwrote ${join(out, 'bench.json')}, bench.svg, bench.png`);
