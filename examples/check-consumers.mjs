@@ -4,7 +4,7 @@
 //
 // 1. `npm pack` packages/gradclip (built first: `npm run build -w gradclip`) and check what the
 //    tarball holds: README, LICENSE, CHANGELOG, dist; no tests, no sources.
-// 2. Install the tarball, with @tensorflow/tfjs, typescript and vite, into a project in the
+// 2. Install the tarball (and @gradclip/cli's), with @tensorflow/tfjs, typescript and vite, into a project in the
 //    system temp folder (outside this repository, so nothing resolves to the workspace) with
 //    `npm install --prefer-offline`: the root `npm install` has filled the npm cache with
 //    the same versions, so this needs no network and takes seconds.
@@ -14,7 +14,8 @@
 //    node-cjs     require('gradclip') and require('gradclip/tfjs'), save and load a model;
 //    vite-app     `vite build`, served by `vite preview`, in headless Chromium: index.html
 //                 trains with a clipped optimizer and saves with includeOptimizer to IndexedDB,
-//                 load.html only does `import 'gradclip/tfjs'` and tf.loadLayersModel.
+//                 load.html only does `import 'gradclip/tfjs'` and tf.loadLayersModel;
+//    the `gradclip` command of the packed @gradclip/cli: --version, a bad --out, `surface`.
 // Exits non-zero with the reason on the first failure.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -48,20 +49,30 @@ if (!existsSync(join(lib, 'dist/tfjs/index.js'))) throw new Error('packages/grad
 if (!existsSync(CHROMIUM)) throw new Error(`the Vite consumer check needs Debian's chromium at ${CHROMIUM}: apt-get install chromium (.ci/run does this)`);
 
 const work = mkdtempSync(join(tmpdir(), 'gradclip-consumers-'));
+
+/** `npm pack --json` into `work` (a prepack script may print before the JSON). */
+function pack(dir) {
+  const out = run('npm', ['pack', '--json', '--pack-destination', work], dir);
+  return JSON.parse(out.slice(out.search(/^\[/m)));
+}
 try {
   // 1. The tarball.
-  const [packed] = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', work], lib));
+  const [packed] = pack(lib);
   const files = packed.files.map((f) => f.path);
   log(`packed ${packed.filename}: ${files.length} files, ${(packed.size / 1e3).toFixed(1)} kB (${(packed.unpackedSize / 1e3).toFixed(1)} kB unpacked)`);
   for (const f of ['README.md', 'LICENSE', 'CHANGELOG.md', 'package.json', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/tfjs/index.js', 'dist/tfjs/index.cjs', 'dist/tfjs/index.d.ts']) {
     assert.ok(files.includes(f), `the tarball lacks ${f}`);
   }
   assert.deepEqual(files.filter((f) => /\.test\.|(^|\/)test\/|^src\//.test(f)), [], 'the tarball ships tests or sources');
-  assert.ok(packed.unpackedSize < 1.4e6, `the package unpacks to ${packed.unpackedSize} bytes`);
+  assert.ok(packed.unpackedSize < 2e6, `the package unpacks to ${packed.unpackedSize} bytes`);
+  const [cliPacked] = pack(join(root, 'packages/cli'));
+  const cliFiles = cliPacked.files.map((f) => f.path).sort();
+  assert.deepEqual(cliFiles, ['LICENSE', 'README.md', 'bin/gradclip.mjs', 'dist/cli.js', 'dist/cli.js.map', 'package.json']);
 
   // 2. One install for all the example projects (each also lists its own dependencies).
   const deps = {
     gradclip: `file:${join(work, packed.filename)}`,
+    '@gradclip/cli': `file:${join(work, cliPacked.filename)}`,
     '@tensorflow/tfjs': installedVersion('@tensorflow/tfjs'),
     typescript: installedVersion('typescript'),
     vite: installedVersion('vite', join(root, 'packages/playground')),
@@ -132,6 +143,14 @@ try {
     rmSync(userDataDir, { recursive: true, force: true });
   }
   log('vite-app: production build trains and saves in Chromium; a page with only `import "gradclip/tfjs"` loads the model and keeps clipping');
+
+  // 3d. The gradclip command from the packed CLI (depending on the packed library).
+  const bin = join(work, 'node_modules/.bin/gradclip');
+  assert.equal(run(bin, ['--version'], work).trim(), JSON.parse(readFileSync(join(root, 'packages/cli/package.json'), 'utf8')).version);
+  assert.throws(() => run(bin, ['demo', '--out', '/proc/x'], work), /--out \/proc\/x: \/proc is a system folder/);
+  assert.match(run(bin, ['surface', '--quick', '--out', join(work, 'report')], work), /Report written to/);
+  assert.ok(existsSync(join(work, 'report/pascanu_surface.png')));
+  log('@gradclip/cli: the gradclip bin runs from the packed package');
 } finally {
   if (keep) log(`kept ${work}`);
   else rmSync(work, { recursive: true, force: true });
