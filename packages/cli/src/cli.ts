@@ -6,6 +6,7 @@
  *   surface    Pascanu et al. 2013 Fig. 6 only
  *   sweep      the threshold sweep only
  *   vanishing  the vanishing-gradient measurement only
+ *   privacy    test accuracy of DP-SGD against ε on the UCI digits (its own report, privacy.html)
  *
  * Bad usage — an unknown flag or one the subcommand does not use, a stray argument, a bad
  * value, an --out folder that cannot be written — prints one line and exits with code 2
@@ -31,6 +32,7 @@ import {
   type DemoResult,
   type Progress,
 } from './experiments.js';
+import { addPrivacyCommand } from './privacy_report.js';
 import { writeReport, type ReportInput } from './report.js';
 import { TASKS } from './tasks.js';
 import { DEMO_CONFIG, trainRun, type TrainConfig } from './train.js';
@@ -315,6 +317,7 @@ export function buildProgram(): Command {
   sub('surface', 'Pascanu et al. 2013 Fig. 6: the error-surface cliff and clipped / unclipped GD', ['quick']);
   sub('sweep', 'threshold sensitivity of global-norm clipping', ['quick', 'seeds', 'steps', 'backend', 'task']);
   sub('vanishing', 'per-time-step gradient norms with and without clipping', ['quick', 'seeds', 'steps', 'backend', 'task']);
+  addPrivacyCommand(program, (cmd) => addCommon(cmd, ['quick', 'seeds', 'backend']), checkOutDir, setBackend);
   return program;
 }
 
