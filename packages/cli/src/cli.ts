@@ -7,6 +7,8 @@
  *   sweep      the threshold sweep only
  *   vanishing  the vanishing-gradient measurement only
  *   privacy    test accuracy of DP-SGD against ε on the UCI digits (its own report, privacy.html)
+ *   learning   the learning-rate sweep, Zhang et al.'s smoothness correlation and the noise
+ *              experiments (heavy-tailed noise, Koloskova et al.'s bias) only
  *
  * Bad usage — an unknown flag or one the subcommand does not use, a stray argument, a bad
  * value, an --out folder that cannot be written — prints one line and exits with code 2
@@ -32,6 +34,8 @@ import {
   type DemoResult,
   type Progress,
 } from './experiments.js';
+import { LEARNING_CONFIG, LEARNING_METHODS, LEARNING_RATES, runLearning, runSmoothnessCorrelation } from './learning.js';
+import { BIAS_CONFIG, HEAVY_TAIL_CONFIG, runBias, runHeavyTail } from './noise.js';
 import { addPrivacyCommand } from './privacy_report.js';
 import { writeReport, type ReportInput } from './report.js';
 import { TASKS } from './tasks.js';
@@ -58,6 +62,9 @@ export const QUICK = {
   sweepSteps: 20,
   vanishingSteps: 8,
   surfaceGrid: 40,
+  learning: { lrs: [0.1, 1, 10], methods: ['none', 'global:1'], seeds: 2, steps: 100, correlationSeeds: 1 },
+  heavyTail: { seeds: 20, steps: 500 },
+  bias: { seeds: 5, steps: 2000 },
 };
 
 const FULL = { seeds: [1, 2, 3], sweepSteps: 60, vanishingSteps: 30, surfaceGrid: 80 };
@@ -253,7 +260,36 @@ function printSummary(demo: DemoResult | undefined, verdicts: { claim: string; v
   console.log(`\nReport written to ${out}/index.html (${seconds.toFixed(0)} s)`);
 }
 
-type Part = 'demo' | 'surface' | 'sweep' | 'vanishing';
+type Part = 'demo' | 'surface' | 'sweep' | 'vanishing' | 'learning';
+
+/** The learning-rate sweep, the smoothness correlation and the noise experiments (issue 15). */
+function runLearningParts(o: CommonOptions, input: ReportInput): void {
+  const q = o.quick ? QUICK.learning : undefined;
+  const cfg = { ...LEARNING_CONFIG, steps: q?.steps ?? LEARNING_CONFIG.steps, evalSize: q ? 128 : LEARNING_CONFIG.evalSize };
+  const lrs = q?.lrs ?? LEARNING_RATES;
+  const methods = (q?.methods ?? LEARNING_METHODS).map(parseMethod);
+  const seeds = q ? o.seeds.slice(0, q.seeds) : o.seeds;
+  const timings = (input.timings ??= {});
+  let t = performance.now();
+  const lap = (name: string) => {
+    const now = performance.now();
+    timings[name] = Math.round(now - t) / 1000;
+    t = now;
+  };
+  const p = progressFor('lr sweep', methods.length * lrs.length * seeds.length * cfg.steps, o.progress);
+  input.learning = runLearning(cfg, lrs, methods, seeds, p.progress);
+  p.stop();
+  lap('learning');
+  const cSeeds = q ? o.seeds.slice(0, q.correlationSeeds) : o.seeds;
+  const pc = progressFor('smoothness', cSeeds.length * cfg.steps, o.progress);
+  input.smoothnessCorrelation = runSmoothnessCorrelation(cfg, 'global:1', 0.3, cSeeds, pc.progress);
+  pc.stop();
+  lap('smoothnessCorrelation');
+  input.heavyTail = runHeavyTail(o.quick ? { ...HEAVY_TAIL_CONFIG, ...QUICK.heavyTail } : HEAVY_TAIL_CONFIG);
+  lap('heavyTail');
+  input.bias = runBias(o.quick ? { ...BIAS_CONFIG, ...QUICK.bias } : BIAS_CONFIG);
+  lap('bias');
+}
 
 export async function runCommand(part: Part, o: CommonOptions): Promise<ReportInput> {
   const t0 = performance.now();
@@ -293,6 +329,7 @@ export async function runCommand(part: Part, o: CommonOptions): Promise<ReportIn
     input.vanishing = runVanishing({ ...cfg, steps: vanishingSteps }, seeds, undefined, p.progress);
     p.stop();
   }
+  if (part === 'demo' || part === 'learning') runLearningParts(o, input);
   input.seconds = (performance.now() - t0) / 1000;
   const written = await writeReport(o.out, input);
   printSummary(input.demo, written.verdicts, o.out, input.seconds);
@@ -317,6 +354,7 @@ export function buildProgram(): Command {
   sub('surface', 'Pascanu et al. 2013 Fig. 6: the error-surface cliff and clipped / unclipped GD', ['quick']);
   sub('sweep', 'threshold sensitivity of global-norm clipping', ['quick', 'seeds', 'steps', 'backend', 'task']);
   sub('vanishing', 'per-time-step gradient norms with and without clipping', ['quick', 'seeds', 'steps', 'backend', 'task']);
+  sub('learning', 'final loss against learning rate per clipping method, smoothness against gradient norm, heavy-tailed noise, clipping bias', ['quick', 'seeds', 'backend']);
   addPrivacyCommand(program, (cmd) => addCommon(cmd, ['quick', 'seeds', 'backend']), checkOutDir, setBackend);
   return program;
 }

@@ -17,9 +17,13 @@ import {
   sweepSpec,
   vanishingSpec,
 } from './charts.js';
+import { biasSpec, heavyTailSpec, learningSpec, smoothnessCorrelationSpec } from './charts_learning.js';
 import { mean, median, type DemoResult, type MethodSummary, type SmoothnessResult, type SurfaceResult, type SweepResult, type VanishingResult } from './experiments.js';
+import type { LearningResult, SmoothnessCorrelation } from './learning.js';
 import { adaGCWarmup, ZCLIP_MAX_GRAD_NORM, ZCLIP_WARMUP } from './methods.js';
+import type { BiasResult, HeavyTailResult } from './noise.js';
 import { renderChart, type RenderedChart } from './render.js';
+import { deviationNote, learningSections, learningVerdict, reproductions } from './report_learning.js';
 import type { TrainConfig } from './train.js';
 
 export interface ReportInput {
@@ -38,6 +42,16 @@ export interface ReportInput {
   vanishing?: VanishingResult;
   surface?: SurfaceResult;
   smoothness?: SmoothnessResult;
+  /** Learning-rate sweep (claim 2, Wortsman et al. 2023). */
+  learning?: LearningResult;
+  /** Zhang et al. 2020, Fig. 1: smoothness against gradient norm along a trajectory. */
+  smoothnessCorrelation?: SmoothnessCorrelation;
+  /** SGD vs clipped SGD under heavy-tailed noise (Zhang et al. 2020b). */
+  heavyTail?: HeavyTailResult;
+  /** The bias of clipped SGD (Koloskova et al. 2023). */
+  bias?: BiasResult;
+  /** Wall seconds of some parts (not deterministic; not used in any verdict). */
+  timings?: Record<string, number>;
   seconds: number;
 }
 
@@ -74,7 +88,9 @@ export function verdicts(r: ReportInput): Verdict[] {
     });
     const gEval = globals.flatMap((s) => s.evalLoss.filter((v): v is number => v !== null));
     const learned = gEval.filter((v) => v < 0.9 * chance).length;
-    out.push({
+    const fromSweep = learningVerdict(r);
+    if (fromSweep) out.push(fromSweep);
+    else out.push({
       claim: '(2) Clipping stabilises training and convergence',
       verdict: learned * 2 > gEval.length ? 'supported' : 'partly',
       text:
@@ -84,6 +100,9 @@ export function verdicts(r: ReportInput): Verdict[] {
           ? 'clipped training converges.'
           : 'clipping keeps training alive, but it does not by itself make a vanilla RNN learn the 50-step dependency in this budget — stability is not the same as fast convergence.'),
     });
+  } else {
+    const fromSweep = learningVerdict(r);
+    if (fromSweep) out.push(fromSweep);
   }
   const v = r.vanishing;
   if (v) {
@@ -146,7 +165,7 @@ export function verdicts(r: ReportInput): Verdict[] {
       text:
         `Global-norm clipping keeps the direction exactly (mean cosine on clipped steps ${gl.map((x) => `${x.method}: ${f3(x.clippedCosine)}`).join(', ') || '—'}); ` +
         `value clipping changes it (${val.map((x) => `${x.method}: cosine ${f3(x.clippedCosine)}, clipped ${(100 * x.clipFraction).toFixed(0)}% of steps`).join('; ') || 'not run'})` +
-        (agcs.length ? `, and so does per-unit AGC (${agcs.map((x) => `${x.method}: ${f3(x.clippedCosine)}`).join('; ')})` : '') +
+        (agcs.length ? `, and so does per-unit AGC (${agcs.map((x) => `${x.method}${noteOf(x.method, r.settings.steps)}: ${f3(x.clippedCosine)}`).join('; ')})` : '') +
         '. ' +
         (lowEval.length ? `The most aggressive sweep threshold (${Math.min(...s!.multiples)}× reference) ended at median loss ${f3(median(lowEval))}: information about the step length is lost, the direction is not. ` : '') +
         'What is lost is the length of large steps (global norm) or the direction as well (value / unit-wise).',
@@ -157,14 +176,20 @@ export function verdicts(r: ReportInput): Verdict[] {
       claim: '(6) Clipping adds a hyperparameter to tune',
       verdict: 'confirmed',
       text:
-        `Global-norm clipping needs τ (see claim 4). Adaptive methods trade it for defaults taken from the papers, run here without tuning: ` +
-        (adaptive.map((x) => `${x.label}: ${x.diverged}/${x.seeds} diverged, median loss ${f3(x.medianEvalLoss)}, clipped ${(100 * x.clipFraction).toFixed(0)}% of steps`).join('; ') || 'none run') +
+        `Global-norm clipping needs τ (see claim 4). Adaptive methods trade it for settings of their own, run here without tuning (where they differ from the library's defaults, in brackets): ` +
+        (adaptive.map((x) => `${x.label}${noteOf(x.method, r.settings.steps)}: ${x.diverged}/${x.seeds} diverged, median loss ${f3(x.medianEvalLoss)}, clipped ${(100 * x.clipFraction).toFixed(0)}% of steps`).join('; ') || 'none run') +
         '. ' +
         methodSettingsText(d, r.settings.steps, g1) +
         'They still have hyperparameters (percentile, z threshold, λ), but ones that transfer between models because they are relative to the observed norms or the weights.',
     });
   }
   return out;
+}
+
+/** ' (what differs from the library default)' for a method, or ''. */
+function noteOf(methodId: string, steps: number): string {
+  const n = deviationNote(methodId, steps);
+  return n ? ` (${n})` : '';
 }
 
 /** What the report says about the settings of AdaGC and ZClip, with the data of this run. */
@@ -221,6 +246,10 @@ export async function buildCharts(r: ReportInput): Promise<RenderedChart[]> {
   if (r.sweep) specs.push(['sweep', 'Threshold sweep', sweepSpec(r.sweep, chance)]);
   if (r.vanishing) specs.push(['vanishing', 'Vanishing gradients', vanishingSpec(r.vanishing)]);
   if (r.smoothness) specs.push(['smoothness', 'Zhang et al. 2020 on x⁴', smoothnessSpec(r.smoothness)]);
+  if (r.learning) specs.push(['learning_rate', 'Final loss against learning rate', learningSpec(r.learning)]);
+  if (r.smoothnessCorrelation) specs.push(['smoothness_correlation', 'Zhang et al. 2020, Fig. 1: smoothness against gradient norm', smoothnessCorrelationSpec(r.smoothnessCorrelation)]);
+  if (r.heavyTail) specs.push(['heavy_tail', 'SGD vs clipped SGD under heavy-tailed noise', heavyTailSpec(r.heavyTail)]);
+  if (r.bias) specs.push(['clipping_bias', 'Koloskova et al. 2023: the bias of clipped SGD', biasSpec(r.bias)]);
   const charts: RenderedChart[] = [];
   for (const [name, title, spec] of specs) charts.push(await renderChart(name, title, spec));
   return charts;
@@ -242,7 +271,7 @@ export async function writeReport(outDir: string, r: ReportInput): Promise<Writt
   const charts = await buildCharts(r);
   for (const c of charts) put(`${c.name}.png`, c.png);
   const vs = verdicts(r);
-  put('metrics.json', JSON.stringify({ ...r, verdicts: vs }, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 1));
+  put('metrics.json', JSON.stringify({ ...r, verdicts: vs, reproductions: reproductions(r) }, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 1));
   if (r.demo) {
     put(
       'steps.csv',
@@ -259,6 +288,7 @@ export async function writeReport(outDir: string, r: ReportInput): Promise<Writt
       ),
     );
   }
+  if (r.learning) put('learning.csv', csv(['method', 'lr', 'seed', 'final_loss', 'early_norm', 'clip_fraction'], r.learning.runs.map((x) => [x.method, x.lr, x.seed, x.finalLoss, x.earlyNorm, x.clipFraction])));
   if (r.sweep) put('sweep.csv', csv(['multiple', 'threshold', 'seed', 'diverged', 'eval_loss', 'clip_fraction'], r.sweep.points.map((p) => [p.multiple, p.threshold, p.seed, p.diverged, p.evalLoss, p.clipFraction])));
   if (r.vanishing) {
     put(
@@ -273,6 +303,17 @@ export async function writeReport(outDir: string, r: ReportInput): Promise<Writt
   return { dir: outDir, files, verdicts: vs };
 }
 
+/** Every setting that differs from the library's defaults in this run, in one sentence. */
+function deviationsText(r: ReportInput): string {
+  const ids = [...new Set([...(r.demo?.summary.map((x) => x.method) ?? []), ...(r.learning?.methods ?? [])])];
+  const notes = ids.flatMap((id) => {
+    const steps = r.learning?.methods.includes(id) && !r.demo?.summary.some((x) => x.method === id) ? r.learning.config.steps : r.settings.steps;
+    const n = deviationNote(id, steps);
+    return n ? [`${id}: ${n}`] : [];
+  });
+  return notes.length ? notes.join('; ') : 'none in this run';
+}
+
 function html(r: ReportInput, vs: Verdict[], charts: RenderedChart[]): string {
   const chart = (name: string) => {
     const c = charts.find((x) => x.name === name);
@@ -284,7 +325,7 @@ function html(r: ReportInput, vs: Verdict[], charts: RenderedChart[]): string {
     ? table(
         ['method', 'diverged', 'median held-out loss', 'loss per seed', 'steps clipped', 'median pre-clip norm', 'cos(clipped, raw)'],
         r.demo.summary.map((x) => [
-          x.label,
+          x.label + noteOf(x.method, s.steps),
           `${x.diverged}/${x.seeds}`,
           f3(x.medianEvalLoss),
           x.evalLoss.map((e) => (e === null ? 'div' : f3(e))).join(' '),
@@ -311,16 +352,17 @@ figure{margin:1.5em 0;overflow-x:auto} figcaption{font-size:.85em;color:#555} co
 (global norm, value, AGC, AutoClip, ZClip, AdaGC). Settings: ${esc(c.task)} problem, T = ${c.seqLen}, tanh RNN with ${c.hidden} units
 (ρ(Wh) ≈ ${c.recurrentScale} at init), batch ${c.batchSize}, SGD lr ${c.learningRate}, ${s.steps} steps, seeds ${s.seeds.join(', ')},
 TF.js backend <code>${esc(s.backend)}</code>${s.quick ? ' (<b>--quick</b>: CI-sized run)' : ''}; finished in ${r.seconds.toFixed(0)} s.
-Adaptive clippers use the papers' defaults except: AdaGC warm-up ${adaGCWarmup(s.steps)} steps (a quarter of the run instead of 100), ZClip ${ZCLIP_MAX_GRAD_NORM === null ? 'without its fixed cap (<code>maxGradNorm: null</code>)' : `with its cap <code>maxGradNorm: ${ZCLIP_MAX_GRAD_NORM}</code>`}.
+Adaptive clippers use gradclip's defaults (the papers') except where a method's label says otherwise: ${esc(deviationsText(r))}.
 A run <i>diverges</i> when its loss becomes NaN/∞ or exceeds ${c.divergenceFactor}× the chance loss ${f3(s.chanceLoss)} (the loss of the best constant prediction: the model has learned nothing).</p>
 <h2>Verdicts</h2>
 ${vs.map((v) => `<div class="verdict" style="border-color:${color(v.verdict)}"><div><span class="tag" style="color:${color(v.verdict)}">${esc(v.verdict)}</span> — <b>${esc(v.claim)}</b></div><div>${esc(v.text)}</div></div>`).join('\n')}
+${learningSections(r, chart)}
 ${r.demo ? `<h2>RNN on the ${esc(c.task)} task: every method, every seed</h2>${summaryTable}${chart('demo_final')}${chart('demo_loss')}${chart('demo_norm')}${chart('demo_cosine')}` : ''}
 ${r.surface ? `<h2>Pascanu, Mikolov &amp; Bengio 2013, Fig. 6</h2><p>The error surface of a single recurrent sigmoid unit has a cliff. Plain gradient descent that reaches the wall gets a huge gradient and is thrown ${f3(r.surface.plainLargestStep)} units away in one step, onto a plateau where the gradient vanishes; clipping the norm to ${r.surface.maxNorm} bounds every step at ${f3(r.surface.learningRate * r.surface.maxNorm)} and the descent follows the valley to loss ${f3(r.surface.clipped.at(-1)!.loss)} (unclipped: ${f3(r.surface.plain.at(-1)!.loss)}).</p>${chart('pascanu_surface')}${chart('pascanu_loss')}` : ''}
 ${r.sweep ? `<h2>Threshold sensitivity</h2><p>Global-norm clipping at multiples of the reference norm ${f3(r.sweep.referenceNorm)}, ${s.sweepSteps} steps per run.</p>${chart('sweep')}` : ''}
 ${r.vanishing ? `<h2>Vanishing gradients</h2><p>The same RNN with a small recurrent matrix; ${s.vanishingSteps} training steps per run. The curves for different thresholds lie on top of each other whenever clipping does not fire, and clipping that fires lowers them.</p>${chart('vanishing')}` : ''}
 ${r.smoothness ? `<h2>Zhang et al. 2020: why clipping can speed up training</h2><p>On f(x) = x⁴ the curvature grows with the gradient ((L0, L1)-smoothness). A fixed step small enough to be stable at the farthest start crawls near the minimum; clipped GD can use a larger step because clipping caps it where the gradient is large.</p>${chart('smoothness')}${table(['method', 'x₀', 'iterations to f < tol'], r.smoothness.points.map((p) => [p.method, p.x0, p.iterations === null ? (p.diverged ? 'diverged' : `> ${r.smoothness!.maxIterations}`) : p.iterations]))}` : ''}
-<h2>Files</h2><p><code>metrics.json</code> (everything above, per step), <code>steps.csv</code>, <code>runs.csv</code>, <code>sweep.csv</code>, <code>vanishing.csv</code>, and each chart as PNG. Rerun with <code>npm start</code> or <code>npx gradclip demo --help</code>.</p>
+<h2>Files</h2><p><code>metrics.json</code> (everything above, per step), <code>learning.csv</code>, <code>steps.csv</code>, <code>runs.csv</code>, <code>sweep.csv</code>, <code>vanishing.csv</code>, and each chart as PNG. Rerun with <code>npm start</code> or <code>npx gradclip demo --help</code>.</p>
 </body></html>
 `;
 }

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { makeClipStep, type MethodSpec } from './methods.js';
-import { batchTensors, disposeRnn, hiddenStateGradientNorms, initRnn, lossAndGradients, PARAM_NAMES, rnnLoss } from './rnn.js';
+import { batchTensors, disposeRnn, hiddenStateGradientNorms, initRnn, lossAndGradients, PARAM_NAMES, rnnLoss, type RnnParams } from './rnn.js';
 import { addingProblem, Rng, type TaskSpec } from './tasks.js';
 
 export interface TrainConfig {
@@ -66,6 +66,12 @@ export interface RunRecord {
   /** ‖∂L/∂h_t‖, t = 1…T, on the held-out batch before and after training (only when asked). */
   hiddenGradStart?: number[];
   hiddenGradEnd?: number[];
+  /**
+   * Local smoothness along the trajectory (only when asked): per step,
+   * ‖∇f(x_{t+1}; B_t) − ∇f(x_t; B_t)‖ / ‖x_{t+1} − x_t‖ on the step's own batch B_t
+   * (Zhang et al. 2020, Fig. 1). NaN on a step that did not move.
+   */
+  smoothness?: number[];
   /** Wall time of the run in ms (not deterministic; not used in any verdict). */
   ms: number;
 }
@@ -73,8 +79,26 @@ export interface RunRecord {
 export interface RunOptions {
   /** Measure ∂L/∂h_t before and after training. */
   profile?: boolean;
+  /** Measure the local smoothness of every step (one more gradient per step). */
+  smoothness?: boolean;
   /** Called after every step (progress bars). */
   onStep?: (step: number, loss: number) => void;
+}
+
+/**
+ * ‖∇f(x_{t+1}; B) − ∇f(x_t; B)‖ / ‖x_{t+1} − x_t‖ for plain SGD, where x_{t+1} − x_t is
+ * −lr × the applied (clipped) gradient: the change of the gradient per unit of distance along the
+ * step just taken (Zhang, He, Sra & Jadbabaie 2020, §3 and Fig. 1).
+ */
+function localSmoothness(params: RnnParams, task: TaskSpec, x: tf.Tensor3D, y: tf.Tensor2D, before: readonly tf.Tensor[], applied: readonly tf.Tensor[], lr: number): number {
+  const { loss, grads } = lossAndGradients(params, task, x, y);
+  const n = tf.tidy(() => {
+    const diff = tf.sqrt(tf.addN(PARAM_NAMES.map((k, i) => tf.sum(tf.square(tf.sub(grads[k], before[i]!))))));
+    return tf.stack([diff, tf.sqrt(tf.addN(applied.map((g) => tf.sum(tf.square(g)))))]);
+  });
+  const [dg, step] = Array.from(n.dataSync());
+  tf.dispose([n, loss, ...Object.values(grads)]);
+  return step! > 0 ? dg! / (lr * step!) : NaN;
 }
 
 /**
@@ -111,6 +135,8 @@ export function trainRun(cfg: TrainConfig, method: MethodSpec, seed: number, opt
       const { x, y } = batchTensors(task.batch(dataRng, cfg.batchSize, cfg.seqLen));
       const { loss, grads } = lossAndGradients(params, task, x, y);
       const lossValue = loss.dataSync()[0]!;
+      // The clip step may dispose the raw gradient; measuring smoothness needs it afterwards.
+      const raw = options.smoothness ? PARAM_NAMES.map((k) => tf.clone(grads[k])) : null;
       const { grads: clipped, report } = clipStep(grads, params);
       rec.loss.push(lossValue);
       rec.norm.push(report.norm);
@@ -119,7 +145,11 @@ export function trainRun(cfg: TrainConfig, method: MethodSpec, seed: number, opt
       rec.scale.push(report.scale);
       rec.cosine.push(report.cosine);
       const exploded = !Number.isFinite(lossValue) || lossValue > cfg.divergenceFactor * task.chanceLoss || !Number.isFinite(report.norm);
-      if (!exploded) optimizer.applyGradients(Object.fromEntries(PARAM_NAMES.map((k) => [params[k].name, clipped[k]])));
+      if (!exploded) {
+        optimizer.applyGradients(Object.fromEntries(PARAM_NAMES.map((k) => [params[k].name, clipped[k]])));
+        if (raw) (rec.smoothness ??= []).push(localSmoothness(params, task, x, y, raw, PARAM_NAMES.map((k) => clipped[k]), cfg.learningRate));
+      }
+      if (raw) tf.dispose(raw);
       tf.dispose([x, y, loss, ...Object.values(clipped)]);
       options.onStep?.(step, lossValue);
       if (exploded) {

@@ -13,6 +13,8 @@ interface Metrics {
   };
   surface: { plainLargestStep: number; clippedLargestStep: number; maxNorm: number; learningRate: number; plain: { loss: number }[]; clipped: { loss: number }[] };
   verdicts: { claim: string; verdict: string; text: string }[];
+  learning: { task: string; chanceLoss: number; lrs: number[]; runs: { method: string; lr: number; seed: number; finalLoss: number | null }[] };
+  reproductions: { paper: string; pass: boolean }[];
 }
 
 // One `gradclip demo --quick` run (the CI-sized configuration) shared by the assertions below.
@@ -61,6 +63,27 @@ describe('gradclip demo --quick', () => {
     expect(metrics.verdicts[5]!.text).toContain('without its fixed cap');
   });
 
+  it('learning-rate sweep: at lr 1 clipped training learns the temporal-order task, unclipped ends above chance', () => {
+    const l = metrics.learning;
+    expect(l.task).toBe('temporal-order');
+    expect(l.chanceLoss).toBeCloseTo(Math.log(4), 12);
+    expect(l.runs).toHaveLength(2 * 3 * 2); // none, global:1 × lr 0.1, 1, 10 × seeds 1, 2
+    for (const r of l.runs) expect(Object.keys(r)).toEqual(expect.arrayContaining(['method', 'lr', 'seed', 'finalLoss']));
+    const at = (method: string, lr: number) => l.runs.filter((r) => r.method === method && r.lr === lr).map((r) => r.finalLoss);
+    // measured (quick: 100 steps, seeds 1–2): global:1 at lr 1 ends at 0.002–0.003× chance,
+    // unclipped at 2.3–4× chance; at lr 10 both are far above chance
+    for (const v of at('global:1', 1)) expect(v!).toBeLessThan(0.05 * l.chanceLoss);
+    for (const v of at('none', 1)) expect(v === null || v > 1.3 * l.chanceLoss).toBe(true);
+    expect(metrics.verdicts[1]!.text).toContain('Learning-rate sweep');
+  });
+
+  it('reports each reproduction with a pass mark', () => {
+    const papers = metrics.reproductions.map((r) => r.paper.split(' ')[0]);
+    expect(papers).toEqual(['Pascanu,', 'Zhang,', 'Zhang,', 'Zhang,', 'Koloskova,', 'Wortsman']);
+    // Pascanu's cliff, Zhang's x⁴ and the heavy-tailed noise do not depend on the run's size
+    expect(metrics.reproductions.filter((r) => /Pascanu|x⁴|heavy/.test(r.paper)).every((r) => r.pass)).toBe(true);
+  });
+
   it('the Pascanu trajectory without clipping jumps off the cliff, the clipped one does not', () => {
     const s = metrics.surface;
     expect(s.plainLargestStep).toBeGreaterThan(5);
@@ -75,8 +98,8 @@ describe('gradclip demo --quick', () => {
   });
 
   it('writes the report files, with valid PNGs', () => {
-    for (const f of ['index.html', 'metrics.json', 'steps.csv', 'runs.csv', 'sweep.csv', 'vanishing.csv']) expect(existsSync(join(out, f)), f).toBe(true);
-    const pngs = ['pascanu_surface', 'pascanu_loss', 'demo_loss', 'demo_norm', 'demo_final', 'demo_cosine', 'sweep', 'vanishing', 'smoothness'];
+    for (const f of ['index.html', 'metrics.json', 'steps.csv', 'runs.csv', 'sweep.csv', 'vanishing.csv', 'learning.csv']) expect(existsSync(join(out, f)), f).toBe(true);
+    const pngs = ['pascanu_surface', 'pascanu_loss', 'demo_loss', 'demo_norm', 'demo_final', 'demo_cosine', 'sweep', 'vanishing', 'smoothness', 'learning_rate', 'smoothness_correlation', 'heavy_tail', 'clipping_bias'];
     for (const name of pngs) {
       const size = pngSize(readFileSync(join(out, `${name}.png`)));
       expect(size.width, name).toBeGreaterThan(300);
@@ -86,6 +109,8 @@ describe('gradclip demo --quick', () => {
     // self-contained: charts inline as SVG, nothing fetched from the network
     expect((html.match(/<svg/g) ?? []).length).toBe(pngs.length);
     expect(html).not.toMatch(/(src|href)="https?:/);
+    expect(html).toContain('What should I use?');
+    expect(html).toContain('withClipping(tf.train.sgd(lr), { globalClipnorm: tau })');
     const runs = readFileSync(join(out, 'runs.csv'), 'utf8').trim().split('\n');
     expect(runs[0]).toBe('method,seed,diverged,diverged_at,eval_loss,clip_fraction,steps_run,ms');
     expect(runs.length - 1).toBe(metrics.demo.summary.length * metrics.settings.seeds.length);
