@@ -13,7 +13,7 @@
 // Materialising per-example gradients would need B × (number of parameters) × 4 bytes extra.
 // Time: median over --reps alternating reps after a warm-up. Writes <out>/privacy.json.
 //
-// Flags: --batch=256 --hidden=256 --input=784 --reps=15 --backend=cpu --microbatch --out=bench-results
+// Flags: --batch=256 --hidden=256 --input=784 --reps=15 --backend=cpu,wasm --microbatch --out=bench-results
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -33,101 +33,108 @@ const B = Number(args.batch ?? 256);
 const hidden = Number(args.hidden ?? 256);
 const input = Number(args.input ?? 784);
 const reps = Number(args.reps ?? 15);
-const backend = String(args.backend ?? 'cpu');
+const backends = String(args.backend ?? 'cpu,wasm').split(',');
 const out = resolve(root, args.out ?? 'bench-results');
 const C = 1;
 const sigma = 1.1;
 
 const require = createRequire(import.meta.url);
 setWasmPaths(`${dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'))}/dist/`);
-tf.env().set('IS_TEST', true);
-await tf.setBackend(backend);
-await tf.ready();
-
-const model = tfl.sequential({
-  layers: [
-    tfl.layers.dense({ inputShape: [input], units: hidden, activation: 'relu', kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) }),
-    tfl.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }) }),
-  ],
-});
-const optimizer = tf.train.sgd(0.01);
-model.compile({ optimizer, loss: 'categoricalCrossentropy' });
-const vars = model.trainableWeights.map((w) => w.read());
-const params = vars.reduce((n, v) => n + v.size, 0);
-const x = tf.randomNormal([B, input], 0, 1, 'float32', 7);
-const y = tf.cast(tf.oneHot(tf.randomUniform([B], 0, 10, 'int32', 8), 10), 'float32');
-const loss = model.model?.lossFunctions?.[0] ?? model.lossFunctions[0];
-
-function nonPrivate() {
-  const { value, grads } = tf.variableGrads(() => tf.mean(loss(y, model.apply(x, { training: true }))), vars);
-  optimizer.applyGradients(grads);
-  tf.dispose([value, ...Object.values(grads)]);
-}
-
-function privateStep(method) {
-  const r = clippedGradients(model, x, y, C, { method });
-  const update = {};
-  for (const v of vars) {
-    const noise = Float32Array.from(gaussianNoise(v.size, sigma * C));
-    update[v.name] = tf.tidy(() => tf.div(tf.add(r.grads[v.name], tf.tensor(noise, v.shape, 'float32')), B));
-  }
-  optimizer.applyGradients(update);
-  tf.dispose([r.norms, r.lossSum, ...Object.values(r.grads), ...Object.values(update)]);
-}
-
-const candidates = [
-  { name: 'non-private', run: nonPrivate },
-  { name: 'ghost', run: () => privateStep('ghost') },
-  ...(args.microbatch ? [{ name: 'microbatch', run: () => privateStep('microbatch') }] : []),
-];
-
-// Memory: one profiled step each (after a warm-up step, so optimizer state already exists).
-const memory = {};
-for (const c of candidates) {
-  c.run();
-  const held = tf.memory().numBytes;
-  const info = await tf.profile(() => c.run());
-  memory[c.name] = { peakBytes: info.peakBytes, heldBytes: held, extraBytes: info.peakBytes - held };
-}
-
-// Time: alternate candidates rep by rep; each rep ends with a 4-byte read so async backends finish.
-const times = Object.fromEntries(candidates.map((c) => [c.name, []]));
-for (let r = 0; r < reps; r++) {
-  for (const c of candidates) {
-    const t0 = performance.now();
-    c.run();
-    vars[0].dataSync().at(0);
-    times[c.name].push(performance.now() - t0);
-  }
-}
 const median = (a) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
-
-const base = candidates[0].name;
-const rows = candidates.map((c) => ({
-  name: c.name,
-  medianMs: median(times[c.name]),
-  peakMB: memory[c.name].peakBytes / 2 ** 20,
-  extraMB: memory[c.name].extraBytes / 2 ** 20,
-}));
-const ghost = rows.find((r) => r.name === 'ghost');
-const plain = rows.find((r) => r.name === base);
-const materialisedMB = (B * params * 4) / 2 ** 20;
-const targets = [
-  { target: 'ghost peak memory ≤ 1.5× non-private (peak tf.memory().numBytes)', value: ghost.peakMB / plain.peakMB, met: ghost.peakMB / plain.peakMB <= 1.5 },
-  { target: 'ghost step-allocated memory ≤ 1.5× non-private (peak − held)', value: ghost.extraMB / plain.extraMB, met: ghost.extraMB / plain.extraMB <= 1.5 },
-  { target: 'ghost time ≤ 3× non-private', value: ghost.medianMs / plain.medianMs, met: ghost.medianMs / plain.medianMs <= 3 },
-];
 const f = (v, d = 2) => v.toFixed(d);
-console.log(`DP-SGD step, ${input} → ${hidden} → 10 dense, batch ${B}, ${params.toLocaleString('en')} parameters, tfjs ${backend} backend, ${reps} reps`);
-for (const r of rows) {
-  console.log(`  ${r.name.padEnd(12)} ${f(r.medianMs, 1).padStart(8)} ms   peak ${f(r.peakMB, 1).padStart(7)} MB   step-allocated ${f(r.extraMB, 1).padStart(7)} MB`);
+
+/** One backend: fresh model and batch on it, memory of one profiled step each, then timed reps. */
+async function runOn(backend) {
+  tf.env().set('IS_TEST', true); // silences the "install tfjs-node" banner
+  if (!(await tf.setBackend(backend))) throw new Error(`tfjs backend ${backend} failed to initialise`);
+  await tf.ready();
+  // …but not on wasm: under IS_TEST every kernel is checked for leaked data ids, and the wasm
+  // backend's fused matMul (used by the layers' own forward pass) fails that check.
+  tf.env().set('IS_TEST', backend !== 'wasm');
+
+  const model = tfl.sequential({
+    layers: [
+      tfl.layers.dense({ inputShape: [input], units: hidden, activation: 'relu', kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) }),
+      tfl.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }) }),
+    ],
+  });
+  const optimizer = tf.train.sgd(0.01);
+  model.compile({ optimizer, loss: 'categoricalCrossentropy' });
+  const vars = model.trainableWeights.map((w) => w.read());
+  const params = vars.reduce((n, v) => n + v.size, 0);
+  const x = tf.randomNormal([B, input], 0, 1, 'float32', 7);
+  const y = tf.cast(tf.oneHot(tf.randomUniform([B], 0, 10, 'int32', 8), 10), 'float32');
+  const loss = model.model?.lossFunctions?.[0] ?? model.lossFunctions[0];
+
+  const nonPrivate = () => {
+    const { value, grads } = tf.variableGrads(() => tf.mean(loss(y, model.apply(x, { training: true }))), vars);
+    optimizer.applyGradients(grads);
+    tf.dispose([value, ...Object.values(grads)]);
+  };
+  const privateStep = (method) => {
+    const r = clippedGradients(model, x, y, C, { method });
+    const update = {};
+    for (const v of vars) {
+      const noise = Float32Array.from(gaussianNoise(v.size, sigma * C));
+      update[v.name] = tf.tidy(() => tf.div(tf.add(r.grads[v.name], tf.tensor(noise, v.shape, 'float32')), B));
+    }
+    optimizer.applyGradients(update);
+    tf.dispose([r.norms, r.lossSum, ...Object.values(r.grads), ...Object.values(update)]);
+  };
+  const candidates = [
+    { name: 'non-private', run: nonPrivate },
+    { name: 'ghost', run: () => privateStep('ghost') },
+    ...(args.microbatch ? [{ name: 'microbatch', run: () => privateStep('microbatch') }] : []),
+  ];
+
+  // Memory: one profiled step each (after a warm-up step, so optimizer state already exists).
+  const memory = {};
+  for (const c of candidates) {
+    c.run();
+    const held = tf.memory().numBytes;
+    const info = await tf.profile(() => c.run());
+    memory[c.name] = { peakBytes: info.peakBytes, heldBytes: held, extraBytes: info.peakBytes - held };
+  }
+  // Time: alternate candidates rep by rep; each rep ends with a 4-byte read so async backends finish.
+  const times = Object.fromEntries(candidates.map((c) => [c.name, []]));
+  for (let r = 0; r < reps; r++) {
+    for (const c of candidates) {
+      const t0 = performance.now();
+      c.run();
+      vars[0].dataSync().at(0);
+      times[c.name].push(performance.now() - t0);
+    }
+  }
+  const rows = candidates.map((c) => ({
+    name: c.name,
+    medianMs: median(times[c.name]),
+    peakMB: memory[c.name].peakBytes / 2 ** 20,
+    extraMB: memory[c.name].extraBytes / 2 ** 20,
+  }));
+  const ghost = rows.find((r) => r.name === 'ghost');
+  const plain = rows.find((r) => r.name === 'non-private');
+  const materialisedMB = (B * params * 4) / 2 ** 20;
+  const targets = [
+    { target: `${backend}: ghost peak memory ≤ 1.5× non-private (peak tf.memory().numBytes)`, value: ghost.peakMB / plain.peakMB, met: ghost.peakMB / plain.peakMB <= 1.5 },
+    { target: `${backend}: ghost step-allocated memory ≤ 1.5× non-private (peak − held)`, value: ghost.extraMB / plain.extraMB, met: ghost.extraMB / plain.extraMB <= 1.5 },
+    { target: `${backend}: ghost time ≤ 3× non-private`, value: ghost.medianMs / plain.medianMs, met: ghost.medianMs / plain.medianMs <= 3 },
+  ];
+  console.log(`DP-SGD step, ${input} → ${hidden} → 10 dense, batch ${B}, ${params.toLocaleString('en')} parameters, tfjs ${backend} backend, ${reps} reps`);
+  for (const r of rows) {
+    console.log(`  ${r.name.padEnd(12)} ${f(r.medianMs, 1).padStart(8)} ms   peak ${f(r.peakMB, 1).padStart(7)} MB   step-allocated ${f(r.extraMB, 1).padStart(7)} MB`);
+  }
+  console.log(`  (materialised per-example gradients alone: ${f(materialisedMB, 1)} MB)`);
+  for (const t of targets) console.log(`  ${t.met ? 'MET ' : 'MISS'}  ${t.target}: ${f(t.value)}`);
+  tf.dispose([x, y]);
+  model.dispose();
+  return { backend, params, rows, materialisedMB, targets };
 }
-console.log(`  (materialised per-example gradients alone: ${f(materialisedMB, 1)} MB)`);
-for (const t of targets) console.log(`  ${t.met ? 'MET ' : 'MISS'}  ${t.target}: ${f(t.value)}`);
+
+const results = [];
+for (const b of backends) results.push(await runOn(b));
 
 mkdirSync(out, { recursive: true });
 writeFileSync(
   join(out, 'privacy.json'),
-  JSON.stringify({ date: new Date().toISOString(), machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version }, B, input, hidden, params, backend, reps, rows, materialisedMB, targets }, null, 1),
+  JSON.stringify({ date: new Date().toISOString(), machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version }, B, input, hidden, reps, results, targets: results.flatMap((r) => r.targets) }, null, 1),
 );
-tf.dispose([x, y]);
