@@ -1,5 +1,5 @@
 import { integerAtLeast, knownOptions, oneOf } from '../validate.js';
-import { startPool, threadsUnavailableReason, type ThreadPool } from './threads.js';
+import { startPool, threadsUnavailableReason, type PoolStopper, type ThreadPool } from './threads.js';
 import { HEADER_BYTES, instantiate, registerArena, wasmModule, wasmSharedModule } from './wasm.js';
 
 export type ArenaDtype = 'float32' | 'float64';
@@ -33,16 +33,39 @@ export interface GradientArena<T extends Float32Array | Float64Array = Float32Ar
    */
   readonly ready: Promise<number>;
   /**
-   * Stops the worker threads (a no-op without them). The arrays stay valid and are clipped on
-   * the calling thread from then on. Workers never keep a process alive, and are stopped when
-   * the arena's memory is garbage-collected, so calling this is optional.
+   * Stops the worker threads now (a no-op without them; calling it again does nothing). The
+   * arrays stay valid and are clipped on the calling thread from then on. The memory itself is
+   * freed when neither the arena nor any of its arrays is referenced any more (a WebAssembly
+   * memory cannot be released while a view of it exists). An arena collected without dispose()
+   * stops its workers then, and workers never keep a process alive, so calling this is optional;
+   * it frees the threads' stacks and CPU sooner.
    */
   dispose(): void;
 }
 
-/** Stops the workers of arenas whose memory was collected without dispose(). */
+/**
+ * Stops the workers of arenas whose memory was collected without dispose(). The registry holds
+ * its values strongly, so the value is the pool's stopper, which reaches the workers and the
+ * pool's control block but never the memory: were the memory reachable from it, the memory
+ * would never be collected and the entry never run (issue 12, item 12: every threaded arena
+ * kept its memory for ever, ~260 MB of RSS per 256 MiB arena, even after dispose()).
+ * The stopper is also the unregister token (held weakly), so dispose() drops the entry.
+ */
 const reaper =
-  typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<ThreadPool>((pool) => pool.dispose()) : undefined;
+  typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<PoolStopper>((stopper) => stopper.stop('collected')) : undefined;
+
+/**
+ * Live arenas with WebAssembly memory, for the error when the engine refuses another memory
+ * (each memory reserves its own address space: V8 on 64-bit reserves ~10 GiB per memory,
+ * whatever its size, and refuses the ~13,000th live one). Counted down when collected.
+ */
+let liveArenas = 0;
+const counter = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<number>(() => liveArenas--) : undefined;
+
+/** Live arenas with WebAssembly memory (created and not yet garbage-collected). @internal */
+export function liveArenaCount(): number {
+  return liveArenas;
+}
 
 const ALIGN = 16;
 const PAGE = 65536;
@@ -102,11 +125,18 @@ export function gradientArena(sizes: readonly number[], options: ArenaDtype | Gr
   let buffer: ArrayBufferLike;
   let pool: ThreadPool | undefined;
   if (mod !== null) {
-    const inst = instantiate(mod, pages, WebAssembly, threads > 1);
+    let inst: ReturnType<typeof instantiate>;
+    try {
+      inst = instantiate(mod, pages, WebAssembly, threads > 1);
+    } catch (e) {
+      throw memoryRefused(pages * PAGE, e);
+    }
     buffer = inst.memory.buffer;
+    liveArenas++;
+    counter?.register(buffer, 0);
     if (threads > 1) {
       pool = startPool(mod, inst.memory, threads - 1, (i) => HEADER_BYTES * (i + 1));
-      reaper?.register(buffer, pool);
+      reaper?.register(buffer, pool.stopper, pool.stopper);
     }
     registerArena(buffer, inst, pool);
   } else {
@@ -120,6 +150,26 @@ export function gradientArena(sizes: readonly number[], options: ArenaDtype | Gr
     byteLength: end - HEADER_BYTES * threads,
     threads,
     ready: pool?.ready ?? Promise.resolve(1),
-    dispose: () => pool?.dispose(),
+    dispose: () => {
+      if (pool === undefined) return;
+      pool.dispose();
+      reaper?.unregister(pool.stopper);
+    },
   };
+}
+
+/**
+ * The error for a WebAssembly memory the engine would not create: say what to do instead of
+ * passing on V8's "WebAssembly.Memory(): could not allocate memory" (issue 12, item 17).
+ */
+function memoryRefused(bytes: number, cause: unknown): Error {
+  const mib = (bytes / 2 ** 20).toFixed(bytes < 2 ** 20 ? 2 : 0);
+  return new RangeError(
+    `gradientArena: the engine refused a WebAssembly memory of ${mib} MiB (${String(cause)}). ` +
+      `${liveArenas} gradient arenas are alive: each one holds its own WebAssembly memory, and an engine can hold only so many ` +
+      '(V8 reserves ~10 GiB of address space per memory and refuses more than about 13,000 live ones), or memory is exhausted. ' +
+      'Reuse one arena across steps, drop the arenas you no longer need (and dispose() threaded ones) so they can be collected, ' +
+      'or ask for less memory.',
+    { cause },
+  );
 }

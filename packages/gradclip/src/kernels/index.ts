@@ -1,3 +1,4 @@
+import { describe } from '../gradients.js';
 import { jsKernels } from './js.js';
 import type { Kernels } from './kernels.js';
 import { loadWasmKernels, wasmUnavailableReason } from './wasm.js';
@@ -29,8 +30,26 @@ export function kernels(): Kernels {
   return active;
 }
 
-/** Replaces the active kernels with any implementation of `Kernels`. */
+/** The functions every `Kernels` implementation must have (powSumMaxSet / scaleSet are optional). */
+const REQUIRED = ['powSumMax', 'finiteMax', 'scaledPowSum', 'scale', 'clamp'] as const;
+const OPTIONAL = ['powSumMaxSet', 'scaleSet'] as const;
+
+/**
+ * Replaces the active kernels with any implementation of `Kernels` (e.g. `jsKernels`, or the
+ * kernels `useKernels` returned). Throws a TypeError naming what is missing when `k` is not an
+ * object with a string `name` and the kernel functions, instead of letting the next clip fail
+ * somewhere inside the library; the active kernels are then left as they were.
+ */
 export function setKernels(k: Kernels): void {
+  if (typeof k !== 'object' || k === null) {
+    throw new TypeError(`setKernels: k must be a Kernels object (name, ${REQUIRED.join(', ')}), got ${describe(k)}`);
+  }
+  const rec = k as unknown as Record<string, unknown>;
+  const wrong: string[] = [];
+  if (typeof rec['name'] !== 'string') wrong.push(`name (a string, got ${describe(rec['name'])})`);
+  for (const f of REQUIRED) if (typeof rec[f] !== 'function') wrong.push(`${f} (a function, got ${describe(rec[f])})`);
+  for (const f of OPTIONAL) if (rec[f] !== undefined && typeof rec[f] !== 'function') wrong.push(`${f} (optional, but a function if given, got ${describe(rec[f])})`);
+  if (wrong.length > 0) throw new TypeError(`setKernels: k is not a Kernels object: missing or wrong ${wrong.join('; ')}`);
   active = k;
 }
 

@@ -143,6 +143,11 @@ export function registerArena(buffer: ArrayBufferLike, inst: WasmInstance, pool?
   arenas.set(buffer, { inst, pool });
 }
 
+/** The thread pool of the arena an array views, if it has one (tests reach its hooks through this). @internal */
+export function arenaPool(x: FloatArray): ThreadPool | undefined {
+  return arenas.get(x.buffer)?.pool;
+}
+
 /**
  * Runs a kernel in place on arrays of one arena (all of one element type): across the arena's
  * threads when it has running workers and the arrays hold at least PARALLEL_MIN values, else
