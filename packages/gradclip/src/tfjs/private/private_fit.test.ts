@@ -126,6 +126,24 @@ describe('privateFit', () => {
     tf.dispose([xs, ys]);
   });
 
+  it("sampling: 'shuffle' takes fixed-size batches of a shuffled epoch (and still accounts at q = m / N)", async () => {
+    const { xs, ys } = blobs(100);
+    const sizes: number[] = [];
+    const r = await privateFit(classifier(tf.train.sgd(0.5)), xs, ys, {
+      l2NormClip: 1,
+      noiseMultiplier: 0.8,
+      sampling: 'shuffle',
+      epochs: 2,
+      batchSize: 25,
+      insecureSeed: 8,
+      callbacks: { onBatchEnd: (_, l) => void sizes.push(l.batchSize) },
+    });
+    expect(sizes).toEqual([25, 25, 25, 25, 25, 25, 25, 25]);
+    expect(r.history.map((h) => h.batchSize)).toEqual([100, 100]); // every example once per epoch
+    expect(r.accountant.history).toEqual([{ noiseMultiplier: 0.8, sampleRate: 0.25, steps: 8 }]);
+    tf.dispose([xs, ys]);
+  });
+
   it('rejects bad options by name', async () => {
     const { xs, ys } = blobs(20);
     const m = classifier();
