@@ -3,77 +3,48 @@ import { jsKernels, kernels, setKernels, type Kernels } from '../kernels/index.j
 import { mergeNormStats } from '../norm_stats.js';
 import type { NormStats } from '../ops.js';
 import { typedNormStats, typedOps } from '../typed_ops.js';
+import {
+  activeInternals,
+  internalsOf,
+  markUnusable,
+  type BackendInternals,
+  type HostInternals,
+  type KernelBackend,
+} from './backend_internals.js';
 import { wasmHeapKernels } from './wasm_heap.js';
+import { webglSetNormStats } from './webgl_kernels.js';
+import { webgpuSetNormStats } from './webgpu_kernels.js';
 
 /**
- * Fused tfjs kernels for the cpu and wasm backends.
+ * Fused tfjs kernels: the norm statistics of a set of tensors in one read of the data, and an
+ * out-of-place scale, on each backend gradclip knows.
  *
- * Composed from tf ops, the norm statistics of a tensor take half a dozen passes (|x|, finite
- * mask, max, scaled power, two counts) and each scalar op costs ~5–10 µs of engine overhead.
- * These kernels do the work in one pass directly on the backend's own storage — the cpu
- * backend's typed arrays, the wasm backend's heap — using the core's typed-array statistics
- * (float64 accumulation, overflow-safe), so a tensor's statistics are exactly the core's.
- * Reading the backend's storage inside a kernel is what every built-in kernel does: it is not
- * a host sync (no readSync / dataSync), and on these two backends the data already lives on
- * the host.
+ * Composed from tf ops, the overflow-safe statistics of a tensor take half a dozen passes (|x|,
+ * finite mask, max, scaled power, two counts) and every op has a fixed cost (~5–10 µs of
+ * engine overhead on cpu / wasm, a shader dispatch on webgl / webgpu).
  *
- * Kernel names carry a `Gradclip` prefix so they cannot collide with tfjs's own.
+ *   cpu, wasm     one pass directly on the backend's own storage — the cpu backend's typed
+ *                 arrays, the wasm backend's heap — with the core's typed-array statistics
+ *                 (float64 accumulation, overflow-safe), so a tensor's statistics are exactly
+ *                 the core's. Reading the backend's storage inside a kernel is what every
+ *                 built-in kernel does: it is not a host sync, and there the data already lives
+ *                 on the host. Scale and select also run here.
+ *   webgl         fragment programs (webgl_kernels.ts), several tensors per program.
+ *   webgpu        compute shaders (webgpu_kernels.ts), at most 7 tensors per dispatch.
+ *                 On both GPU backends the scale is tf.mul (one pass, as good as a custom
+ *                 program: a program has one output) and select is tf.where.
+ *
+ * Kernels are registered for a backend only after backend_internals.ts has checked that the
+ * backend's internals look as expected; otherwise, and after any failure of a kernel on a
+ * backend, the clippers use composed ops (tfjs/ops.ts). Kernel names carry a `Gradclip`
+ * prefix so they cannot collide with tfjs's own.
  */
 export const NORM_STATS_KERNEL = 'GradclipNormStats';
 export const SET_NORM_STATS_KERNEL = 'GradclipSetNormStats';
 export const SCALE_KERNEL = 'GradclipScale';
 export const SELECT_KERNEL = 'GradclipSelect';
 
-type Backend = 'cpu' | 'wasm';
-
-interface CpuBackendLike {
-  data: { get(dataId: object): { values?: unknown } | undefined };
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: Float32Array): tf.TensorInfo;
-  incRef(dataId: object): void;
-}
-
-interface WasmBackendLike {
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  dataIdMap: { get(dataId: object): { memoryOffset: number; refCount: number } | undefined };
-  wasm: { HEAPU8: Uint8Array };
-}
-
-/**
- * Returns x itself as the output, sharing its data (no copy). The backend keeps a reference
- * count per buffer and frees it when the last tensor using it is disposed: the cpu backend
- * has incRef for this (its Identity kernel does the same); the wasm backend has the count in
- * its data map but no method, so it is incremented there.
- */
-function share(backend: Backend, b: unknown, x: tf.TensorInfo): tf.TensorInfo {
-  if (backend === 'cpu') (b as CpuBackendLike).incRef(x.dataId);
-  else (b as WasmBackendLike).dataIdMap.get(x.dataId)!.refCount++;
-  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-}
-
-/** The float32 values behind a tensor, read in place from the backend's storage. */
-function valuesOf(backend: Backend, b: unknown, t: tf.TensorInfo): Float32Array {
-  if (backend === 'cpu') {
-    const v = (b as CpuBackendLike).data.get(t.dataId)?.values;
-    if (!(v instanceof Float32Array)) throw new TypeError(`${SCALE_KERNEL}: expected float32 data`);
-    return v;
-  }
-  return (b as WasmBackendLike).typedArrayFromHeap(t) as Float32Array;
-}
-
-function scalarsOut(backend: Backend, b: unknown, xs: readonly number[]): tf.TensorInfo[] {
-  return xs.map((x) => {
-    if (backend === 'cpu') return (b as CpuBackendLike).makeTensorInfo([], 'float32', Float32Array.of(x));
-    const out = (b as WasmBackendLike).makeOutput([], 'float32');
-    (b as WasmBackendLike).typedArrayFromHeap(out)[0] = x;
-    return out;
-  });
-}
-
-/**
- * Runs f with `k` as the core's active kernels, so the core's own `typedNormStats` (fast pass,
- * careful fallback for non-finite or extreme data) runs unchanged on the backend's memory.
- */
+/** Runs f with `k` as the core's active kernels (the core's typedNormStats then runs on the backend's memory). */
 function withKernels<R>(k: Kernels, f: () => R): R {
   const previous = kernels();
   setKernels(k);
@@ -84,15 +55,31 @@ function withKernels<R>(k: Kernels, f: () => R): R {
   }
 }
 
-/** The kernels for a backend's storage: SIMD on the wasm heap where possible, else plain JS on views. */
-function kernelsFor(backend: Backend, b: unknown): Kernels {
-  return backend === 'wasm' ? (wasmHeapKernels(b) ?? jsKernels) : kernels();
+function host(name: KernelBackend, b: unknown): HostInternals {
+  const h = internalsOf(name, b);
+  if (h === undefined || (h.kind !== 'cpu' && h.kind !== 'wasm')) throw new Error(`gradclip: ${name} backend internals changed`);
+  return h;
+}
+
+function float32Of(h: HostInternals, t: tf.TensorInfo): Float32Array {
+  const v = h.float32(t);
+  if (v === undefined) throw new TypeError(`${NORM_STATS_KERNEL}: expected float32 data`);
+  return v;
 }
 
 /** Statistics of one float32 tensor, computed in place on the backend's storage. */
-function statsOf(backend: Backend, b: unknown, t: tf.TensorInfo, p: number): NormStats<number> {
-  const x = valuesOf(backend, b, t);
-  return backend === 'wasm' ? withKernels(kernelsFor(backend, b), () => typedNormStats(x, p)) : typedNormStats(x, p);
+function statsOf(h: HostInternals, t: tf.TensorInfo, p: number): NormStats<number> {
+  const x = float32Of(h, t);
+  // The wasm heap: SIMD kernels instantiated on it, or plain JS on heap views.
+  return h.kind === 'wasm' ? withKernels(wasmHeapKernels(h.backend) ?? jsKernels, () => typedNormStats(x, p)) : typedNormStats(x, p);
+}
+
+function scalarsOut(h: HostInternals, xs: readonly number[]): tf.TensorInfo[] {
+  return xs.map((x) => {
+    const { info, view } = h.alloc([]);
+    view[0] = x;
+    return info;
+  });
 }
 
 /**
@@ -103,87 +90,94 @@ function scaleInto(x: Float32Array, out: Float32Array, s: number): void {
   for (let i = 0; i < x.length; i++) out[i] = x[i]! * s;
 }
 
-function register(backend: Backend): void {
+function registerHost(name: 'cpu' | 'wasm'): void {
   tf.registerKernel({
     kernelName: NORM_STATS_KERNEL,
-    backendName: backend,
+    backendName: name,
     kernelFunc: ({ inputs, backend: b, attrs }) => {
-      const s = statsOf(backend, b, inputs.x as tf.TensorInfo, (attrs as { p: number }).p);
-      return scalarsOut(backend, b, [s.ref, s.sum, s.nan, s.inf]);
+      const h = host(name, b);
+      const s = statsOf(h, inputs.x as tf.TensorInfo, (attrs as { p: number }).p);
+      return scalarsOut(h, [s.ref, s.sum, s.nan, s.inf]);
     },
   });
   tf.registerKernel({
     kernelName: SET_NORM_STATS_KERNEL,
-    backendName: backend,
+    backendName: name,
     kernelFunc: ({ inputs, backend: b, attrs }) => {
+      const h = host(name, b);
       const p = (attrs as { p: number }).p;
       let acc: NormStats<number> = { p, ref: 0, sum: 0, nan: 0, inf: 0 };
       // Last tensor first: the rules then scale from the first tensor on, so the tensors read
       // last here are the first ones scaled, while they are still in the CPU cache.
-      for (const t of Object.values(inputs).reverse()) acc = mergeNormStats(typedOps, acc, statsOf(backend, b, t as tf.TensorInfo, p));
-      return scalarsOut(backend, b, [acc.ref, acc.sum, acc.nan, acc.inf]);
+      for (const t of Object.values(inputs).reverse()) acc = mergeNormStats(typedOps, acc, statsOf(h, t as tf.TensorInfo, p));
+      return scalarsOut(h, [acc.ref, acc.sum, acc.nan, acc.inf]);
     },
   });
   tf.registerKernel({
     kernelName: SCALE_KERNEL,
-    backendName: backend,
+    backendName: name,
     kernelFunc: ({ inputs, backend: b }) => {
+      const h = host(name, b);
       const x = inputs.x as tf.TensorInfo;
-      const s = valuesOf(backend, b, inputs.s as tf.TensorInfo)[0]!;
+      const s = float32Of(h, inputs.s as tf.TensorInfo)[0]!;
       // x · 1 = x for every value (NaN and ±Infinity included): share the data, no pass. This
       // is the common case — most steps are not clipped.
-      if (s === 1) return share(backend, b, x);
-      if (backend === 'cpu') {
-        const cpu = b as CpuBackendLike;
-        const src = valuesOf(backend, b, x);
-        const out = new Float32Array(src.length);
-        scaleInto(src, out, s);
-        return cpu.makeTensorInfo(x.shape, 'float32', out);
-      }
-      const wb = b as WasmBackendLike;
-      const out = wb.makeOutput(x.shape, 'float32');
-      const o = wb.typedArrayFromHeap(out) as Float32Array;
-      const src = valuesOf(backend, b, x);
-      const heap = wasmHeapKernels(wb);
-      if (heap === undefined) {
-        scaleInto(src, o, s);
-      } else {
-        heap.scaleInto(src, o, s);
-      }
-      return out;
+      if (s === 1) return h.share(x);
+      const src = float32Of(h, x);
+      const { info, view } = h.alloc(x.shape);
+      const heap = h.kind === 'wasm' ? wasmHeapKernels(h.backend) : undefined;
+      if (heap === undefined) scaleInto(src, view, s);
+      else heap.scaleInto(src, view, s);
+      return info;
     },
   });
-}
-
-function registerSelect(backend: Backend): void {
   // c ? a : b for a bool scalar c. tf.where would broadcast c with Tile, and the cpu backend's
   // Tile reads its input through readSync; this kernel reads c in place instead and shares the
   // chosen tensor's data (no copy at all).
   tf.registerKernel({
     kernelName: SELECT_KERNEL,
-    backendName: backend,
+    backendName: name,
     kernelFunc: ({ inputs, backend: b }) => {
-      const c = inputs.c as tf.TensorInfo;
-      const pick = (backend === 'cpu'
-        ? ((b as CpuBackendLike).data.get(c.dataId)!.values as Uint8Array)[0]
-        : (b as WasmBackendLike).typedArrayFromHeap(c)[0]) !== 0
-        ? (inputs.a as tf.TensorInfo)
-        : (inputs.b as tf.TensorInfo);
-      return share(backend, b, pick);
+      const h = host(name, b);
+      return h.share((h.first(inputs.c as tf.TensorInfo) !== 0 ? inputs.a : inputs.b) as tf.TensorInfo);
     },
   });
 }
 
-let registered = false;
+function registerGpu(name: 'webgl' | 'webgpu'): void {
+  tf.registerKernel({
+    kernelName: SET_NORM_STATS_KERNEL,
+    backendName: name,
+    kernelFunc: ({ inputs, backend: b, attrs }) => {
+      const g = internalsOf(name, b);
+      const xs = Object.values(inputs) as tf.TensorInfo[];
+      const p = (attrs as { p: number }).p;
+      if (g?.kind === 'webgpu') return webgpuSetNormStats(g, xs, p);
+      if (g?.kind === 'webgl') return webglSetNormStats(g, xs, p);
+      throw new Error(`gradclip: ${name} backend internals changed`);
+    },
+  });
+}
 
-/** Registers the fused kernels for the cpu and wasm backends (idempotent). */
-export function registerGradclipKernels(): void {
-  if (registered) return;
-  registered = true;
-  for (const b of ['cpu', 'wasm'] as const) {
-    if (tf.getKernel(NORM_STATS_KERNEL, b) === undefined) register(b);
-    if (tf.getKernel(SELECT_KERNEL, b) === undefined) registerSelect(b);
+const registered = new Set<string>();
+
+function ensureRegistered(name: string, i: BackendInternals): void {
+  if (registered.has(name)) return;
+  registered.add(name);
+  if (i.kind === 'cpu' || i.kind === 'wasm') {
+    if (tf.getKernel(NORM_STATS_KERNEL, name) === undefined) registerHost(i.kind);
+  } else if (tf.getKernel(SET_NORM_STATS_KERNEL, name) === undefined) {
+    registerGpu(i.kind);
   }
+}
+
+/**
+ * Registers the fused kernels for the active backend if it passes the capability check
+ * (idempotent; the clippers call it themselves).
+ */
+export function registerGradclipKernels(): void {
+  const i = activeInternals();
+  if (i !== undefined) ensureRegistered(tf.getBackend(), i);
 }
 
 let disabled = false;
@@ -193,31 +187,64 @@ export function setFusedKernelsDisabled(off: boolean): void {
   disabled = off;
 }
 
-/** Whether the active backend has the fused kernels (and they are not disabled). */
-export function hasFusedKernels(): boolean {
-  if (disabled) return false;
-  registerGradclipKernels();
-  return tf.getKernel(SCALE_KERNEL, tf.getBackend()) !== undefined;
+/** Which fused kernels the active backend has: host (cpu, wasm), gpu (webgl, webgpu) or none. */
+export function fusedKind(): 'host' | 'gpu' | undefined {
+  if (disabled) return undefined;
+  const i = activeInternals();
+  if (i === undefined) return undefined;
+  ensureRegistered(tf.getBackend(), i);
+  return i.kind === 'cpu' || i.kind === 'wasm' ? 'host' : 'gpu';
 }
 
-function runScalars(name: string, inputs: tf.NamedTensorMap, p: number): tf.Scalar[] {
-  return tf.engine().runKernel(name, inputs, { p } as unknown as tf.NamedAttrMap) as unknown as tf.Scalar[];
+/** Whether the active backend has the fused kernels (and they are not disabled). */
+export function hasFusedKernels(): boolean {
+  return fusedKind() !== undefined;
 }
 
 const float32 = (t: tf.Tensor): tf.Tensor => (t.dtype === 'float32' ? t : tf.cast(t, 'float32'));
 
-/** Norm statistics of one tensor by the fused kernel. */
-export function fusedNormStats(t: tf.Tensor, p: number): NormStats<tf.Scalar> {
-  const [ref, sum, nan, inf] = runScalars(NORM_STATS_KERNEL, { x: float32(t) }, p);
-  return { p, ref: ref!, sum: sum!, nan: nan!, inf: inf! };
+/**
+ * Runs a statistics kernel; a failure (the backend's internals differ after all) marks the
+ * backend unusable, so this and every later call use the composed ops instead.
+ */
+function runStats(kernel: string, inputs: tf.NamedTensorMap, p: number, composed: () => NormStats<tf.Scalar>): NormStats<tf.Scalar> {
+  let out: tf.Tensor | tf.Tensor[];
+  try {
+    out = tf.engine().runKernel(kernel, inputs, { p } as unknown as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
+  } catch (e) {
+    if (e instanceof TypeError) throw e;
+    markUnusable(tf.backend());
+    return composed();
+  }
+  // GPU kernels on webgl return the four statistics as one [4] vector: its slices are shallow.
+  const [ref, sum, nan, inf] = Array.isArray(out) ? out : tf.unstack(out);
+  return { p, ref: ref as tf.Scalar, sum: sum as tf.Scalar, nan: nan as tf.Scalar, inf: inf as tf.Scalar };
+}
+
+/** Norm statistics of one tensor by the fused kernel; `composed` computes them if the kernel fails. */
+export function fusedNormStats(t: tf.Tensor, p: number, composed: () => NormStats<tf.Scalar> = failed): NormStats<tf.Scalar> {
+  if (t.size === 0) return zeroStats(p);
+  if (fusedKind() === 'gpu') return runStats(SET_NORM_STATS_KERNEL, { x0: float32(t) }, p, composed);
+  return runStats(NORM_STATS_KERNEL, { x: float32(t) }, p, composed);
 }
 
 /** Merged norm statistics of a whole set of tensors by one fused kernel call. */
-export function fusedSetNormStats(ts: readonly tf.Tensor[], p: number): NormStats<tf.Scalar> {
+export function fusedSetNormStats(ts: readonly tf.Tensor[], p: number, composed: () => NormStats<tf.Scalar> = failed): NormStats<tf.Scalar> {
+  const nonEmpty = ts.filter((t) => t.size > 0);
+  if (nonEmpty.length === 0) return zeroStats(p);
   const inputs: tf.NamedTensorMap = {};
-  ts.forEach((t, i) => (inputs[`x${i}`] = float32(t)));
-  const [ref, sum, nan, inf] = runScalars(SET_NORM_STATS_KERNEL, inputs, p);
-  return { p, ref: ref!, sum: sum!, nan: nan!, inf: inf! };
+  nonEmpty.forEach((t, i) => (inputs[`x${i}`] = float32(t)));
+  return runStats(SET_NORM_STATS_KERNEL, inputs, p, composed);
+}
+
+function failed(): never {
+  throw new Error('gradclip: fused kernel failed');
+}
+
+/** Statistics of no values: the norm of the empty set is 0. */
+function zeroStats(p: number): NormStats<tf.Scalar> {
+  const z = tf.scalar(0);
+  return { p, ref: z, sum: z, nan: z, inf: z };
 }
 
 /**
@@ -228,14 +255,14 @@ export function fusedSetNormStats(ts: readonly tf.Tensor[], p: number): NormStat
 export function select(c: tf.Scalar, a: tf.Tensor, b: tf.Tensor): tf.Tensor {
   registerGradclipKernels();
   const ok = a.dtype === b.dtype && tf.util.arraysEqual(a.shape, b.shape) && c.dtype === 'bool';
-  if (ok && tf.getKernel(SELECT_KERNEL, tf.getBackend()) !== undefined) {
+  if (ok && tf.getKernel(SELECT_KERNEL, tf.getBackend()) !== undefined && activeInternals() !== undefined) {
     return tf.engine().runKernel(SELECT_KERNEL, { c, a, b }, {}) as tf.Tensor;
   }
   return tf.where(c, a, b);
 }
 
-/** t · s by the fused kernel (float32 tensors; others go through tf.mul). */
+/** t · s: the fused kernel on cpu / wasm (shares the data when s = 1), tf.mul elsewhere. */
 export function fusedScale(t: tf.Tensor, s: tf.Scalar): tf.Tensor {
-  if (t.dtype !== 'float32' || s.dtype !== 'float32') return tf.mul(t, s);
+  if (t.dtype !== 'float32' || s.dtype !== 'float32' || fusedKind() !== 'host') return tf.mul(t, s);
   return tf.engine().runKernel(SCALE_KERNEL, { x: t, s }, {}) as tf.Tensor;
 }

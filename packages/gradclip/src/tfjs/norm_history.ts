@@ -13,7 +13,8 @@ import type { StateTree } from '../clipper.js';
  *     same convention as the typed state);
  *   - `historySize` Infinity: the buffer grows by one slot per step (NaN for a step whose norm
  *     was not valid), since the host cannot know, without reading, whether a norm was valid.
- * The percentile sorts the buffer on device (top-k of the negated values), counts the valid
+ * The percentile sorts the buffer on device (top-k of the negated values; on webgl, whose topk
+ * reads back to the CPU, ranks by counting), counts the valid
  * entries, and interpolates linearly between the two neighbouring order statistics (NumPy's
  * default), picking them with one-hot masks instead of a gather (the cpu backend's gather
  * reads its indices through readSync).
@@ -52,13 +53,28 @@ export function devicePercentile(buf: tf.Tensor1D, q: number): tf.Scalar {
   const valid = tf.logicalNot(tf.isNaN(buf));
   const n = tf.sum(tf.cast(valid, 'float32'));
   const vals = tf.where(valid, buf, tf.fill([len], Infinity));
-  const sorted = tf.neg(tf.topk(tf.neg(vals), len).values);
   const pos = tf.mul(tf.scalar(q / 100), tf.sub(n, tf.scalar(1)));
   const lo = tf.floor(pos);
   const hi = tf.ceil(pos);
   const idx = tf.range(0, len, 1, 'float32');
-  const zeros = tf.zerosLike(sorted);
-  const at = (i: tf.Tensor) => tf.sum(tf.where(tf.equal(idx, i), sorted, zeros));
+  const zeros = tf.zerosLike(vals);
+  let at: (i: tf.Tensor) => tf.Tensor;
+  if (tf.getBackend() === 'webgl') {
+    // tfjs-backend-webgl hands tf.topk of fewer than 100,000 values (or k > 128) to the CPU
+    // through readSync. Rank by counting instead: rank_i = #{j : v_j < v_i} + #{j < i : v_j =
+    // v_i} (ties broken by position, so the ranks are 0..len−1), from comparisons of the
+    // [len, 1] and [1, len] views, which the GPU broadcasts without a Tile. O(len²) work in
+    // one pass on the GPU; the order statistic k is the value whose rank is k.
+    const col = tf.reshape(vals, [len, 1]);
+    const row = tf.reshape(vals, [1, len]);
+    const before = tf.less(tf.reshape(idx, [1, len]), tf.reshape(idx, [len, 1]));
+    const below = tf.logicalOr(tf.less(row, col), tf.logicalAnd(tf.equal(row, col), before));
+    const rank = tf.sum(tf.cast(below, 'float32'), 1);
+    at = (i) => tf.sum(tf.where(tf.equal(rank, i), vals, zeros));
+  } else {
+    const sorted = tf.neg(tf.topk(tf.neg(vals), len).values);
+    at = (i) => tf.sum(tf.where(tf.equal(idx, i), sorted, zeros));
+  }
   const a = at(lo);
   const b = at(hi);
   const value = tf.add(a, tf.mul(tf.sub(pos, lo), tf.sub(b, a)));

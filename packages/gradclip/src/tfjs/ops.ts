@@ -108,15 +108,14 @@ export const tfOps: ArrayOps<T, S, S> = {
   where: (c, a, b) => where(c, a, b) as S,
 
   normStats(t, p) {
-    return hasFusedKernels() ? fusedNormStats(t, p) : composedNormStats(t, p);
+    const composed = () => composedNormStats(t, p);
+    return hasFusedKernels() ? fusedNormStats(t, p, composed) : composed();
   },
   normStatsOfSet(ts, p) {
-    if (ts.length > 0 && hasFusedKernels()) return fusedSetNormStats(ts, p);
-    return mergeAllNormStats(tfOps, p, ts.map((t) => tfOps.normStats(t, p)));
+    const composed = () => mergeAllNormStats(tfOps, p, ts.map((t) => composedNormStats(t, p)));
+    return ts.length > 0 && hasFusedKernels() ? fusedSetNormStats(ts, p, composed) : composed();
   },
-  scale(t, s) {
-    return hasFusedKernels() ? fusedScale(t, s) : tf.mul(t, s);
-  },
+  scale: (t, s) => fusedScale(t, s),
   // The wasm backend's clip turns NaN into a bound; PyTorch (and the core) keep NaN.
   clamp: (t, c) => tf.where(tf.isNaN(t), t, tf.clipByValue(t, -c, c)),
   zeros: (t) => tf.zerosLike(t),

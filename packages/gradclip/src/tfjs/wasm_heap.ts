@@ -2,6 +2,7 @@ import { jsKernels } from '../kernels/js.js';
 import type { FiniteMax, Kernels, PowSumMax } from '../kernels/kernels.js';
 import { wasmModule } from '../kernels/wasm.js';
 import type { FloatArray } from '../types.js';
+import { wasmMemory } from './backend_internals.js';
 import { heapKernelsBase64 } from './heap_kernels_wasm.generated.js';
 
 /**
@@ -23,10 +24,6 @@ interface HeapExports {
 }
 
 const HEADER_BYTES = 64;
-
-interface TfjsWasmBackend {
-  wasm: { asm?: { memory?: unknown } };
-}
 
 /** The core's kernels on the heap, plus the out-of-place scale of heap_kernels.wat. */
 export interface HeapKernels extends Kernels {
@@ -110,13 +107,14 @@ function heapKernels(memory: WebAssembly.Memory, ex: HeapExports, own: OwnExport
  * callers then use the plain-JS kernels on the same heap views.
  */
 export function wasmHeapKernels(backend: unknown): HeapKernels | undefined {
-  const b = backend as TfjsWasmBackend;
+  if (typeof backend !== 'object' || backend === null) return undefined;
+  const b = backend;
   if (cache.has(b)) return cache.get(b) ?? undefined;
   let k: HeapKernels | null = null;
   try {
-    const memory = b.wasm?.asm?.memory;
+    const memory = wasmMemory(b);
     const mod = wasmModule();
-    if (memory instanceof WebAssembly.Memory && mod !== null) {
+    if (memory !== undefined && mod !== null) {
       const env = { env: { memory, header: 0 } };
       const inst = new WebAssembly.Instance(mod, env);
       const own = new WebAssembly.Instance(new WebAssembly.Module(decode(heapKernelsBase64)), env);

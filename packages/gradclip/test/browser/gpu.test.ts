@@ -1,0 +1,119 @@
+/**
+ * gradclip/tfjs on the GPU backends, in Chromium: tfjs-backend-webgl (SwiftShader WebGL 2) and
+ * tfjs-backend-webgpu (SwiftShader WebGPU). Checks that gradclip's GPU kernels are registered
+ * and used, that norms match the core's float64 statistics, that the overflow-safe norm stays
+ * finite, every non-finite policy, every clipper against its typed-array twin step by step,
+ * and that 200 clipping steps leak no tensor and read nothing back from the backend.
+ */
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundle, openPage, type BrowserPage } from './harness.js';
+import type { GpuBackend, suites as Suites } from './page.js';
+
+type S = typeof Suites;
+
+let script: Promise<string> | undefined;
+const entry = fileURLToPath(new URL('./page.ts', import.meta.url));
+
+for (const backend of ['webgl', 'webgpu'] as const satisfies readonly GpuBackend[]) {
+  describe(`gradclip/tfjs on ${backend} in Chromium`, () => {
+    let bp: BrowserPage;
+    const run = <K extends keyof S>(suite: K, ...args: Parameters<S[K]>): Promise<Awaited<ReturnType<S[K]>>> =>
+      bp.page.evaluate(
+        ([s, b, a]) => {
+          const t = window.gradclipTest;
+          return t.suites.use(b as GpuBackend).then(() => (t.suites[s as keyof S] as (...x: unknown[]) => unknown)(...(a as unknown[])));
+        },
+        [suite, backend, args] as const,
+      ) as Promise<Awaited<ReturnType<S[K]>>>;
+
+    beforeAll(async () => {
+      script ??= bundle(entry);
+      bp = await openPage(await script, 'gradclipTest');
+    });
+    afterAll(async () => {
+      await bp?.close();
+    });
+
+    it(`runs on ${backend} with gradclip's GPU kernels registered`, async () => {
+      const info = await run('use', backend);
+      expect(info).toEqual({ backend, fused: 'gpu', registered: true });
+    });
+
+    it('norms match the float64 statistics of the core (1e-5 relative), p = 1, 2, 3, ∞', async () => {
+      const rows = await run('norms');
+      expect(rows.length).toBeGreaterThan(20);
+      for (const r of rows) expect(Math.abs(r.got - r.want) / r.want, `${r.label}, p = ${r.p}: ${r.got} vs ${r.want}`).toBeLessThan(1e-5);
+    });
+
+    it('the norm of 1,000 values of 1e20 is finite (3.162e21) and the clip scales them; 1e-25s do not underflow', async () => {
+      const r = await run('extremes');
+      expect(r.big / 3.16227766e21).toBeCloseTo(1, 5);
+      expect(r.bigScaled).toBeCloseTo(1 / Math.sqrt(1000), 5);
+      expect(r.tiny / 3.16227766e-24).toBeCloseTo(1, 5);
+    });
+
+    const checkPolicies = (rows: Awaited<ReturnType<S['policies']>>) => {
+      for (const r of rows) {
+        const what = `${r.policy} with ${r.bad}`;
+        expect(r.threw, what).toBe(r.wantThrew);
+        if (r.wantThrew !== null) continue;
+        expect(r.finite, what).toBe(false);
+        expect(r.norm, what).toEqual(r.wantNorm);
+        expect(r.got, what).toEqual(r.want);
+      }
+    };
+
+    it("the non-finite policies 'propagate', 'skip' and 'zero' do what the typed-array function does", async () => {
+      const rows = await run('policies', ['propagate', 'skip', 'zero']);
+      expect(rows).toHaveLength(9);
+      checkPolicies(rows);
+    });
+
+    it('every clipper agrees with its typed-array twin step by step (20 steps, spikes and a NaN step)', async () => {
+      const rows = await run('twinSteps');
+      expect(rows.map((r) => r.name)).toEqual([
+        'globalNorm',
+        'globalNorm p=1 eps=0',
+        'perTensorNorm',
+        'value',
+        'agc',
+        'autoClip',
+        'zClip',
+        'adaGC',
+        'perGroup',
+      ]);
+      for (const r of rows) {
+        expect(r.steps, r.name).toBe(20);
+        expect(r.clippedMismatch, r.name).toEqual([]);
+        expect(r.finiteMismatch, r.name).toEqual([]);
+        // float32 on device against float64 in the core.
+        expect(r.worst, `${r.name}: ${r.where}`).toBeLessThan(1e-5);
+      }
+    });
+
+    it('200 steps of every clipper leak no tensor and read nothing back from the backend', async () => {
+      const rows = await run('leaksAndReads', 200);
+      expect(rows).toHaveLength(9);
+      for (const r of rows) {
+        expect(r.fused, r.name).toBe('gpu');
+        expect(r.leaked, `${r.name} leaked tensors`).toBe(0);
+        expect(r.reads, `${r.name} backend reads`).toBe(0);
+      }
+    });
+
+    it('the page logged no errors', () => {
+      expect(bp.problems).toEqual([]);
+    });
+
+    // 'error' reads the finite flag back (by definition: it throws before touching anything).
+    // Last, because on SwiftShader's WebGPU tfjs's synchronous read (an OffscreenCanvas copy)
+    // loses the device afterwards; nothing else runs on this page after it.
+    it("the non-finite policy 'error' throws NonFiniteGradientError like the typed-array function", async () => {
+      const rows = await run('policies', ['error']);
+      expect(rows).toHaveLength(3);
+      expect(rows.map((r) => r.threw)).toEqual(['NonFiniteGradientError', 'NonFiniteGradientError', 'NonFiniteGradientError']);
+      checkPolicies(rows);
+    });
+  });
+}

@@ -1,0 +1,324 @@
+/**
+ * The page side of the Chromium tests and benchmark (bundled by harness.ts with esbuild): the
+ * library from source, tfjs with the webgl and webgpu backends, and the checks, run in the page
+ * and returned as plain JSON for the Node side to assert on.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-webgl';
+import '@tensorflow/tfjs-backend-webgpu';
+import {
+  adaGC,
+  agc,
+  autoClip,
+  clipByGlobalNorm,
+  clipByNorm,
+  clipByValue,
+  globalNorm,
+  globalNormRuleOf,
+  perGroup,
+  zClip,
+  type Clipper,
+  type NonFinitePolicy,
+} from '../../src/index.js';
+import {
+  adaGCTensorClipper,
+  agcTensorClipper,
+  autoClipTensorClipper,
+  globalNormTensorClipper,
+  perGroupTensorClipper,
+  perTensorNormTensorClipper,
+  valueTensorClipper,
+  zClipTensorClipper,
+  type TensorClipper,
+  type TensorClipResult,
+  type TensorGradients,
+} from '../../src/tfjs/index.js';
+import { fusedKind, SET_NORM_STATS_KERNEL, setFusedKernelsDisabled } from '../../src/tfjs/kernels.js';
+
+export type GpuBackend = 'webgl' | 'webgpu';
+
+/** Deterministic pseudo-random numbers (mulberry32), so a failure can be reproduced. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Float32 values ~ N(0, scale²) (Box–Muller). */
+function normal(n: number, seed: number, scale = 1): Float32Array {
+  const r = rng(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = scale * Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
+  return out;
+}
+
+async function use(backend: GpuBackend): Promise<{ backend: string; fused: string | null; registered: boolean }> {
+  if (!(await tf.setBackend(backend))) throw new Error(`backend ${backend} failed to initialise`);
+  await tf.ready();
+  setFusedKernelsDisabled(false);
+  const kind = fusedKind();
+  return { backend: tf.getBackend(), fused: kind ?? null, registered: tf.getKernel(SET_NORM_STATS_KERNEL, backend) !== undefined };
+}
+
+const num = async (t: tf.Tensor) => (await t.data())[0]!;
+
+/** Disposes every tensor of a clip result. */
+function release(r: TensorClipResult<TensorGradients>): void {
+  const grads = (r.grads instanceof tf.Tensor ? [r.grads] : Object.values(r.grads)) as unknown[];
+  const ts = grads.map((g) => (g !== null && typeof g === 'object' && 'tensor' in g ? (g as { tensor: unknown }).tensor : g));
+  tf.dispose([...ts.filter((t): t is tf.Tensor => t instanceof tf.Tensor), r.norm, r.scale, r.clipped, r.finite, ...(r.threshold ? [r.threshold] : [])]);
+}
+
+/** Norms of many tensor sets and p against the core's float64 statistics. */
+async function norms(): Promise<{ label: string; p: number; got: number; want: number }[]> {
+  const sizes: [string, number[]][] = [
+    ['one value', [1]],
+    ['chunk edges', [4095, 4096, 4097, 1023, 1024, 1025]],
+    ['20 tensors (> 7 and > 16 per program)', Array.from({ length: 20 }, (_, i) => 37 * i + 5)],
+    ['large and small', [300_000, 3, 70_000]],
+    ['with empty tensors', [0, 10, 0, 5]],
+  ];
+  const out: { label: string; p: number; got: number; want: number }[] = [];
+  let seed = 1;
+  for (const [label, shape] of sizes) {
+    const arrays = shape.map((n) => normal(n, seed++, seed % 3 === 0 ? 1e-3 : 1));
+    const ts = arrays.map((a) => tf.tensor1d(a));
+    for (const p of [1, 2, 3, Infinity]) {
+      const c = globalNormTensorClipper(1e30, { normType: p });
+      const r = c.clip(ts);
+      out.push({ label, p, got: await num(r.norm), want: globalNorm(arrays, p) });
+      release(r);
+      c.dispose();
+    }
+    tf.dispose(ts);
+  }
+  // A 2-D tensor whose values spread over 40 decades.
+  const wide = Float32Array.from(normal(5000, 99), (v, i) => v * 10 ** ((i % 40) - 20));
+  const t2 = tf.tensor2d(wide, [50, 100]);
+  for (const p of [1, 2]) {
+    const c = globalNormTensorClipper(1, { normType: p });
+    const r = c.clip([t2]);
+    out.push({ label: 'values over 40 decades, 2-D', p, got: await num(r.norm), want: globalNorm([wide], p) });
+    release(r);
+  }
+  t2.dispose();
+  return out;
+}
+
+/** 1,000 float32 values of 1e20 (PyTorch 1.13: inf) and of 1e-25 (squares underflow float32). */
+async function extremes(): Promise<{ big: number; bigScaled: number; tiny: number }> {
+  const c = globalNormTensorClipper(1);
+  const big = c.clip([tf.fill([1000], 1e20)]);
+  const tiny = c.clip([tf.fill([1000], 1e-25)]);
+  const res = { big: await num(big.norm), bigScaled: (await big.grads[0]!.data())[7]!, tiny: await num(tiny.norm) };
+  release(big);
+  release(tiny);
+  return res;
+}
+
+interface PolicyResult {
+  policy: NonFinitePolicy;
+  bad: number;
+  threw: string | null;
+  wantThrew: string | null;
+  got: number[] | null;
+  want: number[];
+  norm: number | null;
+  wantNorm: number;
+  finite: boolean | null;
+}
+
+/** Every non-finite policy against the typed-array function on the same data. */
+async function policies(which: readonly NonFinitePolicy[]): Promise<PolicyResult[]> {
+  const out: PolicyResult[] = [];
+  for (const bad of [NaN, Infinity, -Infinity]) {
+    for (const policy of which) {
+      const base = [Float32Array.from([3, bad, 1]), Float32Array.from([4, -2])];
+      const typed = base.map((a) => Float32Array.from(a));
+      let wantThrew: string | null = null;
+      let wantNorm = NaN;
+      try {
+        wantNorm = clipByGlobalNorm(typed, 1, { nonFinite: policy }).norm;
+      } catch (e) {
+        wantThrew = (e as Error).name;
+      }
+      const c = globalNormTensorClipper(1, { nonFinite: policy });
+      const ts = base.map((a) => tf.tensor1d(a));
+      let threw: string | null = null;
+      let got: number[] | null = null;
+      let norm: number | null = null;
+      let finite: boolean | null = null;
+      try {
+        const r = c.clip(ts);
+        got = (await Promise.all(r.grads.map((g) => g!.data()))).flatMap((d) => Array.from(d));
+        norm = await num(r.norm);
+        finite = (await num(r.finite)) !== 0;
+        release(r);
+      } catch (e) {
+        threw = (e as Error).name;
+      }
+      tf.dispose(ts);
+      c.dispose();
+      out.push({ policy, bad, threw, wantThrew, got, want: typed.flatMap((a) => Array.from(a)), norm, wantNorm, finite });
+    }
+  }
+  return out;
+}
+
+/** Gradient sets for the step-by-step comparisons: spikes every 7 steps, a NaN at step 9. */
+function steps(n: number): { w: Float32Array; b: Float32Array; big: Float32Array }[] {
+  return Array.from({ length: n }, (_, t) => {
+    const spike = t % 7 === 5 ? 50 : 1;
+    const w = Float32Array.from({ length: 6 }, (_, i) => spike * Math.sin(1 + t * 0.37 + i * 1.3));
+    const b = Float32Array.from({ length: 3 }, (_, i) => spike * 0.5 * Math.cos(t * 0.21 + i));
+    const big = Float32Array.from(normal(5000, 1000 + t), (v) => v * 0.01 * spike);
+    if (t === 9) w[2] = NaN;
+    return { w, b, big };
+  });
+}
+
+const shapes = { w: [3, 2], b: [3], big: [50, 100] };
+const params = {
+  w: Float32Array.from([0.5, -1, 2, 0.1, 0, 3]),
+  b: Float32Array.from([0.2, 0, -0.4]),
+  big: Float32Array.from(normal(5000, 7)),
+};
+
+type Twin = [string, () => Clipper | null, () => TensorClipper, boolean];
+
+/** Each tensor clipper and its typed-array twin (null: the twin is a plain function). */
+export const twins: Twin[] = [
+  ['globalNorm', () => null, () => globalNormTensorClipper(1), false],
+  ['globalNorm p=1 eps=0', () => null, () => globalNormTensorClipper(2, { normType: 1, eps: 0 }), false],
+  ['perTensorNorm', () => null, () => perTensorNormTensorClipper(0.5), false],
+  ['value', () => null, () => valueTensorClipper(0.3), false],
+  ['agc', () => agc({ clipping: 0.05 }), () => agcTensorClipper({ clipping: 0.05 }), true],
+  ['autoClip', () => autoClip({ percentile: 25 }), () => autoClipTensorClipper({ percentile: 25 }), false],
+  ['zClip', () => zClip({ warmupSteps: 4, zThresh: 1.5 }), () => zClipTensorClipper({ warmupSteps: 4, zThresh: 1.5 }), false],
+  ['adaGC', () => adaGC({ warmupSteps: 4 }), () => adaGCTensorClipper({ warmupSteps: 4 }), false],
+  [
+    'perGroup',
+    () => perGroup([{ match: 'w', rule: globalNormRuleOf(1) }], globalNormRuleOf(0.1)),
+    () => perGroupTensorClipper([{ match: 'w', rule: globalNormRuleOf(1) }], globalNormRuleOf(0.1)),
+    false,
+  ],
+];
+
+/** The typed-array result of the stateless twins. */
+function statelessTyped(name: string, g: Record<string, { values: Float32Array; shape: number[] }>) {
+  if (name === 'globalNorm') return clipByGlobalNorm(g, 1);
+  if (name === 'globalNorm p=1 eps=0') return clipByGlobalNorm(g, 2, { normType: 1, eps: 0 });
+  if (name === 'perTensorNorm') return clipByNorm(g, 0.5);
+  return clipByValue(g, 0.3);
+}
+
+interface TwinResult {
+  name: string;
+  steps: number;
+  /** Largest |got − want| / max(1, |want|) over every gradient value and norm of finite steps. */
+  worst: number;
+  where: string;
+  clippedMismatch: string[];
+  finiteMismatch: string[];
+}
+
+/** Every clipper on device against its typed-array twin, step by step (20 steps, one with a NaN). */
+async function twinSteps(): Promise<TwinResult[]> {
+  const out: TwinResult[] = [];
+  for (const [name, typed, tensor, needsParams] of twins) {
+    const tc = typed();
+    const dc = tensor();
+    const res: TwinResult = { name, steps: 0, worst: 0, where: '', clippedMismatch: [], finiteMismatch: [] };
+    for (const [t, g] of steps(20).entries()) {
+      const gt = Object.fromEntries(
+        (['w', 'b', 'big'] as const).map((k) => [k, { values: Float32Array.from(g[k]), shape: shapes[k] }]),
+      );
+      const pt = Object.fromEntries((['w', 'b', 'big'] as const).map((k) => [k, { values: params[k], shape: shapes[k] }]));
+      const ref = tc === null ? statelessTyped(name, gt) : needsParams ? tc.clip(gt, pt) : tc.clip(gt);
+      const gd = { w: tf.tensor(g.w, shapes.w), b: tf.tensor(g.b, shapes.b), big: tf.tensor(g.big, shapes.big) };
+      const pd = { w: tf.tensor(params.w, shapes.w), b: tf.tensor(params.b, shapes.b), big: tf.tensor(params.big, shapes.big) };
+      const r = needsParams ? dc.clip(gd, pd) : dc.clip(gd);
+      const clipped = (await num(r.clipped)) !== 0;
+      const finite = (await num(r.finite)) !== 0;
+      if (clipped !== ref.clipped) res.clippedMismatch.push(`step ${t}: ${clipped} vs ${ref.clipped}`);
+      if (finite !== ref.finite) res.finiteMismatch.push(`step ${t}: ${finite} vs ${ref.finite}`);
+      const dev = (got: number, want: number, what: string) => {
+        const d = Math.abs(got - want) / Math.max(1, Math.abs(want));
+        if (!(d <= res.worst)) {
+          res.worst = Number.isNaN(d) ? Infinity : d;
+          res.where = `step ${t} ${what}: ${got} vs ${want}`;
+        }
+      };
+      if (ref.finite) {
+        dev(await num(r.norm), ref.norm, 'norm');
+        for (const k of ['w', 'b', 'big'] as const) {
+          const got = await r.grads[k]!.data();
+          const want = gt[k]!.values;
+          for (let i = 0; i < want.length; i++) dev(got[i]!, want[i]!, `${k}[${i}]`);
+        }
+      }
+      res.steps++;
+      release(r);
+      tf.dispose([...Object.values(gd), ...Object.values(pd)]);
+    }
+    dc.dispose();
+    out.push(res);
+  }
+  return out;
+}
+
+/** Tensors alive and backend reads after `n` clipping steps of every clipper. */
+async function leaksAndReads(n: number): Promise<{ name: string; leaked: number; reads: number; fused: string | null }[]> {
+  const out: { name: string; leaked: number; reads: number; fused: string | null }[] = [];
+  const b = tf.backend() as unknown as Record<string, (...a: unknown[]) => unknown>;
+  let reads = 0;
+  const counted = ['readSync', 'read', 'readToGPU'].filter((k) => typeof b[k] === 'function');
+  const originals = counted.map((k) => [k, b[k]!] as const);
+  for (const [k, f] of originals) {
+    b[k] = function (this: unknown, ...a: unknown[]) {
+      reads++;
+      return f.apply(this, a);
+    };
+  }
+  try {
+    const data = steps(10);
+    for (const [name, , tensor, needsParams] of twins) {
+      const gd = data.map((g) => ({ w: tf.tensor(g.w, shapes.w), b: tf.tensor(g.b, shapes.b), big: tf.tensor(g.big, shapes.big) }));
+      const pd = { w: tf.tensor(params.w, shapes.w), b: tf.tensor(params.b, shapes.b), big: tf.tensor(params.big, shapes.big) };
+      const dc = tensor();
+      // One step first: a rule may create its state on the first step (AdaGC's per-tensor γ).
+      const first = needsParams ? dc.clip(gd[0]!, pd) : dc.clip(gd[0]!);
+      release(first);
+      const before = tf.memory().numTensors;
+      reads = 0;
+      for (let i = 1; i <= n; i++) {
+        const r = needsParams ? dc.clip(gd[i % gd.length]!, pd) : dc.clip(gd[i % gd.length]!);
+        release(r);
+      }
+      const stepReads = reads;
+      const leaked = tf.memory().numTensors - before;
+      dc.dispose();
+      gd.forEach((g) => tf.dispose(Object.values(g)));
+      tf.dispose(Object.values(pd));
+      out.push({ name, leaked, reads: stepReads, fused: fusedKind() ?? null });
+    }
+  } finally {
+    for (const [k, f] of originals) b[k] = f;
+  }
+  return out;
+}
+
+export const suites = { use, norms, extremes, policies, twinSteps, leaksAndReads };
+
+declare global {
+  interface Window {
+    gradclipTest: { suites: typeof suites; tf: typeof tf; normal: typeof normal; globalNormTensorClipper: typeof globalNormTensorClipper; setFusedKernelsDisabled: typeof setFusedKernelsDisabled };
+  }
+}
+
+window.gradclipTest = { suites, tf, normal, globalNormTensorClipper, setFusedKernelsDisabled };
