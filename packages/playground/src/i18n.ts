@@ -3,7 +3,7 @@
  * Korean). Every key exists in both languages — the type makes a missing translation a
  * compile error.
  */
-import type { Lang, Method, Settings } from './settings.js';
+import type { Lang, Method, PresetId, Settings } from './settings.js';
 
 type OptionKey = Exclude<keyof Settings, 'method' | 'lang' | 'backend'>;
 
@@ -48,6 +48,10 @@ export interface Strings {
   pascanuNoThreshold: string;
   finalLoss: string;
   largestStep: string;
+  presets: string;
+  presetNames: Record<PresetId, string>;
+  /** Shown while the page's training settings are the preset's: what the run will show. */
+  presetNotes: Record<PresetId, string>;
 }
 
 const en: Strings = {
@@ -129,6 +133,12 @@ const en: Strings = {
   pascanuNoThreshold: 'Method “None” selected: both panels are plain gradient descent.',
   finalLoss: 'final loss',
   largestStep: 'largest step',
+  presets: 'Preset',
+  presetNames: { decides: 'Clipping decides' },
+  presetNotes: {
+    decides:
+      'Clipping decides this run (T = 5, learning rate 0.3, recurrent scale 1.5, 500 steps). With “None” the gradient explodes and the loss runs off to NaN within about 30 steps. With “Global norm” at τ = 1 the same network, seed and data learn: the loss falls clearly below the dashed chance line, to about 0.2–0.3× of it over the last 50 steps. Press Start, then switch the method, Reset and Start again.',
+  },
 };
 
 const ko: Strings = {
@@ -210,6 +220,12 @@ const ko: Strings = {
   pascanuNoThreshold: '“없음”이 선택되어 있어 두 그림 모두 일반 경사 하강법입니다.',
   finalLoss: '최종 손실',
   largestStep: '가장 큰 스텝',
+  presets: '프리셋',
+  presetNames: { decides: '클리핑이 결과를 가른다' },
+  presetNotes: {
+    decides:
+      '이 설정(T = 5, 학습률 0.3, 순환 가중치 스케일 1.5, 500 스텝)에서는 클리핑이 결과를 가릅니다. “없음”으로 학습하면 그래디언트가 폭발해 약 30 스텝 안에 손실이 NaN이 됩니다. τ = 1의 “전역 노름”으로 학습하면 같은 네트워크, 시드, 데이터로 학습에 성공해 손실이 점선(우연 수준) 아래로 뚜렷하게 내려가며, 마지막 50 스텝 평균이 그 0.2–0.3배 정도입니다. 시작을 누른 뒤 방법을 바꾸고 초기화한 다음 다시 시작해 보세요.',
+  },
 };
 
 export const STRINGS: Readonly<Record<Lang, Strings>> = { en, ko };

@@ -14,6 +14,8 @@ import {
   METHOD_OPTIONS,
   METHODS,
   parseNumber,
+  presetOf,
+  PRESETS,
   RANGES,
   settingsFromQuery,
   settingsToQuery,
@@ -84,12 +86,50 @@ function buildControls(): void {
   const allMethodKeys = [...new Set(Object.values(METHOD_OPTIONS).flat())];
   methodBox.replaceChildren(...allMethodKeys.map(numberInput));
   $('training-options').replaceChildren(...TRAINING_KEYS.map(numberInput));
+  buildPresets();
   $('start').addEventListener('click', () => (running ? pause() : void start()));
   $('reset').addEventListener('click', () => void reset());
   $('share').addEventListener('click', () => void copyLink());
   for (const b of Array.from(document.querySelectorAll<HTMLButtonElement>('[data-lang]'))) {
     b.addEventListener('click', () => update({ lang: b.dataset.lang as Settings['lang'] }));
   }
+}
+
+/**
+ * The preset buttons and the note that says what a preset's run shows, placed above the
+ * training settings (built here so the page's HTML stays as it is).
+ */
+function buildPresets(): void {
+  const box = document.createElement('div');
+  box.className = 'presets';
+  box.id = 'presets';
+  const label = document.createElement('span');
+  label.className = 'field-name';
+  label.id = 'presets-label';
+  box.append(label);
+  for (const p of PRESETS) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.dataset.preset = p.id;
+    b.addEventListener('click', () => update(p.settings));
+    box.append(b);
+  }
+  const note = document.createElement('p');
+  note.id = 'preset-note';
+  note.className = 'explain preset-note';
+  note.hidden = true;
+  const training = $('training-options');
+  training.parentElement!.insertBefore(box, training.previousElementSibling);
+  training.parentElement!.insertBefore(note, training.previousElementSibling);
+}
+
+/** Shows the note of the preset whose training settings are in force, if any. */
+function syncPresetNote(): void {
+  const id = presetOf(settings);
+  const note = $('preset-note');
+  note.hidden = id === null;
+  note.textContent = id === null ? '' : text.presetNotes[id];
+  for (const b of Array.from(document.querySelectorAll<HTMLButtonElement>('[data-preset]'))) b.setAttribute('aria-pressed', String(b.dataset.preset === id));
 }
 
 /** Shows the options of the current method only and puts every value in its control. */
@@ -102,6 +142,7 @@ function syncControls(): void {
     input.classList.remove('invalid');
     if (!TRAINING_KEYS.includes(key)) input.parentElement!.hidden = !shown.has(key);
   }
+  syncPresetNote();
 }
 
 function applyText(): void {
@@ -122,6 +163,9 @@ function applyText(): void {
     b.setAttribute('aria-pressed', String(b.dataset.lang === settings.lang));
   }
   $('method-explain').textContent = text.explain[settings.method];
+  $('presets-label').textContent = text.presets;
+  for (const b of Array.from(document.querySelectorAll<HTMLButtonElement>('[data-preset]'))) b.textContent = text.presetNames[b.dataset.preset as keyof Strings['presetNames']];
+  syncPresetNote();
   $('start').textContent = running ? text.pause : text.start;
   $('status').textContent = text.status[status];
   // The charts are canvases: give screen readers their titles.

@@ -201,6 +201,14 @@ describe('playground in Chromium', () => {
     expect(await page.inputValue('#opt-threshold')).toBe('0.5');
     expect(await page.textContent('#backend')).toBe('cpu');
 
+    // The "Clipping decides" preset sets its training settings and the page says what the run shows.
+    expect(await page.isHidden('#preset-note')).toBe(true);
+    await page.click('button[data-preset="decides"]');
+    expect(await page.isVisible('#preset-note')).toBe(true);
+    expect(await page.textContent('#preset-note')).toContain('0.2–0.3');
+    expect(await page.evaluate(() => window.playground.settings())).toMatchObject({ method: 'globalNorm', threshold: 1, learningRate: 0.3, seqLen: 5, maxSteps: 500 });
+    expect(new URL(page.url()).searchParams.get('T')).toBe('5');
+
     expect(problems).toEqual([]);
   });
 });
