@@ -232,7 +232,7 @@ export function advice(r: ReportInput): Advice | null {
 import { withClipping, autoClipTensorClipper } from 'gradclip/tfjs';
 
 // 1. A few steps with a threshold that never fires, monitored: take the median pre-clip norm.
-const probe = withClipping(tf.train.sgd(lr), { globalClipnorm: Infinity }, { monitor: true });
+const probe = withClipping(tf.train.sgd(lr), { globalClipnorm: 1e30 }, { monitor: true });
 model.compile({ optimizer: probe, loss });
 await model.fit(xs, ys, { epochs: 1, batchSize: 32 });           // ≥ 20 steps
 const norms = (await probe.monitor.read()).slice(0, 20).map((r) => r.norm).sort((a, b) => a - b);
