@@ -37,7 +37,13 @@ export function learningVerdict(r: ReportInput): Verdict | null {
   if (!k) return null;
   const chance = l.chanceLoss;
   const clip = l.curves.find((c) => c.method === k.method)!;
+  const none = l.curves.find((c) => c.method === 'none')!;
   const ok = k.a && k.b && k.c;
+  const ratios = none.learns.flatMap((lr) => {
+    const c = clip.points.find((p) => p.lr === lr)?.medianLoss ?? null;
+    const n = none.points.find((p) => p.lr === lr)?.medianLoss ?? null;
+    return c !== null && n !== null && n > 0 ? [c / n] : [];
+  });
   const deciding = k.decidingLrs.map((d) => `lr ${d.lr}: ${k.method} ${times(d.clipped, chance)}, unclipped ${times(d.unclipped, chance)}`).join('; ');
   const demo = r.demo?.summary.filter((s) => s.method.startsWith('global:')).flatMap((s) => s.evalLoss.filter((v): v is number => v !== null)) ?? [];
   return {
@@ -50,7 +56,8 @@ export function learningVerdict(r: ReportInput): Verdict | null {
       `(c) Within 2× of the better of the two best losses (${f3(k.pairBest)}): ${k.method} at lr ${lrList(k.clipWithinTwo)} (${k.clipWithinTwo.length}), unclipped at lr ${lrList(k.noneWithinTwo)} (${k.noneWithinTwo.length}). ` +
       `Rates (of ${l.lrs.length}) where the median run learns (≤ 0.5× chance): ${l.curves.map((x) => `${x.method} ${x.learns.length}`).join(', ')}. ` +
       `${[k.a, k.b, k.c].filter(Boolean).length}/3 of the checks hold` +
-      (ok ? ': clipping lets the same model learn at rates where unclipped training fails, and costs nothing at the rates where both work.' : '.') +
+      (ok ? ': clipping lets the same model learn at rates where unclipped training fails.' : '.') +
+      (ratios.length ? ` At the rates where unclipped training learns (lr ${none.learns.join(', ')}), ${k.method} ends at ${f3(Math.min(...ratios))}–${f3(Math.max(...ratios))}× its loss.` : '') +
       (demo.length
         ? ` In the harder RNN comparison (adding, T = ${r.settings.config.seqLen}) clipping keeps every run finite (median held-out loss ${f3(median(demo))}) but none learns the ${r.settings.config.seqLen}-step dependency in ${r.settings.steps} steps: stable is not the same as fast.`
         : ''),
@@ -200,7 +207,12 @@ export function advice(r: ReportInput): Advice | null {
   if (auto) {
     lines.push(
       `No idea about τ: AutoClip (${auto.label}, the 10th percentile of the norms seen so far) ${describe(auto)}.` +
-        (demoAuto && demoAuto.diverged > 0 ? ` It cannot clip its first step (no history yet): in the RNN comparison it diverged in ${demoAuto.diverged}/${demoAuto.seeds} seeds on step 1–3 — combine it with a generous fixed cap if the first steps can explode.` : ''),
+        (demoAuto && demoAuto.diverged > 0
+          ? ` It cannot clip its first step (no history yet): in the RNN comparison it diverged in ${demoAuto.diverged}/${demoAuto.seeds} seeds (at step ${r
+              .demo!.runs.filter((x) => x.method === demoAuto.method && x.divergedAt !== null)
+              .map((x) => x.divergedAt)
+              .join(', ')}) — combine it with a generous fixed cap if the first steps can explode.`
+          : ''),
     );
   }
   const agc = l.curves.find((c) => c.method.startsWith('agc'));
@@ -286,7 +298,7 @@ export function learningSections(r: ReportInput, chart: (name: string) => string
         `<p>After Wortsman et al. 2023: the same model and data at ${l.lrs.length} learning rates (${l.lrs.join(', ')}), per clipping method, seeds ${l.seeds.join(', ')}. ` +
         `Task: ${esc(l.task)} with T = ${c.seqLen} (chance loss ln 4 = ${f3(chance)}), a ${c.hidden}-unit tanh RNN with ρ(Wh) ≈ ${c.recurrentScale} at init, batch ${c.batchSize}, plain SGD, ${c.steps} steps, held-out batch of ${c.evalSize}. ` +
         `A run diverges when its loss becomes NaN/∞ or exceeds ${c.divergenceFactor}× chance. Cells: median held-out loss as a multiple of chance (diverged seeds count as +∞). ` +
-        `LR sensitivity (Wortsman et al.): the mean over rates of min(loss, chance) − the best loss of any method; lower is more robust.</p>` +
+        `LR sensitivity (Wortsman et al.): the mean over rates of min(loss, chance) − the best loss of any method, in nats; lower is more robust.</p>` +
         table(
           ['method', ...l.lrs.map((x) => `lr ${x}`), 'best', 'rates where it learns (≤ 0.5× chance)', 'rates within 2× of the best', 'LR sensitivity', 'diverged'],
           l.curves.map((cv) => {
