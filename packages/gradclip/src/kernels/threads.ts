@@ -232,7 +232,10 @@ function watch(worker: NodeWorker, q: Int32Array, id: number, life: Life): Promi
   });
 }
 
-/** What run() hands to tests: the workers, and a hook run once a round is published. @internal */
+/**
+ * What the pool hands to tests: the workers, and a hook run once a round is published, before
+ * the workers are woken (`takeGroup` takes a group as a worker would). @internal
+ */
 export interface PoolTestHooks {
   readonly workers: readonly NodeWorker[];
   afterPublish: ((kernel: ThreadKernel, takeGroup: () => number) => void) | undefined;
@@ -409,9 +412,10 @@ function makePool(q: Int32Array, f: Float64Array, workers: readonly NodeWorker[]
         f[ARG] = arg;
         Atomics.store(q, CMD, cmd);
         Atomics.store(q, CLAIM, round << GROUP_BITS);
+        // (Before the workers are woken, so that a test can take a group first, deterministically.)
+        hooks.afterPublish?.(kernel, take);
         Atomics.add(q, GEN, 1);
         Atomics.notify(q, GEN);
-        hooks.afterPublish?.(kernel, take);
         for (let g; (g = take()) >= 0; ) runGroup(g, self, selfMax);
         const lost = awaitGroups(groups);
         if (lost.length > 0) {
