@@ -82,3 +82,30 @@ describe('kernel selection', () => {
     expect(g.w[1]).toBeCloseTo(0.8, 6);
   });
 });
+
+describe('setKernels (issue 12: it accepted anything, and the next clip failed somewhere inside)', () => {
+  it('refuses what is not a Kernels object, naming what is missing, and keeps the active kernels', async () => {
+    vi.resetModules();
+    const k = await import('./index.js');
+    const lib = await import('../index.js');
+    k.useKernels('js');
+    expect(() => k.setKernels(null as never)).toThrow(/setKernels: k must be a Kernels object \(name, powSumMax, finiteMax, scaledPowSum, scale, clamp\), got null/);
+    expect(() => k.setKernels('wasm' as never)).toThrow(TypeError);
+    expect(() => k.setKernels({} as never)).toThrow(
+      /missing or wrong name \(a string, got undefined\); powSumMax \(a function, got undefined\); finiteMax .*; clamp \(a function, got undefined\)/,
+    );
+    const { clamp: _omit, ...noClamp } = k.jsKernels;
+    expect(() => k.setKernels(noClamp as never)).toThrow(/^setKernels: k is not a Kernels object: missing or wrong clamp \(a function, got undefined\)$/);
+    expect(() => k.setKernels({ ...k.jsKernels, scaleSet: 3 } as never)).toThrow(/scaleSet \(optional, but a function if given, got 3\)/);
+    // Nothing changed: the clip still works, on the JS kernels.
+    expect(k.kernels().name).toBe('js');
+    const g = new Float32Array([3, 4]);
+    expect(lib.clipByGlobalNorm(g, 1).norm).toBe(5);
+    // A real implementation (also one without the optional set kernels) is taken.
+    const { powSumMaxSet: _a, scaleSet: _b, ...basic } = k.jsKernels;
+    k.setKernels({ ...basic, name: 'mine' });
+    expect(k.kernels().name).toBe('mine');
+    expect(lib.clipByGlobalNorm(new Float64Array([6, 8]), 1).norm).toBe(10);
+    k.useKernels('auto');
+  });
+});
