@@ -102,8 +102,9 @@ export function gradientArena(sizes: readonly number[], options: ArenaDtype | Gr
   });
   const opts: GradientArenaOptions = typeof options === 'string' ? { dtype: options } : options;
   knownOptions('options', opts, ['dtype', 'threads']);
-  const dtype = oneOf('dtype', opts.dtype ?? 'float32', ['float32', 'float64']);
-  const threads = integerAtLeast('threads', opts.threads ?? 1, 1);
+  // Only a missing option means the default: null is refused like any other wrong value.
+  const dtype = oneOf('dtype', opts.dtype === undefined ? 'float32' : opts.dtype, ['float32', 'float64']);
+  const threads = integerAtLeast('threads', opts.threads === undefined ? 1 : opts.threads, 1);
   if (threads > MAX_THREADS) throw new RangeError(`threads must be at most ${MAX_THREADS}, got ${threads}`);
   const bytesPer = dtype === 'float32' ? 4 : 8;
   const offsets: number[] = [];
