@@ -177,11 +177,11 @@ export function advice(r: ReportInput): Advice | null {
   const globals = l.curves.filter((c) => c.method.startsWith('global:')).sort((a, b) => parseMethod(b.method).arg! - parseMethod(a.method).arg!);
   const describe = (c: LearningCurve) => `learns (≤ 0.5× chance) at lr ${lrList(c.learns)}, best ${times(c.bestLoss, chance)} at lr ${c.bestLr ?? '—'}`;
   const ranked = rank(l.curves);
-  const top = ranked[0]!;
+  const counts = [...new Set(ranked.map((c) => c.learns.length))];
   lines.push(
-    `Widest basin in the learning-rate sweep: ${top.label}, which ${describe(top)}. Rates (of ${l.lrs.length}) where each method learns, ties broken by the rates within 2× of the best loss and then by Wortsman's LR sensitivity: ` +
-      ranked.map((c) => `${c.label} ${c.learns.length}`).join(', ') +
-      '.',
+    `Width of the basin — the learning rates (of ${l.lrs.length}) at which each method learns, ≤ 0.5× chance: ` +
+      counts.map((n) => `${n}: ${ranked.filter((c) => c.learns.length === n).map((c) => c.label).join(', ')}`).join('; ') +
+      ` (within a group, in order of the rates within 2× of the best loss, then of Wortsman's LR sensitivity).`,
   );
   if (tau !== null && globals.length) {
     const near = [...globals].sort((a, b) => Math.abs(Math.log(parseMethod(a.method).arg! / tau)) - Math.abs(Math.log(parseMethod(b.method).arg! / tau)))[0]!;
@@ -198,7 +198,7 @@ export function advice(r: ReportInput): Advice | null {
     const at = (c: LearningCurve, lr: number) => c.points.find((p) => p.lr === lr)?.medianLoss ?? null;
     const maxLr = (c: LearningCurve) => Math.max(...c.points.filter((p) => p.medianLoss !== null && p.medianLoss <= 0.5 * chance).map((p) => p.lr), -Infinity);
     lines.push(
-      `A lower τ trades speed at small rates for safety at large ones: ${lo.label} learns (≤ 0.5× chance) up to lr ${f3(maxLr(lo))} against ${f3(maxLr(hi))} for ${hi.label}, ` +
+      `A lower τ trades speed at small rates for safety at large ones: ${lo.label} learns (≤ 0.5× chance) up to lr ${maxLr(lo)} against ${maxLr(hi)} for ${hi.label}, ` +
         `but at lr ${lowLr} it ends at ${times(at(lo, lowLr), chance)} against ${times(at(hi, lowLr), chance)}: each step is at most lr·τ long.`,
     );
   }
@@ -206,7 +206,7 @@ export function advice(r: ReportInput): Advice | null {
   const demoAuto = r.demo?.summary.find((s) => s.method.startsWith('autoclip'));
   if (auto) {
     lines.push(
-      `No idea about τ: AutoClip (${auto.label}, the 10th percentile of the norms seen so far) ${describe(auto)}.` +
+      `No idea about τ: ${auto.label} (τ = that percentile of the norms seen so far) ${describe(auto)}.` +
         (demoAuto && demoAuto.diverged > 0
           ? ` It cannot clip its first step (no history yet): in the RNN comparison it diverged in ${demoAuto.diverged}/${demoAuto.seeds} seeds (at step ${r
               .demo!.runs.filter((x) => x.method === demoAuto.method && x.divergedAt !== null)
@@ -216,7 +216,7 @@ export function advice(r: ReportInput): Advice | null {
     );
   }
   const agc = l.curves.find((c) => c.method.startsWith('agc'));
-  if (agc) lines.push(`AGC (${agc.label}${agc.method === 'agc:0.01' ? ', the library default' : ''}) bounds each unit's step relative to its weights, so it is slow at small rates and safe at large ones: it ${describe(agc)}.`);
+  if (agc) lines.push(`${agc.label}${agc.method === 'agc:0.01' ? ' (the library default)' : ''} bounds each unit's step relative to its weights: it ${describe(agc)}.`);
   const z = l.curves.find((c) => c.method.startsWith('zclip'));
   const demoZ = r.demo?.summary.find((s) => s.method.startsWith('zclip'));
   if (z)
