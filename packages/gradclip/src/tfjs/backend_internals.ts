@@ -48,6 +48,12 @@ export interface WebGLInternals {
   run(program: WebGLProgramSpec, inputs: tf.TensorInfo[], dtype: tf.DataType): tf.TensorInfo;
   /** Releases an intermediate result that no tensor refers to. */
   free(t: tf.TensorInfo): void;
+  /**
+   * The texture shape [rows, cols] of an unpacked float32 tensor that owns its texture (no
+   * shallow-slice offset), uploading it first; undefined otherwise. Presented with exactly this
+   * logical shape, tfjs's generated getter reads texel (row, col) without index arithmetic.
+   */
+  texShape(t: tf.TensorInfo): [number, number] | undefined;
 }
 
 /** The part of tfjs-backend-webgpu's WebGPUProgram that gradclip's shaders use. */
@@ -165,6 +171,8 @@ interface WebGLBackendLike {
     preventEagerUnpackingOfOutput?: boolean,
   ): tf.TensorInfo;
   disposeIntermediateTensorInfo(t: tf.TensorInfo): void;
+  uploadToGPU(dataId: object): void;
+  texData: { get(dataId: object): { isPacked?: boolean; slice?: unknown; texShape?: [number, number] | null; dtype?: string } | undefined };
   gpgpu: { gl: { getParameter(p: number): unknown; MAX_TEXTURE_IMAGE_UNITS: number } };
 }
 
@@ -174,6 +182,7 @@ function webglInternals(b: unknown): WebGLInternals | undefined {
   // float16 render targets (some mobile GPUs) would lose the statistics' precision.
   if (!tf.env().getBool('WEBGL_RENDER_FLOAT32_ENABLED')) return undefined;
   if (!isFn(b, 'compileAndRun') || !isFn(b, 'runWebGLProgram') || !isFn(b, 'disposeIntermediateTensorInfo')) return undefined;
+  if (!isFn(b, 'uploadToGPU') || !isFn(obj(b, 'texData'), 'get')) return undefined;
   const gl = obj(obj(b, 'gpgpu'), 'gl') as WebGLBackendLike['gpgpu']['gl'] | undefined;
   if (!isFn(gl, 'getParameter')) return undefined;
   const units = Number(gl!.getParameter(gl!.MAX_TEXTURE_IMAGE_UNITS));
@@ -184,6 +193,15 @@ function webglInternals(b: unknown): WebGLInternals | undefined {
     maxTextureUnits: units,
     run: (program, inputs, dtype) => w.compileAndRun(program, inputs, dtype, undefined, true),
     free: (t) => w.disposeIntermediateTensorInfo(t),
+    texShape(t) {
+      w.uploadToGPU(t.dataId);
+      const d = w.texData.get(t.dataId);
+      const shape = d?.texShape;
+      if (d === undefined || d.isPacked !== false || d.slice != null || d.dtype !== 'float32' || !Array.isArray(shape)) return undefined;
+      const [r, c] = shape;
+      if (!Number.isInteger(r) || !Number.isInteger(c) || r * c < tf.util.sizeFromShape(t.shape)) return undefined;
+      return [r, c];
+    },
   };
 }
 

@@ -13,6 +13,12 @@
  * sum is at most the count) nor lose the norm to underflow (the largest term is 1; terms below
  * 2^-126 relative to it cannot change a float32 norm). The norm is m · s^(1/p).
  *
+ * Reading the data, a thread takes its values in blocks of BLOCK: it loads a block, takes the
+ * block's largest |x|, and folds the whole block in with one division (the reciprocal of the
+ * new reference) and BLOCK multiply-adds, instead of a division per value (see `fastPath` for
+ * how NaN / ±Infinity are found without a test per value). Merging partial
+ * results — between threads and workgroups — uses the same rescaling.
+ *
  * NaN and ±Infinity are recognised by their bits, not by comparisons: GPU compilers may assume
  * that no NaN exists and fold `x != x` to false.
  *
@@ -21,6 +27,9 @@
  * sums is a few float32 ulps times the depth, ~1e-6 for a million values. Counts are exact up
  * to 2^24 NaNs / Infinities. GPUs may flush float32 subnormals (|x| < 1.2e-38) to zero.
  */
+
+/** Values a thread loads before folding them into its accumulator (one division per block). */
+export const BLOCK = 16;
 
 /** (r)^p for 0 ≤ r ≤ 1, as an expression on the variable `r`. */
 function powExpr(p: number, lang: 'wgsl' | 'glsl'): string {
@@ -101,4 +110,97 @@ vec4 mergeAcc(vec4 a, vec4 b) {
   return vec4(big.x, s, a.z + b.z, a.w + b.w);
 }
 `;
+}
+
+/**
+ * Whether a block can be folded on the fast path: with p = 1 or 2 a NaN or ±Infinity anywhere in
+ * the block makes the block's sum (or its reference) non-finite — Infinity·0 and NaN·x are NaN —
+ * so values are not checked one by one; only a block whose result is not finite is folded
+ * again value by value, counting the NaNs and Infinities (the careful path). For other p the
+ * power hides nothing reliably (pow of NaN is undefined in both languages; p = ∞ sums nothing),
+ * and every block takes the careful path.
+ */
+const fastPath = (p: number) => p === 1 || p === 2;
+
+/** |r|^p on the fast path (p = 1, 2). */
+const fastPow = (p: number, r: string) => (p === 2 ? `${r} * ${r}` : `abs(${r})`);
+
+/**
+ * WGSL statements that fold the values `load(i)` for i = first + k·stride, k < count·BLOCK,
+ * i < n into the function variables m, s, nn, ni (declared by the caller), block by block.
+ */
+export function wgslFold(p: number, load: (i: string) => string, first: string, stride: number, count: number, n: string): string {
+  const careful = `
+      for (var k = 0; k < ${BLOCK}; k = k + 1) {
+        let o = push(Acc(m, s, nn, ni), blockVals[k]);
+        m = o.m; s = o.s; nn = o.n; ni = o.i;
+      }`;
+  const body = fastPath(p)
+    ? `
+    let big = max(m, bm);
+    let inv = select(0.0, 1.0 / big, big > 0.0);
+    var bs = 0.0;
+    for (var k = 0; k < ${BLOCK}; k = k + 1) { let r = blockVals[k] * inv; bs = bs + ${fastPow(p, 'r')}; }
+    if ((bitcast<u32>(big) & 0x7fffffffu) < 0x7f800000u && (bitcast<u32>(bs) & 0x7fffffffu) < 0x7f800000u) {
+      s = s * pw(m * inv) + bs;
+      m = big;
+    } else {${careful}
+    }`
+    : careful;
+  return `
+  for (var blk = 0; blk < ${count}; blk = blk + 1) {
+    var bm = 0.0;
+    for (var k = 0; k < ${BLOCK}; k = k + 1) {
+      let idx = ${first} + (blk * ${BLOCK} + k) * ${stride};
+      var v = 0.0;
+      if (idx < ${n}) { v = ${load('idx')}; }
+      blockVals[k] = v;
+      bm = max(bm, abs(v));
+    }
+    ${body}
+  }`;
+}
+
+/**
+ * GLSL statements: the same fold over i in [start, stop) (contiguous), into vec4 acc = (m, s,
+ * nan, inf); `advance` runs after each read (for readers that keep a position).
+ */
+export function glslFold(p: number, load: (i: string) => string, start: string, stop: string, advance = ''): string {
+  const careful = `for (int k = 0; k < ${BLOCK}; k++) { acc = push(acc, blockVals[k]); }`;
+  const body = fastPath(p)
+    ? `
+    float big = max(acc.x, bm);
+    float inv = big > 0.0 ? 1.0 / big : 0.0;
+    float bs = 0.0;
+    for (int k = 0; k < ${BLOCK}; k++) { float r = blockVals[k] * inv; bs += ${fastPow(p, 'r')}; }
+    if ((floatBitsToUint(big) & 0x7fffffffu) < 0x7f800000u && (floatBitsToUint(bs) & 0x7fffffffu) < 0x7f800000u) {
+      acc.y = acc.y * pw(acc.x * inv) + bs;
+      acc.x = big;
+    } else {
+      ${careful}
+    }`
+    : careful;
+  return `
+  for (int b0 = ${start}; b0 < ${stop}; b0 += ${BLOCK}) {
+    float bm = 0.0;
+    for (int k = 0; k < ${BLOCK}; k++) {
+      float v = b0 + k < ${stop} ? ${load('b0 + k')} : 0.0;
+      ${advance}
+      blockVals[k] = v;
+      bm = max(bm, abs(v));
+    }
+    ${body}
+  }`;
+}
+
+/**
+ * GLSL: the same fold over the values of a texture of `cols` columns read in place, flat
+ * positions [start, stop): (row, col) advance with the position, so a read costs no index
+ * arithmetic.
+ */
+export function glslFold2D(p: number, get: string, cols: number, start: string, stop: string): string {
+  return `
+  int row = ${start} / ${cols};
+  int col = ${start} - row * ${cols};
+  ${glslFold(p, () => `${get}(row, col)`, start, stop, `col++; if (col == ${cols}) { col = 0; row++; }`)}`;
 }

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { WebGLInternals, WebGLProgramSpec } from './backend_internals.js';
-import { glslPairs } from './norm_pairs.js';
+import { BLOCK, glslFold, glslFold2D, glslPairs } from './norm_pairs.js';
 
 /**
  * Norm statistics of a set of float32 tensors on tfjs-backend-webgl, in fragment programs:
@@ -23,24 +23,30 @@ const CHUNK = 1024;
 
 const units = (g: WebGLInternals) => Math.max(1, Math.min(g.maxTextureUnits, 16));
 
-function partialsProgram(sizes: readonly number[], p: number): { program: WebGLProgramSpec; chunks: number } {
+/** An input: its value count, and its texture's column count when it is read in place as 2-D. */
+interface Input {
+  size: number;
+  cols: number | undefined;
+}
+
+function partialsProgram(inputs: readonly Input[], p: number): { program: WebGLProgramSpec; chunks: number } {
   let end = 0;
-  const branches = sizes
-    .map((n, j) => {
+  const branches = inputs
+    .map(({ size: n, cols }, j) => {
       const lo = end;
       end += Math.ceil(n / CHUNK);
-      const get = `getX${j}`;
+      const fold = cols === undefined ? glslFold(p, (i) => `getX${j}(${i})`, 'start', 'stop') : glslFold2D(p, `getX${j}`, cols, 'start', 'stop');
       return `${j === 0 ? '' : 'else '}if (c < ${end}) {
       int start = (c - ${lo}) * ${CHUNK};
       int stop = min(start + ${CHUNK}, ${n});
-      for (int i = start; i < stop; i++) { acc = push(acc, ${get}(i)); }
+      ${fold}
     }`;
     })
     .join(' ');
   return {
     chunks: end,
     program: {
-      variableNames: sizes.map((_, j) => `x${j}`),
+      variableNames: inputs.map((_, j) => `x${j}`),
       outputShape: [2 * end, 2],
       packedInputs: false,
       packedOutput: true,
@@ -50,6 +56,7 @@ void main() {
   ivec2 rc = getOutputCoords();
   int c = rc.x / 2;
   vec4 acc = vec4(0.0);
+  float blockVals[${BLOCK}];
   ${branches}
   setOutput(acc);
 }`,
@@ -86,18 +93,22 @@ void main() {
  * Intermediate textures are released as soon as they are merged.
  */
 export function webglSetNormStats(g: WebGLInternals, xs: readonly tf.TensorInfo[], p: number): tf.TensorInfo {
-  const flat = xs
-    .map((x) => ({ dataId: x.dataId, shape: [x.shape.reduce((a, b) => a * b, 1)], dtype: x.dtype }))
-    .filter((x) => x.shape[0]! > 0);
+  // Each tensor is presented as its texture's [rows, cols] where tfjs allows (read in place,
+  // no index arithmetic), else flat (tfjs unpacks packed textures and applies slice offsets).
+  const inputs = xs
+    .map((x) => {
+      const size = x.shape.reduce((a, b) => a * b, 1);
+      const tex = size > 0 ? g.texShape(x) : undefined;
+      const shape = tex ?? [size];
+      return { info: { dataId: x.dataId, shape, dtype: x.dtype }, size, cols: tex?.[1] };
+    })
+    .filter((x) => x.size > 0);
   const u = units(g);
   let level: { t: tf.TensorInfo; rows: number }[] = [];
-  for (let i = 0; i < flat.length; i += u) {
-    const group = flat.slice(i, i + u);
-    const { program, chunks } = partialsProgram(
-      group.map((x) => x.shape[0]!),
-      p,
-    );
-    level.push({ t: g.run(program, group, 'float32'), rows: chunks });
+  for (let i = 0; i < inputs.length; i += u) {
+    const group = inputs.slice(i, i + u);
+    const { program, chunks } = partialsProgram(group, p);
+    level.push({ t: g.run(program, group.map((x) => x.info), 'float32'), rows: chunks });
   }
   // Merge levels until one program can read every partials texture.
   while (level.length > u) {

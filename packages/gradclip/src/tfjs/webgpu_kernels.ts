@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { WEBGPU_WORKGROUP, type WebGPUInternals, type WebGPUProgramSpec } from './backend_internals.js';
-import { wgslPairs } from './norm_pairs.js';
+import { BLOCK, wgslFold, wgslPairs } from './norm_pairs.js';
 
 /**
  * Norm statistics of a set of float32 tensors on tfjs-backend-webgpu, in compute shaders:
@@ -18,7 +18,7 @@ import { wgslPairs } from './norm_pairs.js';
  * as uniforms, so one compiled pipeline serves every set of sizes with the same tensor count.
  */
 
-const PER_THREAD = 16;
+const PER_THREAD = 64;
 const CHUNK = WEBGPU_WORKGROUP * PER_THREAD;
 
 /** The shared-memory tree that merges the workgroup's 256 accumulators into slot 0. */
@@ -48,14 +48,11 @@ function partialsProgram(k: number, p: number, workgroups: number): WebGPUProgra
   const branches = names
     .map((x, j) => {
       const lo = j === 0 ? '0' : `uniforms.end${j - 1}`;
+      const fold = wgslFold(p, (i) => `${x}[${i}]`, 'start', WEBGPU_WORKGROUP, PER_THREAD / BLOCK, `uniforms.${x}Shape`);
       return `${j === 0 ? '' : 'else '}if (wg < uniforms.end${j}) {
-      let start = (wg - ${lo}) * ${CHUNK};
-      let n = uniforms.${x}Shape;
-      for (var e = 0; e < ${PER_THREAD}; e = e + 1) {
-        let idx = start + e * ${WEBGPU_WORKGROUP} + lid;
-        if (idx < n) { acc = push(acc, ${x}[idx]); }
-      }
-    }`;
+    let start = (wg - ${lo}) * ${CHUNK} + lid;
+    ${fold}
+  }`;
     })
     .join(' ');
   return {
@@ -72,13 +69,16 @@ ${SHARED}
 fn main(index : i32) {
   let wg = ${flatWorkgroup};
   let lid = i32(localIndex);
-  var acc = Acc(0.0, 0.0, 0.0, 0.0);
+  var m = 0.0;
+  var s = 0.0;
+  var nn = 0.0;
+  var ni = 0.0;
+  var blockVals : array<f32, ${BLOCK}>;
   ${branches}
-  ${TREE}
-  if (lid == 0) {
-    let row = (uniforms.base + wg) * 4;
-    result[row] = sm[0]; result[row + 1] = ss[0]; result[row + 2] = sn[0]; result[row + 3] = si[0];
-  }
+  // One row per invocation: no workgroup barrier (a tree in workgroup memory made the whole
+  // pass several times slower on SwiftShader's WebGPU); the merge dispatch reads the rows.
+  let row = ((uniforms.base + wg) * ${WEBGPU_WORKGROUP} + lid) * 4;
+  result[row] = m; result[row + 1] = s; result[row + 2] = nn; result[row + 3] = ni;
 }`,
   };
 }
@@ -122,7 +122,7 @@ export function webgpuSetNormStats(g: WebGPUInternals, xs: readonly tf.TensorInf
   const flat = xs.map((x) => ({ dataId: x.dataId, shape: [x.shape.reduce((a, b) => a * b, 1)], dtype: x.dtype })).filter((x) => x.shape[0]! > 0);
   const chunks = flat.map((x) => Math.ceil(x.shape[0]! / CHUNK));
   const rows = chunks.reduce((a, b) => a + b, 0);
-  const partials = g.alloc([Math.max(rows, 1), 4], 'float32');
+  const partials = g.alloc([Math.max(rows * WEBGPU_WORKGROUP, 1), 4], 'float32');
   let base = 0;
   for (let i = 0; i < flat.length; i += g.maxInputs) {
     const group = flat.slice(i, i + g.maxInputs);
@@ -135,7 +135,7 @@ export function webgpuSetNormStats(g: WebGPUInternals, xs: readonly tf.TensorInf
   const out: tf.TensorInfo[] = [];
   for (let comp = 0; comp < 4; comp++) {
     // With no values at all, `rows` is 0: the merge loop runs zero times and writes zeros.
-    out.push(g.run(mergeProgram(p), [partials], 'float32', [int(rows), int(comp)]));
+    out.push(g.run(mergeProgram(p), [partials], 'float32', [int(rows * WEBGPU_WORKGROUP), int(comp)]));
   }
   g.free(partials);
   return out;

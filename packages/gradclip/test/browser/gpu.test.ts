@@ -46,11 +46,14 @@ for (const backend of ['webgl', 'webgpu'] as const satisfies readonly GpuBackend
       for (const r of rows) expect(Math.abs(r.got - r.want) / r.want, `${r.label}, p = ${r.p}: ${r.got} vs ${r.want}`).toBeLessThan(1e-5);
     });
 
-    it('the norm of 1,000 values of 1e20 is finite (3.162e21) and the clip scales them; 1e-25s do not underflow', async () => {
+    it('the norm of 1,000 values of 1e20 is finite (3.162e21) and the clip scales them; 1e-25s do not underflow; a NaN or Infinity deep in a large tensor is found', async () => {
       const r = await run('extremes');
       expect(r.big / 3.16227766e21).toBeCloseTo(1, 5);
       expect(r.bigScaled).toBeCloseTo(1 / Math.sqrt(1000), 5);
       expect(r.tiny / 3.16227766e-24).toBeCloseTo(1, 5);
+      // [norm, finite] for p = 1, 2, 3 with one NaN / one −Infinity at index 77,777 of 100,000.
+      expect(r.lateNaN).toEqual([NaN, 0, NaN, 0, NaN, 0]);
+      expect(r.lateInf).toEqual([Infinity, 0, Infinity, 0, Infinity, 0]);
     });
 
     const checkPolicies = (rows: Awaited<ReturnType<S['policies']>>) => {

@@ -111,11 +111,30 @@ async function norms(): Promise<{ label: string; p: number; got: number; want: n
 }
 
 /** 1,000 float32 values of 1e20 (PyTorch 1.13: inf) and of 1e-25 (squares underflow float32). */
-async function extremes(): Promise<{ big: number; bigScaled: number; tiny: number }> {
+async function extremes(): Promise<{ big: number; bigScaled: number; tiny: number; lateNaN: number[]; lateInf: number[] }> {
   const c = globalNormTensorClipper(1);
   const big = c.clip([tf.fill([1000], 1e20)]);
   const tiny = c.clip([tf.fill([1000], 1e-25)]);
-  const res = { big: await num(big.norm), bigScaled: (await big.grads[0]!.data())[7]!, tiny: await num(tiny.norm) };
+  // One NaN / one Infinity deep inside large tensors (not in the first block or chunk), for
+  // p = 1, 2 (the fast path) and 3 (the careful path): [norm, finite] for each p.
+  const lateNaN: number[] = [];
+  const lateInf: number[] = [];
+  for (const [bad, out] of [
+    [NaN, lateNaN],
+    [-Infinity, lateInf],
+  ] as const) {
+    const a = normal(100_000, 5);
+    const b = normal(30_000, 6);
+    a[77_777] = bad;
+    for (const p of [1, 2, 3]) {
+      const cp = globalNormTensorClipper(1, { normType: p });
+      const r = cp.clip([tf.tensor1d(b), tf.tensor1d(a)]);
+      out.push(await num(r.norm), await num(r.finite));
+      release(r);
+      cp.dispose();
+    }
+  }
+  const res = { big: await num(big.norm), bigScaled: (await big.grads[0]!.data())[7]!, tiny: await num(tiny.norm), lateNaN, lateInf };
   release(big);
   release(tiny);
   return res;

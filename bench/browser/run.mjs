@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+// `npm run bench:browser`: gradclip/tfjs global-norm clipping against the naive tfjs
+// composition on the webgl and webgpu backends, in headless Chromium (Debian's
+// /usr/bin/chromium driven by playwright-core): SwiftShader WebGL 2 (--use-angle=swiftshader
+// --enable-unsafe-swiftshader) and SwiftShader WebGPU (--enable-unsafe-webgpu), or the
+// machine's GPU where it has one (--gpu). Page side: bench/browser/page.ts.
+//
+// Cases (float32, values ~ N(0, 1)): 20 × 50,000, 100 × 10,000, 4 × 250,000, 1,000 × 1,000;
+// interleaved rounds, medians and ratios printed and written to <out>/browser.json; plus
+// clipping's share of a training step (the playground's RNN, a small dense model).
+// Software renderers: compare ratios within one run, never absolute times.
+//
+// Flags: --rounds=15  --train-rounds=30  --backends=webgl,webgpu  --cases=20x50000,...
+//        --gpu (use the hardware GPU: no SwiftShader flags)  --out=bench-results
+import { mkdirSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { build } from 'esbuild';
+import { chromium } from 'playwright-core';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
+const { values: args } = parseArgs({ strict: false });
+const rounds = Number(args.rounds ?? 15);
+const trainRounds = Number(args['train-rounds'] ?? 30);
+const backends = String(args.backends ?? 'webgl,webgpu').split(',');
+const out = resolve(root, args.out ?? 'bench-results');
+const cases = String(args.cases ?? '20x50000,100x10000,4x250000,1000x1000')
+  .split(',')
+  .map((c) => c.split('x').map(Number));
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+const bundled = await build({
+  entryPoints: [join(root, 'bench/browser/page.ts')],
+  bundle: true,
+  write: false,
+  format: 'esm',
+  platform: 'browser',
+  target: 'es2022',
+  absWorkingDir: root,
+  logLevel: 'error',
+  define: { 'process.env.NODE_ENV': '"production"' },
+});
+const script = bundled.outputFiles[0].text;
+const server = http.createServer((req, res) => {
+  res.setHeader('content-type', req.url === '/entry.js' ? 'text/javascript' : 'text/html');
+  res.end(req.url === '/entry.js' ? script : '<!doctype html><meta charset="utf-8"><script type="module" src="/entry.js"></script>');
+});
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const url = `http://127.0.0.1:${server.address().port}/`;
+
+const gpuArgs = args.gpu ? ['--enable-unsafe-webgpu', '--ignore-gpu-blocklist'] : ['--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--enable-unsafe-webgpu'];
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--no-first-run', '--disable-background-networking', ...gpuArgs],
+});
+
+const results = { date: new Date().toISOString(), machine: `${os.cpus()[0]?.model ?? '?'} × ${os.availableParallelism()}`, chromium: browser.version(), rounds, backends: {} };
+const fmt = (x) => (x < 10 ? x.toFixed(2) : x.toFixed(1));
+try {
+  for (const backend of backends) {
+    // A fresh page per backend: nothing of one backend's state affects the other.
+    const page = await browser.newPage();
+    const problems = [];
+    page.on('pageerror', (e) => problems.push(e.message));
+    await page.goto(url);
+    await page.waitForFunction(() => window.gradclipBench !== undefined, undefined, { timeout: 60_000 });
+    const info = await page.evaluate((b) => window.gradclipBench.use(b), backend);
+    console.log(`\n${backend}: gradclip kernels ${info.fused ?? 'none (composed ops)'}; ${info.adapter}`);
+    const entry = { ...info, cases: [], training: {} };
+    console.log('  case                naive ms   gradclip ms   ratio   (norms agree)');
+    for (const [tensors, size] of cases) {
+      const label = `${tensors} × ${size.toLocaleString('en')}`;
+      const r = await page.evaluate(([l, t, s, n]) => window.gradclipBench.clipCase(l, t, s, n), [label, tensors, size, rounds]);
+      const naive = median(r.times.naive);
+      const ours = median(r.times.gradclip);
+      const agree = Math.abs(r.norms.naive - r.norms.gradclip) / r.norms.gradclip < 1e-4;
+      entry.cases.push({ label, tensors, size, naiveMs: naive, gradclipMs: ours, ratio: ours / naive, normsAgree: agree, times: r.times });
+      console.log(`  ${label.padEnd(18)} ${fmt(naive).padStart(9)} ${fmt(ours).padStart(12)}   ${(ours / naive).toFixed(2)}×   ${agree ? 'yes' : `NO: ${r.norms.naive} vs ${r.norms.gradclip}`}`);
+    }
+    for (const [name, fn] of [
+      ['rnn', 'rnnShare'],
+      ['dense', 'denseShare'],
+    ]) {
+      const r = await page.evaluate(([f, n]) => window.gradclipBench[f](n), [fn, trainRounds]);
+      const none = median(r.times.none);
+      const clip = median(r.times.gradclip);
+      const share = (clip - none) / clip;
+      entry.training[name] = { stepMs: none, clippedStepMs: clip, clipShare: share, times: r.times };
+      console.log(`  ${name} training step: ${fmt(none)} ms without clipping, ${fmt(clip)} ms with: clipping ≈ ${(100 * share).toFixed(1)} % of the step`);
+    }
+    if (problems.length) console.log(`  page errors: ${problems.join(' | ')}`);
+    entry.problems = problems;
+    results.backends[backend] = entry;
+    await page.close();
+  }
+} finally {
+  await browser.close();
+  server.close();
+}
+mkdirSync(out, { recursive: true });
+writeFileSync(join(out, 'browser.json'), JSON.stringify(results, null, 2));
+console.log(`\nwritten: ${join(out, 'browser.json')}`);
