@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { RDPAccountant } from './accountant.js';
 import { noiseMultiplierFor } from './calibrate.js';
 import { privacySpent } from './rdp.js';
 
@@ -20,6 +21,21 @@ describe('noiseMultiplierFor', () => {
     const sigma = noiseMultiplierFor({ targetEpsilon: 3, delta: 1e-5, sampleRate: 256 / 60000, steps: 14062 });
     expect(sigma).toBeGreaterThan(0.9);
     expect(sigma).toBeLessThan(1.3);
+  });
+
+  it('with an accountant, the budget covers the steps already spent plus the new ones', () => {
+    const acc = new RDPAccountant().step({ noiseMultiplier: 1.5, sampleRate: 0.01, steps: 500 });
+    const before = acc.privacySpent(1e-5).epsilon; // ≈ 0.6: part of the budget of 2 is gone
+    const alone = noiseMultiplierFor({ targetEpsilon: 2, delta: 1e-5, sampleRate: 0.01, steps: 1000 });
+    const sigma = noiseMultiplierFor({ targetEpsilon: 2, delta: 1e-5, sampleRate: 0.01, steps: 1000, accountant: acc });
+    expect(sigma).toBeGreaterThan(alone); // less budget left: more noise
+    const total = (s: number) => RDPAccountant.fromJSON(acc.toJSON()).step({ noiseMultiplier: s, sampleRate: 0.01, steps: 1000 }).privacySpent(1e-5).epsilon;
+    expect(total(sigma)).toBeLessThanOrEqual(2);
+    expect(total(Math.round(sigma * 100 - 1) / 100)).toBeGreaterThan(2);
+    expect(acc.privacySpent(1e-5).epsilon).toBe(before); // the accountant is not changed
+    expect(() => noiseMultiplierFor({ targetEpsilon: before / 2, delta: 1e-5, sampleRate: 0.01, steps: 10, accountant: acc })).toThrow(
+      /already spent: the accountant reports ε = /,
+    );
   });
 
   it('an unreachable target or bad input is an error naming the argument', () => {

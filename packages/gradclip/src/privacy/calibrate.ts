@@ -1,5 +1,6 @@
 import { describe } from '../gradients.js';
 import { integerAtLeast, knownOptions } from '../validate.js';
+import { RDPAccountant } from './accountant.js';
 import { DEFAULT_ORDERS, checkDelta, checkOrders, checkSampleRate, computeRdp, epsilonFromRdp } from './rdp.js';
 
 export interface NoiseMultiplierForOptions {
@@ -11,8 +12,13 @@ export interface NoiseMultiplierForOptions {
   readonly sampleRate: number;
   /** Number of training steps (an integer ≥ 1; epochs / q for epochs over the data). */
   readonly steps: number;
-  /** RDP orders; default `DEFAULT_ORDERS`. */
+  /** RDP orders; default `DEFAULT_ORDERS` (the accountant's orders when `accountant` is given). */
   readonly orders?: readonly number[];
+  /**
+   * Privacy already spent: the budget then covers the accountant's steps plus the new ones
+   * (RDP adds), so a resumed run stays within `targetEpsilon` in total.
+   */
+  readonly accountant?: RDPAccountant;
 }
 
 /** σ is searched on the grid k / GRID (k an integer): steps of 0.01. */
@@ -34,7 +40,7 @@ const MAX_SIGMA = 10_000;
  * (≈ 0.10 for δ = 1e−5 with the default orders): a target under that is a RangeError.
  */
 export function noiseMultiplierFor(options: NoiseMultiplierForOptions): number {
-  knownOptions('noiseMultiplierFor options', options, ['targetEpsilon', 'delta', 'sampleRate', 'steps', 'orders']);
+  knownOptions('noiseMultiplierFor options', options, ['targetEpsilon', 'delta', 'sampleRate', 'steps', 'orders', 'accountant']);
   if (options === undefined) throw new TypeError('noiseMultiplierFor needs { targetEpsilon, delta, sampleRate, steps }');
   const { targetEpsilon } = options;
   if (typeof targetEpsilon !== 'number') {
@@ -44,11 +50,24 @@ export function noiseMultiplierFor(options: NoiseMultiplierForOptions): number {
   const delta = checkDelta('delta', options.delta);
   const sampleRate = checkSampleRate('sampleRate', options.sampleRate);
   const steps = integerAtLeast('steps', options.steps, 1);
-  const orders = checkOrders('orders', options.orders ?? DEFAULT_ORDERS);
+  const prior = options.accountant;
+  if (prior !== undefined && !(prior instanceof RDPAccountant)) {
+    throw new TypeError(`accountant must be an RDPAccountant, got ${describe(prior)}`);
+  }
+  const orders = prior ? prior.orders : checkOrders('orders', options.orders ?? DEFAULT_ORDERS);
   if (targetEpsilon === Infinity) return 0;
+  const spent = prior ? prior.rdp() : new Float64Array(orders.length);
+  if (prior && epsilonFromRdp(orders, spent, delta).epsilon > targetEpsilon) {
+    throw new RangeError(
+      `targetEpsilon ${targetEpsilon} is already spent: the accountant reports ε = ${epsilonFromRdp(orders, spent, delta).epsilon} at delta ${delta}`,
+    );
+  }
 
-  const epsAt = (k: number) =>
-    epsilonFromRdp(orders, computeRdp({ sampleRate, noiseMultiplier: k / GRID, steps }, orders), delta).epsilon;
+  const epsAt = (k: number) => {
+    const rdp = computeRdp({ sampleRate, noiseMultiplier: k / GRID, steps }, orders);
+    for (let i = 0; i < rdp.length; i++) rdp[i]! += spent[i]!;
+    return epsilonFromRdp(orders, rdp, delta).epsilon;
+  };
   // Invariant of the bisection: ε(lo) > target ≥ ε(hi), on the grid. σ = 0 spends ε = ∞.
   let lo = 0;
   let hi = 1;

@@ -3,6 +3,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RDPAccountant } from '../../privacy/accountant.js';
+import { noiseMultiplierFor } from '../../privacy/calibrate.js';
 import { privacySpent } from '../../privacy/rdp.js';
 import { accountantOf, privateFit, type PrivateFitLogs } from './private_fit.js';
 
@@ -123,6 +124,11 @@ describe('privateFit', () => {
     const again = await privateFit(loaded, xs, ys, { l2NormClip: 1, noiseMultiplier: 2, epochs: 1, batchSize: 10, insecureSeed: 7 });
     expect(again.accountant.steps).toBe(20);
     expect(again.epsilon).toBe(privacySpent({ sampleRate: 0.1, noiseMultiplier: 2, steps: 20, delta: 1e-5 }).epsilon);
+    // A budget given to a continued run covers the earlier steps too.
+    const third = await privateFit(loaded, xs, ys, { l2NormClip: 1, targetEpsilon: 1.5, epochs: 1, batchSize: 10, insecureSeed: 8 });
+    expect(third.accountant.steps).toBe(30);
+    expect(third.epsilon).toBeLessThanOrEqual(1.5);
+    expect(third.noiseMultiplier).toBeGreaterThan(noiseMultiplierFor({ targetEpsilon: 1.5, delta: 1e-5, sampleRate: 0.1, steps: 10 }));
     tf.dispose([xs, ys]);
   });
 

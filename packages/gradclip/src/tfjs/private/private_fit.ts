@@ -42,7 +42,10 @@ export interface PrivateFitOptions {
   readonly adaptiveClipping?: AdaptiveClipOptions;
   /** σ: noise standard deviation / C. Give this or `targetEpsilon`. 0 = clipping without noise (ε = ∞). */
   readonly noiseMultiplier?: number;
-  /** The budget ε for the whole run: σ = noiseMultiplierFor({ targetEpsilon, delta, sampleRate, steps }). */
+  /**
+   * The budget ε in total: σ = noiseMultiplierFor({ targetEpsilon, delta, sampleRate, steps, accountant }),
+   * so the steps of a continued accountant (earlier runs) count against it too.
+   */
   readonly targetEpsilon?: number;
   /** δ of the (ε, δ) guarantee. Default 1e-5; it should be well below 1 / (number of examples). */
   readonly delta?: number;
@@ -135,13 +138,16 @@ export async function privateFit(
   const q = batchSize / n;
   const stepsPerEpoch = Math.max(1, Math.round(n / batchSize));
 
+  const accountant = options.accountant ?? accountantOf(model) ?? new RDPAccountant();
+  if (!(accountant instanceof RDPAccountant)) throw new TypeError(`accountant must be an RDPAccountant, got ${describe(accountant)}`);
   let sigma: number;
   if ((options.noiseMultiplier === undefined) === (options.targetEpsilon === undefined)) {
     throw new TypeError('privateFit needs exactly one of noiseMultiplier and targetEpsilon');
   }
   if (options.noiseMultiplier !== undefined) sigma = checkNoiseMultiplier('noiseMultiplier', options.noiseMultiplier);
   else {
-    sigma = noiseMultiplierFor({ targetEpsilon: options.targetEpsilon!, delta, sampleRate: q, steps: epochs * stepsPerEpoch });
+    // The budget is for the whole life of the model: steps the accountant already holds count.
+    sigma = noiseMultiplierFor({ targetEpsilon: options.targetEpsilon!, delta, sampleRate: q, steps: epochs * stepsPerEpoch, accountant });
   }
 
   let adaptive: AdaptiveClip | null = null;
@@ -157,8 +163,6 @@ export async function privateFit(
   // Gradient noise multiplier: σ itself, or σ_Δ when the clipped-count query shares the budget.
   const gradientSigma = adaptive ? adaptive.gradientNoiseMultiplier(sigma) : sigma;
 
-  const accountant = options.accountant ?? accountantOf(model) ?? new RDPAccountant();
-  if (!(accountant instanceof RDPAccountant)) throw new TypeError(`accountant must be an RDPAccountant, got ${describe(accountant)}`);
   const random: RandomSource = randomFrom(options.insecureSeed === undefined ? {} : { insecureSeed: options.insecureSeed });
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const history: PrivateFitEpoch[] = [];
