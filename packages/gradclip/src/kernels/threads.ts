@@ -285,7 +285,14 @@ export function startPool(module: WebAssembly.Module, memory: WebAssembly.Memory
   const started: Promise<void>[] = [];
   for (let id = 0; id < workers; id++) {
     const setup: WorkerSetup = { module, memory, queue: q.buffer as SharedArrayBuffer, results: f.buffer as SharedArrayBuffer, header: headerOf(id), id, names: THREAD_KERNELS };
-    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: setup });
+    let w: NodeWorker;
+    try {
+      w = new Worker(WORKER_SOURCE, { eval: true, workerData: setup });
+    } catch (e) {
+      // (Node reports most failures later, as an 'error' event; this is the synchronous rest.)
+      for (const started of list) void started.terminate();
+      throw new Error(`gradientArena: could not start worker thread ${id + 1} of ${workers}: ${String(e)}`, { cause: e });
+    }
     list.push(w);
     started.push(watch(w, q, id, life));
   }
