@@ -82,8 +82,12 @@ const MAX_THREADS = 256;
  * With `threads > 1` (Node.js), large arrays are also split across worker threads.
  *
  * The memory never grows, so the arrays stay valid for the arena's lifetime; it is freed when
- * the arrays are no longer referenced. Where WebAssembly SIMD is unavailable the arrays are
- * ordinary typed arrays sharing one ArrayBuffer (`wasm: false`); everything still works.
+ * neither the arena nor its arrays are referenced any more. Each arena holds its own
+ * WebAssembly memory and engines limit how many can be alive at once (V8 on 64-bit: about
+ * 13,000, whatever their size; the next one throws a RangeError saying so), so allocate one
+ * arena for a model's gradients and reuse it across steps. Where WebAssembly SIMD is
+ * unavailable the arrays are ordinary typed arrays sharing one ArrayBuffer (`wasm: false`);
+ * everything still works.
  *
  * @example
  * const { arrays: [w, b] } = gradientArena([784 * 128, 128]);
