@@ -1,7 +1,7 @@
 import { leavesOf } from './gradients.js';
 import { finaliseNorm, mergeAllNormStats, statsFinite } from './norm_stats.js';
 import type { ArrayOps } from './ops.js';
-import { scaleEach, toClipResult, type RuleOutput } from './rule.js';
+import { ratioToNorm, scaleEach, toClipResult, type RuleOutput } from './rule.js';
 import { typedOps } from './typed_ops.js';
 import type { ClipResult, GradientSet, NonFinitePolicy } from './types.js';
 import { perTensorNormOptions } from './validate.js';
@@ -33,9 +33,11 @@ export function perTensorNormRule<T, S, B>(
   const factors = stats.map((s) => {
     // maxNorm = Infinity means "no limit" (c / max(‖t‖, c) would be Inf / Inf = NaN).
     if (maxNorm === Infinity) return one;
-    const denom = ops.max(finaliseNorm(ops, s), c);
-    // denom = 0 means a zero tensor with c = 0: leave it (TF would produce 0/0 = NaN).
-    return ops.where(ops.eq(denom, ops.scalar(0)), one, ops.div(c, denom));
+    // c / max(‖t‖, c) is 1 for ‖t‖ ≤ c (also a zero tensor with c = 0, where TF gives 0/0 =
+    // NaN), else c / ‖t‖ — taken from the statistics when ‖t‖ overflows float64 although
+    // every value is finite (float64 data near 1e308), so such a tensor is scaled, not zeroed.
+    const norm = finaliseNorm(ops, s);
+    return ops.where(ops.ge(c, norm), one, ratioToNorm(ops, c, norm, 0, s));
   });
   return scaleEach(ops, grads, factors, finaliseNorm(ops, all), finite, nonFinite);
 }

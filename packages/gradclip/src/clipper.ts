@@ -42,6 +42,14 @@ export interface ClipRule<St extends StateTree<number> = StateTree<number>> {
   readonly fixedThreshold?: number | undefined;
   /** The initial state, with scalars made by `ops`. */
   init<T, S, B>(ops: ArrayOps<T, S, B>): StateTree<S>;
+  /**
+   * Checks a state that comes from outside (a factory's `state` option, JSON, a saved model)
+   * and returns it in the rule's canonical form, as a fresh copy. Throws a RangeError /
+   * TypeError naming the field for a state of another rule, wrong types, out-of-range or
+   * inconsistent values. Rules without state accept `{}` (and undefined). Every adapter
+   * restores through this one check.
+   */
+  restore?(state: unknown, arg?: string): StateTree<number>;
   apply<T, S, B>(
     ops: ArrayOps<T, S, B>,
     grads: readonly Leaf<T>[],
@@ -63,14 +71,75 @@ export interface Clipper<S = StateTree<number>> {
   readonly rule: ClipRule;
 }
 
-/** Wraps a rule as a typed-array clipper that keeps its state between calls. */
+/**
+ * A record safe for keys that come from data (parameter names, saved-model weight names):
+ * no prototype, so '__proto__', 'constructor' or 'toString' are ordinary own keys and can
+ * neither reach Object.prototype nor be found there.
+ */
+export function safeRecord<V>(entries: Iterable<readonly [string, V]> = []): Record<string, V> {
+  const out = Object.create(null) as Record<string, V>;
+  for (const [k, v] of entries) out[k] = v;
+  return out;
+}
+
+/** A deep copy of a plain state tree (records come back null-prototype, see `safeRecord`). */
+export function copyState<L>(t: StateTree<L>, isLeaf: (x: unknown) => x is L = (x): x is L => typeof x === 'number'): StateTree<L> {
+  if (isLeaf(t) || t === null || typeof t !== 'object') return t;
+  if (Array.isArray(t)) return t.map((x: StateTree<L>) => copyState(x, isLeaf));
+  return safeRecord(Object.entries(t as Record<string, StateTree<L>>).map(([k, v]) => [k, copyState(v, isLeaf)] as const));
+}
+
+/**
+ * A factory's options split into the state to restore and the rule's options. `null` or a
+ * non-object is refused by name here, instead of a destructuring error naming nothing.
+ */
+export function splitState<O extends object>(options: (O & { state?: unknown }) | undefined): { state: unknown; rest: O } {
+  if (options === undefined) return { state: undefined, rest: {} as O };
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new TypeError(`options must be an options object, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}`);
+  }
+  const { state, ...rest } = options;
+  return { state, rest: rest as unknown as O };
+}
+
+/** `restore` for rules without state: only `{}` (or nothing). */
+export function restoreStateless(name: string) {
+  return (state: unknown, arg = 'options.state'): StateTree<number> => {
+    if (state === undefined) return {};
+    if (typeof state !== 'object' || state === null || Array.isArray(state) || Object.keys(state).length > 0) {
+      throw new TypeError(`${arg} must be {} for ${name} (it keeps no state), got ${describeState(state)}`);
+    }
+    return {};
+  };
+}
+
+function describeState(x: unknown): string {
+  if (typeof x === 'object' && x !== null && !Array.isArray(x)) {
+    const keys = Object.keys(x);
+    return keys.length === 0 ? '{}' : `an object with keys ${keys.slice(0, 5).join(', ')}${keys.length > 5 ? ', …' : ''}`;
+  }
+  return typeof x === 'object' ? String(x) : `${typeof x} ${String(x)}`;
+}
+
+/** Restores a state through the rule's own check (rules without `restore` must be stateless). */
+export function restoreState(rule: ClipRule, state: unknown, arg = 'options.state'): StateTree<number> {
+  return (rule.restore ?? restoreStateless(rule.name))(state, arg);
+}
+
+/**
+ * Wraps a rule as a typed-array clipper that keeps its state between calls. A given state is
+ * checked by the rule (`restore`) before anything else happens, and `state` hands out a
+ * checked copy, so a caller who edits or sorts it cannot corrupt the clipper.
+ */
 export function makeClipper<St extends StateTree<number>>(rule: ClipRule<St>, state?: St): Clipper<St> {
-  let current: StateTree<number> = state ?? rule.init(typedOps);
+  let current: StateTree<number> = state === undefined ? rule.init(typedOps) : restoreState(rule as ClipRule, state);
   return {
     name: rule.name,
     rule: rule as ClipRule,
+    // A fresh copy in the rule's canonical form (e.g. AutoClip's ring oldest-first), so two
+    // clippers in the same state report equal states, and editing the copy changes nothing.
     get state() {
-      return current as St;
+      return restoreState(rule as ClipRule, current) as St;
     },
     clip(grads: GradientSet, params?: GradientSet): ClipResult {
       const g: Leaf<FloatArray>[] = leavesOf(grads, 'grads');
@@ -115,6 +184,7 @@ export function globalNormRuleOf(maxNorm: number, options: Omit<ClipByGlobalNorm
     config: { kind: 'globalNorm', args: [maxNorm, jsonOptions(options)] },
     fixedThreshold: o.maxNorm,
     init: () => ({}),
+    restore: restoreStateless('globalNorm'),
     apply: (ops, grads, _params, state) => ({ out: globalNormRule(ops, values(grads), o.maxNorm, o), state }),
   };
 }
@@ -129,6 +199,7 @@ export function perTensorNormRuleOf(maxNorm: number, options: ClipByNormOptions 
     config: { kind: 'perTensorNorm', args: [maxNorm, jsonOptions(options)] },
     fixedThreshold: o.maxNorm,
     init: () => ({}),
+    restore: restoreStateless('perTensorNorm'),
     apply: (ops, grads, _params, state) => ({ out: perTensorNormRule(ops, values(grads), o.maxNorm, o.nonFinite), state }),
   };
 }
@@ -143,6 +214,7 @@ export function valueRuleOf(clipValue: number): ClipRule<Stateless> {
     config: { kind: 'value', args: [c] },
     fixedThreshold: c,
     init: () => ({}),
+    restore: restoreStateless('value'),
     apply: (ops, grads, _params, state) => ({ out: valueRule(ops, values(grads), c), state }),
   };
 }

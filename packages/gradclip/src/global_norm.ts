@@ -1,9 +1,9 @@
-import { leavesOf } from './gradients.js';
+import { describe, leavesOf } from './gradients.js';
 import { finaliseNorm, mergeAllNormStats, mergeNormStats, statsFinite } from './norm_stats.js';
 import type { ArrayOps, NormStats } from './ops.js';
 import { typedNormStats, typedOps } from './typed_ops.js';
 import type { GradientSet } from './types.js';
-import { normType } from './validate.js';
+import { normType, stateNumber } from './validate.js';
 
 /** Norm statistics of every tensor of a set together (the rules' shared first step). */
 export function setNormStats<T, S, B>(ops: ArrayOps<T, S, B>, grads: readonly T[], p: number): NormStats<S> {
@@ -50,13 +50,24 @@ export function normStatistics(grads: GradientSet, normType_ = 2): NormStats<num
 export function checkNormStatistics(arg: string, s: unknown): NormStats<number> {
   if (typeof s !== 'object' || s === null) throw new TypeError(`${arg} must be norm statistics, got ${String(s)}`);
   const o = s as Record<string, unknown>;
-  const p = o.p === null ? Infinity : o.p;
+  const p = normType(`${arg}.p`, o.p === null ? Infinity : o.p);
   for (const k of ['ref', 'sum', 'nan', 'inf'] as const) {
-    if (typeof o[k] !== 'number' || !((o[k] as number) >= 0)) {
-      throw new TypeError(`${arg}.${k} must be a number ≥ 0, got ${String(o[k])}`);
-    }
+    if (typeof o[k] !== 'number') throw new TypeError(`${arg}.${k} must be a number, got ${describe(o[k])}`);
   }
-  return { p: normType(`${arg}.p`, p), ref: o.ref as number, sum: o.sum as number, nan: o.nan as number, inf: o.inf as number };
+  // ref is the largest finite |x| and sum = Σ(|x|/ref)^p: the largest term is 1, so
+  // sum ≥ 1 whenever ref > 0 and sum = 0 when ref = 0. Counts are whole numbers. Anything else
+  // did not come from normStatistics, and would zero (ref = Infinity) or poison (nan = 0.5)
+  // every shard's gradients.
+  const ref = stateNumber(`${arg}.ref`, o.ref);
+  const sum = stateNumber(`${arg}.sum`, o.sum);
+  const nan = stateNumber(`${arg}.nan`, o.nan);
+  const inf = stateNumber(`${arg}.inf`, o.inf);
+  if (!Number.isInteger(nan)) throw new RangeError(`${arg}.nan must be a count (an integer ≥ 0), got ${nan}`);
+  if (!Number.isInteger(inf)) throw new RangeError(`${arg}.inf must be a count (an integer ≥ 0), got ${inf}`);
+  // (1 − 1e-9: the fast pass divides a float64 sum by ref^p, which may round just below 1.)
+  if (p !== Infinity && ref > 0 && sum < 1 - 1e-9) throw new RangeError(`${arg}.sum must be ≥ 1 when ref > 0 (the largest value contributes 1), got ${sum}`);
+  if (ref === 0 && sum !== 0) throw new RangeError(`${arg}.sum must be 0 when ref is 0, got ${sum}`);
+  return { p, ref, sum, nan, inf };
 }
 
 /** Combines shards' statistics (all for the same p). */

@@ -98,15 +98,35 @@ function entryLeaf(arg: string, path: string, name: string, e: unknown): Leaf | 
  * touches the data, so a bad set leaves the caller's buffers as they were.
  */
 export function leavesOf(grads: GradientSet, arg = 'grads'): Leaf[] {
+  let leaves: Leaf[];
+  try {
+    leaves = containerLeaves(grads, arg);
+  } catch (e) {
+    if (e instanceof TypeError || e instanceof RangeError) throw e;
+    // A Proxy or getter that throws while we read the container: say which argument it was.
+    throw new TypeError(`${arg} could not be read: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  for (const l of leaves) checkAttached(arg, l);
+  if (leaves.length > 1) checkNoAliasing(arg, leaves);
+  return leaves;
+}
+
+function containerLeaves(grads: GradientSet, arg: string): Leaf[] {
   if (grads === null || grads === undefined) return [];
   const single = entryLeafOrUndefined(arg, grads);
   if (single !== false) return single === undefined ? [] : [single];
   const out: Leaf[] = [];
   if (Array.isArray(grads)) {
-    grads.forEach((e: unknown, i) => {
-      const leaf = entryLeaf(arg, `[${i}]`, String(i), e);
+    // A hole is not a gradient: refuse sparse lists rather than walk every missing index of
+    // a `new Array(1e9)` (Object.keys lists only the entries that exist).
+    const present = Object.keys(grads).length;
+    if (present !== grads.length) {
+      throw new RangeError(`${arg} is a sparse array (${present} entries in a length of ${grads.length}): use null for a missing gradient`);
+    }
+    for (let i = 0; i < grads.length; i++) {
+      const leaf = entryLeaf(arg, `[${i}]`, String(i), (grads as readonly unknown[])[i]);
       if (leaf) out.push(leaf);
-    });
+    }
     return out;
   }
   if (isPlainRecord(grads)) {
@@ -119,6 +139,54 @@ export function leavesOf(grads: GradientSet, arg = 'grads'): Leaf[] {
   throw new TypeError(
     `${arg} must be a Float32Array, Float64Array, { values, shape }, or a list or record of them, got ${describe(grads)}`,
   );
+}
+
+const label = (arg: string, l: Leaf) => (l.name === '' ? arg : `${arg}[${JSON.stringify(l.name)}]`);
+
+/**
+ * A typed array whose buffer was transferred (postMessage, structuredClone) reads as empty:
+ * refuse it instead of clipping nothing. Creating a view of a detached buffer throws, which
+ * tells a detached buffer from a genuinely empty one on every engine.
+ */
+function checkAttached(arg: string, l: Leaf): void {
+  if (l.values.length !== 0) return;
+  try {
+    new Uint8Array(l.values.buffer, 0, 0);
+  } catch {
+    throw new TypeError(`${label(arg, l)} is a typed array whose buffer was detached (transferred); it holds no data any more`);
+  }
+}
+
+/**
+ * Two entries over the same memory would be counted twice in the norm and scaled twice (the
+ * same array passed twice ends at ‖a‖ = 0.1 instead of 1), and overlapping views would change
+ * the gradient's direction. Refused, with the two entries named. Views of one arena that do
+ * not overlap are fine.
+ */
+function checkNoAliasing(arg: string, leaves: readonly Leaf[]): void {
+  const byBuffer = new Map<ArrayBufferLike, { start: number; end: number; leaf: Leaf }[]>();
+  for (const leaf of leaves) {
+    const v = leaf.values;
+    if (v.byteLength === 0) continue;
+    const list = byBuffer.get(v.buffer) ?? [];
+    list.push({ start: v.byteOffset, end: v.byteOffset + v.byteLength, leaf });
+    byBuffer.set(v.buffer, list);
+  }
+  for (const list of byBuffer.values()) {
+    if (list.length < 2) continue;
+    list.sort((a, b) => a.start - b.start);
+    for (let i = 1; i < list.length; i++) {
+      const prev = list[i - 1]!;
+      const cur = list[i]!;
+      if (cur.start < prev.end) {
+        const same = cur.start === prev.start && cur.end === prev.end;
+        throw new RangeError(
+          `${label(arg, prev.leaf)} and ${label(arg, cur.leaf)} ${same ? 'are the same array' : 'overlap in memory'}: ` +
+            'each gradient needs its own memory, or it would be counted and scaled twice',
+        );
+      }
+    }
+  }
 }
 
 /** A single entry as a leaf, or `false` when `x` is a container (list / record). */

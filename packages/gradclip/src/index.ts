@@ -49,7 +49,7 @@ export { adaGC, adaGCRule, type AdaGCOptions, type AdaGCState } from './adaptive
 export {
   perGroup,
   perGroupRule,
-  globToRegExp,
+  globMatch,
   type GroupClip,
   type GroupSpec,
   type GroupReport,

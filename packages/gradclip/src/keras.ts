@@ -1,6 +1,6 @@
 import { perTensorNormRule } from './clip_by_norm.js';
 import { valueRule } from './clip_by_value.js';
-import { jsonOptions, type ClipRule } from './clipper.js';
+import { jsonOptions, restoreStateless, type ClipRule } from './clipper.js';
 import { setNormStats } from './global_norm.js';
 import { describe } from './gradients.js';
 import { finaliseNorm, statsFinite } from './norm_stats.js';
@@ -90,6 +90,7 @@ export function kerasClipRule(options: KerasClipOptions): ClipRule<Stateless> {
     config: { kind: 'keras', args: [jsonOptions(options)] },
     fixedThreshold: c,
     init: () => ({}),
+    restore: restoreStateless(key),
     apply: (ops, grads, _params, state) => ({
       out:
         key === 'globalClipnorm'

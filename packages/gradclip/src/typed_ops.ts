@@ -1,4 +1,4 @@
-import { kernels } from './kernels/index.js';
+import { jsKernels, kernels, type Kernels } from './kernels/index.js';
 import { sumOfPowSums } from './kernels/js.js';
 import { unitGeometry } from './units.js';
 import { mergeAllNormStats } from './norm_stats.js';
@@ -64,17 +64,34 @@ const CLAMP_PIECE = 1 << 15;
  * trust, while its values are still intact), then the clamp while the piece is in cache.
  */
 function typedClampWithStats(ts: readonly FloatArray[], c: number, p: number): { out: FloatArray[]; stats: NormStats<number> } {
-  const k = kernels();
+  let k = kernels();
   const pieces: NormStats<number>[] = [];
   for (const t of ts) {
     for (let i = 0; i < t.length; i += CLAMP_PIECE) {
       const piece = t.length <= CLAMP_PIECE ? t : t.subarray(i, i + CLAMP_PIECE);
-      const { sum, max } = k.powSumMax(piece, p);
-      pieces.push(fromFastPass(sum, max, p) ?? typedNormStats(piece, p));
-      k.clamp(piece, c);
+      const counted = pieces.length;
+      try {
+        pieces.push(pieceStats(k, piece, p));
+        k.clamp(piece, c);
+      } catch (e) {
+        // The fast kernels failed part-way (e.g. the WASM memory could not grow). Earlier
+        // pieces are clamped and counted; leaving the rest would hand back a half-clipped
+        // gradient. Finish with the plain-JS kernels: this piece's statistics are taken only if
+        // the failure came before them (its values are then untouched), and clamping twice is
+        // harmless.
+        if (k === jsKernels) throw e;
+        k = jsKernels;
+        if (pieces.length === counted) pieces.push(pieceStats(k, piece, p));
+        k.clamp(piece, c);
+      }
     }
   }
   return { out: [...ts], stats: mergeAllNormStats(typedOps, p, pieces) };
+}
+
+function pieceStats(k: Kernels, piece: FloatArray, p: number): NormStats<number> {
+  const { sum, max } = k.powSumMax(piece, p);
+  return fromFastPass(sum, max, p) ?? typedNormStats(piece, p);
 }
 
 /** ArrayOps over typed arrays and JS numbers; tensor operations work in place. */

@@ -19,6 +19,8 @@ export function positive(arg: string, x: unknown): number {
 export function normType(arg: string, p: unknown): number {
   if (typeof p !== 'number') throw new TypeError(`${arg} must be a number > 0 or Infinity, got ${describe(p)}`);
   if (!(p > 0)) throw new RangeError(`${arg} must be > 0 or Infinity, got ${p}`);
+  // The norm is (Σ|x|^p)^(1/p): below ~5.6e-309 (subnormal p) 1/p overflows to Infinity.
+  if (p !== Infinity && !Number.isFinite(1 / p)) throw new RangeError(`${arg} is too small (1/p overflows), got ${p}`);
   return p;
 }
 
@@ -96,6 +98,46 @@ export function perTensorNormOptions(maxNorm: unknown, options: unknown): { maxN
     maxNorm: nonNegative('maxNorm', maxNorm),
     nonFinite: nonFinitePolicy('options.nonFinite', o.nonFinite ?? 'propagate'),
   };
+}
+
+/**
+ * A state object restored from outside: an object with exactly the given keys (a state of
+ * another rule, or a truncated one, is named as such).
+ */
+export function stateRecord(arg: string, x: unknown, kind: string, keys: readonly string[]): Record<string, unknown> {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) {
+    throw new TypeError(`${arg} must be a ${kind} state { ${keys.join(', ')} }, got ${describe(x)}`);
+  }
+  const have = Object.keys(x);
+  const missing = keys.filter((k) => !have.includes(k));
+  const extra = have.filter((k) => !keys.includes(k));
+  if (missing.length > 0 || extra.length > 0) {
+    throw new TypeError(
+      `${arg} is not a ${kind} state { ${keys.join(', ')} }: ${[
+        missing.length > 0 ? `missing ${missing.join(', ')}` : '',
+        extra.length > 0 ? `unexpected ${extra.join(', ')}` : '',
+      ]
+        .filter((s) => s !== '')
+        .join('; ')}`,
+    );
+  }
+  return x as Record<string, unknown>;
+}
+
+/** A finite number in [lo, hi] read from a restored state. */
+export function stateNumber(arg: string, x: unknown, lo = 0, hi = Infinity): number {
+  if (typeof x !== 'number') throw new TypeError(`${arg} must be a number, got ${describe(x)}`);
+  if (!Number.isFinite(x) || x < lo || x > hi) {
+    throw new RangeError(`${arg} must be a finite number in [${lo}, ${hi}], got ${x}`);
+  }
+  return x;
+}
+
+/** An integer in [lo, hi] read from a restored state. */
+export function stateInteger(arg: string, x: unknown, lo: number, hi: number): number {
+  const v = stateNumber(arg, x, lo, hi);
+  if (!Number.isInteger(v)) throw new RangeError(`${arg} must be an integer in [${lo}, ${hi}], got ${v}`);
+  return v;
 }
 
 /** Rejects option keys that no function of ours reads — a typo would otherwise be silently ignored. */

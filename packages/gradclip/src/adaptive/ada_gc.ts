@@ -1,9 +1,9 @@
-import { jsonOptions, makeClipper, type Clipper, type ClipRule, type StateTree } from '../clipper.js';
+import { jsonOptions, makeClipper, splitState, safeRecord, type Clipper, type ClipRule, type StateTree } from '../clipper.js';
 import { describe, type Leaf } from '../gradients.js';
 import { finaliseNorm, mergeAllNormStats, statsFinite } from '../norm_stats.js';
 import type { ArrayOps } from '../ops.js';
 import type { NonFinitePolicy } from '../types.js';
-import { finiteNonNegative, inRange, integerAtLeast, knownOptions, nonFinitePolicy, positive } from '../validate.js';
+import { finiteNonNegative, inRange, integerAtLeast, knownOptions, nonFinitePolicy, positive, stateInteger, stateNumber, stateRecord } from '../validate.js';
 import { ratioToNorm, scaleEach } from '../rule.js';
 
 export interface AdaGCOptions {
@@ -61,7 +61,22 @@ export function adaGCRule(options: AdaGCOptions = {}): ClipRule<AdaGCState> {
     needsParams: false,
     nonFinite: policy,
     config: { kind: 'adaGC', args: [jsonOptions(options)] },
-    init: (ops) => ({ step: ops.scalar(0), gamma: {} }),
+    init: (ops) => ({ step: ops.scalar(0), gamma: safeRecord() }),
+    // γ_i is a clipped norm (≥ 0) or −1 for "not set yet".
+    restore(state: unknown, arg = 'options.state'): AdaGCState {
+      const o = stateRecord(arg, state, 'adaGC', ['step', 'gamma']);
+      const g = o['gamma'];
+      if (typeof g !== 'object' || g === null || Array.isArray(g)) {
+        throw new TypeError(`${arg}.gamma must be a record of numbers by parameter name, got ${describe(g)}`);
+      }
+      const gamma = safeRecord(
+        Object.entries(g).map(([k, v]) => {
+          const at = `${arg}.gamma[${JSON.stringify(k)}]`;
+          return [k, v === -1 ? -1 : stateNumber(at, v)] as const;
+        }),
+      );
+      return { step: stateInteger(`${arg}.step`, o['step'], 0, warmupSteps), gamma };
+    },
     apply<T, S, B>(ops: ArrayOps<T, S, B>, grads: readonly Leaf<T>[], _params: unknown, state: StateTree<S>) {
       const st = state as AState<S>;
       const s = (x: number) => ops.scalar(x);
@@ -76,10 +91,11 @@ export function adaGCRule(options: AdaGCOptions = {}): ClipRule<AdaGCState> {
 
       const warming = ops.gt(s(warmupSteps), ops.add(st.step, one));
       const h = ops.min(ratioToNorm(ops, s(lambdaAbs), globalNorm, eps, all), one);
-      const gamma: Record<string, S> = { ...st.gamma };
+      // Keys are parameter names: a null-prototype record keeps 'toString' or '__proto__' ordinary.
+      const gamma = safeRecord(Object.entries(st.gamma));
       const factors = grads.map((leaf, i) => {
         const n = norms[i]!;
-        const old = st.gamma[leaf.name] ?? s(-1);
+        const old = Object.hasOwn(st.gamma, leaf.name) ? st.gamma[leaf.name]! : s(-1);
         const unset = ops.gt(zero, old);
         const warmNorm = ops.mul(h, n);
         const warmGamma = ops.where(unset, warmNorm, ops.min(old, warmNorm));
@@ -96,22 +112,6 @@ export function adaGCRule(options: AdaGCOptions = {}): ClipRule<AdaGCState> {
   } as ClipRule<AdaGCState>;
 }
 
-function checkState(state: unknown): AdaGCState {
-  const st = state as { step?: unknown; gamma?: unknown } | null;
-  if (typeof st !== 'object' || st === null || typeof st.gamma !== 'object' || st.gamma === null) {
-    throw new TypeError(`options.state must be { step, gamma }, got ${describe(state)}`);
-  }
-  if (!Number.isInteger(st.step) || (st.step as number) < 0) {
-    throw new RangeError(`options.state.step must be an integer ≥ 0, got ${describe(st.step)}`);
-  }
-  for (const [k, v] of Object.entries(st.gamma)) {
-    if (typeof v !== 'number' || !Number.isFinite(v)) {
-      throw new TypeError(`options.state.gamma[${JSON.stringify(k)}] must be a finite number, got ${describe(v)}`);
-    }
-  }
-  return state as AdaGCState;
-}
-
 /**
  * AdaGC: per-tensor adaptive thresholds from an EMA of each tensor's clipped norm.
  *
@@ -120,7 +120,6 @@ function checkState(state: unknown): AdaGCState {
  * for (const grads of batches) clipper.clip(grads); // grads keyed by parameter name
  */
 export function adaGC(options: AdaGCOptions & { state?: AdaGCState } = {}): Clipper<AdaGCState> {
-  const { state, ...rest } = options;
-  const rule = adaGCRule(rest);
-  return makeClipper(rule, state === undefined ? undefined : checkState(state));
+  const { state, rest } = splitState(options);
+  return makeClipper(adaGCRule(rest), state as never);
 }

@@ -1,7 +1,7 @@
 import type { Leaf } from '../gradients.js';
 import type { ArrayOps, UnitLayout } from '../ops.js';
 import { withNonFinitePolicy } from '../rule.js';
-import { jsonOptions, makeClipper, type Clipper, type ClipRule, type StateTree } from '../clipper.js';
+import { jsonOptions, makeClipper, restoreStateless, splitState, type Clipper, type ClipRule, type StateTree } from '../clipper.js';
 import type { NonFinitePolicy } from '../types.js';
 import { finiteNonNegative, knownOptions, nonFinitePolicy, oneOf, positive } from '../validate.js';
 import { totalNorm } from './common.js';
@@ -69,6 +69,7 @@ export function agcRule(options: AgcOptions = {}): ClipRule<Stateless> {
   return {
     name: 'agc',
     needsParams: true,
+    restore: restoreStateless('agc'),
     nonFinite: policy,
     config: { kind: 'agc', args: [jsonOptions(options)] },
     init: () => ({}),
@@ -108,6 +109,6 @@ export function agcRule(options: AgcOptions = {}): ClipRule<Stateless> {
  * clipper.clip({ w: { values: gw, shape: [784, 128] } }, { w: { values: w, shape: [784, 128] } });
  */
 export function agc(options: AgcOptions & { state?: Stateless } = {}): Clipper<Stateless> {
-  const { state, ...rest } = options;
-  return makeClipper(agcRule(rest), state);
+  const { state, rest } = splitState(options);
+  return makeClipper(agcRule(rest), state as never);
 }

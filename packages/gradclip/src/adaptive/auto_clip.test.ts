@@ -58,8 +58,8 @@ describe('autoClip (hand-worked)', () => {
   it('keeps a ring of the most recent norms and restores it', () => {
     const c = autoClip({ historySize: 3 });
     for (const x of [1, 2, 3, 4, 5]) c.clip(new Float64Array([x]));
-    // Ring [4, 5, 3] with the oldest (3) at index 2.
-    expect(c.state).toEqual({ history: [4, 5, 3], next: 2 });
+    // Inside, the ring is [4, 5, 3] with the oldest (3) at index 2; the state reads oldest first.
+    expect(c.state).toEqual({ history: [3, 4, 5], next: 0 });
     const restored = autoClip({ historySize: 3, state: JSON.parse(JSON.stringify(c.state)) as AutoClipState });
     const a = new Float64Array([10]);
     const b = new Float64Array([10]);
@@ -75,6 +75,10 @@ describe('autoClip (hand-worked)', () => {
     expect(() => autoClip({ percentil: 5 } as never)).toThrow(/unknown option 'percentil'/);
     expect(() => autoClip({ state: { history: [1, null], next: 0 } as never })).toThrow(/options.state.history\[1\]/);
     expect(() => autoClip({ state: { history: [1, 2], next: 2 } })).toThrow(/options.state.next/);
+    // Another rule's state, and a sparse history (holes are reported, not skipped).
+    expect(() => autoClip({ state: { count: 3, mean: 1, m2: 0, variance: 0 } as never })).toThrow(/not a autoClip state .*missing history, next/);
+    // eslint-disable-next-line no-sparse-arrays
+    expect(() => autoClip({ state: { history: [1, , 3], next: 0 } as never })).toThrow(/options.state.history\[1\]/);
   });
 });
 
@@ -82,7 +86,7 @@ describe('autoClip restores into a larger history', () => {
   it('puts a full ring from a smaller historySize back into insertion order', () => {
     const small = autoClip({ historySize: 3 });
     for (const x of [1, 2, 3, 4]) small.clip(new Float64Array([x]));
-    expect(small.state).toEqual({ history: [4, 2, 3], next: 1 });
+    expect(small.state).toEqual({ history: [2, 3, 4], next: 0 });
     const big = autoClip({ historySize: 5, state: JSON.parse(JSON.stringify(small.state)) as AutoClipState });
     big.clip(new Float64Array([5]));
     big.clip(new Float64Array([6]));

@@ -1,8 +1,8 @@
-import { jsonOptions, makeClipper, type Clipper, type ClipRule, type StateTree } from '../clipper.js';
+import { jsonOptions, makeClipper, splitState, type Clipper, type ClipRule, type StateTree } from '../clipper.js';
 import { describe } from '../gradients.js';
 import type { ArrayOps } from '../ops.js';
 import type { NonFinitePolicy } from '../types.js';
-import { inRange, integerAtLeast, knownOptions, nonFinitePolicy } from '../validate.js';
+import { inRange, integerAtLeast, knownOptions, nonFinitePolicy, stateInteger, stateNumber, stateRecord } from '../validate.js';
 import { totalNorm, TORCH_EPS, valuesOf } from './common.js';
 import { ratioToNorm, scaleAll } from '../rule.js';
 import { SortedBlocks } from './order_statistics.js';
@@ -21,9 +21,8 @@ export interface AutoClipOptions {
  * `historySize` values whose oldest entry sits at `next` (with an unbounded history, or
  * before the ring is full, `next` is 0 and `history` is simply in insertion order).
  *
- * The live clipper appends to this same array (copying it every step would cost O(n)), so a
- * state object read from `clipper.state` keeps changing as the clipper runs: serialise it
- * (JSON / structuredClone) to keep a snapshot.
+ * `clipper.state` hands out a copy (the clipper keeps appending to its own array), so a
+ * snapshot can be sorted or edited without touching the clipper.
  */
 export type AutoClipState = {
   readonly history: number[];
@@ -79,21 +78,42 @@ interface Cached {
  */
 const sortedViews = new WeakMap<number[], Cached>();
 
-/** Checks a restored typed state and returns its norms oldest first. */
-function checkedHistory(state: unknown): number[] {
-  if (typeof state !== 'object' || state === null || !Array.isArray((state as AutoClipState).history)) {
-    throw new TypeError(`options.state must be { history: number[], next: number }, got ${describe(state)}`);
+/**
+ * Checks a restored typed state and returns its norms oldest first (the ring read from its
+ * oldest entry at `next`).
+ */
+function checkedHistory(state: unknown, historySize: number, arg = 'options.state'): number[] {
+  if (typeof state === 'object' && state !== null && 'buf' in state) return checkedDeviceHistory(state, historySize, arg);
+  const o = stateRecord(arg, state, 'autoClip', ['history', 'next']);
+  const history = o['history'];
+  if (!Array.isArray(history)) throw new TypeError(`${arg}.history must be an array of norms, got ${describe(history)}`);
+  // Plain loop: a sparse array's holes must be reported, not skipped as forEach would.
+  for (let i = 0; i < history.length; i++) stateNumber(`${arg}.history[${i}]`, history[i]);
+  const next = stateInteger(`${arg}.next`, o['next'], 0, Math.max(0, history.length - 1));
+  const norms = history as number[];
+  return [...norms.slice(next), ...norms.slice(0, next)];
+}
+
+/**
+ * The tfjs device history as read back (`readState`, saved-model weights): `buf` a ring of
+ * slots (NaN = empty) whose oldest entry sits at `next` once full, or, for an unbounded
+ * history, every step in order (NaN for a step whose norm was not kept).
+ */
+function checkedDeviceHistory(state: object, historySize: number, arg: string): number[] {
+  const o = stateRecord(arg, state, 'autoClip', ['buf', 'next']);
+  const buf = o['buf'];
+  if (!Array.isArray(buf)) throw new TypeError(`${arg}.buf must be an array of norms, got ${describe(buf)}`);
+  if (historySize !== Infinity && buf.length !== historySize) {
+    throw new RangeError(`${arg}.buf must hold historySize = ${historySize} slots, got ${buf.length}`);
   }
-  const { history, next } = state as AutoClipState;
-  history.forEach((x, i) => {
-    if (typeof x !== 'number' || !(x >= 0) || !Number.isFinite(x)) {
-      throw new RangeError(`options.state.history[${i}] must be a finite number ≥ 0, got ${describe(x)}`);
-    }
-  });
-  if (!Number.isInteger(next) || next < 0 || (next > 0 && next >= history.length)) {
-    throw new RangeError(`options.state.next must be an integer in [0, ${history.length}), got ${describe(next)}`);
+  for (let i = 0; i < buf.length; i++) {
+    if (!Number.isNaN(buf[i])) stateNumber(`${arg}.buf[${i}]`, buf[i]);
   }
-  return [...history.slice(next), ...history.slice(0, next)];
+  const slots = buf as number[];
+  const keep = (xs: number[]) => xs.filter((x) => !Number.isNaN(x));
+  if (historySize === Infinity) return keep(slots);
+  const next = stateInteger(`${arg}.next`, o['next'], 0, historySize - 1);
+  return keep([...slots.slice(next), ...slots.slice(0, next)]);
 }
 
 const typedNormHistory = ((_ops: ArrayOps<unknown, number, boolean>, state: StateTree<number> | undefined, historySize: number) => {
@@ -108,7 +128,7 @@ const typedNormHistory = ((_ops: ArrayOps<unknown, number, boolean>, state: Stat
     if (cached === undefined || cached.next !== s.next || cached.length !== arr.length || arr.length > historySize) {
       // Restored (or edited) state: a copy of the ring as it was, or, when it holds more than
       // historySize norms, the most recent historySize of them, oldest first.
-      const ordered = checkedHistory(s);
+      const ordered = checkedHistory(s, historySize);
       // A ring that is not full must have its oldest entry first, or appends would land mid-order.
       const fits = arr.length === historySize || (arr.length < historySize && s.next === 0);
       arr = fits ? [...s.history] : ordered.slice(-historySize);
@@ -157,6 +177,9 @@ export function autoClipRule(options: AutoClipOptions = {}): ClipRule<AutoClipSt
   return {
     name: 'autoClip',
     needsParams: false,
+    // Canonical form: oldest first, at most historySize norms (the most recent ones), next = 0.
+    // The tfjs device history reads the same form, so both keep the same norms.
+    restore: (state: unknown, arg?: string): AutoClipState => ({ history: checkedHistory(state, historySize, arg).slice(-historySize), next: 0 }),
     nonFinite: policy,
     config: { kind: 'autoClip', args: [jsonOptions(options)] },
     init: (ops) => historyFor(ops)(ops, undefined, historySize).toState(),
@@ -187,10 +210,6 @@ export function autoClipRule(options: AutoClipOptions = {}): ClipRule<AutoClipSt
  * localStorage.setItem('autoclip', JSON.stringify(clipper.state)); // resume with autoClip({ state })
  */
 export function autoClip(options: AutoClipOptions & { state?: AutoClipState } = {}): Clipper<AutoClipState> {
-  const { state, ...rest } = options;
-  const rule = autoClipRule(rest);
-  if (state === undefined) return makeClipper(rule);
-  checkedHistory(state);
-  // A copy, so that a clipper restored from another's live state never appends to its array.
-  return makeClipper(rule, { history: [...state.history], next: state.next });
+  const { state, rest } = splitState(options);
+  return makeClipper(autoClipRule(rest), state as never);
 }

@@ -1,20 +1,40 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { globalNormClipper, valueClipper } from '../clipper.js';
 import { agc } from './agc.js';
-import { globToRegExp, perGroup } from './groups.js';
+import { globMatch, perGroup } from './groups.js';
 import { zClip } from './z_clip.js';
 
-describe('globToRegExp', () => {
+describe('globMatch', () => {
   it('matches * and ? and nothing else specially', () => {
-    const bias = globToRegExp('*.bias');
-    expect(bias.test('dense.bias')).toBe(true);
-    expect(bias.test('a.b.bias')).toBe(true);
-    expect(bias.test('bias')).toBe(false);
-    expect(bias.test('dense_bias')).toBe(false); // '.' is literal
-    expect(globToRegExp('layer?').test('layer1')).toBe(true);
-    expect(globToRegExp('layer?').test('layer12')).toBe(false);
-    expect(globToRegExp('a+b[0]').test('a+b[0]')).toBe(true);
-    expect(globToRegExp('a+b[0]').test('aab0')).toBe(false);
+    const bias = (n: string) => globMatch('*.bias', n);
+    expect(bias('dense.bias')).toBe(true);
+    expect(bias('a.b.bias')).toBe(true);
+    expect(bias('bias')).toBe(false);
+    expect(bias('dense_bias')).toBe(false); // '.' is literal
+    expect(globMatch('layer?', 'layer1')).toBe(true);
+    expect(globMatch('layer?', 'layer12')).toBe(false);
+    expect(globMatch('a+b[0]', 'a+b[0]')).toBe(true);
+    expect(globMatch('a+b[0]', 'aab0')).toBe(false);
+    expect(globMatch('*', '')).toBe(true);
+    expect(globMatch('a*b*c', 'aXbYbZc')).toBe(true);
+    expect(globMatch('a*b*c', 'aXbYbZ')).toBe(false);
+    expect(globMatch('?', '😀')).toBe(true); // one character, not one UTF-16 unit
+  });
+
+  it("agrees with a regular-expression reference on random patterns and names (property)", () => {
+    const toRe = (p: string) => new RegExp(`^${[...p].map((c) => (c === '*' ? '[\\s\\S]*' : c === '?' ? '[\\s\\S]' : c.replace(/[.+^${}()|[\]\\/-]/g, '\\$&'))).join('')}$`, 'u');
+    fc.assert(
+      fc.property(fc.stringMatching(/^[ab*?.]{0,8}$/), fc.stringMatching(/^[ab.]{0,10}$/), (p, n) => globMatch(p, n) === toRe(p).test(n)),
+      { seed: 11, numRuns: 2000 },
+    );
+  });
+
+  it("'*a' × 12 + 'b' against a 40-character name returns at once (issue 12, item 13: the regex took ~190 s)", () => {
+    const t0 = performance.now();
+    expect(globMatch(`${'*a'.repeat(12)}b`, 'a'.repeat(40))).toBe(false);
+    // A generous bound: the point is seconds against minutes, not speed.
+    expect(performance.now() - t0).toBeLessThan(1000);
   });
 });
 

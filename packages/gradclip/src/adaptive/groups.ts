@@ -1,10 +1,10 @@
-import { type Clipper, type ClipRule, type StateTree } from '../clipper.js';
+import { restoreState, type Clipper, type ClipRule, type StateTree } from '../clipper.js';
 import { describe, leavesOf, type Leaf } from '../gradients.js';
 import type { ArrayOps } from '../ops.js';
 import { toClipResult, type RuleOutput } from '../rule.js';
 import { typedOps } from '../typed_ops.js';
 import type { ClipResult, FloatArray, GradientSet } from '../types.js';
-import { knownOptions } from '../validate.js';
+import { knownOptions, stateRecord } from '../validate.js';
 import { totalNorm } from './common.js';
 
 /** What clips a group: a rule, a clipper (its rule and current state are used), or null for no clipping. */
@@ -35,20 +35,40 @@ export interface GroupReport {
   readonly result: ClipResult;
 }
 
-/** A tiny glob: `*` matches any run of characters (dots included), `?` exactly one; everything else literally. */
-export function globToRegExp(pattern: string): RegExp {
-  let src = '';
-  for (const ch of pattern) {
-    if (ch === '*') src += '[\\s\\S]*';
-    else if (ch === '?') src += '[\\s\\S]';
-    else src += ch.replace(/[.+^${}()|[\]\\/-]/g, '\\$&');
+/**
+ * A tiny glob: `*` matches any run of characters (dots included), `?` exactly one; everything
+ * else literally. The classic two-pointer wildcard match: when a literal fails, resume just
+ * after the last `*`, one character further on. O(pattern × name) at worst — never the
+ * exponential backtracking a regular expression with many `*` can fall into.
+ */
+export function globMatch(pattern: string, name: string): boolean {
+  const p = [...pattern];
+  const s = [...name];
+  let i = 0;
+  let j = 0;
+  let star = -1;
+  let resume = 0;
+  while (j < s.length) {
+    if (i < p.length && p[i] !== '*' && (p[i] === '?' || p[i] === s[j])) {
+      i++;
+      j++;
+    } else if (i < p.length && p[i] === '*') {
+      star = i++;
+      resume = j;
+    } else if (star >= 0) {
+      i = star + 1;
+      j = ++resume;
+    } else {
+      return false;
+    }
   }
-  return new RegExp(`^${src}$`, 'u');
+  while (i < p.length && p[i] === '*') i++;
+  return i === p.length;
 }
 
 interface Group {
   name: string;
-  patterns: RegExp[];
+  patterns: readonly string[];
   rule: ClipRule | null;
 }
 
@@ -87,7 +107,7 @@ function build(specs: readonly GroupSpec[], fallback: GroupClip | undefined) {
     if (!('rule' in g) && !('clipper' in g)) throw new TypeError(`${arg} needs a rule or a clipper (null for no clipping)`);
     const r = 'rule' in g ? ruleOf(g.rule, `${arg}.rule`) : ruleOf(g.clipper, `${arg}.clipper`);
     initial.push(r.state);
-    return { name: g.name ?? patterns.join(','), patterns: patterns.map(globToRegExp), rule: r.rule };
+    return { name: g.name ?? patterns.join(','), patterns, rule: r.rule };
   });
   const d = ruleOf(fallback, 'defaultClip');
   groups.push({ name: 'default', patterns: [], rule: d.rule });
@@ -97,7 +117,7 @@ function build(specs: readonly GroupSpec[], fallback: GroupClip | undefined) {
 
 function perGroupRuleFrom(groups: readonly Group[]): ClipRule<PerGroupState> {
   const pick = (name: string) => {
-    const i = groups.findIndex((g) => g.patterns.some((re) => re.test(name)));
+    const i = groups.findIndex((g) => g.patterns.some((pattern) => globMatch(pattern, name)));
     return i < 0 ? groups.length - 1 : i;
   };
   const policies = groups.flatMap((g) => (g.rule === null ? [] : [g.rule.nonFinite]));
@@ -113,6 +133,25 @@ function perGroupRuleFrom(groups: readonly Group[]): ClipRule<PerGroupState> {
         ? (policies[0] ?? 'propagate')
         : 'propagate',
     init: (ops) => ({ groups: groups.slice(0, -1).map((g) => g.rule?.init(ops) ?? null), default: groups.at(-1)!.rule?.init(ops) ?? null }),
+    // Each group's state is checked by its own rule; a group without a rule keeps null.
+    restore(state: unknown, arg = 'options.state'): PerGroupState {
+      const o = stateRecord(arg, state, 'perGroup', ['groups', 'default']);
+      const list = o['groups'];
+      if (!Array.isArray(list) || list.length !== groups.length - 1) {
+        throw new TypeError(`${arg}.groups must be an array of ${groups.length - 1} group states, got ${describe(list)}`);
+      }
+      const one = (g: Group, s: unknown, at: string): StateTree<number> => {
+        if (g.rule === null) {
+          if (s !== null && s !== undefined) throw new TypeError(`${at} must be null (the group has no rule), got ${describe(s)}`);
+          return null;
+        }
+        return restoreState(g.rule, s, at);
+      };
+      return {
+        groups: groups.slice(0, -1).map((g, i) => one(g, list[i], `${arg}.groups[${i}]`)),
+        default: one(groups.at(-1)!, o['default'], `${arg}.default`),
+      };
+    },
     apply<T, S, B>(ops: ArrayOps<T, S, B>, grads: readonly Leaf<T>[], params: readonly Leaf<T>[] | undefined, state: StateTree<S>) {
       const st = state as { groups: StateTree<S>[]; default: StateTree<S> };
       const states = [...st.groups, st.default];
@@ -196,11 +235,7 @@ export function perGroup(groups: readonly GroupSpec[], defaultClip: GroupClip = 
   const rule = perGroupRuleFrom(built.groups);
   let state: StateTree<number>;
   if (options.state !== undefined) {
-    const s = options.state as { groups?: unknown; default?: unknown };
-    if (!Array.isArray(s.groups) || s.groups.length !== built.groups.length - 1 || !('default' in s)) {
-      throw new TypeError(`options.state must be { groups: [${built.groups.length - 1} states], default }, got ${describe(options.state)}`);
-    }
-    state = options.state;
+    state = restoreState(rule as ClipRule, options.state);
   } else {
     const fresh = rule.init(typedOps) as { groups: StateTree<number>[]; default: StateTree<number> };
     const all = [...fresh.groups, fresh.default].map((s, i) => built.initial[i] ?? s);
@@ -212,7 +247,7 @@ export function perGroup(groups: readonly GroupSpec[], defaultClip: GroupClip = 
     name: rule.name,
     rule: rule as ClipRule,
     get state() {
-      return current as PerGroupState;
+      return restoreState(rule as ClipRule, current) as PerGroupState;
     },
     get reports() {
       return reports;

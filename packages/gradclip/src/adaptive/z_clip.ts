@@ -1,8 +1,21 @@
-import { jsonOptions, makeClipper, type Clipper, type ClipRule, type StateTree } from '../clipper.js';
-import { describe, type Leaf } from '../gradients.js';
+import { jsonOptions, makeClipper, splitState, type Clipper, type ClipRule, type StateTree } from '../clipper.js';
+import type { Leaf } from '../gradients.js';
 import type { ArrayOps } from '../ops.js';
 import type { NonFinitePolicy } from '../types.js';
-import { finiteNonNegative, flag, inRange, integerAtLeast, knownOptions, nonFinitePolicy, nonNegative, oneOf, positive } from '../validate.js';
+import {
+  finiteNonNegative,
+  flag,
+  inRange,
+  integerAtLeast,
+  knownOptions,
+  nonFinitePolicy,
+  nonNegative,
+  oneOf,
+  positive,
+  stateInteger,
+  stateNumber,
+  stateRecord,
+} from '../validate.js';
 import { MAX_STAT, totalNorm, TORCH_EPS, valuesOf } from './common.js';
 import { ratioToNorm, scaleAll } from '../rule.js';
 
@@ -87,6 +100,17 @@ export function zClipRule(options: ZClipOptions = {}): ClipRule<ZClipState> {
       const zero = ops.scalar(0);
       return { count: zero, mean: zero, m2: zero, variance: zero };
     },
+    // Norms are ≥ 0, so are their mean, m2 and variance: a negative mean would flip the
+    // gradients' sign through the threshold, a negative variance switch spike detection off.
+    restore(state: unknown, arg = 'options.state'): ZClipState {
+      const o = stateRecord(arg, state, 'zClip', ['count', 'mean', 'm2', 'variance']);
+      return {
+        count: stateInteger(`${arg}.count`, o['count'], 0, warmupSteps),
+        mean: stateNumber(`${arg}.mean`, o['mean']),
+        m2: stateNumber(`${arg}.m2`, o['m2']),
+        variance: stateNumber(`${arg}.variance`, o['variance']),
+      };
+    },
     apply<T, S, B>(ops: ArrayOps<T, S, B>, grads: readonly Leaf<T>[], _params: unknown, state: StateTree<S>) {
       const st = state as ZState<S>;
       const values = valuesOf(grads);
@@ -147,19 +171,6 @@ export function zClipRule(options: ZClipOptions = {}): ClipRule<ZClipState> {
   } as ClipRule<ZClipState>;
 }
 
-function checkState(state: unknown): ZClipState {
-  if (typeof state !== 'object' || state === null) {
-    throw new TypeError(`options.state must be { count, mean, m2, variance }, got ${describe(state)}`);
-  }
-  for (const k of ['count', 'mean', 'm2', 'variance'] as const) {
-    const v = (state as Record<string, unknown>)[k];
-    if (typeof v !== 'number' || !Number.isFinite(v)) {
-      throw new TypeError(`options.state.${k} must be a finite number, got ${describe(v)}`);
-    }
-  }
-  return state as ZClipState;
-}
-
 /**
  * ZClip: z-score spike clipping with EMA statistics of the gradient norm.
  *
@@ -168,7 +179,6 @@ function checkState(state: unknown): ZClipState {
  * for (const grads of batches) clipper.clip(grads);
  */
 export function zClip(options: ZClipOptions & { state?: ZClipState } = {}): Clipper<ZClipState> {
-  const { state, ...rest } = options;
-  const rule = zClipRule(rest);
-  return makeClipper(rule, state === undefined ? undefined : checkState(state));
+  const { state, rest } = splitState(options);
+  return makeClipper(zClipRule(rest), state as never);
 }

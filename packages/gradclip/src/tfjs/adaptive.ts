@@ -3,7 +3,7 @@ import { adaGCRule, type AdaGCOptions, type AdaGCState } from '../adaptive/ada_g
 import { autoClipRule, type AutoClipOptions, type AutoClipState } from '../adaptive/auto_clip.js';
 import { perGroupRule, type GroupClip, type GroupSpec } from '../adaptive/groups.js';
 import { zClipRule, type ZClipOptions, type ZClipState } from '../adaptive/z_clip.js';
-import type { StateTree } from '../clipper.js';
+import { splitState, type StateTree } from '../clipper.js';
 import './norm_history.js';
 import { tensorClipper, type TensorClipper } from './tensor_clipper.js';
 
@@ -25,19 +25,19 @@ export function agcTensorClipper(options: AgcOptions = {}): TensorClipper {
  * grows by one value per step.
  */
 export function autoClipTensorClipper(options: AutoClipOptions & { state?: AutoClipState } = {}): TensorClipper {
-  const { state, ...rest } = options;
+  const { state, rest } = splitState(options);
   return tensorClipper(autoClipRule(rest), state === undefined ? {} : { state: state as StateTree<number> });
 }
 
 /** ZClip (Kumar et al. 2025) on tensors. */
 export function zClipTensorClipper(options: ZClipOptions & { state?: ZClipState } = {}): TensorClipper {
-  const { state, ...rest } = options;
+  const { state, rest } = splitState(options);
   return tensorClipper(zClipRule(rest), state === undefined ? {} : { state: state as StateTree<number> });
 }
 
 /** AdaGC (Wang et al. 2025) on tensors: one threshold per variable, keyed by its name. */
 export function adaGCTensorClipper(options: AdaGCOptions & { state?: AdaGCState } = {}): TensorClipper {
-  const { state, ...rest } = options;
+  const { state, rest } = splitState(options);
   return tensorClipper(adaGCRule(rest), state === undefined ? {} : { state: state as StateTree<number> });
 }
 

@@ -39,6 +39,7 @@ export interface ClipRecord {
 export class ClipMonitor {
   private pending: tf.Tensor1D[] = [];
   private chunks: tf.Tensor2D[] = [];
+  private callbackError: unknown = undefined;
   private readonly chunkSize: number;
   private readonly onRecords: ((records: ClipRecord[]) => void) | undefined;
   private count = 0;
@@ -85,13 +86,29 @@ export class ClipMonitor {
     this.packed += chunk.shape[0];
     if (this.onRecords !== undefined) {
       const notify = this.onRecords;
-      void chunk.data().then((d) => notify(toRecords(d, first)));
+      // The callback runs detached from training: an error it throws (or a failed read) must
+      // not become an unhandled rejection that ends the process. It is kept and rethrown by
+      // the next read(), where the caller can handle it.
+      chunk
+        .data()
+        .then((d) => notify(toRecords(d, first)))
+        .catch((e: unknown) => {
+          this.callbackError ??= e;
+        });
     }
   }
 
-  /** All records so far (an async read: call it outside the training step). */
+  /**
+   * All records so far (an async read: call it outside the training step). Rethrows, once, an
+   * error that `onRecords` threw since the last read.
+   */
   async read(): Promise<ClipRecord[]> {
     this.pack();
+    if (this.callbackError !== undefined) {
+      const e = this.callbackError;
+      this.callbackError = undefined;
+      throw new Error(`ClipMonitor: onRecords threw: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
     const out: ClipRecord[] = [];
     for (const c of this.chunks) out.push(...toRecords(await c.data(), out.length));
     return out;

@@ -1,7 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ClipByGlobalNormOptions } from '../clip_by_global_norm.js';
 import type { ClipByNormOptions } from '../clip_by_norm.js';
-import { globalNormRuleOf, perTensorNormRuleOf, valueRuleOf, type Clipper, type ClipRule, type StateTree } from '../clipper.js';
+import {
+  globalNormRuleOf,
+  perTensorNormRuleOf,
+  restoreState,
+  safeRecord,
+  valueRuleOf,
+  type Clipper,
+  type ClipRule,
+  type StateTree,
+} from '../clipper.js';
 import type { Leaf } from '../gradients.js';
 import { describe } from '../gradients.js';
 import type { NonFinitePolicy } from '../types.js';
@@ -49,11 +58,13 @@ export interface TensorClipper {
   clip<G extends TensorGradients>(grads: G, params?: TensorGradients): TensorClipResult<G>;
   /** The state: a tree of tf.Variables (read it with `readState`). */
   readonly state: StateTree<tf.Variable>;
-  /** The state as plain numbers (async read, not for the training loop). */
+  /** The state as plain numbers, in the same form as a typed-array clipper's `state` (async read, not for the training loop). */
   readState(): Promise<StateTree<number>>;
   /**
-   * Replaces the state: a `readState` snapshot, a typed-array clipper's `state`, or a tree
-   * whose leaves are tensors (kept as they are: shape and values).
+   * Replaces the state: a `readState` snapshot, a typed-array clipper's `state`, or the same
+   * tree with tensors for leaves (saved-model weights). The rule checks it first (`restore`:
+   * kind, types, ranges, lengths) and throws a RangeError / TypeError naming the field, with
+   * the old state kept; tensor leaves are read back for that check (a load-time read).
    */
   setState(state: StateTree<number | tf.Tensor>): void;
   /** Disposes the state variables. */
@@ -138,11 +149,10 @@ function isLeaf(x: unknown): x is tf.Tensor {
 
 function mapTree<A, B>(t: Tree<A>, leaf: (a: A, path: string) => B, isA: (x: unknown) => x is A, path = ''): Tree<B> {
   if (isA(t)) return leaf(t, path);
-  if (t === null || typeof t === 'string' || typeof t === 'boolean') return t;
+  if (t === null || typeof t !== 'object') return t;
   if (Array.isArray(t)) return t.map((x: Tree<A>, i) => mapTree(x, leaf, isA, `${path}/${i}`));
-  const out: Record<string, Tree<B>> = {};
-  for (const [k, v] of Object.entries(t as Record<string, Tree<A>>)) out[k] = mapTree(v, leaf, isA, `${path}/${k}`);
-  return out;
+  // Keys can be parameter names (AdaGC): a null-prototype record keeps '__proto__' an ordinary key.
+  return safeRecord(Object.entries(t as Record<string, Tree<A>>).map(([k, v]) => [k, mapTree(v, leaf, isA, `${path}/${k}`)] as const));
 }
 
 function leavesOfTree<A>(t: Tree<A>, isA: (x: unknown) => x is A, path = '', out: [string, A][] = []): [string, A][] {
@@ -154,6 +164,20 @@ function leavesOfTree<A>(t: Tree<A>, isA: (x: unknown) => x is A, path = '', out
   return out;
 }
 
+
+/** Tensor leaves → numbers (scalars) or arrays (higher ranks), as `readState` gives them. */
+function tensorsToNumbers(t: Tree<number | tf.Tensor>): Tree<number> {
+  const isTensor = (x: unknown): x is tf.Tensor => x instanceof tf.Tensor;
+  return mapTree(
+    t as Tree<tf.Tensor>,
+    (v) => {
+      if (v.isDisposed) throw new TypeError('state holds a disposed tensor');
+      const d = Array.from(v.dataSync());
+      return (v.rank === 0 ? d[0]! : d) as unknown as number;
+    },
+    isTensor,
+  ) as Tree<number>;
+}
 
 /** Number leaves → scalar variables; tensor leaves → variables holding the same data. */
 function numbersToVariables(state: Tree<number | tf.Tensor>): Tree<tf.Variable> {
@@ -201,7 +225,8 @@ function commitState(old: Tree<tf.Variable>, next: Tree<tf.Tensor>): Tree<tf.Var
 export function tensorClipper(ruleOrClipper: ClipRule | Clipper, options: TensorClipperOptions = {}): TensorClipper {
   const rule: ClipRule = 'clip' in ruleOrClipper ? ruleOrClipper.rule : ruleOrClipper;
   if (typeof rule?.apply !== 'function') throw new TypeError(`tensorClipper needs a ClipRule or a Clipper, got ${describe(ruleOrClipper)}`);
-  const initial = options.state ?? ('clip' in ruleOrClipper ? ruleOrClipper.state : undefined);
+  const given = options.state ?? ('clip' in ruleOrClipper ? ruleOrClipper.state : undefined);
+  const initial = given === undefined ? undefined : restoreState(rule, given);
   let state: Tree<tf.Variable> =
     initial !== undefined
       ? numbersToVariables(initial)
@@ -260,7 +285,7 @@ export function tensorClipper(ruleOrClipper: ClipRule | Clipper, options: Tensor
       const leaves = leavesOfTree(state, isLeaf);
       const values = await Promise.all(leaves.map(([, v]) => v.data()));
       const byPath = new Map(leaves.map(([path], i) => [path, values[i]!]));
-      return mapTree(
+      const numbers = mapTree(
         state,
         (v, path) => {
           const d = byPath.get(path)!;
@@ -268,9 +293,12 @@ export function tensorClipper(ruleOrClipper: ClipRule | Clipper, options: Tensor
         },
         isLeaf,
       );
+      // The rule's canonical form: the same shape a typed-array clipper's `state` has (e.g.
+      // AutoClip's device ring comes back as { history, next }), so the two are interchangeable.
+      return restoreState(rule, numbers, 'state');
     },
     setState(next: StateTree<number | tf.Tensor>) {
-      const fresh = numbersToVariables(next);
+      const fresh = numbersToVariables(restoreState(rule, tensorsToNumbers(next), 'state'));
       for (const [, v] of leavesOfTree(state, isLeaf)) v.dispose();
       state = fresh;
     },

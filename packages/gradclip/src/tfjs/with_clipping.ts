@@ -4,7 +4,18 @@ import { agcRule } from '../adaptive/agc.js';
 import { adaGCRule } from '../adaptive/ada_gc.js';
 import { autoClipRule } from '../adaptive/auto_clip.js';
 import { zClipRule } from '../adaptive/z_clip.js';
-import { fromJson, globalNormRuleOf, perTensorNormRuleOf, valueRuleOf, type Clipper, type ClipRule, type RuleConfig, type StateTree } from '../clipper.js';
+import {
+  copyState,
+  fromJson,
+  globalNormRuleOf,
+  perTensorNormRuleOf,
+  safeRecord,
+  valueRuleOf,
+  type Clipper,
+  type ClipRule,
+  type RuleConfig,
+  type StateTree,
+} from '../clipper.js';
 import { describe } from '../gradients.js';
 import { kerasClipRule, type KerasClipOptions } from '../keras.js';
 import { knownOptions } from '../validate.js';
@@ -83,21 +94,37 @@ function stateLeaves(t: StateTree<tf.Variable>, path: string[] = [], out: [strin
 
 type Tree = StateTree<tf.Tensor>;
 
-/** A copy of the state's structure (leaves shared) with the saved tensors put in at their paths. */
-function overlay(state: StateTree<tf.Variable>, saved: { path: string; tensor: tf.Tensor }[]): Tree {
-  const copy = (t: Tree): Tree =>
-    t instanceof tf.Tensor || t === null || typeof t !== 'object'
-      ? t
-      : Array.isArray(t)
-        ? t.map(copy)
-        : Object.fromEntries(Object.entries(t).map(([k, v]) => [k, copy(v as Tree)]));
-  const root = { state: copy(state as Tree) } as Record<string, Tree>;
-  for (const { path, tensor } of saved) {
-    const keys = ['state', ...(path === '' ? [] : path.split('/').map(decodeURIComponent))];
+/** The keys of a saved weight's path, each URI-decoded; a malformed name is refused. */
+function pathKeys(name: string): string[] {
+  const path = name.slice(STATE_PREFIX.length);
+  if (path === '') return [];
+  return path.split('/').map((k) => {
+    let key: string;
+    try {
+      key = decodeURIComponent(k);
+    } catch {
+      throw new TypeError(`saved optimizer weight '${name}' is malformed (bad URI escape in '${k}')`);
+    }
+    if (key === '') throw new TypeError(`saved optimizer weight '${name}' is malformed (empty path segment)`);
+    return key;
+  });
+}
+
+/**
+ * A copy of the state's structure (leaves shared) with the saved tensors put in at their
+ * paths. Records are built null-prototype and only own keys are followed, so a weight named
+ * `gradclip/__proto__/isAdmin` lands in the copy as an ordinary key — where the rule's state
+ * check then refuses it — and can never reach Object.prototype.
+ */
+function overlay(state: StateTree<tf.Variable>, saved: { name: string; tensor: tf.Tensor }[]): Tree {
+  const root = safeRecord<Tree>([['state', copyState(state as Tree, (x): x is tf.Tensor => x instanceof tf.Tensor)]]);
+  for (const { name, tensor } of saved) {
+    const keys = ['state', ...pathKeys(name)];
     let node = root as Record<string, Tree>;
     keys.slice(0, -1).forEach((k) => {
+      const child = Object.hasOwn(node, k) ? node[k] : undefined;
       // Entries a rule adds as it meets new tensors (AdaGC's γ per variable) are created here.
-      if (typeof node[k] !== 'object' || node[k] === null || node[k] instanceof tf.Tensor) node[k] = {};
+      if (typeof child !== 'object' || child === null || child instanceof tf.Tensor) node[k] = safeRecord<Tree>();
       node = node[k] as Record<string, Tree>;
     });
     node[keys.at(-1)!] = tensor;
@@ -167,6 +194,26 @@ export class ClippedOptimizer extends tf.Optimizer {
     return this.optimizer.computeGradients(f, varList);
   }
 
+  /**
+   * tfjs's `minimize`, except that the gradients and the cost are disposed also when
+   * `applyGradients` throws (a clipper with `nonFinite: 'error'` throws there; tfjs's own
+   * minimize would leak them on every such step when it is not run inside tf.tidy).
+   */
+  override minimize(f: () => tf.Scalar, returnCost = false, varList?: tf.Variable[]): tf.Scalar | null {
+    const { value, grads } = this.computeGradients(f, varList);
+    try {
+      this.applyGradients(varList === undefined ? grads : varList.map((v) => ({ name: v.name, tensor: grads[v.name]! })));
+    } catch (e) {
+      tf.dispose(grads);
+      value.dispose();
+      throw e;
+    }
+    tf.dispose(grads);
+    if (returnCost) return value;
+    value.dispose();
+    return null;
+  }
+
   applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
     const list: NamedTensor[] = Array.isArray(variableGradients)
       ? variableGradients
@@ -198,8 +245,7 @@ export class ClippedOptimizer extends tf.Optimizer {
     const own = weightValues.filter((w) => w.name.startsWith(STATE_PREFIX));
     await this.optimizer.setWeights(weightValues.filter((w) => !w.name.startsWith(STATE_PREFIX)));
     if (own.length > 0) {
-      const saved = own.map((w) => ({ path: w.name.slice(STATE_PREFIX.length), tensor: w.tensor }));
-      this.clipper.setState(overlay(this.clipper.state, saved));
+      this.clipper.setState(overlay(this.clipper.state, own));
     }
   }
 
