@@ -90,7 +90,7 @@ export function surfaceLossSpec(s: SurfaceResult): TopLevelSpec {
 }
 
 /** Training loss per step, one panel per method, one line per seed; divergences marked. */
-export function demoLossSpec(d: DemoResult, chanceLoss: number, taskTitle = 'adding problem, T = 50'): TopLevelSpec {
+export function demoLossSpec(d: DemoResult, chanceLoss: number, taskTitle = 'adding problem, T = 50', settingsNotes: readonly string[] = []): TopLevelSpec {
   const rows = d.runs.flatMap((r) =>
     r.loss.map((l, step) => ({ method: r.label, seed: `seed ${r.seed}`, step, loss: Number.isFinite(l) ? Math.min(Math.max(l, 1e-4), 1e4) : 1e4 })),
   );
@@ -98,7 +98,7 @@ export function demoLossSpec(d: DemoResult, chanceLoss: number, taskTitle = 'add
   const order = d.summary.map((s) => s.label);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: `Training loss per step (${taskTitle})`, subtitle: `× = divergence (loss NaN/∞ or > 100× chance, drawn at the top); dashed = chance level ${chanceLoss.toFixed(3)}` },
+    title: { text: `Training loss per step (${taskTitle})`, subtitle: [`× = divergence (loss NaN/∞ or > 100× chance, drawn at the top); dashed = chance level ${chanceLoss.toFixed(3)}`, ...settingsNotes] },
     data: { values: [...rows.map((r) => ({ ...r, kind: 'loss' })), ...divs.map((r) => ({ ...r, kind: 'diverged' }))] },
     ...methodGrid(order),
     spec: {
@@ -163,7 +163,7 @@ export function demoNormSpec(d: DemoResult): TopLevelSpec {
 }
 
 /** Final held-out loss per method and seed, with the number of divergences. */
-export function demoFinalSpec(d: DemoResult, chanceLoss: number): TopLevelSpec {
+export function demoFinalSpec(d: DemoResult, chanceLoss: number, settingsNotes: readonly string[] = []): TopLevelSpec {
   const rows = d.runs.map((r) => ({ method: r.label, seed: `seed ${r.seed}`, evalLoss: r.evalLoss, diverged: r.diverged }));
   const counts = d.summary.map((s) => ({ method: s.label, text: `${s.diverged}/${s.seeds} diverged` }));
   const order = d.summary.map((s) => s.label);
@@ -171,7 +171,7 @@ export function demoFinalSpec(d: DemoResult, chanceLoss: number): TopLevelSpec {
   const top = Math.max(chanceLoss * 2, ...finite) * 1.15;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'Held-out loss after training, per method', subtitle: `Dots: seeds that did not diverge; dashed: chance ${chanceLoss.toFixed(3)} (the best constant prediction); right: divergences` },
+    title: { text: 'Held-out loss after training, per method', subtitle: [`Dots: seeds that did not diverge; dashed: chance ${chanceLoss.toFixed(3)} (the best constant prediction); right: divergences`, ...settingsNotes] },
     hconcat: [
       {
         width: 380,

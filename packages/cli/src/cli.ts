@@ -263,19 +263,12 @@ function printSummary(demo: DemoResult | undefined, verdicts: { claim: string; v
 type Part = 'demo' | 'surface' | 'sweep' | 'vanishing' | 'learning';
 
 /** The learning-rate sweep, the smoothness correlation and the noise experiments (issue 15). */
-function runLearningParts(o: CommonOptions, input: ReportInput): void {
+function runLearningParts(o: CommonOptions, input: ReportInput, lap: (name: string) => void): void {
   const q = o.quick ? QUICK.learning : undefined;
   const cfg = { ...LEARNING_CONFIG, steps: q?.steps ?? LEARNING_CONFIG.steps, evalSize: q ? 128 : LEARNING_CONFIG.evalSize };
   const lrs = q?.lrs ?? LEARNING_RATES;
   const methods = (q?.methods ?? LEARNING_METHODS).map(parseMethod);
   const seeds = q ? o.seeds.slice(0, q.seeds) : o.seeds;
-  const timings = (input.timings ??= {});
-  let t = performance.now();
-  const lap = (name: string) => {
-    const now = performance.now();
-    timings[name] = Math.round(now - t) / 1000;
-    t = now;
-  };
   const p = progressFor('lr sweep', methods.length * lrs.length * seeds.length * cfg.steps, o.progress);
   input.learning = runLearning(cfg, lrs, methods, seeds, p.progress);
   p.stop();
@@ -291,6 +284,19 @@ function runLearningParts(o: CommonOptions, input: ReportInput): void {
   lap('bias');
 }
 
+/** Records wall and CPU seconds of each part into `input.timings` (not used in any verdict). */
+function stopwatch(input: ReportInput): (name: string) => void {
+  const timings = (input.timings ??= {});
+  let wall = performance.now();
+  let cpu = process.cpuUsage();
+  return (name) => {
+    const c = process.cpuUsage(cpu);
+    timings[name] = { wall: Math.round(performance.now() - wall) / 1000, cpu: Math.round((c.user + c.system) / 1000) / 1000 };
+    wall = performance.now();
+    cpu = process.cpuUsage();
+  };
+}
+
 export async function runCommand(part: Part, o: CommonOptions): Promise<ReportInput> {
   const t0 = performance.now();
   await setBackend(o.backend);
@@ -298,14 +304,17 @@ export async function runCommand(part: Part, o: CommonOptions): Promise<ReportIn
   const sweepSteps = o.steps ?? (o.quick ? QUICK.sweepSteps : FULL.sweepSteps);
   const vanishingSteps = o.steps ?? (o.quick ? QUICK.vanishingSteps : FULL.vanishingSteps);
   const input: ReportInput = { settings: settingsOf(o, cfg, sweepSteps, vanishingSteps), seconds: 0 };
+  const lap = stopwatch(input);
   if (part === 'demo' || part === 'surface') {
     input.surface = runSurface(o.quick ? QUICK.surfaceGrid : FULL.surfaceGrid);
     if (part === 'demo') input.smoothness = runSmoothness();
+    lap('surface');
   }
   if (part === 'demo') {
     const p = progressFor('demo', o.methods.length * o.seeds.length * cfg.steps, o.progress);
     input.demo = runDemo(cfg, o.methods, o.seeds, p.progress);
     p.stop();
+    lap('demo');
   }
   if (part === 'demo' || part === 'sweep') {
     let refRuns = input.demo?.runs.filter((r) => r.method.startsWith('global:') && !r.diverged) ?? [];
@@ -322,14 +331,16 @@ export async function runCommand(part: Part, o: CommonOptions): Promise<ReportIn
     const sweepSeeds = o.quick ? o.seeds.slice(0, 2) : o.seeds;
     input.sweep = runSweep({ ...cfg, steps: sweepSteps }, referenceNorm(refRuns), sweepSeeds, multiples, p.progress);
     p.stop();
+    lap('sweep');
   }
   if (part === 'demo' || part === 'vanishing') {
     const seeds = o.quick ? o.seeds.slice(0, 2) : o.seeds;
     const p = progressFor('vanishing', 3 * seeds.length * vanishingSteps, o.progress);
     input.vanishing = runVanishing({ ...cfg, steps: vanishingSteps }, seeds, undefined, p.progress);
     p.stop();
+    lap('vanishing');
   }
-  if (part === 'demo' || part === 'learning') runLearningParts(o, input);
+  if (part === 'demo' || part === 'learning') runLearningParts(o, input, lap);
   input.seconds = (performance.now() - t0) / 1000;
   const written = await writeReport(o.out, input);
   printSummary(input.demo, written.verdicts, o.out, input.seconds);

@@ -50,8 +50,8 @@ export interface ReportInput {
   heavyTail?: HeavyTailResult;
   /** The bias of clipped SGD (Koloskova et al. 2023). */
   bias?: BiasResult;
-  /** Wall seconds of some parts (not deterministic; not used in any verdict). */
-  timings?: Record<string, number>;
+  /** Wall and CPU seconds of each part (not deterministic; not used in any verdict). */
+  timings?: Record<string, { wall: number; cpu: number }>;
   seconds: number;
 }
 
@@ -238,9 +238,15 @@ export async function buildCharts(r: ReportInput): Promise<RenderedChart[]> {
     specs.push(['pascanu_loss', 'Pascanu: loss along the trajectories', surfaceLossSpec(r.surface)]);
   }
   if (r.demo) {
-    specs.push(['demo_loss', 'Training loss per method', demoLossSpec(r.demo, chance, `${r.settings.config.task}, T = ${r.settings.config.seqLen}`)]);
+    // What differs from the library defaults, under the charts whose numbers it affects.
+    const notes = r.demo.summary.flatMap((x) => {
+      const n = deviationNote(x.method, r.settings.steps);
+      return n ? [`${x.label}: ${n.replace(/ \(maxGradNorm: null; default 1\), so nothing is clipped in its \d+-step warm-up/, ' (default cap 1)')}`] : [];
+    });
+    const note = notes.map((n, i) => (i === 0 ? `Not the library defaults: ${n}` : n));
+    specs.push(['demo_loss', 'Training loss per method', demoLossSpec(r.demo, chance, `${r.settings.config.task}, T = ${r.settings.config.seqLen}`, note)]);
     specs.push(['demo_norm', 'Pre-clip gradient norm per method', demoNormSpec(r.demo)]);
-    specs.push(['demo_final', 'Final loss and divergences', demoFinalSpec(r.demo, chance)]);
+    specs.push(['demo_final', 'Final loss and divergences', demoFinalSpec(r.demo, chance, note)]);
     specs.push(['demo_cosine', 'Direction change from clipping', cosineSpec(r.demo)]);
   }
   if (r.sweep) specs.push(['sweep', 'Threshold sweep', sweepSpec(r.sweep, chance)]);
