@@ -28,9 +28,10 @@
  *   arena's memory: a worker object stays reachable while its thread runs, and the registry
  *   holds its values strongly, so either path would keep the memory (and thus the arena, the
  *   workers and the registry entry) alive for ever. Hence the listeners are made by `watch`
- *   and the stopper by `stopperOf` (module-level functions that close over nothing else), and
- *   `startPool` builds the workers' data in a loop without closures, so its own closures
- *   never capture `memory`.
+ *   and the stopper by `stopperOf` (module-level functions that close over nothing else),
+ *   `startPool`, which has the memory, makes no closures (a plain loop builds the workers'
+ *   data), and the pool's closures are made by `makePool`, which never sees the memory.
+ *   threads.test.ts checks that disposed and undisposed arenas are collected.
  */
 
 /** What a worker needs: the kernels compiled for shared memory, the memory, its queue. */
