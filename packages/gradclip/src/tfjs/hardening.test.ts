@@ -2,6 +2,7 @@
 // throwing steps — one regression test per item.
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ClipMonitor, adaGCTensorClipper, autoClipTensorClipper, globalNormTensorClipper, withClipping, zClipTensorClipper } from './index.js';
 import { autoClip } from '../index.js';
@@ -150,3 +151,30 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+describe('fuzz: saved-model weight names (issue 12)', () => {
+  beforeAll(() => useBackend('cpu'));
+
+  it('any renamed gradclip/… weight either loads or is refused with a TypeError / RangeError, and never pollutes Object.prototype', async () => {
+    const m = await trained(adaGCTensorClipper({ warmupSteps: 2 }));
+    const segment = fc.oneof(
+      fc.constantFrom('__proto__', '%5F%5Fproto%5F%5F', 'constructor', 'prototype', 'gamma', 'step', 'polluted', '', '%', '%E0', 'toString'),
+      fc.string({ maxLength: 6 }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(segment, { minLength: 1, maxLength: 4 }), async (segments) => {
+        const name = `gradclip/${segments.join('/')}`;
+        try {
+          const loaded = await saveEditLoad(m, (a) => renameOptimizerWeight(a, 'gradclip/step', name));
+          loaded.dispose();
+        } catch (e) {
+          expect(e instanceof TypeError || e instanceof RangeError, String(e)).toBe(true);
+        }
+        expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+        expect(Object.getOwnPropertyNames(Object.prototype)).not.toContain('polluted');
+      }),
+      { seed: 1210, numRuns: 60 },
+    );
+    m.dispose();
+  });
+});
