@@ -7,6 +7,7 @@
  * are bit-identical to the single-threaded arena given the same factor.
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { clipByGlobalNorm } from '../clip_by_global_norm.js';
@@ -45,6 +46,17 @@ function expectClipLikeOneThread(a: GradientArena): void {
   useKernels('js');
   clipByGlobalNorm(before, 1, { norm: r.norm });
   a.arrays.forEach((x, i) => expect(Array.from(x)).toEqual(Array.from(before[i]!)));
+}
+
+/**
+ * An ES module bundle (esbuild) of `source`, TypeScript whose imports resolve from this folder:
+ * the library's current source, for a child `node --input-type=module -e` to run.
+ */
+async function bundle(source: string): Promise<string> {
+  const { build } = await import('esbuild');
+  const here = fileURLToPath(new URL('.', import.meta.url));
+  const out = await build({ stdin: { contents: source, loader: 'ts', resolveDir: here }, bundle: true, format: 'esm', platform: 'node', write: false, logLevel: 'silent' });
+  return out.outputFiles[0]!.text;
 }
 
 const open: GradientArena[] = [];
@@ -185,16 +197,16 @@ describe('threaded gradient arena', () => {
     expect(Math.abs(clipByGlobalNorm(a.arrays, 1).norm - want)).toBeLessThanOrEqual(REL * want);
   });
 
-  it('does not keep Node running when never disposed', () => {
-    const dist = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
-    const script = `
-      const { gradientArena, clipByGlobalNorm } = await import(${JSON.stringify(dist)});
+  it('does not keep Node running when never disposed', async () => {
+    // On a bundle of this source (not dist/, which may be stale or half-built while tests run).
+    const script = `${await bundle("export { gradientArena } from './arena.ts'; export { clipByGlobalNorm } from '../clip_by_global_norm.ts';")}
       const a = gradientArena([1 << 18], { threads: 2 });
       console.log('threads', await a.ready);
       a.arrays[0].fill(1);
       console.log('norm', clipByGlobalNorm(a.arrays, 1).norm);`;
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
     expect(r.error).toBeUndefined();
+    expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('threads 2');
     expect(r.stdout).toContain('norm 512'); // √(2^18)
@@ -251,10 +263,7 @@ describe('threaded gradient arena: memory and lost workers (issue 12)', () => {
    * must not grow by their sum. Before the fix: none collected, RSS +75, +139, +203, +267 MB.
    */
   async function leakCheck(dispose: boolean): Promise<{ collected: boolean[]; rssGrowthMB: number }> {
-    const { build } = await import('esbuild');
-    const entry = fileURLToPath(new URL('./leak_check.fixture.ts', import.meta.url));
-    const out = await build({ entryPoints: [entry], bundle: true, format: 'esm', platform: 'node', write: false, logLevel: 'silent' });
-    const script = out.outputFiles[0]!.text;
+    const script = await bundle(readFileSync(fileURLToPath(new URL('./leak_check.fixture.ts', import.meta.url)), 'utf8'));
     const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script, String(dispose)], { encoding: 'utf8', timeout: 60_000 });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
