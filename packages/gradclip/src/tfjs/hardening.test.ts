@@ -7,27 +7,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ClipMonitor, adaGCTensorClipper, autoClipTensorClipper, globalNormTensorClipper, withClipping, zClipTensorClipper } from './index.js';
 import { autoClip } from '../index.js';
 import { BACKENDS, useBackend } from './test_backends.js';
+import { saveAndLoad } from './test_models.js';
 
 function model(): tfl.LayersModel {
   const m = tfl.sequential();
   m.add(tfl.layers.dense({ units: 2, inputShape: [3], kernelInitializer: 'ones' }));
   return m;
-}
-
-/** Saves with the optimizer, lets `edit` change the artifacts as an attacker would, loads back. */
-async function saveEditLoad(m: tfl.LayersModel, edit: (a: tf.io.ModelArtifacts) => void): Promise<tfl.LayersModel> {
-  let saved: tf.io.ModelArtifacts | undefined;
-  await m.save(
-    tf.io.withSaveHandler(async (a) => {
-      saved = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-    { includeOptimizer: true },
-  );
-  const json = JSON.parse(JSON.stringify({ ...saved, weightData: undefined })) as tf.io.ModelArtifacts;
-  const artifacts = { ...json, weightData: saved!.weightData! };
-  edit(artifacts);
-  return tfl.loadLayersModel(tf.io.fromMemory(artifacts));
 }
 
 async function trained(clipper: Parameters<typeof withClipping>[1]): Promise<tfl.LayersModel> {
@@ -56,7 +41,7 @@ for (const backend of BACKENDS) {
       for (const name of ['gradclip/__proto__/isAdmin', 'gradclip/%5F%5Fproto%5F%5F/isAdmin', 'gradclip/constructor/prototype/isAdmin']) {
         it(`an optimizer weight renamed to '${name}' is refused, and {} stays clean`, async () => {
           const m = await trained(zClipTensorClipper({ warmupSteps: 2 }));
-          await expect(saveEditLoad(m, (a) => renameOptimizerWeight(a, 'gradclip/mean', name))).rejects.toThrow(/not a zClip state|unexpected/);
+          await expect(saveAndLoad(m, (a) => renameOptimizerWeight(a, 'gradclip/mean', name))).rejects.toThrow(/not a zClip state|unexpected/);
           expect('isAdmin' in {}).toBe(false);
           expect(({} as Record<string, unknown>)['isAdmin']).toBeUndefined();
           m.dispose();
@@ -65,15 +50,15 @@ for (const backend of BACKENDS) {
 
       it('a malformed weight name (bad URI escape, empty segment) is refused with its name', async () => {
         const m = await trained(zClipTensorClipper({ warmupSteps: 2 }));
-        await expect(saveEditLoad(m, (a) => renameOptimizerWeight(a, 'gradclip/mean', 'gradclip/%E0%A4%A'))).rejects.toThrow(/'gradclip\/%E0%A4%A' is malformed/);
-        await expect(saveEditLoad(m, (a) => renameOptimizerWeight(a, 'gradclip/mean', 'gradclip//mean'))).rejects.toThrow(/is malformed \(empty path segment\)/);
+        await expect(saveAndLoad(m, (a) => renameOptimizerWeight(a, 'gradclip/mean', 'gradclip/%E0%A4%A'))).rejects.toThrow(/'gradclip\/%E0%A4%A' is malformed/);
+        await expect(saveAndLoad(m, (a) => renameOptimizerWeight(a, 'gradclip/mean', 'gradclip//mean'))).rejects.toThrow(/is malformed \(empty path segment\)/);
         m.dispose();
       });
 
       it('a corrupt saved value (a negative ZClip mean) is refused at load, naming the field', async () => {
         const m = await trained(zClipTensorClipper({ warmupSteps: 2 }));
         await expect(
-          saveEditLoad(m, (a) => {
+          saveAndLoad(m, (a) => {
             // Overwrite the saved mean (a float32 scalar) with −50.
             let offset = 0;
             for (const s of a.weightSpecs!) {
@@ -165,7 +150,7 @@ describe('fuzz: saved-model weight names (issue 12)', () => {
       fc.asyncProperty(fc.array(segment, { minLength: 1, maxLength: 4 }), async (segments) => {
         const name = `gradclip/${segments.join('/')}`;
         try {
-          const loaded = await saveEditLoad(m, (a) => renameOptimizerWeight(a, 'gradclip/step', name));
+          const loaded = await saveAndLoad(m, (a) => renameOptimizerWeight(a, 'gradclip/step', name));
           loaded.dispose();
         } catch (e) {
           expect(e instanceof TypeError || e instanceof RangeError, String(e)).toBe(true);

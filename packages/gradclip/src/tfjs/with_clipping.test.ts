@@ -14,6 +14,7 @@ import {
   type ClipRecord,
 } from './index.js';
 import { BACKENDS, useBackend } from './test_backends.js';
+import { saveAndLoad } from './test_models.js';
 
 const read = (t: tf.Tensor) => Array.from(t.dataSync());
 
@@ -193,20 +194,6 @@ for (const backend of BACKENDS) {
       tf.dispose(w);
       opt.dispose();
     });
-
-    const saveAndLoad = async (m: tfl.LayersModel): Promise<tfl.LayersModel> => {
-      let saved: tf.io.ModelArtifacts | undefined;
-      await m.save(
-        tf.io.withSaveHandler(async (a) => {
-          saved = a;
-          return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-        }),
-        { includeOptimizer: true },
-      );
-      // Through JSON, as a file or localStorage would carry it.
-      const json = JSON.parse(JSON.stringify({ ...saved, weightData: undefined })) as tf.io.ModelArtifacts;
-      return tfl.loadLayersModel(tf.io.fromMemory({ ...json, weightData: saved!.weightData! }));
-    };
 
     it('a model saved with includeOptimizer and loaded back keeps clipping with its own optimizer (memory IO)', async () => {
       const m = model(5);
