@@ -26,6 +26,7 @@ import { chartRows } from './rows.js';
 import { Trainer, type StepRecord } from './train.js';
 import { addingProblem } from '../../cli/src/tasks.js';
 import './style.css';
+import { throttle } from './throttle.js';
 
 type NumericKey = keyof typeof RANGES;
 type Status = keyof Strings['status'];
@@ -250,6 +251,9 @@ async function rebuildCharts(): Promise<void> {
   charts = made;
 }
 
+/** At most four chart updates a second while training (see throttle.ts); the rest wait in `pending`. */
+const flushSoon = throttle(() => void flush(), 250);
+
 /** Streams the steps recorded since the last flush into the charts and the stats row. */
 async function flush(): Promise<void> {
   if (flushing || charts === null || pending.length === 0) return;
@@ -314,7 +318,7 @@ async function start(): Promise<void> {
     pending.push(record);
     const dt = performance.now() - rate.t0;
     if (dt > 500) rate.value = ((records.length - rate.steps0) * 1000) / dt;
-    void flush();
+    flushSoon();
     if (!Number.isFinite(record.loss)) {
       running = false;
       setStatus('diverged');
