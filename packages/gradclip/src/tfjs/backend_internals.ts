@@ -54,6 +54,8 @@ export interface WebGLInternals {
    * logical shape, tfjs's generated getter reads texel (row, col) without index arithmetic.
    */
   texShape(t: tf.TensorInfo): [number, number] | undefined;
+  /** Whether a tensor's texture is packed (four values per texel); undefined if not on the GPU yet. */
+  isPacked(t: tf.TensorInfo): boolean | undefined;
 }
 
 /** The part of tfjs-backend-webgpu's WebGPUProgram that gradclip's shaders use. */
@@ -193,6 +195,10 @@ function webglInternals(b: unknown): WebGLInternals | undefined {
     maxTextureUnits: units,
     run: (program, inputs, dtype) => w.compileAndRun(program, inputs, dtype, undefined, true),
     free: (t) => w.disposeIntermediateTensorInfo(t),
+    isPacked(t) {
+      const packed = w.texData.get(t.dataId)?.isPacked;
+      return typeof packed === 'boolean' ? packed : undefined;
+    },
     texShape(t) {
       w.uploadToGPU(t.dataId);
       const d = w.texData.get(t.dataId);

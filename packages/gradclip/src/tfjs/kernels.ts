@@ -12,7 +12,7 @@ import {
   type KernelBackend,
 } from './backend_internals.js';
 import { wasmHeapKernels } from './wasm_heap.js';
-import { webglSetNormStats } from './webgl_kernels.js';
+import { webglScale, webglSetNormStats } from './webgl_kernels.js';
 import { webgpuSetNormStats } from './webgpu_kernels.js';
 
 /**
@@ -29,10 +29,12 @@ import { webgpuSetNormStats } from './webgpu_kernels.js';
  *                 the core's. Reading the backend's storage inside a kernel is what every
  *                 built-in kernel does: it is not a host sync, and there the data already lives
  *                 on the host. Scale and select also run here.
- *   webgl         fragment programs (webgl_kernels.ts), several tensors per program.
- *   webgpu        compute shaders (webgpu_kernels.ts), at most 7 tensors per dispatch.
- *                 On both GPU backends the scale is tf.mul (one pass, as good as a custom
- *                 program: a program has one output) and select is tf.where.
+ *   webgl         fragment programs (webgl_kernels.ts), several tensors per program; the scale
+ *                 is a program that keeps the tensor's texture layout (tf.mul would repack).
+ *   webgpu        compute shaders (webgpu_kernels.ts), at most 7 tensors per dispatch; the
+ *                 scale is tf.mul (already one pass).
+ *                 On both GPU backends a program has one output, so the scale is one program
+ *                 per tensor, and select is tf.where.
  *
  * Kernels are registered for a backend only after backend_internals.ts has checked that the
  * backend's internals look as expected; otherwise, and after any failure of a kernel on a
@@ -145,6 +147,17 @@ function registerHost(name: 'cpu' | 'wasm'): void {
 }
 
 function registerGpu(name: 'webgl' | 'webgpu'): void {
+  if (name === 'webgl') {
+    tf.registerKernel({
+      kernelName: SCALE_KERNEL,
+      backendName: name,
+      kernelFunc: ({ inputs, backend: b }) => {
+        const g = internalsOf(name, b);
+        if (g?.kind !== 'webgl') throw new Error(`gradclip: ${name} backend internals changed`);
+        return webglScale(g, inputs.x as tf.TensorInfo, inputs.s as tf.TensorInfo);
+      },
+    });
+  }
   tf.registerKernel({
     kernelName: SET_NORM_STATS_KERNEL,
     backendName: name,
@@ -261,8 +274,12 @@ export function select(c: tf.Scalar, a: tf.Tensor, b: tf.Tensor): tf.Tensor {
   return tf.where(c, a, b);
 }
 
-/** t · s: the fused kernel on cpu / wasm (shares the data when s = 1), tf.mul elsewhere. */
+/**
+ * t · s: the fused kernel on cpu / wasm (shares the data when s = 1) and webgl (keeps t's
+ * texture layout), tf.mul elsewhere (webgpu's own multiply is already one pass).
+ */
 export function fusedScale(t: tf.Tensor, s: tf.Scalar): tf.Tensor {
-  if (t.dtype !== 'float32' || s.dtype !== 'float32' || fusedKind() !== 'host') return tf.mul(t, s);
+  if (t.dtype !== 'float32' || s.dtype !== 'float32' || fusedKind() === undefined) return tf.mul(t, s);
+  if (tf.getKernel(SCALE_KERNEL, tf.getBackend()) === undefined) return tf.mul(t, s);
   return tf.engine().runKernel(SCALE_KERNEL, { x: t, s }, {}) as tf.Tensor;
 }

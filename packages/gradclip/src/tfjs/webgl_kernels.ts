@@ -7,9 +7,9 @@ import { BLOCK, glslFold, glslFold2D, glslPairs } from './norm_pairs.js';
  *
  *   1. partials: one program reads up to `maxTextureUnits` tensors. Each output texel is one
  *      chunk of 1,024 values of one tensor, read once with the (m, s, nan, inf) accumulator of
- *      norm_pairs.ts. The output is a packed texture of logical shape [2·chunks, 2], so one
- *      fragment writes all four statistics of its chunk as one RGBA texel: (m, s) in row 2c,
- *      (nan, inf) in row 2c + 1.
+ *      norm_pairs.ts. The output is a packed texture (a square grid of RGBA texels), so one
+ *      fragment writes all four statistics of its chunk as one texel: (m, s) in its first
+ *      logical row, (nan, inf) in its second.
  *   2. merge: a program merges the texels of every partials texture into [ref, sum, nan,
  *      inf] (unpacked, so the four scalars are shallow slices of it: no more programs). With
  *      more partials textures than texture units, intermediate merges produce one packed texel
@@ -29,7 +29,10 @@ interface Input {
   cols: number | undefined;
 }
 
-function partialsProgram(inputs: readonly Input[], p: number): { program: WebGLProgramSpec; chunks: number } {
+/** Rows × columns of accumulators a partials texture holds (a roughly square grid). */
+type Grid = [number, number];
+
+function partialsProgram(inputs: readonly Input[], p: number): { program: WebGLProgramSpec; grid: Grid } {
   let end = 0;
   const branches = inputs
     .map(({ size: n, cols }, j) => {
@@ -43,18 +46,22 @@ function partialsProgram(inputs: readonly Input[], p: number): { program: WebGLP
     }`;
     })
     .join(' ');
+  // A square grid of texels rather than one column: SwiftShader shades 2×2 quads, and a
+  // one-texel-wide target would leave half of every quad idle.
+  const cols = Math.ceil(Math.sqrt(end));
+  const grid: Grid = [Math.ceil(end / cols), cols];
   return {
-    chunks: end,
+    grid,
     program: {
       variableNames: inputs.map((_, j) => `x${j}`),
-      outputShape: [2 * end, 2],
+      outputShape: [2 * grid[0], 2 * grid[1]],
       packedInputs: false,
       packedOutput: true,
       userCode: `
 ${glslPairs(p)}
 void main() {
   ivec2 rc = getOutputCoords();
-  int c = rc.x / 2;
+  int c = (rc.x / 2) * ${grid[1]} + rc.y / 2;
   vec4 acc = vec4(0.0);
   float blockVals[${BLOCK}];
   ${branches}
@@ -64,17 +71,18 @@ void main() {
   };
 }
 
-/** Merges packed partials textures (rows[j] accumulators each): final → unpacked [4], else one packed texel. */
-function mergeProgram(rows: readonly number[], p: number, final: boolean): WebGLProgramSpec {
-  const loops = rows
-    .map((r, j) => `for (int i = 0; i < ${r}; i++) { acc = mergeAcc(acc, getP${j}(2 * i, 0)); }`)
+/** Merges packed partials textures (a grid of accumulators each): final → unpacked [4], else one packed texel. */
+function mergeProgram(grids: readonly Grid[], p: number, final: boolean): WebGLProgramSpec {
+  // Texels past the last chunk hold zeros, which merge as nothing.
+  const loops = grids
+    .map(([r, c], j) => `for (int i = 0; i < ${r}; i++) { for (int k = 0; k < ${c}; k++) { acc = mergeAcc(acc, getP${j}(2 * i, 2 * k)); } }`)
     .join('\n  ');
   const out = final
     ? `int comp = getOutputCoords();
   setOutput(comp == 0 ? acc.x : comp == 1 ? acc.y : comp == 2 ? acc.z : acc.w);`
     : 'setOutput(acc);';
   return {
-    variableNames: rows.map((_, j) => `p${j}`),
+    variableNames: grids.map((_, j) => `p${j}`),
     outputShape: final ? [4] : [2, 2],
     packedInputs: true,
     packedOutput: !final,
@@ -104,23 +112,43 @@ export function webglSetNormStats(g: WebGLInternals, xs: readonly tf.TensorInfo[
     })
     .filter((x) => x.size > 0);
   const u = units(g);
-  let level: { t: tf.TensorInfo; rows: number }[] = [];
+  let level: { t: tf.TensorInfo; grid: Grid }[] = [];
   for (let i = 0; i < inputs.length; i += u) {
     const group = inputs.slice(i, i + u);
-    const { program, chunks } = partialsProgram(group, p);
-    level.push({ t: g.run(program, group.map((x) => x.info), 'float32'), rows: chunks });
+    const { program, grid } = partialsProgram(group, p);
+    level.push({ t: g.run(program, group.map((x) => x.info), 'float32'), grid });
   }
   // Merge levels until one program can read every partials texture.
   while (level.length > u) {
-    const next: { t: tf.TensorInfo; rows: number }[] = [];
+    const next: { t: tf.TensorInfo; grid: Grid }[] = [];
     for (let i = 0; i < level.length; i += u) {
       const group = level.slice(i, i + u);
-      next.push({ t: g.run(mergeProgram(group.map((x) => x.rows), p, false), group.map((x) => x.t), 'float32'), rows: 1 });
+      next.push({ t: g.run(mergeProgram(group.map((x) => x.grid), p, false), group.map((x) => x.t), 'float32'), grid: [1, 1] });
       group.forEach((x) => g.free(x.t));
     }
     level = next;
   }
-  const out = g.run(mergeProgram(level.map((x) => x.rows), p, true), level.map((x) => x.t), 'float32');
+  const out = g.run(mergeProgram(level.map((x) => x.grid), p, true), level.map((x) => x.t), 'float32');
   level.forEach((x) => g.free(x.t));
   return out;
+}
+
+/**
+ * x · s for a float32 tensor x and a float32 scalar s, in the layout x already has. tf.mul
+ * on webgl runs a packed program (WEBGL_PACK_BINARY_OPERATIONS) and so first repacks an
+ * unpacked x — a whole extra pass over it; this program reads x as it is: packed x gives a
+ * packed result (four values per texel), unpacked x an unpacked one.
+ */
+export function webglScale(g: WebGLInternals, x: tf.TensorInfo, s: tf.TensorInfo): tf.TensorInfo {
+  const packed = g.isPacked(x) === true;
+  const program: WebGLProgramSpec = {
+    variableNames: ['x', 's'],
+    outputShape: [...x.shape],
+    packedInputs: packed,
+    packedOutput: packed,
+    userCode: packed
+      ? 'void main() { setOutput(getXAtOutCoords() * getS().x); }'
+      : 'void main() { setOutput(getXAtOutCoords() * getS()); }',
+  };
+  return g.run(program, [x, s], 'float32');
 }
