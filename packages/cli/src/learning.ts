@@ -114,7 +114,8 @@ export function runLearning(
     for (const lr of lrs) {
       for (const seed of seeds) {
         const idx = runs.length;
-        const r = trainRun({ ...cfg, learningRate: lr }, m, seed, { onStep: (s) => progress?.(idx, total, s, `${m.label} lr ${lr} seed ${seed}`) });
+        // The sweep does not use the cosine between raw and clipped gradient: not measured.
+        const r = trainRun({ ...cfg, learningRate: lr }, m, seed, { cosine: false, onStep: (s) => progress?.(idx, total, s, `${m.label} lr ${lr} seed ${seed}`) });
         runs.push({
           method: m.id,
           lr,

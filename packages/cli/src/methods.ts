@@ -57,7 +57,8 @@ export const DEFAULT_METHODS = ['none', 'global:0.5', 'global:1', 'global:5', 'v
 export function parseMethod(spec: string): MethodSpec {
   const [rawKind, rawArg, extra] = spec.trim().toLowerCase().split(':');
   const kind = rawKind as MethodKind;
-  if (!(kind in DEFAULT_ARG) || extra !== undefined) {
+  // An own-property lookup: 'constructor', '__proto__' or 'toString' are not methods.
+  if (!Object.hasOwn(DEFAULT_ARG, kind) || extra !== undefined) {
     throw new RangeError(`unknown method '${spec}': expected one of ${Object.keys(DEFAULT_ARG).join(', ')}, optionally with :value (e.g. global:1)`);
   }
   if (kind === 'none' && rawArg !== undefined) throw new RangeError(`method 'none' takes no value, got '${spec}'`);
@@ -65,6 +66,7 @@ export function parseMethod(spec: string): MethodSpec {
   if (rawArg !== undefined) {
     arg = Number(rawArg);
     if (rawArg === '' || !Number.isFinite(arg) || arg <= 0) throw new RangeError(`method '${spec}': ${ARG_NAME[kind]} must be a positive number, got '${rawArg}'`);
+    if (kind === 'autoclip' && arg > 100) throw new RangeError(`method '${spec}': percentile must be at most 100, got '${rawArg}'`);
   }
   const id = arg === undefined ? kind : `${kind}:${arg}`;
   const label = {
@@ -82,6 +84,9 @@ export function parseMethod(spec: string): MethodSpec {
 export function parseMethods(list: string): MethodSpec[] {
   const specs = list.split(',').filter((s) => s.trim() !== '').map(parseMethod);
   if (specs.length === 0) throw new RangeError(`--methods needs at least one method, got '${list}'`);
+  const seen = new Set<string>();
+  const twice = specs.find((m) => seen.size === seen.add(m.id).size);
+  if (twice) throw new RangeError(`--methods: method '${twice.id}' given twice`);
   return specs;
 }
 
@@ -89,6 +94,8 @@ export function parseMethods(list: string): MethodSpec[] {
 export interface MethodContext {
   /** Training steps of the run (default 100). */
   steps?: number;
+  /** Measure the cosine between the raw and the clipped gradient (default true; NaN when off). */
+  cosine?: boolean;
 }
 
 /**
@@ -174,9 +181,12 @@ export function makeClipStep(m: MethodSpec, ctx: MethodContext = {}): ClipStep {
     const r = clipper.clip(list, clipper.rule.needsParams ? PARAM_NAMES.map((k) => params[k] as tf.Tensor) : undefined);
     const out = r.grads as tf.Tensor[];
     const packed = tf.tidy(() => {
-      const dot = tf.addN(list.map((g, i) => tf.sum(tf.mul(g, out[i]!))));
-      const nc = tf.sqrt(tf.addN(out.map((g) => tf.sum(tf.square(g)))));
-      const cosine = tf.div(dot, tf.mul(r.norm, nc));
+      let cosine: tf.Tensor = tf.scalar(NaN);
+      if (ctx.cosine !== false) {
+        const dot = tf.addN(list.map((g, i) => tf.sum(tf.mul(g, out[i]!))));
+        const nc = tf.sqrt(tf.addN(out.map((g) => tf.sum(tf.square(g)))));
+        cosine = tf.div(dot, tf.mul(r.norm, nc));
+      }
       return tf.stack([r.norm, tf.cast(r.clipped, 'float32'), r.scale, cosine, r.threshold ?? tf.scalar(NaN)]);
     });
     const [norm, clipped, scale, cosine, threshold] = Array.from(packed.dataSync());
@@ -190,7 +200,7 @@ export function makeClipStep(m: MethodSpec, ctx: MethodContext = {}): ClipStep {
         clipped: clipped === 1,
         scale: scale!,
         // 0/0 when the gradient is all zero: the direction is trivially kept.
-        cosine: Number.isFinite(cosine) ? cosine! : 1,
+        cosine: ctx.cosine === false ? NaN : Number.isFinite(cosine) ? cosine! : 1,
       },
     };
   };

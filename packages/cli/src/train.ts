@@ -81,6 +81,8 @@ export interface RunOptions {
   profile?: boolean;
   /** Measure the local smoothness of every step (one more gradient per step). */
   smoothness?: boolean;
+  /** Measure cos(raw, clipped) every step (default true; `cosine` holds NaN when off). */
+  cosine?: boolean;
   /** Called after every step (progress bars). */
   onStep?: (step: number, loss: number) => void;
 }
@@ -112,7 +114,7 @@ export function trainRun(cfg: TrainConfig, method: MethodSpec, seed: number, opt
   const dataRng = new Rng(seed + 7919);
   const evalBatch = batchTensors(task.batch(new Rng(seed + 104729), cfg.evalSize, cfg.seqLen));
   const optimizer = tf.train.sgd(cfg.learningRate);
-  const clipStep = makeClipStep(method, { steps: cfg.steps });
+  const clipStep = makeClipStep(method, { steps: cfg.steps, cosine: options.cosine !== false });
   const rec: RunRecord = {
     method: method.id,
     label: method.label,
