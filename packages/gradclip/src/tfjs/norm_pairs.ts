@@ -149,6 +149,8 @@ export function wgslFold(p: number, load: (i: string) => string, first: string, 
     : careful;
   return `
   for (var blk = 0; blk < ${count}; blk = blk + 1) {
+    // Blocks past the end of a short tensor: stop instead of looping over nothing.
+    if (${first} + blk * ${BLOCK * stride} >= ${n}) { break; }
     var bm = 0.0;
     for (var k = 0; k < ${BLOCK}; k = k + 1) {
       let idx = ${first} + (blk * ${BLOCK} + k) * ${stride};

@@ -9,14 +9,23 @@ type T = tf.Tensor;
 type S = tf.Scalar;
 
 /**
- * NaN-propagating binary minimum / maximum. tf.minimum / tf.maximum propagate NaN on the cpu
- * backend but not on wasm (C++ std::min / std::max return the other operand), and the rules
+ * NaN-propagating binary minimum / maximum. tf.minimum / tf.maximum propagate NaN on the cpu,
+ * webgl and webgpu backends but not on wasm (C++ std::min / std::max return the other operand)
+ * nor, for all we know, on others (TensorFlow's Minimum is x < y ? x : y), and the rules
  * rely on a NaN norm staying NaN (PyTorch's arithmetic), so a NaN operand is forced through:
  * a + b is NaN whenever either is.
  */
 function nanSafe(f: (a: S, b: S) => S): (a: S, b: S) => S {
-  return (a, b) => where(tf.logicalOr(tf.isNaN(a), tf.isNaN(b)), tf.add(a, b), f(a, b)) as S;
+  return (a, b) =>
+    NAN_PROPAGATING.has(tf.getBackend()) ? f(a, b) : (where(tf.logicalOr(tf.isNaN(a), tf.isNaN(b)), tf.add(a, b), f(a, b)) as S);
 }
+
+/**
+ * Backends whose Minimum / Maximum kernels already propagate NaN: cpu (Math.min / Math.max),
+ * webgl and webgpu (their shaders test isnan first). On these the guard above would only add
+ * five kernels per call — five shader programs on a GPU.
+ */
+const NAN_PROPAGATING = new Set(['cpu', 'webgl', 'webgpu']);
 
 /**
  * tf.where that broadcasts with elementwise ops. tf.where broadcasts its arguments with Tile,
