@@ -14,7 +14,7 @@
  * value, an --out folder that cannot be written — prints one line and exits with code 2
  * before any work starts. `--version` prints the version.
  */
-import { accessSync, constants, mkdtempSync, realpathSync, rmdirSync, statSync } from 'node:fs';
+import { accessSync, constants, lstatSync, mkdtempSync, realpathSync, rmdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -36,7 +36,7 @@ import {
 } from './experiments.js';
 import { LEARNING_CONFIG, LEARNING_METHODS, LEARNING_RATES, runLearning, runSmoothnessCorrelation } from './learning.js';
 import { BIAS_CONFIG, HEAVY_TAIL_CONFIG, runBias, runHeavyTail } from './noise.js';
-import { addPrivacyCommand } from './privacy_report.js';
+import { addPrivacyCommand, type PrivacyCommandOptions } from './privacy_report.js';
 import { writeReport, type ReportInput } from './report.js';
 import { TASKS } from './tasks.js';
 import { DEMO_CONFIG, trainRun, type TrainConfig } from './train.js';
@@ -69,19 +69,27 @@ export const QUICK = {
 
 const FULL = { seeds: [1, 2, 3], sweepSteps: 60, vanishingSteps: 30, surfaceGrid: 80 };
 
+/** The largest seed: seeds are mixed as 32-bit integers, so larger ones would repeat smaller ones. */
+const MAX_SEED = 2 ** 31 - 1;
+
 function parseSeeds(v: string): number[] {
   const parts = v.split(',').map((s) => s.trim());
   const seeds: number[] = [];
+  const tooMany = () => new InvalidArgumentError(`expected 1 to 100 seeds, got '${v}'`);
   for (const p of parts) {
-    const range = /^(\d+)-(\d+)$/.exec(p);
-    if (range) {
-      const [a, b] = [Number(range[1]), Number(range[2])];
-      if (b - a + 1 > 100) throw new InvalidArgumentError(`expected 1 to 100 seeds, got '${v}'`);
-      for (let i = a; i <= b; i++) seeds.push(i);
-    } else if (/^\d+$/.test(p)) seeds.push(Number(p));
-    else throw new InvalidArgumentError(`expected seeds like 1,2,3 or 1-5, got '${v}'`);
+    const range = /^(\d+)-(\d+)$/.exec(p) ?? /^(\d+)$/.exec(p);
+    if (!range) throw new InvalidArgumentError(`expected seeds like 1,2,3 or 1-5, got '${v}'`);
+    const [a, b] = [Number(range[1]), Number(range[2] ?? range[1])];
+    if (a > MAX_SEED || b > MAX_SEED) throw new InvalidArgumentError(`expected seeds from 0 to ${MAX_SEED}, got '${v}'`);
+    if (b < a) throw new InvalidArgumentError(`expected a seed range from low to high, got '${p}'`);
+    // sized before expanding: nothing is allocated for a range that is too long
+    if (seeds.length + (b - a + 1) > 100) throw tooMany();
+    for (let i = a; i <= b; i++) {
+      if (seeds.includes(i)) throw new InvalidArgumentError(`seed ${i} given twice in '${v}'`);
+      seeds.push(i);
+    }
   }
-  if (seeds.length === 0 || seeds.length > 100) throw new InvalidArgumentError(`expected 1 to 100 seeds, got '${v}'`);
+  if (seeds.length === 0) throw tooMany();
   return seeds;
 }
 
@@ -160,6 +168,9 @@ export function checkOutDir(out: string): void {
     throw new UsageError(`--out ${out}: ${why}`);
   };
   if (out.trim() === '') fail('empty path');
+  if (out.includes('\0')) fail('a path cannot hold a NUL character');
+  if (isDanglingLink(resolve(out))) fail('a symbolic link to nothing (the report is never written through a link)');
+  if (resolve(out).split(sep).some((name) => Buffer.byteLength(name) > 255)) fail('a folder name longer than 255 bytes');
   let dir = resolve(out);
   while (!exists(dir)) {
     const up = dirname(dir);
@@ -174,6 +185,14 @@ export function checkOutDir(out: string): void {
     rmdirSync(mkdtempSync(`${real}${sep}.gradclip-probe-`));
   } catch (e) {
     fail(`${real} is not writable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+function isDanglingLink(p: string): boolean {
+  try {
+    return lstatSync(p).isSymbolicLink() && !exists(p);
+  } catch {
+    return false;
   }
 }
 
@@ -204,11 +223,15 @@ async function setBackend(name: string): Promise<void> {
   await tf.ready();
 }
 
-/** A progress bar over `runs × steps` for one experiment (silent without a TTY). */
-function progressFor(title: string, total: number, enabled: boolean): { progress: Progress; stop: () => void } {
+/**
+ * A progress bar over `runs × steps` for one experiment (silent without a TTY). The cursor
+ * stays visible: the experiments run synchronously, so no signal handler could restore a
+ * hidden cursor on Ctrl-C (and one would keep Ctrl-C from stopping the run at once).
+ */
+export function progressFor(title: string, total: number, enabled: boolean): { progress: Progress; stop: () => void } {
   if (!enabled || !process.stderr.isTTY) return { progress: () => undefined, stop: () => undefined };
   const bar = new cliProgress.SingleBar(
-    { format: `${title.padEnd(10)} [{bar}] {percentage}% | {value}/{total} steps | {run}`, hideCursor: true, clearOnComplete: false, stream: process.stderr },
+    { format: `${title.padEnd(10)} [{bar}] {percentage}% | {value}/{total} steps | {run}`, hideCursor: false, clearOnComplete: false, stream: process.stderr },
     cliProgress.Presets.shades_classic,
   );
   bar.start(total, 0, { run: '' });
@@ -347,7 +370,13 @@ export async function runCommand(part: Part, o: CommonOptions): Promise<ReportIn
   return input;
 }
 
-export function buildProgram(): Command {
+/**
+ * Instead of running a subcommand, hands its checked options over (for tests of the argument
+ * handling: everything up to the point where work would start, in milliseconds).
+ */
+export type DryRun = (part: Part | 'privacy', options: CommonOptions | (PrivacyCommandOptions & { backend: string })) => void;
+
+export function buildProgram(dryRun?: DryRun): Command {
   const program = new Command('gradclip')
     .description('gradclip experiments: what gradient clipping does and does not do, measured')
     .version(VERSION, '-V, --version', 'print the version')
@@ -358,6 +387,7 @@ export function buildProgram(): Command {
     const c = addCommon(program.command(name).description(desc), uses).exitOverride();
     c.action(async (raw: RawOptions) => {
       checkOutDir(raw.out);
+      if (dryRun) return dryRun(name, normalise(raw));
       await runCommand(name, normalise(raw));
     });
   };
@@ -366,13 +396,13 @@ export function buildProgram(): Command {
   sub('sweep', 'threshold sensitivity of global-norm clipping', ['quick', 'seeds', 'steps', 'backend', 'task']);
   sub('vanishing', 'per-time-step gradient norms with and without clipping', ['quick', 'seeds', 'steps', 'backend', 'task']);
   sub('learning', 'final loss against learning rate per clipping method, smoothness against gradient norm, heavy-tailed noise, clipping bias', ['quick', 'seeds', 'backend']);
-  addPrivacyCommand(program, (cmd) => addCommon(cmd, ['quick', 'seeds', 'backend']), checkOutDir, setBackend);
+  addPrivacyCommand(program, (cmd) => addCommon(cmd, ['quick', 'seeds', 'backend']), checkOutDir, setBackend, dryRun && ((o) => dryRun('privacy', o)));
   return program;
 }
 
-/** Runs the CLI; resolves to the exit code (0 ok, 2 bad usage, 1 failure). */
-export async function main(argv: readonly string[]): Promise<number> {
-  const program = buildProgram();
+/** Runs the CLI; resolves to the exit code (0 ok, 2 bad usage, 1 failure). `dryRun`: see {@link DryRun}. */
+export async function main(argv: readonly string[], dryRun?: DryRun): Promise<number> {
+  const program = buildProgram(dryRun);
   if (argv.length === 0) {
     // No subcommand: say what there is, and fail (a script that forgot it should notice).
     program.outputHelp({ error: true });

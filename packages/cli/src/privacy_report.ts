@@ -3,11 +3,10 @@
  * <out>/privacy.html (self-contained, chart inline), privacy.png / .svg, privacy.json and
  * privacy.csv. Node only.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { loadDigits, privacySpec, PRIVACY_CONFIG, runPrivacy, type PrivacyConfig, type PrivacyResult } from './privacy.js';
 import { renderChart } from './render.js';
+import { writeReportFiles } from './report_files.js';
 
 /** --quick: ε ∈ {1, 8} and the baselines, 10 epochs, one seed (a few seconds). */
 export const PRIVACY_QUICK: Partial<PrivacyConfig> = { epsilons: [1, 8], epochs: 10 };
@@ -25,15 +24,18 @@ export function addPrivacyCommand(
   common: (cmd: Command) => Command,
   checkOutDir: (out: string) => void,
   setBackend: (name: string) => Promise<void>,
+  dryRun?: (o: PrivacyCommandOptions & { backend: string }) => void,
 ): void {
   const cmd = common(
     program.command('privacy').description('privacy–utility: test accuracy of DP-SGD (privateFit, ghost clipping) against ε on the UCI digits'),
   ).exitOverride();
   cmd.action(async (raw: { quick?: boolean; seeds?: number[]; backend?: string; out: string; progress: boolean }) => {
     checkOutDir(raw.out);
-    await setBackend(raw.backend ?? 'wasm');
     const quick = raw.quick ?? false;
-    await runPrivacyCommand({ quick, seeds: raw.seeds ?? (quick ? [1] : [1, 2, 3]), out: raw.out, progress: raw.progress });
+    const o = { quick, seeds: raw.seeds ?? (quick ? [1] : [1, 2, 3]), out: raw.out, progress: raw.progress };
+    if (dryRun) return dryRun({ ...o, backend: raw.backend ?? 'wasm' });
+    await setBackend(raw.backend ?? 'wasm');
+    await runPrivacyCommand(o);
   });
 }
 
@@ -59,16 +61,11 @@ export async function runPrivacyCommand(o: PrivacyCommandOptions): Promise<Priva
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 
 export async function writePrivacyReport(out: string, r: PrivacyResult, seconds: number): Promise<void> {
-  mkdirSync(out, { recursive: true });
   const chart = await renderChart('privacy', 'Privacy–utility', privacySpec(r));
-  writeFileSync(join(out, 'privacy.svg'), chart.svg);
-  writeFileSync(join(out, 'privacy.png'), chart.png);
-  writeFileSync(join(out, 'privacy.json'), JSON.stringify({ ...r, seconds }, null, 1));
   const csv = [
     'setting,target_epsilon,seed,noise_multiplier,epsilon_spent,test_accuracy,seconds',
     ...r.runs.map((x) => [JSON.stringify(x.label), x.targetEpsilon ?? 'inf', x.seed, x.noiseMultiplier, x.epsilon, x.testAccuracy, x.seconds.toFixed(2)].join(',')),
   ].join('\n');
-  writeFileSync(join(out, 'privacy.csv'), csv + '\n');
   const c = r.config;
   const rows = r.summary
     .map(
@@ -92,5 +89,12 @@ ${chart.svg}
 the privacy cost of that tuning is not accounted. Files: <code>privacy.json</code>, <code>privacy.csv</code>, <code>privacy.png</code>. ${seconds.toFixed(0)} s.</p>
 </body></html>
 `;
-  writeFileSync(join(out, 'privacy.html'), html);
+  // all at once, page last: a failure leaves the old files as they were (report_files.ts)
+  writeReportFiles(out, [
+    ['privacy.svg', chart.svg],
+    ['privacy.png', chart.png],
+    ['privacy.json', JSON.stringify({ ...r, seconds }, null, 1)],
+    ['privacy.csv', csv + '\n'],
+    ['privacy.html', html],
+  ]);
 }

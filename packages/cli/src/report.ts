@@ -3,8 +3,6 @@
  * charts inline (SVG) in a self-contained index.html, the same charts as PNG, metrics.json
  * and CSV files. Node only.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import {
   cosineSpec,
@@ -23,6 +21,7 @@ import type { LearningResult, SmoothnessCorrelation } from './learning.js';
 import { adaGCWarmup, ZCLIP_MAX_GRAD_NORM, ZCLIP_WARMUP } from './methods.js';
 import type { BiasResult, HeavyTailResult } from './noise.js';
 import { renderChart, type RenderedChart } from './render.js';
+import { writeReportFiles } from './report_files.js';
 import { deviationNote, learningSections, learningVerdict, reproductions } from './report_learning.js';
 import type { TrainConfig } from './train.js';
 
@@ -267,12 +266,15 @@ export interface WrittenReport {
   verdicts: Verdict[];
 }
 
+/**
+ * Writes the report into `outDir` all at once (report_files.ts): complete files in a staging
+ * folder first, then renamed into place, so a failure leaves the old report as it was and
+ * nothing is written through a link already in `outDir`.
+ */
 export async function writeReport(outDir: string, r: ReportInput): Promise<WrittenReport> {
-  mkdirSync(outDir, { recursive: true });
-  const files: string[] = [];
+  const staged: [string, string | Buffer][] = [];
   const put = (name: string, data: string | Buffer) => {
-    writeFileSync(join(outDir, name), data);
-    files.push(name);
+    staged.push([name, data]);
   };
   const charts = await buildCharts(r);
   for (const c of charts) put(`${c.name}.png`, c.png);
@@ -306,6 +308,7 @@ export async function writeReport(outDir: string, r: ReportInput): Promise<Writt
     );
   }
   put('index.html', html(r, vs, charts));
+  const files = writeReportFiles(outDir, staged);
   return { dir: outDir, files, verdicts: vs };
 }
 
