@@ -381,6 +381,8 @@ export function buildProgram(dryRun?: DryRun): Command {
     .description('gradclip experiments: what gradient clipping does and does not do, measured')
     .version(VERSION, '-V, --version', 'print the version')
     .showHelpAfterError('(run with --help for usage)')
+    // commander's messages may hold a second line of their own ('(Did you mean --seeds?)')
+    .configureOutput({ outputError: (str, write) => write(str.split('\n').map(oneLine).join('\n')) })
     .allowExcessArguments(false)
     .exitOverride();
   const sub = (name: Part, desc: string, uses: readonly ExperimentFlag[] = EXPERIMENT_FLAGS) => {
@@ -398,6 +400,12 @@ export function buildProgram(dryRun?: DryRun): Command {
   sub('learning', 'final loss against learning rate per clipping method, smoothness against gradient norm, heavy-tailed noise, clipping bias', ['quick', 'seeds', 'backend']);
   addPrivacyCommand(program, (cmd) => addCommon(cmd, ['quick', 'seeds', 'backend']), checkOutDir, setBackend, dryRun && ((o) => dryRun('privacy', o)));
   return program;
+}
+
+/** An error message as one line: control characters from the arguments (newlines, terminal escapes) written as escapes. */
+function oneLine(message: string): string {
+  // eslint-disable-next-line no-control-regex
+  return message.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Runs the CLI; resolves to the exit code (0 ok, 2 bad usage, 1 failure). `dryRun`: see {@link DryRun}. */
@@ -418,13 +426,13 @@ export async function main(argv: readonly string[], dryRun?: DryRun): Promise<nu
       return 2;
     }
     if (e instanceof UsageError) {
-      console.error(`gradclip: error: ${e.message}`);
+      console.error(`gradclip: error: ${oneLine(e.message)}`);
       return 2;
     }
     // A system error (disk full, permissions) is not a bug: its message says enough.
     const code = (e as NodeJS.ErrnoException | undefined)?.code;
     if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
-      console.error(`gradclip: error: ${(e as Error).message}`);
+      console.error(`gradclip: error: ${oneLine((e as Error).message)}`);
       return 1;
     }
     console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));

@@ -201,6 +201,9 @@ describe('gradclip CLI under random and hostile arguments', () => {
         expect([0, 2]).toContain(r.code);
         expect(r.err).not.toMatch(/\n\s+at .*[(:]\d+/); // a stack frame
         expect(r.err).not.toMatch(/\b(TypeError|ReferenceError|RangeError|Error):/);
+        // arguments echoed in messages cannot move the cursor, clear the screen or fake a line
+        // eslint-disable-next-line no-control-regex
+        expect(r.err).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
         if (r.code === 2) {
           refused++;
           expect(r.err).toMatch(/^(gradclip: error: |error: |Usage: )/);

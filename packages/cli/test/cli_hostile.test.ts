@@ -3,7 +3,7 @@
  * properties, seed lists that exhaust memory, a hidden cursor after Ctrl-C, no subcommand.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -108,6 +108,21 @@ describe('the progress bars leave the cursor alone (Ctrl-C cannot leave it hidde
     expect(code === 130 || signal === 'SIGINT', `code ${code} signal ${signal}`).toBe(true);
     expect(err).not.toContain('\u001b[?25l');
     expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
+  });
+});
+
+describe('messages that echo an argument', () => {
+  it('write its control characters as escapes, on one line', async () => {
+    const out = join(tmp, 'file\u001b[2J\nfake line');
+    writeFileSync(out, 'x');
+    const r = await cli(['surface', '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(`gradclip: error: --out ${join(tmp, 'file\\u001b[2J\\u000afake line')}: not a folder\n`);
+    const m = await cli(['demo', '--methods', 'a\u001b]0;title\u0007']);
+    expect(m.code).toBe(2);
+    expect(m.err).toContain("'a\\u001b]0;title\\u0007'");
+    // eslint-disable-next-line no-control-regex
+    expect(m.err).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/);
   });
 });
 
