@@ -248,15 +248,19 @@ const probes: Record<KernelBackend, (b: unknown) => BackendInternals | undefined
   webgpu: webgpuInternals,
 };
 
-const cache = new WeakMap<object, BackendInternals | null>();
+/** Per backend instance, per name it was checked under: its internals, or null (failed). */
+const cache = new WeakMap<object, Map<string, BackendInternals | null>>();
+const unusable = new WeakSet<object>();
 
 /**
  * The internals of backend object `b` registered as `name`, or undefined when gradclip has no
  * kernels for that backend or it does not pass the capability check. Cached per instance.
  */
 export function internalsOf(name: string, b: unknown): BackendInternals | undefined {
-  if (typeof b !== 'object' || b === null) return undefined;
-  if (cache.has(b)) return cache.get(b) ?? undefined;
+  if (typeof b !== 'object' || b === null || unusable.has(b)) return undefined;
+  let byName = cache.get(b);
+  if (byName === undefined) cache.set(b, (byName = new Map()));
+  if (byName.has(name)) return byName.get(name) ?? undefined;
   const probe = (probes as Record<string, ((b: unknown) => BackendInternals | undefined) | undefined>)[name];
   let found: BackendInternals | undefined;
   try {
@@ -264,13 +268,13 @@ export function internalsOf(name: string, b: unknown): BackendInternals | undefi
   } catch {
     found = undefined;
   }
-  cache.set(b, found ?? null);
+  byName.set(name, found ?? null);
   return found;
 }
 
 /** Marks a backend instance as unusable (a kernel failed on it): composed ops from now on. */
 export function markUnusable(b: unknown): void {
-  if (typeof b === 'object' && b !== null) cache.set(b, null);
+  if (typeof b === 'object' && b !== null) unusable.add(b);
 }
 
 /** The internals of the active backend, if it passes the check. */

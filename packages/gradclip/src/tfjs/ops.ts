@@ -60,29 +60,56 @@ function unitNorms(t: T, shape: readonly number[], layout: UnitLayout): T {
   return tf.where(hasNaN, tf.fill(norm.shape, NaN), tf.where(hasInf, tf.fill(norm.shape, Infinity), norm));
 }
 
+/** float32's smallest normal number: 1 / TINY is finite, and references below it are raised to it. */
+const TINY = 2 ** -126;
+
 /**
- * Norm statistics of one tensor from composed tf ops (the fallback where no fused kernel is
- * registered, e.g. webgl). Several passes: |x|, finite mask, max, the scaled power sum and
- * the NaN / Infinity counts. float32 throughout, but the sum is relative to the largest
- * finite |x|, so its terms lie in [0, 1] and it cannot overflow or underflow.
+ * Merged norm statistics of a set of tensors from composed tf ops: the path for backends
+ * without gradclip's kernels (and with them turned off). Two passes over each tensor — its
+ * largest |x|, then the sum of (|x| / that)^p — which is the least composed ops can do safely:
+ * eager tfjs evaluates both branches of a `where`, so a cheaper unscaled sum (the naive clip's
+ * sum of squares, which overflows for |x| ≳ 1e19 in float32) could not be skipped when it is
+ * not needed; it would only add a pass.
+ *
+ * Per tensor: m = max |x| and s = Σ (|x|·(1/m))^p, so the terms lie in [0, 1] and s in
+ * [1, n]: no overflow or underflow. Non-finite values need no pass of their own: with m finite
+ * a NaN makes s NaN; with m = ±Infinity (or NaN) the factor is 1 and s is Infinity (or NaN).
+ * All scalar logic then runs once, on the stacked per-tensor results: which tensors held a NaN
+ * or an Infinity (counted per tensor here, not per value: the rules only ask whether there
+ * were any), the references (the largest finite |x|, raised to TINY so that 1/m stays finite;
+ * 0 for a tensor that held a non-finite value), and the merge (rescale every sum to the
+ * largest reference and add, as mergeNormStats does).
  */
-function composedNormStats(t: T, p: number): NormStats<S> {
-  if (t.size === 0) {
-    const z = tf.scalar(0);
-    return { p, ref: z, sum: z, nan: z, inf: z };
-  }
-  const a = tf.abs(tf.reshape(t, [-1]));
-  const finite = tf.isFinite(a);
-  const zero = tf.scalar(0);
-  const af = tf.where(finite, a, tf.zerosLike(a));
-  const ref = tf.max(af) as S;
-  const nan = tf.sum(tf.cast(tf.isNaN(a), 'float32')) as S;
-  const inf = tf.sum(tf.cast(tf.isInf(a), 'float32')) as S;
-  if (p === Infinity) return { p, ref, sum: zero, nan, inf };
-  const positive = tf.greater(ref, zero);
-  const rel = tf.div(af, tf.where(positive, ref, tf.scalar(1)));
-  const powered = p === 1 ? rel : p === 2 ? tf.square(rel) : tf.pow(rel, tf.scalar(p));
-  return { p, ref, sum: tf.sum(powered) as S, nan, inf };
+function composedSetNormStats(ts: readonly T[], p: number): NormStats<S> {
+  const parts = ts.filter((t) => t.size > 0);
+  if (parts.length === 0) return mergeAllNormStats(tfOps, p, []);
+  const abs = parts.map((t) => tf.abs(tf.reshape(t, [-1])));
+  const m = tf.stack(abs.map((a) => tf.max(a)));
+  // The factors of all tensors at once (one op each, not five per tensor).
+  const inv = tf.unstack(tf.where(tf.isFinite(m), tf.reciprocal(tf.maximum(m, tf.scalar(TINY))), tf.onesLike(m)));
+  const sums = tf.stack(
+    abs.map((a, i) => {
+      const r = tf.mul(a, inv[i]!);
+      // p = ∞ needs no sum, but the sum of |x|/m is what reveals a NaN that max skipped.
+      return tf.sum(p === 1 || p === Infinity ? r : p === 2 ? tf.square(r) : tf.pow(r, tf.scalar(p)));
+    }),
+  );
+  const nanV = tf.logicalOr(tf.isNaN(sums), tf.isNaN(m));
+  const infV = tf.logicalAnd(tf.logicalNot(nanV), tf.logicalOr(tf.isInf(sums), tf.isInf(m)));
+  const ok = tf.logicalAnd(tf.logicalNot(tf.logicalOr(nanV, infV)), tf.greater(m, tf.scalar(0)));
+  const zeros = tf.zerosLike(m);
+  // p = ∞: the norm is the reference itself, so it is not raised.
+  const refs = tf.where(ok, p === Infinity ? m : tf.maximum(m, tf.scalar(TINY)), zeros);
+  const ref = tf.max(refs) as S;
+  const nan = tf.sum(tf.cast(nanV, 'float32')) as S;
+  const inf = tf.sum(tf.cast(infV, 'float32')) as S;
+  if (p === Infinity) return { p, ref, sum: tf.scalar(0), nan, inf };
+  // refs / ref ≤ 1: the rescaled sums cannot overflow (see mergeNormStats).
+  const positive = tf.greater(ref, tf.scalar(0));
+  const rel = tf.div(refs, tf.where(positive, ref, tf.scalar(1)));
+  const weights = p === 1 ? rel : p === 2 ? tf.square(rel) : tf.pow(rel, tf.scalar(p));
+  const sum = tf.sum(tf.mul(tf.where(ok, sums, zeros), weights)) as S;
+  return { p, ref, sum, nan, inf };
 }
 
 /**
@@ -117,11 +144,11 @@ export const tfOps: ArrayOps<T, S, S> = {
   where: (c, a, b) => where(c, a, b) as S,
 
   normStats(t, p) {
-    const composed = () => composedNormStats(t, p);
+    const composed = () => composedSetNormStats([t], p);
     return hasFusedKernels() ? fusedNormStats(t, p, composed) : composed();
   },
   normStatsOfSet(ts, p) {
-    const composed = () => mergeAllNormStats(tfOps, p, ts.map((t) => composedNormStats(t, p)));
+    const composed = () => composedSetNormStats(ts, p);
     return ts.length > 0 && hasFusedKernels() ? fusedSetNormStats(ts, p, composed) : composed();
   },
   scale: (t, s) => fusedScale(t, s),

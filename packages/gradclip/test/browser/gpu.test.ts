@@ -105,6 +105,15 @@ for (const backend of ['webgl', 'webgpu'] as const satisfies readonly GpuBackend
       }
     });
 
+    it('the composed-ops fallback (no gradclip kernels) gives the same norms', async () => {
+      const rows = await run('composed');
+      expect(rows).toHaveLength(12);
+      for (const r of rows) {
+        if (!Number.isFinite(r.want)) expect(r.got).toBe(r.want);
+        else expect(Math.abs(r.got - r.want) / r.want, `${r.got} vs ${r.want}`).toBeLessThan(1e-5);
+      }
+    });
+
     it('the page logged no errors', () => {
       expect(bp.problems).toEqual([]);
     });

@@ -334,7 +334,36 @@ async function leaksAndReads(n: number): Promise<{ name: string; leaked: number;
   return out;
 }
 
-export const suites = { use, norms, extremes, policies, twinSteps, leaksAndReads };
+/**
+ * The composed-ops fallback (what runs when a backend fails the capability check) on this
+ * backend: norms of 20 tensors, of 1e20s, and with a NaN / Infinity, against the core.
+ */
+async function composed(): Promise<{ got: number; want: number }[]> {
+  setFusedKernelsDisabled(true);
+  try {
+    const sets = [
+      Array.from({ length: 20 }, (_, i) => normal(100 + 37 * i, 300 + i)),
+      [new Float32Array(1000).fill(1e20)],
+      [normal(5000, 11), Float32Array.from([1, NaN, 2])],
+      [normal(5000, 12), Float32Array.from([1, -Infinity, 2])],
+    ];
+    const out: { got: number; want: number }[] = [];
+    for (const arrays of sets) {
+      for (const p of [1, 2, Infinity]) {
+        const c = globalNormTensorClipper(1, { normType: p });
+        const r = c.clip(arrays.map((a) => tf.tensor1d(a)));
+        out.push({ got: await num(r.norm), want: globalNorm(arrays, p) });
+        release(r);
+        c.dispose();
+      }
+    }
+    return out;
+  } finally {
+    setFusedKernelsDisabled(false);
+  }
+}
+
+export const suites = { use, norms, extremes, policies, twinSteps, leaksAndReads, composed };
 
 declare global {
   interface Window {
