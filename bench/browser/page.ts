@@ -108,7 +108,10 @@ async function clipCase(label: string, tensors: number, size: number, rounds: nu
   return { label, tensors, size, times, norms };
 }
 
-/** A training step's time with and without clipping: the playground's RNN (seqLen 10, batch 32, 16 units). */
+/**
+ * A training step's time without clipping, with the naive clip and with gradclip: the
+ * playground's RNN (seqLen 10, batch 32, 16 units), interleaved.
+ */
 async function rnnShare(rounds: number, seqLen = 10): Promise<{ times: Record<string, number[]> }> {
   const none: ClipStep = {
     apply: (grads) => ({
@@ -128,11 +131,24 @@ async function rnnShare(rounds: number, seqLen = 10): Promise<{ times: Record<st
     },
     dispose: () => rnnClipper.dispose(),
   };
+  const naive: ClipStep = {
+    apply(grads) {
+      const names = Object.keys(grads);
+      const r = naiveClip(names.map((k) => grads[k]!));
+      return { grads: Object.fromEntries(names.map((k, i) => [k, r.grads[i]!])), preNorm: r.norm, threshold: null, clipped: tf.scalar(1) };
+    },
+    dispose: () => {},
+  };
   const opts = { seqLen, learningRate: 0.01, weightScale: 1, seed: 1 };
-  const trainers: Record<string, Trainer> = { none: new Trainer(opts, none), gradclip: new Trainer(opts, clip) };
-  const times: Record<string, number[]> = { none: [], gradclip: [] };
+  const trainers: Record<string, Trainer> = { none: new Trainer(opts, none), naive: new Trainer(opts, naive), gradclip: new Trainer(opts, clip) };
+  const times: Record<string, number[]> = { none: [], naive: [], gradclip: [] };
+  const orders = [
+    ['none', 'naive', 'gradclip'],
+    ['gradclip', 'none', 'naive'],
+    ['naive', 'gradclip', 'none'],
+  ];
   for (let round = -5; round < rounds; round++) {
-    const order = round % 2 === 0 ? ['none', 'gradclip'] : ['gradclip', 'none'];
+    const order = orders[(round + 6) % 3]!;
     for (const name of order) {
       const t0 = performance.now();
       await trainers[name]!.step();
@@ -143,7 +159,7 @@ async function rnnShare(rounds: number, seqLen = 10): Promise<{ times: Record<st
   return { times };
 }
 
-/** A small dense model (256 → 128 → 10, batch 64, softmax cross-entropy, SGD) with and without clipping. */
+/** The same for a small dense model (256 → 128 → 10, batch 64, softmax cross-entropy, SGD). */
 async function denseShare(rounds: number): Promise<{ times: Record<string, number[]> }> {
   const rand = (shape: number[], seed: number, std: number) => tf.randomNormal(shape, 0, std, 'float32', seed);
   const make = () => ({
@@ -154,12 +170,17 @@ async function denseShare(rounds: number): Promise<{ times: Record<string, numbe
   });
   const x = rand([64, 256], 3, 1);
   const y = tf.oneHot(tf.tensor1d(Array.from({ length: 64 }, (_, i) => i % 10), 'int32'), 10);
-  const models = { none: make(), gradclip: make() };
-  const opt = { none: tf.train.sgd(0.01), gradclip: tf.train.sgd(0.01) };
+  const models = { none: make(), naive: make(), gradclip: make() };
+  const opt = { none: tf.train.sgd(0.01), naive: tf.train.sgd(0.01), gradclip: tf.train.sgd(0.01) };
   const denseClipper = globalNormTensorClipper(MAX_NORM);
-  const times: Record<string, number[]> = { none: [], gradclip: [] };
+  const times: Record<string, number[]> = { none: [], naive: [], gradclip: [] };
+  const orders = [
+    ['none', 'naive', 'gradclip'],
+    ['gradclip', 'none', 'naive'],
+    ['naive', 'gradclip', 'none'],
+  ] as const;
   for (let round = -5; round < rounds; round++) {
-    const order = round % 2 === 0 ? (['none', 'gradclip'] as const) : (['gradclip', 'none'] as const);
+    const order = orders[(round + 6) % 3]!;
     for (const name of order) {
       const m = models[name];
       const t0 = performance.now();
@@ -172,6 +193,11 @@ async function denseShare(rounds: number): Promise<{ times: Record<string, numbe
         const r = denseClipper.clip(grads);
         applied = r.grads;
         extra.push(...Object.values(r.grads), r.norm, r.scale, r.clipped, r.finite);
+      } else if (name === 'naive') {
+        const names = Object.keys(grads);
+        const r = naiveClip(names.map((k) => grads[k]!));
+        applied = Object.fromEntries(names.map((k, i) => [k, r.grads[i]!]));
+        extra.push(...r.grads, r.norm);
       }
       opt[name].applyGradients(applied);
       await value.data();
@@ -180,7 +206,7 @@ async function denseShare(rounds: number): Promise<{ times: Record<string, numbe
     }
   }
   denseClipper.dispose();
-  tf.dispose([x, y, ...Object.values(models.none), ...Object.values(models.gradclip)]);
+  tf.dispose([x, y, ...Object.values(models).flatMap((m) => Object.values(m))]);
   return { times };
 }
 
