@@ -206,3 +206,21 @@ export function glslFold2D(p: number, get: string, cols: number, start: string, 
   int col = ${start} - row * ${cols};
   ${glslFold(p, () => `${get}(row, col)`, start, stop, `col++; if (col == ${cols}) { col = 0; row++; }`)}`;
 }
+
+/** GLSL: fold4(acc, v) folds the four values of v into acc = (m, s, nan, inf), one division for all four. */
+export function glslFold4(p: number): string {
+  const careful = 'acc = push(acc, v.x); acc = push(acc, v.y); acc = push(acc, v.z); acc = push(acc, v.w); return acc;';
+  if (!fastPath(p)) return `vec4 fold4(vec4 acc, vec4 v) { ${careful} }`;
+  return `
+vec4 fold4(vec4 acc, vec4 v) {
+  vec4 a = abs(v);
+  float big = max(acc.x, max(max(a.x, a.y), max(a.z, a.w)));
+  float inv = big > 0.0 ? 1.0 / big : 0.0;
+  vec4 r = v * inv;
+  float bs = ${p === 2 ? 'dot(r, r)' : 'dot(abs(r), vec4(1.0))'};
+  if ((floatBitsToUint(big) & 0x7fffffffu) < 0x7f800000u && (floatBitsToUint(bs) & 0x7fffffffu) < 0x7f800000u) {
+    return vec4(big, acc.y * pw(acc.x * inv) + bs, acc.z, acc.w);
+  }
+  ${careful}
+}`;
+}

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { WebGLInternals, WebGLProgramSpec } from './backend_internals.js';
-import { BLOCK, glslFold, glslFold2D, glslPairs } from './norm_pairs.js';
+import { BLOCK, glslFold, glslFold2D, glslFold4, glslPairs } from './norm_pairs.js';
 
 /**
  * Norm statistics of a set of float32 tensors on tfjs-backend-webgl, in fragment programs:
@@ -23,14 +23,83 @@ const CHUNK = 1024;
 
 const units = (g: WebGLInternals) => Math.max(1, Math.min(g.maxTextureUnits, 16));
 
-/** An input: its value count, and its texture's column count when it is read in place as 2-D. */
+/** Rows × columns of accumulators a partials texture holds (a roughly square grid). */
+type Grid = [number, number];
+
+/** An unpacked input: its value count, and its texture's column count when it is read in place as 2-D. */
 interface Input {
+  info: tf.TensorInfo;
   size: number;
   cols: number | undefined;
 }
 
-/** Rows × columns of accumulators a partials texture holds (a roughly square grid). */
-type Grid = [number, number];
+/** A packed input seen as [batch, rows, cols]: texel (b, 2i, 2j) holds rows 2i, 2i+1 × cols 2j, 2j+1. */
+interface PackedInput {
+  info: tf.TensorInfo;
+  batch: number;
+  rows: number;
+  cols: number;
+}
+
+/** Texels a fragment reads from a packed texture (≈ CHUNK values). */
+const TEXELS = CHUNK / 4;
+
+/** A square grid for `chunks` accumulators. */
+function gridFor(chunks: number): Grid {
+  const cols = Math.ceil(Math.sqrt(chunks));
+  return [Math.ceil(chunks / cols), cols];
+}
+
+/**
+ * Partials of packed textures: a fragment folds TEXELS texels of one tensor, four values at a
+ * time (lanes outside the tensor — odd row or column counts — read as 0).
+ */
+function packedPartialsProgram(inputs: readonly PackedInput[], p: number): { program: WebGLProgramSpec; grid: Grid } {
+  let end = 0;
+  const branches = inputs
+    .map(({ batch, rows, cols }, j) => {
+      const hr = Math.ceil(rows / 2);
+      const hc = Math.ceil(cols / 2);
+      const texels = batch * hr * hc;
+      const lo = end;
+      end += Math.ceil(texels / TEXELS);
+      return `${j === 0 ? '' : 'else '}if (c < ${end}) {
+      int t0 = (c - ${lo}) * ${TEXELS};
+      int t1 = min(t0 + ${TEXELS}, ${texels});
+      for (int t = t0; t < t1; t++) {
+        int b = t / ${hr * hc};
+        int rem = t - b * ${hr * hc};
+        int row = 2 * (rem / ${hc});
+        int col = 2 * (rem - (rem / ${hc}) * ${hc});
+        vec4 v = getX${j}(b, row, col);
+        bool right = col + 1 < ${cols};
+        bool below = row + 1 < ${rows};
+        acc = fold4(acc, vec4(v.x, right ? v.y : 0.0, below ? v.z : 0.0, right && below ? v.w : 0.0));
+      }
+    }`;
+    })
+    .join(' ');
+  const grid = gridFor(end);
+  return {
+    grid,
+    program: {
+      variableNames: inputs.map((_, j) => `x${j}`),
+      outputShape: [2 * grid[0], 2 * grid[1]],
+      packedInputs: true,
+      packedOutput: true,
+      userCode: `
+${glslPairs(p)}
+${glslFold4(p)}
+void main() {
+  ivec2 rc = getOutputCoords();
+  int c = (rc.x / 2) * ${grid[1]} + rc.y / 2;
+  vec4 acc = vec4(0.0);
+  ${branches}
+  setOutput(acc);
+}`,
+    },
+  };
+}
 
 function partialsProgram(inputs: readonly Input[], p: number): { program: WebGLProgramSpec; grid: Grid } {
   let end = 0;
@@ -48,8 +117,7 @@ function partialsProgram(inputs: readonly Input[], p: number): { program: WebGLP
     .join(' ');
   // A square grid of texels rather than one column: SwiftShader shades 2×2 quads, and a
   // one-texel-wide target would leave half of every quad idle.
-  const cols = Math.ceil(Math.sqrt(end));
-  const grid: Grid = [Math.ceil(end / cols), cols];
+  const grid = gridFor(end);
   return {
     grid,
     program: {
@@ -101,21 +169,34 @@ void main() {
  * Intermediate textures are released as soon as they are merged.
  */
 export function webglSetNormStats(g: WebGLInternals, xs: readonly tf.TensorInfo[], p: number): tf.TensorInfo {
-  // Each tensor is presented as its texture's [rows, cols] where tfjs allows (read in place,
-  // no index arithmetic), else flat (tfjs unpacks packed textures and applies slice offsets).
-  const inputs = xs
-    .map((x) => {
-      const size = x.shape.reduce((a, b) => a * b, 1);
-      const tex = size > 0 ? g.texShape(x) : undefined;
-      const shape = tex ?? [size];
-      return { info: { dataId: x.dataId, shape, dtype: x.dtype }, size, cols: tex?.[1] };
-    })
-    .filter((x) => x.size > 0);
+  const unpacked: Input[] = [];
+  const packed: PackedInput[] = [];
+  for (const x of xs) {
+    const size = x.shape.reduce((a, b) => a * b, 1);
+    if (size === 0) continue;
+    if (g.isPacked(x) === true) {
+      // Read packed textures as they are (tfjs would unpack them first: a whole extra pass).
+      // Batch dimensions fold into one: a packed texture's layout depends only on the last two.
+      const r = x.shape.length >= 2 ? x.shape[x.shape.length - 2]! : 1;
+      const c = x.shape[x.shape.length - 1] ?? 1;
+      packed.push({ info: { dataId: x.dataId, shape: [size / (r * c), r, c], dtype: x.dtype }, batch: size / (r * c), rows: r, cols: c });
+      continue;
+    }
+    // An unpacked tensor is presented as its texture's [rows, cols] where tfjs allows (read in
+    // place, no index arithmetic), else flat (tfjs applies slice offsets).
+    const tex = g.texShape(x);
+    unpacked.push({ info: { dataId: x.dataId, shape: tex ?? [size], dtype: x.dtype }, size, cols: tex?.[1] });
+  }
   const u = units(g);
   let level: { t: tf.TensorInfo; grid: Grid }[] = [];
-  for (let i = 0; i < inputs.length; i += u) {
-    const group = inputs.slice(i, i + u);
+  for (let i = 0; i < unpacked.length; i += u) {
+    const group = unpacked.slice(i, i + u);
     const { program, grid } = partialsProgram(group, p);
+    level.push({ t: g.run(program, group.map((x) => x.info), 'float32'), grid });
+  }
+  for (let i = 0; i < packed.length; i += u) {
+    const group = packed.slice(i, i + u);
+    const { program, grid } = packedPartialsProgram(group, p);
     level.push({ t: g.run(program, group.map((x) => x.info), 'float32'), grid });
   }
   // Merge levels until one program can read every partials texture.

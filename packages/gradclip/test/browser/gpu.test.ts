@@ -46,6 +46,15 @@ for (const backend of ['webgl', 'webgpu'] as const satisfies readonly GpuBackend
       for (const r of rows) expect(Math.abs(r.got - r.want) / r.want, `${r.label}, p = ${r.p}: ${r.got} vs ${r.want}`).toBeLessThan(1e-5);
     });
 
+    it('norms of gradients as backprop leaves them (packed textures on webgl, odd shapes) match the core', async () => {
+      const { packed, rows, bad } = await run('packedNorms');
+      expect(bad).toEqual([NaN, 0, NaN, 0, NaN, 0, Infinity, 0, Infinity, 0, Infinity, 0]);
+      // On webgl matMul writes packed textures: the kernel must read them as they are.
+      if (backend === 'webgl') expect(packed).toEqual([true, true, true, true, true]);
+      expect(rows).toHaveLength(4);
+      for (const r of rows) expect(Math.abs(r.got - r.want) / r.want, `p = ${r.p}: ${r.got} vs ${r.want}`).toBeLessThan(1e-5);
+    });
+
     it('the norm of 1,000 values of 1e20 is finite (3.162e21) and the clip scales them; 1e-25s do not underflow; a NaN or Infinity deep in a large tensor is found', async () => {
       const r = await run('extremes');
       expect(r.big / 3.16227766e21).toBeCloseTo(1, 5);

@@ -335,6 +335,49 @@ async function leaksAndReads(n: number): Promise<{ name: string; leaked: number;
 }
 
 /**
+ * Gradients as backprop leaves them: on webgl, outputs of packed programs (matMul here), odd
+ * shapes included, so that the kernel reads packed textures (four values per texel, padding
+ * lanes masked). Returns whether each input really was packed, and norms against the core.
+ */
+async function packedNorms(): Promise<{ packed: boolean[]; rows: { p: number; got: number; want: number }[]; bad: number[] }> {
+  const shapes: [number[], number[]][] = [
+    [[3, 4], [4, 5]],
+    [[7, 2], [2, 1]],
+    [[1, 6], [6, 9]],
+    [[2, 3, 4], [2, 4, 5]],
+    [[65, 30], [30, 33]],
+  ];
+  const ts = shapes.map(([a, b], i) => tf.matMul(tf.tensor(normal(a.reduce((x, y) => x * y), 50 + i), a), tf.tensor(normal(b.reduce((x, y) => x * y), 60 + i), b)));
+  const texData = (tf.backend() as unknown as { texData?: { get(id: object): { isPacked?: boolean } | undefined } }).texData;
+  const packed = ts.map((t) => texData?.get(t.dataId)?.isPacked === true);
+  const arrays = await Promise.all(ts.map(async (t) => Float32Array.from(await t.data())));
+  const rows: { p: number; got: number; want: number }[] = [];
+  for (const p of [1, 2, 3, Infinity]) {
+    const c = globalNormTensorClipper(1e30, { normType: p });
+    const r = c.clip(ts);
+    rows.push({ p, got: await num(r.norm), want: globalNorm(arrays, p) });
+    release(r);
+    c.dispose();
+  }
+  tf.dispose(ts);
+  // A NaN and an Infinity in packed textures (a packed elementwise op writes them): [norm, finite] for p = 1, 2, 3.
+  const bad: number[] = [];
+  for (const v of [NaN, Infinity]) {
+    const x = tf.tensor(normal(65 * 33, 70), [65, 33]);
+    const t = tf.mul(tf.add(x, tf.scalar(0)), tf.tensor(Float32Array.from({ length: 65 * 33 }, (_, i) => (i === 1500 ? v : 1)), [65, 33]));
+    for (const p of [1, 2, 3]) {
+      const c = globalNormTensorClipper(1, { normType: p });
+      const r = c.clip([t]);
+      bad.push(await num(r.norm), await num(r.finite));
+      release(r);
+      c.dispose();
+    }
+    tf.dispose([x, t]);
+  }
+  return { packed, rows, bad };
+}
+
+/**
  * The composed-ops fallback (what runs when a backend fails the capability check) on this
  * backend: norms of 20 tensors, of 1e20s, and with a NaN / Infinity, against the core.
  */
@@ -363,7 +406,7 @@ async function composed(): Promise<{ got: number; want: number }[]> {
   }
 }
 
-export const suites = { use, norms, extremes, policies, twinSteps, leaksAndReads, composed };
+export const suites = { use, norms, extremes, policies, twinSteps, leaksAndReads, composed, packedNorms };
 
 declare global {
   interface Window {
