@@ -5,21 +5,31 @@ import { BLOCK, wgslFold, wgslPairs } from './norm_pairs.js';
 /**
  * Norm statistics of a set of float32 tensors on tfjs-backend-webgpu, in compute shaders:
  *
- *   1. partials: every workgroup (256 invocations) reads one chunk of 256·16 = 4,096 values of
- *      one tensor once, carries the (m, s, nan, inf) accumulator of norm_pairs.ts per
- *      invocation, merges the 256 of them in workgroup memory and writes one row of a
- *      [chunks, 4] buffer. A dispatch binds at most `maxInputs` (7) tensors — a shader stage
+ *   1. partials: every workgroup (64 invocations) reads one chunk of 64·256 = 16,384 values
+ *      of one tensor once; each invocation carries the (m, s, nan, inf) accumulator of
+ *      norm_pairs.ts and writes it as one row of a [rows, 4] buffer (no workgroup barrier: a
+ *      tree in workgroup memory made the pass several times slower on SwiftShader). A dispatch binds at most `maxInputs` (7) tensors — a shader stage
  *      binds at most 8 storage buffers and the output is one of them — so a set of n tensors
  *      takes ⌈n/7⌉ dispatches, all writing into the same buffer at their own offset.
- *   2. merge: one workgroup merges all rows; it runs once per output (ref, sum, nan, inf), so
+ *   2. fold (above 4,096 rows): each invocation merges 64 rows into one, in parallel.
+ *   3. merge: one workgroup merges all rows; it runs once per output (ref, sum, nan, inf), so
  *      the four statistics come out as four scalars without any slicing.
  *
  * Workgroups of a dispatch map to tensors through prefix sums of their chunk counts, passed
  * as uniforms, so one compiled pipeline serves every set of sizes with the same tensor count.
  */
 
-const PER_THREAD = 64;
-const CHUNK = WEBGPU_WORKGROUP * PER_THREAD;
+/**
+ * Partials: 64 invocations per workgroup, 256 values each (a chunk of 16,384 values), one
+ * row per invocation. Fewer, longer invocations than the 256 of the merge keep the rows few
+ * (64 per chunk) for sets of many small tensors.
+ */
+const PARTIAL_GROUP = 64;
+const PER_THREAD = 256;
+const CHUNK = PARTIAL_GROUP * PER_THREAD;
+/** Rows one invocation of the fold pass merges, and the row count above which it runs. */
+const FOLD = 64;
+const FOLD_ABOVE = 4096;
 
 /** The shared-memory tree that merges the workgroup's 256 accumulators into slot 0. */
 const TREE = `
@@ -48,7 +58,7 @@ function partialsProgram(k: number, p: number, workgroups: number): WebGPUProgra
   const branches = names
     .map((x, j) => {
       const lo = j === 0 ? '0' : `uniforms.end${j - 1}`;
-      const fold = wgslFold(p, (i) => `${x}[${i}]`, 'start', WEBGPU_WORKGROUP, PER_THREAD / BLOCK, `uniforms.${x}Shape`);
+      const fold = wgslFold(p, (i) => `${x}[${i}]`, 'start', PARTIAL_GROUP, PER_THREAD / BLOCK, `uniforms.${x}Shape`);
       return `${j === 0 ? '' : 'else '}if (wg < uniforms.end${j}) {
     let start = (wg - ${lo}) * ${CHUNK} + lid;
     ${fold}
@@ -61,11 +71,10 @@ function partialsProgram(k: number, p: number, workgroups: number): WebGPUProgra
     shaderKey: `gradclipNormPartials_${k}_${p}`,
     dispatchLayout: { x: [0] },
     dispatch: [workgroups, 1, 1],
-    workgroupSize: [WEBGPU_WORKGROUP, 1, 1],
+    workgroupSize: [PARTIAL_GROUP, 1, 1],
     uniforms: ['base : i32,', ...names.map((_, j) => `end${j} : i32,`)].join(' '),
     getUserCode: () => `
 ${wgslPairs(p)}
-${SHARED}
 fn main(index : i32) {
   let wg = ${flatWorkgroup};
   let lid = i32(localIndex);
@@ -75,10 +84,33 @@ fn main(index : i32) {
   var ni = 0.0;
   var blockVals : array<f32, ${BLOCK}>;
   ${branches}
-  // One row per invocation: no workgroup barrier (a tree in workgroup memory made the whole
-  // pass several times slower on SwiftShader's WebGPU); the merge dispatch reads the rows.
-  let row = ((uniforms.base + wg) * ${WEBGPU_WORKGROUP} + lid) * 4;
+  let row = ((uniforms.base + wg) * ${PARTIAL_GROUP} + lid) * 4;
   result[row] = m; result[row + 1] = s; result[row + 2] = nn; result[row + 3] = ni;
+}`,
+  };
+}
+
+/** Each invocation merges FOLD consecutive rows into one (no barrier: rows / FOLD invocations in parallel). */
+function foldProgram(p: number, groups: number): WebGPUProgramSpec {
+  return {
+    variableNames: ['partials'],
+    outputShape: [1, 4],
+    shaderKey: `gradclipNormFold_${p}`,
+    dispatchLayout: { x: [0] },
+    dispatch: [groups, 1, 1],
+    workgroupSize: [PARTIAL_GROUP, 1, 1],
+    uniforms: 'rows : i32,',
+    getUserCode: () => `
+${wgslPairs(p)}
+fn main(index : i32) {
+  let i = ${flatWorkgroup} * ${PARTIAL_GROUP} + i32(localIndex);
+  var acc = Acc(0.0, 0.0, 0.0, 0.0);
+  for (var r = i * ${FOLD}; r < min(i * ${FOLD} + ${FOLD}, uniforms.rows); r = r + 1) {
+    acc = mergeAcc(acc, Acc(partials[r * 4], partials[r * 4 + 1], partials[r * 4 + 2], partials[r * 4 + 3]));
+  }
+  if (i * ${FOLD} < uniforms.rows) {
+    result[i * 4] = acc.m; result[i * 4 + 1] = acc.s; result[i * 4 + 2] = acc.n; result[i * 4 + 3] = acc.i;
+  }
 }`,
   };
 }
@@ -115,14 +147,14 @@ const int = (x: number) => ({ type: 'int32' as const, data: [x] });
 
 /**
  * [ref, sum, nan, inf] of the float32 tensors `xs` (any shapes; empty ones are skipped) as
- * four new scalar TensorInfos: ⌈n/7⌉ + 4 dispatches and one intermediate buffer, released
- * once the queued dispatches that use it have run.
+ * four new scalar TensorInfos: ⌈n/7⌉ + 4 dispatches (+ 1 fold for more than 4,096 rows);
+ * intermediate buffers are released once the queued dispatches that use them have run.
  */
 export function webgpuSetNormStats(g: WebGPUInternals, xs: readonly tf.TensorInfo[], p: number): tf.TensorInfo[] {
   const flat = xs.map((x) => ({ dataId: x.dataId, shape: [x.shape.reduce((a, b) => a * b, 1)], dtype: x.dtype })).filter((x) => x.shape[0]! > 0);
   const chunks = flat.map((x) => Math.ceil(x.shape[0]! / CHUNK));
-  const rows = chunks.reduce((a, b) => a + b, 0);
-  const partials = g.alloc([Math.max(rows * WEBGPU_WORKGROUP, 1), 4], 'float32');
+  let rows = chunks.reduce((a, b) => a + b, 0) * PARTIAL_GROUP;
+  let partials = g.alloc([Math.max(rows, 1), 4], 'float32');
   let base = 0;
   for (let i = 0; i < flat.length; i += g.maxInputs) {
     const group = flat.slice(i, i + g.maxInputs);
@@ -132,10 +164,20 @@ export function webgpuSetNormStats(g: WebGPUInternals, xs: readonly tf.TensorInf
     g.run(partialsProgram(group.length, p, end), group, 'float32', [int(base), ...ends.map(int)], partials);
     base += end;
   }
+  // Many rows (many tensors, or huge ones): fold them in parallel first, so the merge — one
+  // workgroup — reads few.
+  if (rows > FOLD_ABOVE) {
+    const folded = Math.ceil(rows / FOLD);
+    const next = g.alloc([folded, 4], 'float32');
+    g.run(foldProgram(p, Math.ceil(folded / PARTIAL_GROUP)), [partials], 'float32', [int(rows)], next);
+    g.free(partials);
+    partials = next;
+    rows = folded;
+  }
   const out: tf.TensorInfo[] = [];
   for (let comp = 0; comp < 4; comp++) {
     // With no values at all, `rows` is 0: the merge loop runs zero times and writes zeros.
-    out.push(g.run(mergeProgram(p), [partials], 'float32', [int(rows * WEBGPU_WORKGROUP), int(comp)]));
+    out.push(g.run(mergeProgram(p), [partials], 'float32', [int(rows), int(comp)]));
   }
   g.free(partials);
   return out;
