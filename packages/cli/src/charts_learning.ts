@@ -113,7 +113,8 @@ export function biasSpec(b: BiasResult): TopLevelSpec {
       text: 'The bias of clipped SGD (Koloskova et al. 2023)',
       subtitle: [
         `f(x) = ½(x − x*)², gradient noise σ(E − 1), E ~ Exp(1) (mean 0, skewed); step ${b.config.lr0}/(1 + t/${b.config.t0}), ${b.config.steps} steps, ${b.config.seeds} seeds.`,
-        'Dots: seeds (mean of the last quarter of the iterates); dashed grey: unclipped SGD (median), i.e. sampling noise; values below 1e-4 drawn at 1e-4',
+        'Dots: seeds (mean of the last quarter of the iterates); dashed grey: unclipped SGD (median), i.e. sampling noise;',
+        'values below 1e-4 drawn at 1e-4',
       ],
     },
     width: 560,
