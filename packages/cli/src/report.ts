@@ -361,7 +361,7 @@ figure{margin:1.5em 0;overflow-x:auto} figcaption{font-size:.85em;color:#555} co
 (global norm, value, AGC, AutoClip, ZClip, AdaGC). Settings: ${esc(c.task)} problem, T = ${c.seqLen}, tanh RNN with ${c.hidden} units
 (ρ(Wh) ≈ ${c.recurrentScale} at init), batch ${c.batchSize}, SGD lr ${c.learningRate}, ${s.steps} steps, seeds ${s.seeds.join(', ')},
 TF.js backend <code>${esc(s.backend)}</code>${s.quick ? ' (<b>--quick</b>: CI-sized run)' : ''}; finished in ${r.seconds.toFixed(0)} s.
-Adaptive clippers use gradclip's defaults (the papers') except where a method's label says otherwise: ${esc(deviationsText(r))}.
+Adaptive clippers use gradclip's defaults (the papers') except: ${esc(deviationsText(r))}.
 A run <i>diverges</i> when its loss becomes NaN/∞ or exceeds ${c.divergenceFactor}× the chance loss ${f3(s.chanceLoss)} (the loss of the best constant prediction: the model has learned nothing).</p>
 <h2>Verdicts</h2>
 ${vs.map((v) => `<div class="verdict" style="border-color:${color(v.verdict)}"><div><span class="tag" style="color:${color(v.verdict)}">${esc(v.verdict)}</span> — <b>${esc(v.claim)}</b></div><div>${esc(v.text)}</div></div>`).join('\n')}
