@@ -38,7 +38,7 @@ import { LEARNING_CONFIG, LEARNING_METHODS, LEARNING_RATES, runLearning, runSmoo
 import { BIAS_CONFIG, HEAVY_TAIL_CONFIG, runBias, runHeavyTail } from './noise.js';
 import { addPrivacyCommand, type PrivacyCommandOptions } from './privacy_report.js';
 import { writeReport, type ReportInput } from './report.js';
-import { TASKS } from './tasks.js';
+import { TASKS } from '@gradclip/experiments/tasks';
 import { DEMO_CONFIG, trainRun, type TrainConfig } from './train.js';
 
 export interface CommonOptions {

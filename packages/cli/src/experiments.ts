@@ -11,7 +11,7 @@
  */
 import { clipByGlobalNorm } from 'gradclip';
 import { parseMethod, type MethodSpec } from './methods.js';
-import { errorSurface, largestStep, PASCANU_DEFAULTS, pascanuTrajectory, type SurfaceCell, type TrajectoryPoint } from './pascanu.js';
+import { errorSurface, largestStep, PASCANU_DEFAULTS, pascanuTrajectory, type SurfaceCell, type TrajectoryPoint } from '@gradclip/experiments/pascanu';
 import { trainRun, type RunRecord, type TrainConfig } from './train.js';
 
 export type Progress = (runIndex: number, runCount: number, step: number, label: string) => void;

@@ -13,7 +13,7 @@
  */
 import { median, mean, type Progress } from './experiments.js';
 import { parseMethod, type MethodSpec } from './methods.js';
-import { temporalOrder } from './tasks.js';
+import { temporalOrder } from '@gradclip/experiments/tasks';
 import { trainRun, type TrainConfig } from './train.js';
 
 /**

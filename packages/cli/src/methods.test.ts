@@ -4,7 +4,7 @@ import { clipByGlobalNorm, clipByValue } from 'gradclip';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { adaGCWarmup, DEFAULT_METHODS, makeClipStep, parseMethod, parseMethods, ZCLIP_WARMUP } from './methods.js';
 import { initRnn, PARAM_NAMES, type RnnParams } from './rnn.js';
-import { Rng } from './tasks.js';
+import { Rng } from '@gradclip/experiments/tasks';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

@@ -15,7 +15,7 @@
  */
 import { clipByGlobalNorm } from 'gradclip';
 import { median } from './experiments.js';
-import { Rng } from './tasks.js';
+import { Rng } from '@gradclip/experiments/tasks';
 
 /** Gamma(shape k, scale 1) by Marsaglia & Tsang (2000); k < 1 through the boost u^(1/k). */
 export function gamma(rng: Rng, k: number): number {

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { batchTensors, disposeRnn, hiddenStateGradientNorms, initRnn, lossAndGradients, rnnLoss } from './rnn.js';
-import { addingProblem, Rng } from './tasks.js';
+import { addingProblem, Rng } from '@gradclip/experiments/tasks';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

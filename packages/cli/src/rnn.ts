@@ -18,7 +18,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core registers the gradients of its ops in a separate module; tfjs-layers imports it
 // in every build (Node CJS and browser ESM), which '@tensorflow/tfjs-core/dist/…' does not.
 import '@tensorflow/tfjs-layers';
-import type { Batch, Rng, TaskSpec } from './tasks.js';
+import type { Batch, Rng, TaskSpec } from '@gradclip/experiments/tasks';
 
 export interface RnnConfig {
   features: number;

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { makeClipStep, type MethodSpec } from './methods.js';
 import { batchTensors, disposeRnn, hiddenStateGradientNorms, initRnn, lossAndGradients, PARAM_NAMES, rnnLoss, type RnnParams } from './rnn.js';
-import { addingProblem, Rng, type TaskSpec } from './tasks.js';
+import { addingProblem, Rng, type TaskSpec } from '@gradclip/experiments/tasks';
 
 export interface TrainConfig {
   task: TaskSpec;

@@ -15,7 +15,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main, type CommonOptions, type DryRun } from '../src/cli.js';
 import { parseMethod, tensorClipperOf } from '../src/methods.js';
-import { TASKS } from '../src/tasks.js';
+import { TASKS } from '@gradclip/experiments/tasks';
 
 const KINDS = ['none', 'global', 'value', 'agc', 'autoclip', 'zclip', 'adagc'];
 const SUBCOMMANDS = ['demo', 'surface', 'sweep', 'vanishing', 'learning', 'privacy'];

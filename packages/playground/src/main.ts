@@ -24,7 +24,7 @@ import {
 } from './settings.js';
 import { chartRows } from './rows.js';
 import { Trainer, type StepRecord } from './train.js';
-import { addingProblem } from '../../cli/src/tasks.js';
+import { addingProblem } from '@gradclip/experiments/tasks';
 import './style.css';
 import { throttle } from './throttle.js';
 

@@ -1,10 +1,10 @@
 /**
  * Data for the "cliff" panel: Pascanu et al.'s single-unit RNN (model code shared with the
- * CLI experiments, packages/cli/src/pascanu.ts) with gradient descent whose gradient goes
+ * CLI experiments, packages/experiments/src/pascanu.ts) with gradient descent whose gradient goes
  * through any gradclip clipper — the one the page's settings select.
  */
 import type { Clipper } from 'gradclip';
-import { errorSurface, PASCANU_DEFAULTS, pascanuLossAndGrad } from '../../cli/src/pascanu.js';
+import { errorSurface, PASCANU_DEFAULTS, pascanuLossAndGrad } from '@gradclip/experiments/pascanu';
 import type { PathRow, SurfaceRow } from './charts.js';
 
 export const DOMAIN = { w: [PASCANU_DEFAULTS.w.min, PASCANU_DEFAULTS.w.max], b: [PASCANU_DEFAULTS.b.min, PASCANU_DEFAULTS.b.max] } as {

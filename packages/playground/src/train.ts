@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core registers the gradient functions of its ops only on request (the union
 // package does it for its users).
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
-import { addingProblem, Rng } from '../../cli/src/tasks.js';
+import { addingProblem, Rng } from '@gradclip/experiments/tasks';
 
 export const HIDDEN = 16;
 export const BATCH = 32;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PASCANU_DEFAULTS, pascanuLoss } from '../../cli/src/pascanu.js';
+import { PASCANU_DEFAULTS, pascanuLoss } from '@gradclip/experiments/pascanu';
 import { typedClipper } from '../src/clipping.js';
 import { START, surfaceRows, trajectory } from '../src/pascanu_panel.js';
 import { DEFAULTS, METHODS } from '../src/settings.js';

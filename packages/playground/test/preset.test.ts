@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { addingProblem } from '../../cli/src/tasks.js';
+import { addingProblem } from '@gradclip/experiments/tasks';
 import { tensorClipStep } from '../src/clipping.js';
 import { STRINGS } from '../src/i18n.js';
 import { DEFAULTS, presetOf, PRESETS, settingsFromQuery, settingsToQuery, type Settings } from '../src/settings.js';

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { clipByGlobalNorm } from 'gradclip';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { addingProblem } from '../../cli/src/tasks.js';
+import { addingProblem } from '@gradclip/experiments/tasks';
 import { tensorClipStep } from '../src/clipping.js';
 import { DEFAULTS, METHODS, type Settings } from '../src/settings.js';
 import { Trainer, type StepRecord } from '../src/train.js';
