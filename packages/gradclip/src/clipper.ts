@@ -15,6 +15,27 @@ import { globalNormOptions, nonNegative, perTensorNormOptions } from './validate
  */
 export type StateTree<S> = S | string | boolean | null | readonly StateTree<S>[] | { readonly [key: string]: StateTree<S> };
 
+type RuleFactory = (...args: never[]) => ClipRule;
+
+const ruleKinds = new Map<string, RuleFactory>();
+
+/**
+ * Makes the rules of `kind` rebuildable from a saved config (`ClipRule.config`), and returns
+ * `factory`. A rule module registers as it defines its factory,
+ * `export const fooRule = /* @__PURE__ *\/ ruleKind('foo', function fooRule(…) {…})`, so
+ * that a bundler keeps the registration exactly where it keeps the factory: an app that
+ * never uses a clipper does not carry it, and one that uses it can load it.
+ */
+export function ruleKind<F extends RuleFactory>(kind: string, factory: F): F {
+  ruleKinds.set(kind, factory);
+  return factory;
+}
+
+/** The factory registered for `kind` (see `ruleKind`), if any. */
+export function ruleFactoryOf(kind: string): RuleFactory | undefined {
+  return ruleKinds.get(kind);
+}
+
 /** How a saved model rebuilds a rule: a registered kind and its factory's arguments (JSON). */
 export interface RuleConfig {
   readonly kind: string;

@@ -3,7 +3,7 @@ import { finaliseNorm, mergeAllNormStats, mergeNormStats, statsFinite } from './
 import type { ArrayOps, NormStats } from './ops.js';
 import { typedNormStats, typedOps } from './typed_ops.js';
 import type { GradientSet } from './types.js';
-import { normType, stateNumber } from './validate.js';
+import { normType as checkNormType, stateNumber } from './validate.js';
 
 /** Norm statistics of every tensor of a set together (the rules' shared first step). */
 export function setNormStats<T, S, B>(ops: ArrayOps<T, S, B>, grads: readonly T[], p: number): NormStats<S> {
@@ -23,8 +23,8 @@ export function setNormStats<T, S, B>(ops: ArrayOps<T, S, B>, grads: readonly T[
  * @param grads a Float32Array / Float64Array, `{ values, shape }`, or a list / record of them.
  * @param normType p of the p-norm: any p > 0, or Infinity. Default 2.
  */
-export function globalNorm(grads: GradientSet, normType_ = 2): number {
-  const p = normType('normType', normType_);
+export function globalNorm(grads: GradientSet, normType = 2): number {
+  const p = checkNormType('normType', normType);
   const leaves = leavesOf(grads);
   return finaliseNorm(typedOps, setNormStats(typedOps, leaves.map((l) => l.values), p));
 }
@@ -35,8 +35,8 @@ export function globalNorm(grads: GradientSet, normType_ = 2): number {
  * numbers), combine with `mergeNormStatistics`, turn them into a norm with
  * `normFromStatistics`, and pass that norm to `clipByGlobalNorm(…, { norm })` on every shard.
  */
-export function normStatistics(grads: GradientSet, normType_ = 2): NormStats<number> {
-  const p = normType('normType', normType_);
+export function normStatistics(grads: GradientSet, normType = 2): NormStats<number> {
+  const p = checkNormType('normType', normType);
   return leavesOf(grads).reduce(
     (acc, l) => mergeNormStats(typedOps, acc, typedNormStats(l.values, p)),
     mergeAllNormStats(typedOps, p, []),
@@ -50,7 +50,7 @@ export function normStatistics(grads: GradientSet, normType_ = 2): NormStats<num
 export function checkNormStatistics(arg: string, s: unknown): NormStats<number> {
   if (typeof s !== 'object' || s === null) throw new TypeError(`${arg} must be norm statistics, got ${String(s)}`);
   const o = s as Record<string, unknown>;
-  const p = normType(`${arg}.p`, o.p === null ? Infinity : o.p);
+  const p = checkNormType(`${arg}.p`, o.p === null ? Infinity : o.p);
   for (const k of ['ref', 'sum', 'nan', 'inf'] as const) {
     if (typeof o[k] !== 'number') throw new TypeError(`${arg}.${k} must be a number, got ${describe(o[k])}`);
   }

@@ -1,4 +1,4 @@
-import { jsonOptions, makeClipper, splitState, safeRecord, type Clipper, type ClipRule, type StateTree } from '../clipper.js';
+import { jsonOptions, makeClipper, splitState, safeRecord, type Clipper, type ClipRule, type StateTree, ruleKind } from '../clipper.js';
 import { describe, type Leaf } from '../gradients.js';
 import { finaliseNorm, mergeAllNormStats, statsFinite } from '../norm_stats.js';
 import type { ArrayOps } from '../ops.js';
@@ -47,7 +47,7 @@ type AState<S> = { step: S; gamma: Record<string, S> };
  * clipped without shrinking the others. A tensor that first appears after warm-up starts with
  * the warm-up rule for that step. A zero gradient (‖g_i‖ = 0) is left as it is (h_i = 1).
  */
-export function adaGCRule(options: AdaGCOptions = {}): ClipRule<AdaGCState> {
+export const adaGCRule = /* @__PURE__ */ ruleKind('adaGC', function adaGCRule(options: AdaGCOptions = {}): ClipRule<AdaGCState> {
   knownOptions('options', options, ['beta', 'lambdaAbs', 'lambdaRel', 'warmupSteps', 'eps', 'nonFinite']);
   const beta = inRange('options.beta', options.beta ?? 0.98, 0, 1);
   const lambdaAbs = finiteNonNegative('options.lambdaAbs', options.lambdaAbs ?? 1.0);
@@ -110,7 +110,7 @@ export function adaGCRule(options: AdaGCOptions = {}): ClipRule<AdaGCState> {
       return { out, state: { step, gamma } };
     },
   } as ClipRule<AdaGCState>;
-}
+});
 
 /**
  * AdaGC: per-tensor adaptive thresholds from an EMA of each tensor's clipped norm.

@@ -1,7 +1,7 @@
 import type { Leaf } from '../gradients.js';
 import type { ArrayOps, UnitLayout } from '../ops.js';
 import { withNonFinitePolicy } from '../rule.js';
-import { jsonOptions, makeClipper, restoreStateless, splitState, type Clipper, type ClipRule, type StateTree } from '../clipper.js';
+import { jsonOptions, makeClipper, restoreStateless, splitState, type Clipper, type ClipRule, type StateTree, ruleKind } from '../clipper.js';
 import type { NonFinitePolicy } from '../types.js';
 import { finiteNonNegative, knownOptions, nonFinitePolicy, oneOf, positive } from '../validate.js';
 import { totalNorm } from './common.js';
@@ -60,7 +60,7 @@ export function matchParams<T>(
  * replace batch normalisation's stabilising effect. The report's `scale` is the smallest
  * unit factor and `norm` the global L2 norm before clipping.
  */
-export function agcRule(options: AgcOptions = {}): ClipRule<Stateless> {
+export const agcRule = /* @__PURE__ */ ruleKind('agc', function agcRule(options: AgcOptions = {}): ClipRule<Stateless> {
   knownOptions('options', options, ['clipping', 'eps', 'layout', 'nonFinite']);
   const clipping = finiteNonNegative('options.clipping', options.clipping ?? 0.01);
   const eps = positive('options.eps', options.eps ?? 1e-3);
@@ -97,7 +97,7 @@ export function agcRule(options: AgcOptions = {}): ClipRule<Stateless> {
       return { out: { ...r, norm, finite }, state };
     },
   };
-}
+});
 
 /**
  * Unit-wise adaptive gradient clipping (AGC). `clip(grads, params)` needs the parameters, with

@@ -1,10 +1,11 @@
-import { jsonOptions, makeClipper, splitState, type Clipper, type ClipRule, type StateTree } from '../clipper.js';
+import { jsonOptions, makeClipper, splitState, type Clipper, type ClipRule, type StateTree, ruleKind } from '../clipper.js';
 import { describe } from '../gradients.js';
 import type { ArrayOps } from '../ops.js';
 import type { NonFinitePolicy } from '../types.js';
 import { inRange, integerAtLeast, knownOptions, nonFinitePolicy, stateInteger, stateNumber, stateRecord } from '../validate.js';
 import { totalNorm, TORCH_EPS, valuesOf } from './common.js';
 import { ratioToNorm, scaleAll } from '../rule.js';
+import { historyFor, type NormHistory, type NormHistoryFactory } from './norm_history.js';
 import { SortedBlocks } from './order_statistics.js';
 
 export interface AutoClipOptions {
@@ -29,41 +30,7 @@ export type AutoClipState = {
   readonly next: number;
 };
 
-/**
- * The history of norms with percentile queries — the one part of AutoClip that is not the
- * same code on every backend (a device backend keeps a fixed-size buffer of tensors and
- * sorts it there). Register an implementation for a backend with `registerNormHistory`.
- */
-export interface NormHistory<S, B> {
-  /** Appends x unless `valid` is false (non-finite norms never enter the history). */
-  push(x: S, valid: B): void;
-  /** NumPy-linear percentile (q in [0, 100]) of the history; NaN when it is empty. */
-  percentile(q: number): S;
-  /** The history as state (plain data on typed arrays). */
-  toState(): StateTree<S>;
-}
-
-/** Makes a backend's history from a state (`undefined`: an empty history). */
-export type NormHistoryFactory = <T, S, B>(
-  ops: ArrayOps<T, S, B>,
-  state: StateTree<S> | undefined,
-  historySize: number,
-) => NormHistory<S, B>;
-
-const factories = new Map<string, NormHistoryFactory>();
-
-/** Tells AutoClip how to keep its history on a backend (keyed by `ops.name`). */
-export function registerNormHistory(opsName: string, factory: NormHistoryFactory): void {
-  factories.set(opsName, factory);
-}
-
-function historyFor<T, S, B>(ops: ArrayOps<T, S, B>): NormHistoryFactory {
-  const f = factories.get(ops.name);
-  if (f === undefined) {
-    throw new TypeError(`autoClip has no norm history for backend '${ops.name}': register one with registerNormHistory`);
-  }
-  return f;
-}
+export { registerNormHistory, type NormHistory, type NormHistoryFactory } from './norm_history.js';
 
 interface Cached {
   sorted: SortedBlocks;
@@ -156,7 +123,10 @@ const typedNormHistory = ((_ops: ArrayOps<unknown, number, boolean>, state: Stat
   return history;
 }) as unknown as NormHistoryFactory;
 
-registerNormHistory('typed', typedNormHistory);
+/** The norm history for a backend: the typed one here, others as registered (registerNormHistory). */
+function historyOf<T, S, B>(ops: ArrayOps<T, S, B>): NormHistoryFactory {
+  return ops.name === 'typed' ? typedNormHistory : historyFor(ops);
+}
 
 /**
  * AutoClip (Seetharaman, Wichern, Pardo & Le Roux 2020, "AutoClip: Adaptive Gradient
@@ -169,7 +139,7 @@ registerNormHistory('typed', typedNormHistory);
  * (τ = g). Non-finite norms are not appended. The threshold follows the training's own
  * scale, which removes the hand-tuned threshold; p = 10 was the paper's choice.
  */
-export function autoClipRule(options: AutoClipOptions = {}): ClipRule<AutoClipState> {
+export const autoClipRule = /* @__PURE__ */ ruleKind('autoClip', function autoClipRule(options: AutoClipOptions = {}): ClipRule<AutoClipState> {
   knownOptions('options', options, ['percentile', 'historySize', 'nonFinite']);
   const q = inRange('options.percentile', options.percentile ?? 10, 0, 100);
   const historySize = integerAtLeast('options.historySize', options.historySize ?? Infinity, 1, true);
@@ -182,11 +152,11 @@ export function autoClipRule(options: AutoClipOptions = {}): ClipRule<AutoClipSt
     restore: (state: unknown, arg?: string): AutoClipState => ({ history: checkedHistory(state, historySize, arg).slice(-historySize), next: 0 }),
     nonFinite: policy,
     config: { kind: 'autoClip', args: [jsonOptions(options)] },
-    init: (ops) => historyFor(ops)(ops, undefined, historySize).toState(),
+    init: (ops) => historyOf(ops)(ops, undefined, historySize).toState(),
     apply(ops, grads, _params, state) {
       const values = valuesOf(grads);
       const { norm, finite, valid, stats } = totalNorm(ops, values);
-      const history = historyFor(ops)(ops, state, historySize);
+      const history = historyOf(ops)(ops, state, historySize);
       history.push(norm, valid);
       const threshold = history.percentile(q);
       const one = ops.scalar(1);
@@ -199,7 +169,7 @@ export function autoClipRule(options: AutoClipOptions = {}): ClipRule<AutoClipSt
       return { out: { ...scaleAll(ops, values, factor, norm, finite, policy), threshold }, state: history.toState() };
     },
   };
-}
+});
 
 /**
  * AutoClip: clips to a percentile of the gradient norms seen so far.

@@ -1,4 +1,4 @@
-import { jsonOptions, makeClipper, splitState, type Clipper, type ClipRule, type StateTree } from '../clipper.js';
+import { jsonOptions, makeClipper, splitState, type Clipper, type ClipRule, type StateTree, ruleKind } from '../clipper.js';
 import type { Leaf } from '../gradients.js';
 import type { ArrayOps } from '../ops.js';
 import type { NonFinitePolicy } from '../types.js';
@@ -76,7 +76,7 @@ type ZState<S> = { count: S; mean: S; m2: S; variance: S };
  *
  * Feeding the clipped value x back into the EMA keeps one spike from inflating the statistics.
  */
-export function zClipRule(options: ZClipOptions = {}): ClipRule<ZClipState> {
+export const zClipRule = /* @__PURE__ */ ruleKind('zClip', function zClipRule(options: ZClipOptions = {}): ClipRule<ZClipState> {
   knownOptions('options', options, [
     'alpha', 'zThresh', 'maxGradNorm', 'eps', 'warmupSteps', 'mode', 'clipOption', 'clipFactor', 'skipUpdateOnSpike', 'nonFinite',
   ]);
@@ -169,7 +169,7 @@ export function zClipRule(options: ZClipOptions = {}): ClipRule<ZClipState> {
       return { out: { ...scaleAll(ops, values, factor, g, finite, policy), threshold: threshold_ }, state: next };
     },
   } as ClipRule<ZClipState>;
-}
+});
 
 /**
  * ZClip: z-score spike clipping with EMA statistics of the gradient norm.

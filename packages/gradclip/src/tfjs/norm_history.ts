@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { registerNormHistory, type NormHistory, type NormHistoryFactory } from '../adaptive/auto_clip.js';
+import { registerNormHistory, type NormHistory, type NormHistoryFactory } from '../adaptive/norm_history.js';
 import type { StateTree } from '../clipper.js';
 
 /**

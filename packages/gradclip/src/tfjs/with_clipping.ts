@@ -1,9 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
 
-import { agcRule } from '../adaptive/agc.js';
-import { adaGCRule } from '../adaptive/ada_gc.js';
-import { autoClipRule } from '../adaptive/auto_clip.js';
-import { zClipRule } from '../adaptive/z_clip.js';
 import {
   copyState,
   fromJson,
@@ -15,6 +11,8 @@ import {
   type ClipRule,
   type RuleConfig,
   type StateTree,
+  ruleFactoryOf,
+  ruleKind,
 } from '../clipper.js';
 import { describe } from '../gradients.js';
 import { kerasClipRule, type KerasClipOptions } from '../keras.js';
@@ -134,16 +132,17 @@ function overlay(state: StateTree<tf.Variable>, saved: { name: string; tensor: t
 
 type RuleFactory = (...args: never[]) => ClipRule;
 
-/** Rebuilds rules from a saved model's config (`ClipRule.config`): kind → rule factory. */
+/**
+ * Rebuilds rules from a saved model's config (`ClipRule.config`): kind → rule factory. The
+ * fixed-threshold kinds are always here; the adaptive ones (agc, autoClip, zClip, adaGC)
+ * register where their factory is defined (`ruleKind` in the core), so that an app that uses
+ * only `{ globalClipnorm }` does not carry them in its bundle.
+ */
 const factories = new Map<string, RuleFactory>([
   ['keras', kerasClipRule as RuleFactory],
   ['globalNorm', globalNormRuleOf as RuleFactory],
   ['perTensorNorm', perTensorNormRuleOf as RuleFactory],
   ['value', valueRuleOf as RuleFactory],
-  ['agc', agcRule as RuleFactory],
-  ['autoClip', autoClipRule as RuleFactory],
-  ['zClip', zClipRule as RuleFactory],
-  ['adaGC', adaGCRule as RuleFactory],
 ]);
 
 /**
@@ -151,12 +150,17 @@ const factories = new Map<string, RuleFactory>([
  * `config: { kind, args }` and register the factory that takes those args.
  */
 export function registerClipperKind(kind: string, factory: (...args: never[]) => ClipRule): void {
-  factories.set(kind, factory);
+  ruleKind(kind, factory);
 }
 
 function clipperFromConfig(c: RuleConfig): TensorClipper {
-  const f = factories.get(c.kind);
-  if (f === undefined) throw new TypeError(`unknown gradclip clipper kind '${c.kind}' in the saved optimizer config`);
+  const f = factories.get(c.kind) ?? ruleFactoryOf(c.kind);
+  if (f === undefined) {
+    throw new TypeError(
+      `unknown gradclip clipper kind '${c.kind}' in the saved optimizer config (a bundled app keeps a clipper only where it ` +
+        `uses it: use its factory, or registerClipperKind('${c.kind}', ${c.kind}Rule) before loading)`,
+    );
+  }
   return tensorClipper(f(...(fromJson(c.args) as never[])));
 }
 
