@@ -1,6 +1,7 @@
 // Loads the model index.html saved with AutoClip. A bundle keeps a clipper only where the app
 // uses it, so a page that loads adaptive-clipped models without training names the kinds it
-// loads: registerClipperKind(kind, the core rule factory).
+// loads: registerClipperKind(kind, the core rule factory). (In this three-page build the
+// chunk shared with index.html holds AutoClip anyway; an app of its own would not.)
 import * as tf from '@tensorflow/tfjs';
 import { autoClipRule } from 'gradclip';
 import { registerClipperKind } from 'gradclip/tfjs';
