@@ -110,6 +110,7 @@ for (const backend of ['webgl', 'webgpu'] as const satisfies readonly GpuBackend
       for (const r of rows) {
         expect(r.fused, r.name).toBe('gpu');
         expect(r.leaked, `${r.name} leaked tensors`).toBe(0);
+        expect(r.buffers, `${r.name} leaked backend buffers`).toBe(0);
         expect(r.reads, `${r.name} backend reads`).toBe(0);
       }
     });

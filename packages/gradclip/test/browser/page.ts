@@ -294,8 +294,8 @@ async function twinSteps(): Promise<TwinResult[]> {
 }
 
 /** Tensors alive and backend reads after `n` clipping steps of every clipper. */
-async function leaksAndReads(n: number): Promise<{ name: string; leaked: number; reads: number; fused: string | null }[]> {
-  const out: { name: string; leaked: number; reads: number; fused: string | null }[] = [];
+async function leaksAndReads(n: number): Promise<{ name: string; leaked: number; buffers: number; reads: number; fused: string | null }[]> {
+  const out: { name: string; leaked: number; buffers: number; reads: number; fused: string | null }[] = [];
   const b = tf.backend() as unknown as Record<string, (...a: unknown[]) => unknown>;
   let reads = 0;
   const counted = ['readSync', 'read', 'readToGPU'].filter((k) => typeof b[k] === 'function');
@@ -316,6 +316,8 @@ async function leaksAndReads(n: number): Promise<{ name: string; leaked: number;
       const first = needsParams ? dc.clip(gd[0]!, pd) : dc.clip(gd[0]!);
       release(first);
       const before = tf.memory().numTensors;
+      // The backend's own buffers too: the kernels' intermediates (partials) are no tensors.
+      const buffersBefore = tf.memory().numDataBuffers;
       reads = 0;
       for (let i = 1; i <= n; i++) {
         const r = needsParams ? dc.clip(gd[i % gd.length]!, pd) : dc.clip(gd[i % gd.length]!);
@@ -323,10 +325,11 @@ async function leaksAndReads(n: number): Promise<{ name: string; leaked: number;
       }
       const stepReads = reads;
       const leaked = tf.memory().numTensors - before;
+      const buffers = tf.memory().numDataBuffers - buffersBefore;
       dc.dispose();
       gd.forEach((g) => tf.dispose(Object.values(g)));
       tf.dispose(Object.values(pd));
-      out.push({ name, leaked, reads: stepReads, fused: fusedKind() ?? null });
+      out.push({ name, leaked, buffers, reads: stepReads, fused: fusedKind() ?? null });
     }
   } finally {
     for (const [k, f] of originals) b[k] = f;
