@@ -106,7 +106,7 @@ for (const backend of ['webgl', 'webgpu'] as const satisfies readonly GpuBackend
 
     it('200 steps of every clipper leak no tensor and read nothing back from the backend', async () => {
       const rows = await run('leaksAndReads', 200);
-      expect(rows).toHaveLength(9);
+      expect(rows).toHaveLength(11);
       for (const r of rows) {
         expect(r.fused, r.name).toBe('gpu');
         expect(r.leaked, `${r.name} leaked tensors`).toBe(0);

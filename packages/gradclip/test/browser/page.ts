@@ -308,7 +308,13 @@ async function leaksAndReads(n: number): Promise<{ name: string; leaked: number;
   }
   try {
     const data = steps(10);
-    for (const [name, , tensor, needsParams] of twins) {
+    // Every clipper, plus the policies that choose between tensors on the device.
+    const clippers: [string, () => TensorClipper, boolean][] = [
+      ...twins.map(([name, , tensor, needsParams]) => [name, tensor, needsParams] as [string, () => TensorClipper, boolean]),
+      ["globalNorm, nonFinite 'skip'", () => globalNormTensorClipper(1, { nonFinite: 'skip' }), false],
+      ["globalNorm, nonFinite 'zero'", () => globalNormTensorClipper(1, { nonFinite: 'zero' }), false],
+    ];
+    for (const [name, tensor, needsParams] of clippers) {
       const gd = data.map((g) => ({ w: tf.tensor(g.w, shapes.w), b: tf.tensor(g.b, shapes.b), big: tf.tensor(g.big, shapes.big) }));
       const pd = { w: tf.tensor(params.w, shapes.w), b: tf.tensor(params.b, shapes.b), big: tf.tensor(params.big, shapes.big) };
       const dc = tensor();
