@@ -55,6 +55,21 @@ for (const backend of BACKENDS) {
         m.dispose();
       });
 
+      it('a hostile optimizer config (unknown or an Object.prototype name for a kind, escape codes, missing fields) is a TypeError quoting it', async () => {
+        const m = await trained({ globalClipnorm: 1 });
+        const withConfig = (f: (c: Record<string, unknown>) => void) => (a: tf.io.ModelArtifacts) => {
+          const tc = a.trainingConfig as unknown as { optimizer_config: { config: Record<string, unknown> } };
+          f(tc.optimizer_config.config);
+        };
+        await expect(saveAndLoad(m, withConfig((c) => (c['clipper'] = { kind: 'constructor', args: [] })))).rejects.toThrow(/unknown gradclip clipper kind "constructor"/);
+        await expect(saveAndLoad(m, withConfig((c) => (c['clipper'] = { kind: 'x\u001b[2J', args: [] })))).rejects.toThrow(/kind "x\\u001b\[2J"/);
+        await expect(saveAndLoad(m, withConfig((c) => (c['clipper'] = null)))).rejects.toThrow(/must be \{ kind: string, args: \[\] \}, got null/);
+        await expect(saveAndLoad(m, withConfig((c) => delete c['optimizer']))).rejects.toThrow(/must hold optimizer: \{ className, config \}/);
+        await expect(saveAndLoad(m, withConfig((c) => (c['optimizer'] = { className: 'constructor', config: {} })))).rejects.toThrow(/unknown optimizer class "constructor"/);
+        expect('isAdmin' in {}).toBe(false);
+        m.dispose();
+      });
+
       it('a corrupt saved value (a negative ZClip mean) is refused at load, naming the field', async () => {
         const m = await trained(zClipTensorClipper({ warmupSteps: 2 }));
         await expect(

@@ -153,15 +153,24 @@ export function registerClipperKind(kind: string, factory: (...args: never[]) =>
   ruleKind(kind, factory);
 }
 
-function clipperFromConfig(c: RuleConfig): TensorClipper {
-  const f = factories.get(c.kind) ?? ruleFactoryOf(c.kind);
+/** A saved config's field as it may appear in an error message: quoted, escaped and short. */
+const shown = (x: unknown) => (typeof x === 'string' ? JSON.stringify(x.length > 60 ? `${x.slice(0, 60)}…` : x) : describe(x));
+
+function clipperFromConfig(c: unknown): TensorClipper {
+  if (typeof c !== 'object' || c === null || typeof (c as RuleConfig).kind !== 'string' || !Array.isArray((c as RuleConfig).args)) {
+    throw new TypeError(`the saved optimizer config's clipper must be { kind: string, args: [] }, got ${describe(c)}`);
+  }
+  const { kind, args } = c as RuleConfig;
+  // Own entries only: a kind named 'constructor' or '__proto__' is just unknown.
+  const f = factories.get(kind) ?? ruleFactoryOf(kind);
   if (f === undefined) {
+    const safe = /^[A-Za-z_$][\w$]*$/.test(kind) ? kind : 'kind';
     throw new TypeError(
-      `unknown gradclip clipper kind '${c.kind}' in the saved optimizer config (a bundled app keeps a clipper only where it ` +
-        `uses it: use its factory, or registerClipperKind('${c.kind}', ${c.kind}Rule) before loading)`,
+      `unknown gradclip clipper kind ${shown(kind)} in the saved optimizer config (a bundled app keeps a clipper only where it ` +
+        `uses it: use its factory, or registerClipperKind(${shown(kind)}, ${safe}Rule) before loading)`,
     );
   }
-  return tensorClipper(f(...(fromJson(c.args) as never[])));
+  return tensorClipper(f(...(fromJson(args) as never[])));
 }
 
 /**
@@ -276,12 +285,16 @@ export class ClippedOptimizer extends tf.Optimizer {
     cls: tf.serialization.SerializableConstructor<T>,
     config: tf.serialization.ConfigDict,
   ): T {
-    const o = config['optimizer'] as { className: string; config: tf.serialization.ConfigDict };
-    const entry = tf.serialization.SerializationMap.getMap().classNameMap[o.className];
-    if (entry === undefined) throw new TypeError(`unknown optimizer class '${o.className}' in the saved config`);
+    const o = config['optimizer'] as { className?: unknown; config?: unknown } | null | undefined;
+    if (typeof o !== 'object' || o === null || typeof o.className !== 'string' || typeof o.config !== 'object' || o.config === null) {
+      throw new TypeError(`the saved optimizer config must hold optimizer: { className, config }, got ${describe(o)}`);
+    }
+    const map = tf.serialization.SerializationMap.getMap().classNameMap;
+    const entry = Object.hasOwn(map, o.className) ? map[o.className] : undefined;
+    if (entry === undefined) throw new TypeError(`unknown optimizer class ${shown(o.className)} in the saved config`);
     const [innerCls, fromConfig] = entry;
-    const inner = fromConfig(innerCls, o.config) as unknown as tf.Optimizer;
-    const clipper = clipperFromConfig(config['clipper'] as unknown as RuleConfig);
+    const inner = fromConfig(innerCls, o.config as tf.serialization.ConfigDict) as unknown as tf.Optimizer;
+    const clipper = clipperFromConfig(config['clipper']);
     return new (cls as unknown as new (o: tf.Optimizer, c: TensorClipper) => T)(inner, clipper);
   }
 }
