@@ -4,6 +4,7 @@
  * `tf.nextFrame()`), so the page stays responsive while it runs.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-webgpu';
 import '@tensorflow/tfjs-backend-webgl';
 import '@tensorflow/tfjs-backend-cpu';
 import { COLORS, LiveChart, lossSpec, renderStatic, seriesSpec, surfaceSpec } from './charts.js';
@@ -386,8 +387,16 @@ async function drawPascanu(): Promise<void> {
 
 // ---------------------------------------------------------------- start-up
 
+/**
+ * WebGPU where the browser offers an adapter (gradclip/tfjs runs its compute-shader kernels
+ * there), else WebGL, else the cpu backend; `?backend=` forces one (with cpu as the fallback).
+ * The badge shows the backend in use.
+ */
 async function pickBackend(): Promise<string> {
-  const order = settings.backend === 'auto' ? ['webgl', 'cpu'] : [settings.backend, 'cpu'];
+  const gpu = (navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+  const hasWebGpu = gpu !== undefined && (await gpu.requestAdapter().catch(() => null)) !== null;
+  const auto = hasWebGpu ? ['webgpu', 'webgl', 'cpu'] : ['webgl', 'cpu'];
+  const order = settings.backend === 'auto' ? auto : [settings.backend, 'cpu'];
   for (const name of order) {
     try {
       if (await tf.setBackend(name)) return name;

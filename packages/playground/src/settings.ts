@@ -10,7 +10,7 @@ export type Method = (typeof METHODS)[number];
 export const LANGS = ['en', 'ko'] as const;
 export type Lang = (typeof LANGS)[number];
 
-export const BACKENDS = ['auto', 'webgl', 'cpu'] as const;
+export const BACKENDS = ['auto', 'webgpu', 'webgl', 'cpu'] as const;
 export type BackendChoice = (typeof BACKENDS)[number];
 
 export interface Settings {

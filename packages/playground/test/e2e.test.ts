@@ -32,7 +32,7 @@ if (!existsSync(CHROMIUM)) {
 }
 
 /** Headless Chromium with a fresh profile; console errors and page errors go to `problems`. */
-async function launch(problems: string[]): Promise<{ context: BrowserContext; page: Page; userDataDir: string }> {
+async function launch(problems: string[], extraArgs: readonly string[] = []): Promise<{ context: BrowserContext; page: Page; userDataDir: string }> {
   const userDataDir = mkdtempSync(join(tmpdir(), 'gradclip-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
@@ -48,6 +48,7 @@ async function launch(problems: string[]): Promise<{ context: BrowserContext; pa
       '--disable-quic',
       '--use-angle=swiftshader',
       '--enable-unsafe-swiftshader',
+      ...extraArgs,
     ],
     viewport: { width: 1440, height: 1000 },
     deviceScaleFactor: 1,
@@ -96,7 +97,7 @@ describe('playground in Chromium', () => {
     await page.goto(`${base}?steps=25`);
     await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
     const backend = await page.textContent('#backend');
-    expect(['webgl', 'cpu']).toContain(backend);
+    expect(['webgpu', 'webgl', 'cpu']).toContain(backend);
     expect(await page.evaluate(() => window.playground.backend())).toBe(backend);
 
     // The charts start empty; remember what the norm chart's canvas looks like.
@@ -244,6 +245,26 @@ describe('playground production build (vite build + vite preview) in Chromium', 
   const history = () => page.evaluate(() => window.playground.history()) as Promise<Rec[]>;
   const finished = () =>
     page.waitForFunction(() => ['done', 'diverged'].includes(window.playground.status()), null, { timeout: 40_000, polling: 100 });
+
+  it('runs on WebGPU when the browser offers it, and the badge says so (issue 13)', async () => {
+    const gpuProblems: string[] = [];
+    const gpu = await launch(gpuProblems, ['--enable-unsafe-webgpu']);
+    try {
+      await gpu.page.goto(`${base}?method=globalNorm&tau=1&steps=12`);
+      await gpu.page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+      expect(await gpu.page.textContent('#backend')).toBe('webgpu');
+      expect(await gpu.page.evaluate(() => window.playground.backend())).toBe('webgpu');
+      await gpu.page.click('#start');
+      await gpu.page.waitForFunction(() => ['done', 'diverged'].includes(window.playground.status()), null, { timeout: 90_000, polling: 100 });
+      const recs = (await gpu.page.evaluate(() => window.playground.history())) as Rec[];
+      expect(recs).toHaveLength(12);
+      for (const r of recs) expect(r.postNorm).toBeLessThanOrEqual(1 + 1e-4);
+      expect(gpuProblems).toEqual([]);
+    } finally {
+      await gpu.context.close();
+      rmSync(gpu.userDataDir, { recursive: true, force: true });
+    }
+  });
 
   it('?method=autoClip loads and trains, clipping at the percentile threshold', async () => {
     await page.goto(`${base}?method=autoClip&steps=15&backend=cpu`);
