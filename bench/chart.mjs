@@ -15,9 +15,15 @@ export function chartSpec(rows) {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: {
       text: 'Gradient clipping throughput (float32; higher is better)',
-      subtitle: 'GB/s of gradient memory touched (global & per-tensor: 12 B/value, value: 8 B/value); medians; "t" = tensors',
+      subtitle:
+        'GB/s of gradient memory touched (global & per-tensor: 12 B/value, value: 8 B/value); medians; "t" = tensors',
     },
-    config: { font: FONT, axis: { labelFontSize: 11, titleFontSize: 12 }, legend: { labelFontSize: 12, labelLimit: 300 }, header: { labelFontSize: 13 } },
+    config: {
+      font: FONT,
+      axis: { labelFontSize: 11, titleFontSize: 12 },
+      legend: { labelFontSize: 12, labelLimit: 300 },
+      header: { labelFontSize: 13 },
+    },
     // Lines join sizes of one layout only: "100 tensors" (few large) vs many 1,000-value tensors.
     data: {
       values: rows.map((r) => ({
@@ -33,17 +39,25 @@ export function chartSpec(rows) {
     spec: {
       width: 330,
       height: 300,
-      layer: [
-        { mark: { type: 'line', strokeWidth: 2 } },
-        { mark: { type: 'point', filled: true, size: 40 } },
-      ],
+      layer: [{ mark: { type: 'line', strokeWidth: 2 } }, { mark: { type: 'point', filled: true, size: 40 } }],
       encoding: {
         x: { field: 'config', type: 'ordinal', sort: order, title: 'values / tensors', axis: { labelAngle: -40 } },
         y: { field: 'gbps', type: 'quantitative', scale: { type: 'log' }, title: 'GB/s' },
         color: {
           field: 'candidate',
           type: 'nominal',
-          sort: ['gradclip-wasm', 'gradclip-wasm-arena', 'gradclip-wasm-arena-mt', 'gradclip-js', 'plain-js', 'tfjs-cpu', 'tfjs-wasm', 'c', 'pytorch', 'pytorch-mt'],
+          sort: [
+            'gradclip-wasm',
+            'gradclip-wasm-arena',
+            'gradclip-wasm-arena-mt',
+            'gradclip-js',
+            'plain-js',
+            'tfjs-cpu',
+            'tfjs-wasm',
+            'c',
+            'pytorch',
+            'pytorch-mt',
+          ],
           scale: { scheme: 'category10' },
         },
         detail: { field: 'layout' },

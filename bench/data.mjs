@@ -63,7 +63,13 @@ export function expectations(total, tensors) {
   value.last = clampv(valueAt(tensors - 1, per - 1));
   const norm = Math.sqrt(sq);
   const s = Math.min(1, OPS.global.threshold / (norm + 1e-6));
-  const global = { norm, sum: s * sum, sumAbs: s * abs, first: s * valueAt(0, 0), last: s * valueAt(tensors - 1, per - 1) };
+  const global = {
+    norm,
+    sum: s * sum,
+    sumAbs: s * abs,
+    first: s * valueAt(0, 0),
+    last: s * valueAt(tensors - 1, per - 1),
+  };
   return { global, value, pertensor };
 }
 

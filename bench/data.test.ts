@@ -65,7 +65,9 @@ describe('bench data and oracle', () => {
     const scaledWrong = grads.map((g) => g.map((v) => v * s * 1.001));
     expect(check('global', { ...summarise(scaledWrong), norm }, want.global).length).toBeGreaterThan(0);
     const right = grads.map((g) => g.map((v) => v * s));
-    expect(check('global', { ...summarise(right), norm: norm * 1.001 }, want.global)).toEqual([expect.stringMatching(/^norm/)]);
+    expect(check('global', { ...summarise(right), norm: norm * 1.001 }, want.global)).toEqual([
+      expect.stringMatching(/^norm/),
+    ]);
     const clampedWrong = grads.map((g) => g.map((v) => Math.min(0.49, Math.max(-0.49, v))));
     expect(check('value', summarise(clampedWrong), want.value).length).toBeGreaterThan(0);
   });

@@ -54,8 +54,17 @@ async function runOn(backend) {
 
   const model = tfl.sequential({
     layers: [
-      tfl.layers.dense({ inputShape: [input], units: hidden, activation: 'relu', kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) }),
-      tfl.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }) }),
+      tfl.layers.dense({
+        inputShape: [input],
+        units: hidden,
+        activation: 'relu',
+        kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }),
+      }),
+      tfl.layers.dense({
+        units: 10,
+        activation: 'softmax',
+        kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }),
+      }),
     ],
   });
   const optimizer = tf.train.sgd(0.01);
@@ -115,13 +124,29 @@ async function runOn(backend) {
   const plain = rows.find((r) => r.name === 'non-private');
   const materialisedMB = (B * params * 4) / 2 ** 20;
   const targets = [
-    { target: `${backend}: ghost peak memory ≤ 1.5× non-private (peak tf.memory().numBytes)`, value: ghost.peakMB / plain.peakMB, met: ghost.peakMB / plain.peakMB <= 1.5 },
-    { target: `${backend}: ghost step-allocated memory ≤ 1.5× non-private (peak − held)`, value: ghost.extraMB / plain.extraMB, met: ghost.extraMB / plain.extraMB <= 1.5 },
-    { target: `${backend}: ghost time ≤ 3× non-private`, value: ghost.medianMs / plain.medianMs, met: ghost.medianMs / plain.medianMs <= 3 },
+    {
+      target: `${backend}: ghost peak memory ≤ 1.5× non-private (peak tf.memory().numBytes)`,
+      value: ghost.peakMB / plain.peakMB,
+      met: ghost.peakMB / plain.peakMB <= 1.5,
+    },
+    {
+      target: `${backend}: ghost step-allocated memory ≤ 1.5× non-private (peak − held)`,
+      value: ghost.extraMB / plain.extraMB,
+      met: ghost.extraMB / plain.extraMB <= 1.5,
+    },
+    {
+      target: `${backend}: ghost time ≤ 3× non-private`,
+      value: ghost.medianMs / plain.medianMs,
+      met: ghost.medianMs / plain.medianMs <= 3,
+    },
   ];
-  console.log(`DP-SGD step, ${input} → ${hidden} → 10 dense, batch ${B}, ${params.toLocaleString('en')} parameters, tfjs ${backend} backend, ${reps} reps`);
+  console.log(
+    `DP-SGD step, ${input} → ${hidden} → 10 dense, batch ${B}, ${params.toLocaleString('en')} parameters, tfjs ${backend} backend, ${reps} reps`,
+  );
   for (const r of rows) {
-    console.log(`  ${r.name.padEnd(12)} ${f(r.medianMs, 1).padStart(8)} ms   peak ${f(r.peakMB, 1).padStart(7)} MB   step-allocated ${f(r.extraMB, 1).padStart(7)} MB`);
+    console.log(
+      `  ${r.name.padEnd(12)} ${f(r.medianMs, 1).padStart(8)} ms   peak ${f(r.peakMB, 1).padStart(7)} MB   step-allocated ${f(r.extraMB, 1).padStart(7)} MB`,
+    );
   }
   console.log(`  (materialised per-example gradients alone: ${f(materialisedMB, 1)} MB)`);
   for (const t of targets) console.log(`  ${t.met ? 'MET ' : 'MISS'}  ${t.target}: ${f(t.value)}`);
@@ -136,5 +161,18 @@ for (const b of backends) results.push(await runOn(b));
 mkdirSync(out, { recursive: true });
 writeFileSync(
   join(out, 'privacy.json'),
-  JSON.stringify({ date: new Date().toISOString(), machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version }, B, input, hidden, reps, results, targets: results.flatMap((r) => r.targets) }, null, 1),
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version },
+      B,
+      input,
+      hidden,
+      reps,
+      results,
+      targets: results.flatMap((r) => r.targets),
+    },
+    null,
+    1,
+  ),
 );

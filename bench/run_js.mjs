@@ -49,7 +49,8 @@ async function typedCandidate(kind) {
     const threads = kind === 'arena-mt' ? os.availableParallelism() : 1;
     const arena = lib.gradientArena(new Array(tensors).fill(per), { threads });
     if (!arena.wasm) throw new Error('the gradient arena is not WASM-backed here');
-    if ((await arena.ready) !== threads) throw new Error(`only ${await arena.ready} of ${threads} arena threads started`);
+    if ((await arena.ready) !== threads)
+      throw new Error(`only ${await arena.ready} of ${threads} arena threads started`);
     grads = arena.arrays;
   } else {
     grads = pristine.map((a) => new Float32Array(a.length));

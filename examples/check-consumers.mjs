@@ -35,7 +35,13 @@ const log = (m) => console.log(`[consumers ${((performance.now() - t0) / 1000).t
 
 function run(cmd, args, cwd, env = {}) {
   try {
-    return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, timeout: 300_000 });
+    return execFileSync(cmd, args, {
+      cwd,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+      timeout: 300_000,
+    });
   } catch (e) {
     throw new Error(`${cmd} ${args.join(' ')} (in ${cwd}) failed:\n${e.stdout ?? ''}${e.stderr ?? ''}`);
   }
@@ -46,8 +52,12 @@ function installedVersion(name, from = root) {
   return JSON.parse(readFileSync(createRequire(join(from, 'x.js')).resolve(`${name}/package.json`), 'utf8')).version;
 }
 
-if (!existsSync(join(lib, 'dist/tfjs/index.js'))) throw new Error('packages/gradclip/dist is missing: run `npm run build -w gradclip` first');
-if (!existsSync(CHROMIUM)) throw new Error(`the Vite consumer check needs Debian's chromium at ${CHROMIUM}: apt-get install chromium (.ci/run does this)`);
+if (!existsSync(join(lib, 'dist/tfjs/index.js')))
+  throw new Error('packages/gradclip/dist is missing: run `npm run build -w gradclip` first');
+if (!existsSync(CHROMIUM))
+  throw new Error(
+    `the Vite consumer check needs Debian's chromium at ${CHROMIUM}: apt-get install chromium (.ci/run does this)`,
+  );
 
 const work = mkdtempSync(join(tmpdir(), 'gradclip-consumers-'));
 
@@ -60,16 +70,38 @@ try {
   // 1. The tarball.
   const [packed] = pack(lib);
   const files = packed.files.map((f) => f.path);
-  log(`packed ${packed.filename}: ${files.length} files, ${(packed.size / 1e3).toFixed(1)} kB (${(packed.unpackedSize / 1e3).toFixed(1)} kB unpacked)`);
-  for (const f of ['README.md', 'LICENSE', 'CHANGELOG.md', 'package.json', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/tfjs/index.js', 'dist/tfjs/index.cjs', 'dist/tfjs/index.d.ts']) {
+  log(
+    `packed ${packed.filename}: ${files.length} files, ${(packed.size / 1e3).toFixed(1)} kB (${(packed.unpackedSize / 1e3).toFixed(1)} kB unpacked)`,
+  );
+  for (const f of [
+    'README.md',
+    'LICENSE',
+    'CHANGELOG.md',
+    'package.json',
+    'dist/index.js',
+    'dist/index.cjs',
+    'dist/index.d.ts',
+    'dist/tfjs/index.js',
+    'dist/tfjs/index.cjs',
+    'dist/tfjs/index.d.ts',
+  ]) {
     assert.ok(files.includes(f), `the tarball lacks ${f}`);
   }
-  assert.deepEqual(files.filter((f) => /\.test\.|(^|\/)test\/|^src\//.test(f)), [], 'the tarball ships tests or sources');
+  assert.deepEqual(
+    files.filter((f) => /\.test\.|(^|\/)test\/|^src\//.test(f)),
+    [],
+    'the tarball ships tests or sources',
+  );
   assert.ok(packed.unpackedSize < 2e6, `the package unpacks to ${packed.unpackedSize} bytes`);
   const [cliPacked] = pack(join(root, 'packages/cli'));
   const cliFiles = cliPacked.files.map((f) => f.path);
-  for (const f of ['LICENSE', 'README.md', 'package.json', 'bin/gradclip.mjs', 'dist/cli.js']) assert.ok(cliFiles.includes(f), `the CLI tarball lacks ${f}`);
-  assert.deepEqual(cliFiles.filter((f) => /\.test\.|(^|\/)test\/|^src\//.test(f)), [], 'the CLI tarball ships tests or sources');
+  for (const f of ['LICENSE', 'README.md', 'package.json', 'bin/gradclip.mjs', 'dist/cli.js'])
+    assert.ok(cliFiles.includes(f), `the CLI tarball lacks ${f}`);
+  assert.deepEqual(
+    cliFiles.filter((f) => /\.test\.|(^|\/)test\/|^src\//.test(f)),
+    [],
+    'the CLI tarball ships tests or sources',
+  );
 
   // 2. One install for all the example projects (each also lists its own dependencies).
   const deps = {
@@ -79,23 +111,37 @@ try {
     typescript: installedVersion('typescript'),
     vite: installedVersion('vite', join(root, 'packages/playground')),
   };
-  writeFileSync(join(work, 'package.json'), JSON.stringify({ name: 'gradclip-consumers', private: true, dependencies: deps }, null, 2));
+  writeFileSync(
+    join(work, 'package.json'),
+    JSON.stringify({ name: 'gradclip-consumers', private: true, dependencies: deps }, null, 2),
+  );
   run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--no-package-lock', '--loglevel=error'], work);
-  log(`installed ${Object.entries(deps).map(([k, v]) => `${k}@${v.startsWith('file:') ? 'tarball' : v}`).join(', ')}`);
+  log(
+    `installed ${Object.entries(deps)
+      .map(([k, v]) => `${k}@${v.startsWith('file:') ? 'tarball' : v}`)
+      .join(', ')}`,
+  );
   for (const ex of ['node-esm-ts', 'node-cjs', 'vite-app']) {
-    cpSync(join(root, 'examples', ex), join(work, ex), { recursive: true, filter: (p) => !/(node_modules|dist)$/.test(p) });
+    cpSync(join(root, 'examples', ex), join(work, ex), {
+      recursive: true,
+      filter: (p) => !/(node_modules|dist)$/.test(p),
+    });
   }
 
   // 3a. TypeScript in three resolution modes, then Node ESM.
   const esm = join(work, 'node-esm-ts');
   const tsc = join(work, 'node_modules/typescript/bin/tsc');
-  for (const cfg of ['tsconfig.json', 'tsconfig.bundler.json', 'tsconfig.node10.json']) run(process.execPath, [tsc, '-p', cfg], esm);
+  for (const cfg of ['tsconfig.json', 'tsconfig.bundler.json', 'tsconfig.node10.json'])
+    run(process.execPath, [tsc, '-p', cfg], esm);
   const esmOut = run(process.execPath, ['dist/index.js'], esm);
   assert.match(esmOut, /^typed: norm 5 clipped true w 0\.600,0\.800$/m);
   assert.match(esmOut, /^zClip: resumed true$/m);
   const moved = /^tfjs: optimizer ClippedOptimizer moved (\S+)$/m.exec(esmOut);
   assert.ok(moved, esmOut);
-  assert.ok(Number(moved[1]) > 0.09 && Number(moved[1]) <= 0.1 + 1e-4, `one clipped SGD step moved ${moved[1]}, expected 0.1`);
+  assert.ok(
+    Number(moved[1]) > 0.09 && Number(moved[1]) <= 0.1 + 1e-4,
+    `one clipped SGD step moved ${moved[1]}, expected 0.1`,
+  );
   log('node-esm-ts: type-checks with node16, bundler and node10 resolution; runs');
 
   // 3b. CommonJS.
@@ -110,14 +156,25 @@ try {
   const app = join(work, 'vite-app');
   const vite = await import(pathToFileURL(createRequire(join(app, 'x.js')).resolve('vite')).href);
   await vite.build({ root: app, logLevel: 'error' });
-  const server = await vite.preview({ root: app, logLevel: 'error', preview: { port: 0, host: '127.0.0.1', strictPort: false } });
+  const server = await vite.preview({
+    root: app,
+    logLevel: 'error',
+    preview: { port: 0, host: '127.0.0.1', strictPort: false },
+  });
   const base = server.resolvedUrls.local[0];
   const { chromium } = await import('playwright-core');
   const userDataDir = mkdtempSync(join(tmpdir(), 'gradclip-consumer-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+    ],
   });
   try {
     const page = context.pages()[0] ?? (await context.newPage());
@@ -125,7 +182,9 @@ try {
     page.on('pageerror', (e) => problems.push(e.message));
     const result = async (path) => {
       await page.goto(new URL(path, base).href);
-      await page.waitForFunction(() => document.body.dataset.result || document.body.dataset.error, null, { timeout: 60_000 });
+      await page.waitForFunction(() => document.body.dataset.result || document.body.dataset.error, null, {
+        timeout: 60_000,
+      });
       const error = await page.evaluate(() => document.body.dataset.error);
       assert.equal(error, undefined, `${path}: ${error}`);
       return JSON.parse(await page.evaluate(() => document.body.dataset.result));
@@ -133,12 +192,18 @@ try {
     const trained = await result('index.html');
     assert.equal(trained.steps, 3);
     assert.equal(trained.adaptiveSteps, 20);
-    assert.ok(trained.moved > 0.29 && trained.moved <= 0.3 + 1e-4, `3 clipped SGD steps moved ${trained.moved}, expected 0.3`);
+    assert.ok(
+      trained.moved > 0.29 && trained.moved <= 0.3 + 1e-4,
+      `3 clipped SGD steps moved ${trained.moved}, expected 0.3`,
+    );
     const loaded = await result('load.html');
     assert.equal(loaded.optimizer, 'GradclipClippedOptimizer');
     assert.match(JSON.stringify(loaded.clipper), /\b1\b/, 'the saved clipper config has the threshold 1');
     assert.equal(loaded.steps, 4);
-    assert.ok(loaded.moved > 0.09 && loaded.moved <= 0.1 + 1e-4, `a clipped step after loading moved ${loaded.moved}, expected 0.1`);
+    assert.ok(
+      loaded.moved > 0.09 && loaded.moved <= 0.1 + 1e-4,
+      `a clipped step after loading moved ${loaded.moved}, expected 0.1`,
+    );
     const adaptive = await result('load-adaptive.html');
     assert.equal(adaptive.optimizer, 'GradclipClippedOptimizer');
     assert.equal(adaptive.clipper.kind, 'autoClip');
@@ -150,11 +215,16 @@ try {
     await server.close();
     rmSync(userDataDir, { recursive: true, force: true });
   }
-  log('vite-app: production build trains and saves in Chromium; a page with only `import "gradclip/tfjs"` loads the model and keeps clipping');
+  log(
+    'vite-app: production build trains and saves in Chromium; a page with only `import "gradclip/tfjs"` loads the model and keeps clipping',
+  );
 
   // 3d. The gradclip command from the packed CLI (depending on the packed library).
   const bin = join(work, 'node_modules/.bin/gradclip');
-  assert.equal(run(bin, ['--version'], work).trim(), JSON.parse(readFileSync(join(root, 'packages/cli/package.json'), 'utf8')).version);
+  assert.equal(
+    run(bin, ['--version'], work).trim(),
+    JSON.parse(readFileSync(join(root, 'packages/cli/package.json'), 'utf8')).version,
+  );
   assert.throws(() => run(bin, ['demo', '--out', '/proc/x'], work), /--out \/proc\/x: \/proc is a system folder/);
   assert.match(run(bin, ['surface', '--quick', '--out', join(work, 'report')], work), /Report written to/);
   assert.ok(existsSync(join(work, 'report/pascanu_surface.png')));

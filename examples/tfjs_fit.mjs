@@ -27,18 +27,12 @@ const ys = tf.tidy(() => {
 });
 
 const model = tfl.sequential({
-  layers: [
-    tfl.layers.dense({ units: 16, activation: 'relu', inputShape: [2] }),
-    tfl.layers.dense({ units: 1 }),
-  ],
+  layers: [tfl.layers.dense({ units: 16, activation: 'relu', inputShape: [2] }), tfl.layers.dense({ units: 1 })],
 });
 
 // The same network, same initial weights, trained without clipping for comparison.
 const unclipped = tfl.sequential({
-  layers: [
-    tfl.layers.dense({ units: 16, activation: 'relu', inputShape: [2] }),
-    tfl.layers.dense({ units: 1 }),
-  ],
+  layers: [tfl.layers.dense({ units: 16, activation: 'relu', inputShape: [2] }), tfl.layers.dense({ units: 1 })],
 });
 unclipped.setWeights(model.getWeights());
 
@@ -76,7 +70,9 @@ const ratio = await optimizer.monitor.ratioClipped();
 console.log(`steps: ${records.length}, clipped: ${(100 * ratio).toFixed(0)}%`);
 console.log(`pre-clip gradient norm: median ${norms[norms.length >> 1].toFixed(1)}, max ${norms.at(-1).toFixed(1)}`);
 console.log(`largest update ‖Δw‖ = ${largestStep.toExponential(3)} ≤ lr·maxNorm = ${(lr * maxNorm).toExponential(3)}`);
-console.log(`final loss with clipping: ${history.history.loss.at(-1).toFixed(1)}; without: ${plain.history.loss.at(-1)}`);
+console.log(
+  `final loss with clipping: ${history.history.loss.at(-1).toFixed(1)}; without: ${plain.history.loss.at(-1)}`,
+);
 if (!(largestStep <= lr * maxNorm * (1 + 1e-4))) throw new Error('an update exceeded lr · maxNorm');
 
 tf.dispose([xs, clean, ys]);

@@ -46,7 +46,9 @@ function fmt(n) {
   const e = Math.log10(n);
   return Number.isInteger(e) ? `1e${e}` : String(n);
 }
-const configs = (args.sizes ? String(args.sizes).split(',') : ['1e3', '1e4', '1e5', '1e6', '1e6x1000', '1e7', '1e7x10000'])
+const configs = (
+  args.sizes ? String(args.sizes).split(',') : ['1e3', '1e4', '1e5', '1e6', '1e6x1000', '1e7', '1e7x10000']
+)
   .concat(args.large ? ['1e8'] : [])
   .map(parseConfig);
 const ops = args.ops ? String(args.ops).split(',') : Object.keys(OPS);
@@ -62,9 +64,14 @@ try {
   notes.push(`C reference skipped: gcc failed (${String(e.message).split('\n')[0]})`);
 }
 const python = '/usr/bin/python3';
-const torchProbe = spawnSync(python, ['-c', 'import torch; print(torch.__version__, torch.get_num_threads())'], { encoding: 'utf8' });
+const torchProbe = spawnSync(python, ['-c', 'import torch; print(torch.__version__, torch.get_num_threads())'], {
+  encoding: 'utf8',
+});
 const haveTorch = torchProbe.status === 0;
-if (!haveTorch) notes.push(`PyTorch skipped: ${python} cannot import torch (${(torchProbe.stderr || torchProbe.error?.message || '').trim().split('\n').pop()})`);
+if (!haveTorch)
+  notes.push(
+    `PyTorch skipped: ${python} cannot import torch (${(torchProbe.stderr || torchProbe.error?.message || '').trim().split('\n').pop()})`,
+  );
 const torchInfo = haveTorch ? torchProbe.stdout.trim() : null;
 
 const all = [
@@ -93,10 +100,14 @@ function runCandidate(c, cfg) {
   const t = String(cfg.total);
   const n = String(cfg.tensors);
   if (c.kind === 'js') {
-    const r = spawnSync(process.execPath, [join(root, 'bench/run_js.mjs'), c.name, t, n, ops.join(','), String(budget), String(maxReps)], {
-      encoding: 'utf8',
-      maxBuffer: 1 << 26,
-    });
+    const r = spawnSync(
+      process.execPath,
+      [join(root, 'bench/run_js.mjs'), c.name, t, n, ops.join(','), String(budget), String(maxReps)],
+      {
+        encoding: 'utf8',
+        maxBuffer: 1 << 26,
+      },
+    );
     if (r.status !== 0) throw new Error(r.stderr.trim().split('\n').slice(-3).join(' | '));
     return JSON.parse(r.stdout.trim().split('\n').pop());
   }
@@ -105,7 +116,10 @@ function runCandidate(c, cfg) {
   for (const op of ops) {
     const thr = String(OPS[op].threshold);
     const common = [op, t, n, String(budget), String(maxReps), thr];
-    const cmd = c.kind === 'c' ? [cBin, common] : [python, [join(root, 'bench/torch_clip.py'), ...common, ...(c.threads ? [String(c.threads)] : [])]];
+    const cmd =
+      c.kind === 'c'
+        ? [cBin, common]
+        : [python, [join(root, 'bench/torch_clip.py'), ...common, ...(c.threads ? [String(c.threads)] : [])]];
     const r = spawnSync(cmd[0], cmd[1], { encoding: 'utf8', maxBuffer: 1 << 26 });
     if (r.status !== 0) throw new Error((r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' | '));
     const j = JSON.parse(r.stdout.trim().split('\n').pop());
@@ -212,24 +226,36 @@ for (const [label, what] of [
   for (const name of ['gradclip-wasm', 'gradclip-wasm-arena', 'gradclip-wasm-arena-mt']) {
     const r = get(label, 'global', name);
     if (!r) continue;
-    target(`${what}: ${name} global-norm time / PyTorch ≤ 1.0`, r.vsPytorch, r.vsPytorch !== null && r.vsPytorch <= 1 && r.ok);
-    if (!label.includes('10,000')) target(`${what}: ${name} throughput / C ≥ 0.75`, r.ofC, r.ofC !== null && r.ofC >= 0.75 && r.ok);
+    target(
+      `${what}: ${name} global-norm time / PyTorch ≤ 1.0`,
+      r.vsPytorch,
+      r.vsPytorch !== null && r.vsPytorch <= 1 && r.ok,
+    );
+    if (!label.includes('10,000'))
+      target(`${what}: ${name} throughput / C ≥ 0.75`, r.ofC, r.ofC !== null && r.ofC >= 0.75 && r.ok);
   }
   // Not one of the issue's targets: the threaded arena against PyTorch on as many threads.
   const mt = get(label, 'global', 'gradclip-wasm-arena-mt');
   const pmt = get(label, 'global', 'pytorch-mt');
-  if (mt && pmt && pmt.ok) info.push(`${what}: gradclip-wasm-arena-mt time / pytorch-mt (both on every core): ${f(mt.median / pmt.median)}`);
+  if (mt && pmt && pmt.ok)
+    info.push(`${what}: gradclip-wasm-arena-mt time / pytorch-mt (both on every core): ${f(mt.median / pmt.median)}`);
 }
 for (const name of ['gradclip-wasm', 'gradclip-wasm-arena', 'gradclip-wasm-arena-mt']) {
   const g = get('1e7 / 100 t', 'global', name);
   const p = get('1e7 / 100 t', 'global', 'plain-js');
-  if (g && p) target(`10M: ${name} ≥ 5× faster than the plain JS loop`, p.median / g.median, p.median / g.median >= 5 && g.ok);
+  if (g && p)
+    target(`10M: ${name} ≥ 5× faster than the plain JS loop`, p.median / g.median, p.median / g.median >= 5 && g.ok);
 }
 lines.push('targets (this run):');
-for (const t of targets) lines.push(`  ${t.met === null ? 'n/a ' : t.met ? 'MET ' : 'MISS'}  ${t.target}: ${f(t.value)}`);
+for (const t of targets)
+  lines.push(`  ${t.met === null ? 'n/a ' : t.met ? 'MET ' : 'MISS'}  ${t.target}: ${f(t.value)}`);
 for (const i of info) lines.push(`  info  ${i}`);
 const wrong = rows.filter((r) => !r.ok);
-lines.push(wrong.length ? `\n${wrong.length} results FAILED the correctness check (marked WRONG above)` : '\nall results passed the correctness check');
+lines.push(
+  wrong.length
+    ? `\n${wrong.length} results FAILED the correctness check (marked WRONG above)`
+    : '\nall results passed the correctness check',
+);
 for (const n of notes) lines.push(`note: ${n}`);
 
 // The TensorFlow.js adapter's own benchmark (gradclip/tfjs vs the naive composition).
@@ -238,14 +264,26 @@ const tfjsScript = join(root, 'bench/tfjs_global_norm.mjs');
 if (!args['no-tfjs-script'] && existsSync(tfjsScript)) {
   process.stderr.write('running bench/tfjs_global_norm.mjs…\n');
   const tfjsArgs = [`--out=${out}`, ...(args['tfjs-composed'] ? [] : ['--no-composed'])];
-  const r = spawnSync(process.execPath, [tfjsScript, ...tfjsArgs], { encoding: 'utf8', cwd: root, maxBuffer: 1 << 26, timeout: 600_000 });
+  const r = spawnSync(process.execPath, [tfjsScript, ...tfjsArgs], {
+    encoding: 'utf8',
+    cwd: root,
+    maxBuffer: 1 << 26,
+    timeout: 600_000,
+  });
   const jsonPath = join(out, 'tfjs.json');
   if (r.status === 0 && existsSync(jsonPath)) {
     tfjsAdapter = JSON.parse(readFileSync(jsonPath, 'utf8'));
     lines.push('\nbench/tfjs_global_norm.mjs (gradclip/tfjs vs naive tfjs composition):');
-    lines.push(...r.stdout.trim().split('\n').map((l) => `  ${l}`));
+    lines.push(
+      ...r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => `  ${l}`),
+    );
   } else {
-    lines.push(`\nnote: bench/tfjs_global_norm.mjs failed: ${(r.stderr || '').trim().split('\n').slice(-2).join(' | ')}`);
+    lines.push(
+      `\nnote: bench/tfjs_global_norm.mjs failed: ${(r.stderr || '').trim().split('\n').slice(-2).join(' | ')}`,
+    );
   }
 }
 
@@ -254,12 +292,22 @@ let privacy = null;
 const privacyScript = join(root, 'bench/privacy.mjs');
 if (!args['no-privacy'] && existsSync(privacyScript)) {
   process.stderr.write('running bench/privacy.mjs…\n');
-  const r = spawnSync(process.execPath, [privacyScript, `--out=${out}`], { encoding: 'utf8', cwd: root, maxBuffer: 1 << 26, timeout: 600_000 });
+  const r = spawnSync(process.execPath, [privacyScript, `--out=${out}`], {
+    encoding: 'utf8',
+    cwd: root,
+    maxBuffer: 1 << 26,
+    timeout: 600_000,
+  });
   const jsonPath = join(out, 'privacy.json');
   if (r.status === 0 && existsSync(jsonPath)) {
     privacy = JSON.parse(readFileSync(jsonPath, 'utf8'));
     lines.push('\nbench/privacy.mjs (DP-SGD step with ghost clipping vs the non-private step):');
-    lines.push(...r.stdout.trim().split('\n').map((l) => `  ${l}`));
+    lines.push(
+      ...r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => `  ${l}`),
+    );
   } else {
     lines.push(`\nnote: bench/privacy.mjs failed: ${(r.stderr || '').trim().split('\n').slice(-2).join(' | ')}`);
   }
@@ -267,10 +315,23 @@ if (!args['no-privacy'] && existsSync(privacyScript)) {
 
 const report = lines.join('\n');
 console.log(report);
-const machine = { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memGB: os.totalmem() / 2 ** 30, node: process.version, torch: torchInfo };
+const machine = {
+  cpus: os.cpus().length,
+  cpu: os.cpus()[0]?.model,
+  memGB: os.totalmem() / 2 ** 30,
+  node: process.version,
+  torch: torchInfo,
+};
 writeFileSync(
   join(out, 'bench.json'),
-  JSON.stringify({ date: new Date().toISOString(), machine, args, budget, maxReps, rows, targets, notes, tfjsAdapter, privacy }, null, 1),
+  JSON.stringify(
+    { date: new Date().toISOString(), machine, args, budget, maxReps, rows, targets, notes, tfjsAdapter, privacy },
+    null,
+    1,
+  ),
 );
-await renderChart(rows.filter((r) => r.ok), join(out, 'bench'));
+await renderChart(
+  rows.filter((r) => r.ok),
+  join(out, 'bench'),
+);
 console.log(`\nwrote ${join(out, 'bench.json')}, bench.svg, bench.png`);

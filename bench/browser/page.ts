@@ -28,7 +28,8 @@ function pairwiseSum(xs: tf.Tensor[]): tf.Tensor {
   let level = xs;
   while (level.length > 1) {
     const next: tf.Tensor[] = [];
-    for (let i = 0; i < level.length; i += 2) next.push(i + 1 < level.length ? tf.add(level[i]!, level[i + 1]!) : level[i]!);
+    for (let i = 0; i < level.length; i += 2)
+      next.push(i + 1 < level.length ? tf.add(level[i]!, level[i + 1]!) : level[i]!);
     level = next;
   }
   return level[0]!;
@@ -135,12 +136,21 @@ async function rnnShare(rounds: number, seqLen = 10): Promise<{ times: Record<st
     apply(grads) {
       const names = Object.keys(grads);
       const r = naiveClip(names.map((k) => grads[k]!));
-      return { grads: Object.fromEntries(names.map((k, i) => [k, r.grads[i]!])), preNorm: r.norm, threshold: null, clipped: tf.scalar(1) };
+      return {
+        grads: Object.fromEntries(names.map((k, i) => [k, r.grads[i]!])),
+        preNorm: r.norm,
+        threshold: null,
+        clipped: tf.scalar(1),
+      };
     },
     dispose: () => {},
   };
   const opts = { seqLen, learningRate: 0.01, weightScale: 1, seed: 1 };
-  const trainers: Record<string, Trainer> = { none: new Trainer(opts, none), naive: new Trainer(opts, naive), gradclip: new Trainer(opts, clip) };
+  const trainers: Record<string, Trainer> = {
+    none: new Trainer(opts, none),
+    naive: new Trainer(opts, naive),
+    gradclip: new Trainer(opts, clip),
+  };
   const times: Record<string, number[]> = { none: [], naive: [], gradclip: [] };
   const orders = [
     ['none', 'naive', 'gradclip'],
@@ -169,7 +179,13 @@ async function denseShare(rounds: number): Promise<{ times: Record<string, numbe
     b2: tf.variable(tf.zeros([10])),
   });
   const x = rand([64, 256], 3, 1);
-  const y = tf.oneHot(tf.tensor1d(Array.from({ length: 64 }, (_, i) => i % 10), 'int32'), 10);
+  const y = tf.oneHot(
+    tf.tensor1d(
+      Array.from({ length: 64 }, (_, i) => i % 10),
+      'int32',
+    ),
+    10,
+  );
   const models = { none: make(), naive: make(), gradclip: make() };
   const opt = { none: tf.train.sgd(0.01), naive: tf.train.sgd(0.01), gradclip: tf.train.sgd(0.01) };
   const denseClipper = globalNormTensorClipper(MAX_NORM);
@@ -184,8 +200,12 @@ async function denseShare(rounds: number): Promise<{ times: Record<string, numbe
     for (const name of order) {
       const m = models[name];
       const t0 = performance.now();
-      const { value, grads } = tf.variableGrads(() =>
-        tf.losses.softmaxCrossEntropy(y, tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(x, m.w1), m.b1)), m.w2), m.b2)) as tf.Scalar,
+      const { value, grads } = tf.variableGrads(
+        () =>
+          tf.losses.softmaxCrossEntropy(
+            y,
+            tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(x, m.w1), m.b1)), m.w2), m.b2),
+          ) as tf.Scalar,
       );
       let applied: tf.NamedTensorMap = grads;
       const extra: tf.Tensor[] = [];

@@ -51,19 +51,31 @@ const bundled = await build({
 const script = bundled.outputFiles[0].text;
 const server = http.createServer((req, res) => {
   res.setHeader('content-type', req.url === '/entry.js' ? 'text/javascript' : 'text/html');
-  res.end(req.url === '/entry.js' ? script : '<!doctype html><meta charset="utf-8"><script type="module" src="/entry.js"></script>');
+  res.end(
+    req.url === '/entry.js'
+      ? script
+      : '<!doctype html><meta charset="utf-8"><script type="module" src="/entry.js"></script>',
+  );
 });
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const url = `http://127.0.0.1:${server.address().port}/`;
 
-const gpuArgs = args.gpu ? ['--enable-unsafe-webgpu', '--ignore-gpu-blocklist'] : ['--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--enable-unsafe-webgpu'];
+const gpuArgs = args.gpu
+  ? ['--enable-unsafe-webgpu', '--ignore-gpu-blocklist']
+  : ['--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--enable-unsafe-webgpu'];
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
   headless: true,
   args: ['--headless', '--no-sandbox', '--no-first-run', '--disable-background-networking', ...gpuArgs],
 });
 
-const results = { date: new Date().toISOString(), machine: `${os.cpus()[0]?.model ?? '?'} × ${os.availableParallelism()}`, chromium: browser.version(), rounds, backends: {} };
+const results = {
+  date: new Date().toISOString(),
+  machine: `${os.cpus()[0]?.model ?? '?'} × ${os.availableParallelism()}`,
+  chromium: browser.version(),
+  rounds,
+  backends: {},
+};
 const fmt = (x) => (x < 10 ? x.toFixed(2) : x.toFixed(1));
 try {
   for (const backend of backends) {
@@ -79,12 +91,26 @@ try {
     console.log('  case                naive ms   gradclip ms   ratio   (norms agree)');
     for (const [tensors, size] of cases) {
       const label = `${tensors} × ${size.toLocaleString('en')}`;
-      const r = await page.evaluate(([l, t, s, n]) => window.gradclipBench.clipCase(l, t, s, n), [label, tensors, size, rounds]);
+      const r = await page.evaluate(
+        ([l, t, s, n]) => window.gradclipBench.clipCase(l, t, s, n),
+        [label, tensors, size, rounds],
+      );
       const naive = median(r.times.naive);
       const ours = median(r.times.gradclip);
       const agree = Math.abs(r.norms.naive - r.norms.gradclip) / r.norms.gradclip < 1e-4;
-      entry.cases.push({ label, tensors, size, naiveMs: naive, gradclipMs: ours, ratio: ours / naive, normsAgree: agree, times: r.times });
-      console.log(`  ${label.padEnd(18)} ${fmt(naive).padStart(9)} ${fmt(ours).padStart(12)}   ${(ours / naive).toFixed(2)}×   ${agree ? 'yes' : `NO: ${r.norms.naive} vs ${r.norms.gradclip}`}`);
+      entry.cases.push({
+        label,
+        tensors,
+        size,
+        naiveMs: naive,
+        gradclipMs: ours,
+        ratio: ours / naive,
+        normsAgree: agree,
+        times: r.times,
+      });
+      console.log(
+        `  ${label.padEnd(18)} ${fmt(naive).padStart(9)} ${fmt(ours).padStart(12)}   ${(ours / naive).toFixed(2)}×   ${agree ? 'yes' : `NO: ${r.norms.naive} vs ${r.norms.gradclip}`}`,
+      );
     }
     for (const [name, fn] of [
       ['rnn', 'rnnShare'],
@@ -97,7 +123,14 @@ try {
       // Clipping's share of a clipped step: the extra time over the unclipped step.
       const share = (clip - none) / clip;
       const naiveShare = (naive - none) / naive;
-      entry.training[name] = { stepMs: none, gradclipStepMs: clip, naiveStepMs: naive, clipShare: share, naiveShare, times: r.times };
+      entry.training[name] = {
+        stepMs: none,
+        gradclipStepMs: clip,
+        naiveStepMs: naive,
+        clipShare: share,
+        naiveShare,
+        times: r.times,
+      };
       console.log(
         `  ${name} training step: ${fmt(none)} ms unclipped, ${fmt(naive)} ms naive clip, ${fmt(clip)} ms gradclip: clipping ≈ ${(100 * share).toFixed(1)} % of the step (naive ${(100 * naiveShare).toFixed(1)} %)`,
       );

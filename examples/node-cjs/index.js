@@ -21,10 +21,17 @@ async function main() {
   await model.fit(xs, ys, { epochs: 2, verbose: 0 });
 
   let artifacts;
-  await model.save(tf.io.withSaveHandler(async (a) => ((artifacts = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })), { includeOptimizer: true });
+  await model.save(
+    tf.io.withSaveHandler(
+      async (a) => ((artifacts = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }),
+    ),
+    { includeOptimizer: true },
+  );
   const loaded = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
   const o = loaded.optimizer;
-  console.log(`loaded: ${o instanceof tfjs.ClippedOptimizer ? o.getClassName() : 'not a ClippedOptimizer'} iterations ${o.iterations}`);
+  console.log(
+    `loaded: ${o instanceof tfjs.ClippedOptimizer ? o.getClassName() : 'not a ClippedOptimizer'} iterations ${o.iterations}`,
+  );
   // The loaded optimizer keeps clipping: one SGD step moves kernel and bias by 0.1 · 0.5 each.
   const before = loaded.getWeights().map((w) => w.dataSync().slice());
   await loaded.fit(xs, ys, { epochs: 1, verbose: 0 });

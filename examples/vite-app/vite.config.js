@@ -8,6 +8,8 @@ export default defineConfig({
   build: {
     target: 'es2022',
     chunkSizeWarningLimit: 4000,
-    rollupOptions: { input: { index: page('index.html'), load: page('load.html'), loadAdaptive: page('load-adaptive.html') } },
+    rollupOptions: {
+      input: { index: page('index.html'), load: page('load.html'), loadAdaptive: page('load-adaptive.html') },
+    },
   },
 });

@@ -14,7 +14,15 @@ report(async () => {
   const model = await tf.loadLayersModel('indexeddb://gradclip-vite-autoclip');
   const o = model.optimizer;
   // The restored history (8 norms, from the saved state) and training goes on.
-  await model.fit(tf.randomNormal([8, 4], 0, 1, 'float32', 3), tf.randomNormal([8, 1], 0, 100, 'float32', 4), { epochs: 1, verbose: 0 });
+  await model.fit(tf.randomNormal([8, 4], 0, 1, 'float32', 3), tf.randomNormal([8, 1], 0, 100, 'float32', 4), {
+    epochs: 1,
+    verbose: 0,
+  });
   const loss = model.evaluate(tf.ones([1, 4]), tf.zeros([1, 1])).dataSync()[0];
-  return { optimizer: o.getClassName(), clipper: o.getConfig().clipper, steps: o.iterations, finite: Number.isFinite(loss) };
+  return {
+    optimizer: o.getClassName(),
+    clipper: o.getConfig().clipper,
+    steps: o.iterations,
+    finite: Number.isFinite(loss),
+  };
 });

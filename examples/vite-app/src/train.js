@@ -18,8 +18,20 @@ report(async () => {
   // An adaptive clipper (AutoClip: the threshold is a percentile of the norms seen so far,
   // kept on the device) saves its state with the model too.
   const adaptive = tf.sequential({ layers: [tf.layers.dense({ units: 1, inputShape: [4] })] });
-  adaptive.compile({ optimizer: withClipping(tf.train.sgd(0.01), autoClipTensorClipper({ percentile: 50, historySize: 8 })), loss: 'meanSquaredError' });
-  await adaptive.fit(tf.randomNormal([32, 4], 0, 1, 'float32', 1), tf.randomNormal([32, 1], 0, 100, 'float32', 2), { epochs: 5, batchSize: 8, verbose: 0 });
+  adaptive.compile({
+    optimizer: withClipping(tf.train.sgd(0.01), autoClipTensorClipper({ percentile: 50, historySize: 8 })),
+    loss: 'meanSquaredError',
+  });
+  await adaptive.fit(tf.randomNormal([32, 4], 0, 1, 'float32', 1), tf.randomNormal([32, 1], 0, 100, 'float32', 2), {
+    epochs: 5,
+    batchSize: 8,
+    verbose: 0,
+  });
   await adaptive.save('indexeddb://gradclip-vite-autoclip', { includeOptimizer: true });
-  return { backend: tf.getBackend(), steps: model.optimizer.iterations, moved, adaptiveSteps: adaptive.optimizer.iterations };
+  return {
+    backend: tf.getBackend(),
+    steps: model.optimizer.iterations,
+    moved,
+    adaptiveSteps: adaptive.optimizer.iterations,
+  };
 });

@@ -27,7 +27,10 @@ describe('the advice snippet', () => {
     model.compile({ optimizer: probe, loss });
     await model.fit(xs, ys, { epochs: 1, batchSize: 32 }); // ≥ 20 steps
     const records = await probe.monitor!.read();
-    const norms = records.slice(0, 20).map((r) => r.norm).sort((a, b) => a - b);
+    const norms = records
+      .slice(0, 20)
+      .map((r) => r.norm)
+      .sort((a, b) => a - b);
     const tau = norms[norms.length >> 1]!;
     const clipped = withClipping(tf.train.sgd(lr), { globalClipnorm: tau }, { monitor: true });
     model.compile({ optimizer: clipped, loss });
@@ -55,7 +58,18 @@ describe('the advice snippet', () => {
         methods: ['none'],
         seeds: [1],
         runs: [{ method: 'none', lr: 0.1, seed: 1, finalLoss: 0.1, earlyNorm: 1.234, clipFraction: 0 }],
-        curves: [{ method: 'none', label: 'no clipping', points: [], bestLoss: 0.1, bestLr: 0.1, sensitivity: 0, withinTwo: [0.1], learns: [0.1] }],
+        curves: [
+          {
+            method: 'none',
+            label: 'no clipping',
+            points: [],
+            bestLoss: 0.1,
+            bestLr: 0.1,
+            sensitivity: 0,
+            withinTwo: [0.1],
+            learns: [0.1],
+          },
+        ],
         bestLoss: 0.1,
       },
       settings: {},
@@ -63,7 +77,7 @@ describe('the advice snippet', () => {
     } as unknown as ReportInput;
     const a = advice(input)!;
     expect(a.tau).toBe(1.2);
-    expect(a.snippet).toContain("withClipping(tf.train.sgd(lr), { globalClipnorm: 1e30 }, { monitor: true })");
+    expect(a.snippet).toContain('withClipping(tf.train.sgd(lr), { globalClipnorm: 1e30 }, { monitor: true })');
     expect(a.snippet).toContain('// here: 1.2');
     expect(a.snippet).toContain('autoClipTensorClipper({ percentile: 10, historySize: 10_000 })');
   });

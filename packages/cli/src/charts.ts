@@ -14,11 +14,21 @@ function surfacePanel(s: SurfaceResult, cellsIn: SurfaceResult['cells'], w: Rang
   const n = Math.round(Math.sqrt(cellsIn.length));
   const dw = (w.max - w.min) / n;
   const db = (b.max - b.min) / n;
-  const cells = cellsIn.map((c) => ({ w0: c.w - dw / 2, w1: c.w + dw / 2, b0: c.b - db / 2, b1: c.b + db / 2, logLoss: Math.log10(Math.max(c.loss, 1e-8)) }));
+  const cells = cellsIn.map((c) => ({
+    w0: c.w - dw / 2,
+    w1: c.w + dw / 2,
+    b0: c.b - db / 2,
+    b1: c.b + db / 2,
+    logLoss: Math.log10(Math.max(c.loss, 1e-8)),
+  }));
   const inside = (p: { w: number; b: number }) => p.w >= w.min && p.w <= w.max && p.b >= b.min && p.b <= b.max;
   const traj = [
-    ...s.plain.filter(inside).map((p) => ({ ...p, run: `no clipping (largest step ${s.plainLargestStep.toFixed(1)})` })),
-    ...s.clipped.filter(inside).map((p) => ({ ...p, run: `clipped at norm ${s.maxNorm} (largest step ${s.clippedLargestStep.toFixed(2)})` })),
+    ...s.plain
+      .filter(inside)
+      .map((p) => ({ ...p, run: `no clipping (largest step ${s.plainLargestStep.toFixed(1)})` })),
+    ...s.clipped
+      .filter(inside)
+      .map((p) => ({ ...p, run: `clipped at norm ${s.maxNorm} (largest step ${s.clippedLargestStep.toFixed(2)})` })),
   ];
   const xs = { domain: [w.min, w.max], nice: false };
   const ys = { domain: [b.min, b.max], nice: false };
@@ -35,7 +45,12 @@ function surfacePanel(s: SurfaceResult, cellsIn: SurfaceResult['cells'], w: Rang
           x2: { field: 'w1' },
           y: { field: 'b0', type: 'quantitative' as const, title: 'b (bias)', scale: ys },
           y2: { field: 'b1' },
-          color: { field: 'logLoss', type: 'quantitative' as const, title: 'log10 loss', scale: { scheme: 'viridis', domain: [-6, 0] } },
+          color: {
+            field: 'logLoss',
+            type: 'quantitative' as const,
+            title: 'log10 loss',
+            scale: { scheme: 'viridis', domain: [-6, 0] },
+          },
         },
       },
       {
@@ -45,13 +60,23 @@ function surfacePanel(s: SurfaceResult, cellsIn: SurfaceResult['cells'], w: Rang
           x: { field: 'w', type: 'quantitative' as const, scale: xs },
           y: { field: 'b', type: 'quantitative' as const, scale: ys },
           order: { field: 'iteration', type: 'quantitative' as const },
-          color: { field: 'run', type: 'nominal' as const, title: 'gradient descent', scale: { range: ['#e6194b', '#000000'] }, legend: { orient: 'bottom' as const, direction: 'vertical' as const, labelLimit: 0 } },
+          color: {
+            field: 'run',
+            type: 'nominal' as const,
+            title: 'gradient descent',
+            scale: { range: ['#e6194b', '#000000'] },
+            legend: { orient: 'bottom' as const, direction: 'vertical' as const, labelLimit: 0 },
+          },
         },
       },
       {
         data: { values: [{ w: s.start.w, b: s.start.b, label: 'start' }].filter(inside) },
         mark: { type: 'text' as const, dx: 16, dy: 8, color: 'white', fontWeight: 'bold' as const },
-        encoding: { x: { field: 'w', type: 'quantitative' as const, scale: xs }, y: { field: 'b', type: 'quantitative' as const, scale: ys }, text: { field: 'label' } },
+        encoding: {
+          x: { field: 'w', type: 'quantitative' as const, scale: xs },
+          y: { field: 'b', type: 'quantitative' as const, scale: ys },
+          text: { field: 'label' },
+        },
       },
     ],
     resolve: { scale: { color: 'independent' as const } },
@@ -64,19 +89,31 @@ export function surfaceSpec(s: SurfaceResult): TopLevelSpec {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
       text: 'Pascanu et al. 2013, Fig. 6: the cliff of a one-unit RNN',
-      subtitle: [`x_t = w·σ(x_t−1) + b, 50 steps, loss (σ(x_50) − 0.7)²; GD lr ${s.learningRate} from (w, b) = (${s.start.w}, ${s.start.b}), ${s.plain.length - 1} iterations.`, 'Yellow: plateau σ→0; green: plateau σ→1; dark: the valley'],
+      subtitle: [
+        `x_t = w·σ(x_t−1) + b, 50 steps, loss (σ(x_50) − 0.7)²; GD lr ${s.learningRate} from (w, b) = (${s.start.w}, ${s.start.b}), ${s.plain.length - 1} iterations.`,
+        'Yellow: plateau σ→0; green: plateau σ→1; dark: the valley',
+      ],
     },
-    hconcat: [surfacePanel(s, s.cells, s.w, s.b, 'whole surface'), surfacePanel(s, s.zoom.cells, s.zoom.w, s.zoom.b, 'zoom around the start')],
+    hconcat: [
+      surfacePanel(s, s.cells, s.w, s.b, 'whole surface'),
+      surfacePanel(s, s.zoom.cells, s.zoom.w, s.zoom.b, 'zoom around the start'),
+    ],
     resolve: { scale: { color: 'shared' } },
   } as TopLevelSpec;
 }
 
 /** Loss of both Pascanu trajectories against iteration. */
 export function surfaceLossSpec(s: SurfaceResult): TopLevelSpec {
-  const rows = [...s.plain.map((p) => ({ ...p, run: 'no clipping' })), ...s.clipped.map((p) => ({ ...p, run: `clipped at norm ${s.maxNorm}` }))];
+  const rows = [
+    ...s.plain.map((p) => ({ ...p, run: 'no clipping' })),
+    ...s.clipped.map((p) => ({ ...p, run: `clipped at norm ${s.maxNorm}` })),
+  ];
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'Pascanu one-unit RNN: loss along the GD trajectories', subtitle: 'The unclipped run jumps off the cliff onto the plateau (loss 0.09) and stays there' },
+    title: {
+      text: 'Pascanu one-unit RNN: loss along the GD trajectories',
+      subtitle: 'The unclipped run jumps off the cliff onto the plateau (loss 0.09) and stays there',
+    },
     width: 520,
     height: 220,
     data: { values: rows.map((r) => ({ ...r, loss: Math.max(r.loss, 1e-12) })) },
@@ -90,15 +127,33 @@ export function surfaceLossSpec(s: SurfaceResult): TopLevelSpec {
 }
 
 /** Training loss per step, one panel per method, one line per seed; divergences marked. */
-export function demoLossSpec(d: DemoResult, chanceLoss: number, taskTitle = 'adding problem, T = 50', settingsNotes: readonly string[] = []): TopLevelSpec {
+export function demoLossSpec(
+  d: DemoResult,
+  chanceLoss: number,
+  taskTitle = 'adding problem, T = 50',
+  settingsNotes: readonly string[] = [],
+): TopLevelSpec {
   const rows = d.runs.flatMap((r) =>
-    r.loss.map((l, step) => ({ method: r.label, seed: `seed ${r.seed}`, step, loss: Number.isFinite(l) ? Math.min(Math.max(l, 1e-4), 1e4) : 1e4 })),
+    r.loss.map((l, step) => ({
+      method: r.label,
+      seed: `seed ${r.seed}`,
+      step,
+      loss: Number.isFinite(l) ? Math.min(Math.max(l, 1e-4), 1e4) : 1e4,
+    })),
   );
-  const divs = d.runs.filter((r) => r.diverged).map((r) => ({ method: r.label, step: r.divergedAt ?? 0, loss: 1e4, seed: `seed ${r.seed}` }));
+  const divs = d.runs
+    .filter((r) => r.diverged)
+    .map((r) => ({ method: r.label, step: r.divergedAt ?? 0, loss: 1e4, seed: `seed ${r.seed}` }));
   const order = d.summary.map((s) => s.label);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: `Training loss per step (${taskTitle})`, subtitle: [`× = divergence (loss NaN/∞ or > 100× chance, drawn at the top); dashed = chance level ${chanceLoss.toFixed(3)}`, ...settingsNotes] },
+    title: {
+      text: `Training loss per step (${taskTitle})`,
+      subtitle: [
+        `× = divergence (loss NaN/∞ or > 100× chance, drawn at the top); dashed = chance level ${chanceLoss.toFixed(3)}`,
+        ...settingsNotes,
+      ],
+    },
     data: { values: [...rows.map((r) => ({ ...r, kind: 'loss' })), ...divs.map((r) => ({ ...r, kind: 'diverged' }))] },
     ...methodGrid(order),
     spec: {
@@ -109,7 +164,13 @@ export function demoLossSpec(d: DemoResult, chanceLoss: number, taskTitle = 'add
           mark: { type: 'line', strokeWidth: 1.2 },
           encoding: {
             x: { field: 'step', type: 'quantitative' },
-            y: { field: 'loss', type: 'quantitative', scale: { type: 'log', domain: [1e-2, 1e4] }, title: 'loss (log)', axis: { values: [0.01, 0.1, 1, 10, 100, 1000, 10000], format: '~g' } },
+            y: {
+              field: 'loss',
+              type: 'quantitative',
+              scale: { type: 'log', domain: [1e-2, 1e4] },
+              title: 'loss (log)',
+              axis: { values: [0.01, 0.1, 1, 10, 100, 1000, 10000], format: '~g' },
+            },
             color: { field: 'seed', type: 'nominal', scale: { scheme: 'dark2' } },
           },
         },
@@ -118,7 +179,11 @@ export function demoLossSpec(d: DemoResult, chanceLoss: number, taskTitle = 'add
           mark: { type: 'point', shape: 'cross', size: 90, color: '#d62728', filled: true },
           encoding: { x: { field: 'step', type: 'quantitative' }, y: { field: 'loss', type: 'quantitative' } },
         },
-        { data: { values: [{ chance: chanceLoss }] }, mark: { type: 'rule', strokeDash: [4, 3], color: '#666' }, encoding: { y: { field: 'chance', type: 'quantitative' } } },
+        {
+          data: { values: [{ chance: chanceLoss }] },
+          mark: { type: 'rule', strokeDash: [4, 3], color: '#666' },
+          encoding: { y: { field: 'chance', type: 'quantitative' } },
+        },
       ],
     },
   };
@@ -133,12 +198,24 @@ const PANEL = { width: 220, height: 130 };
 /** Pre-clip gradient norm per step with the threshold in force. */
 export function demoNormSpec(d: DemoResult): TopLevelSpec {
   const rows = d.runs.flatMap((r) =>
-    r.norm.map((n, step) => ({ method: r.label, seed: `seed ${r.seed}`, step, norm: Number.isFinite(n) ? Math.min(Math.max(n, 1e-4), 1e8) : 1e8, threshold: r.threshold[step] ?? null })),
+    r.norm.map((n, step) => ({
+      method: r.label,
+      seed: `seed ${r.seed}`,
+      step,
+      norm: Number.isFinite(n) ? Math.min(Math.max(n, 1e-4), 1e8) : 1e8,
+      threshold: r.threshold[step] ?? null,
+    })),
   );
   const order = d.summary.map((s) => s.label);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'Gradient norm before clipping, per step', subtitle: ['Lines: seeds; grey dots: the threshold in force — fixed for global norm, reported by the rule each step for AutoClip / ZClip;', 'AGC, AdaGC (per unit / tensor) and value clipping have no single one'] },
+    title: {
+      text: 'Gradient norm before clipping, per step',
+      subtitle: [
+        'Lines: seeds; grey dots: the threshold in force — fixed for global norm, reported by the rule each step for AutoClip / ZClip;',
+        'AGC, AdaGC (per unit / tensor) and value clipping have no single one',
+      ],
+    },
     data: { values: rows },
     ...methodGrid(order),
     spec: {
@@ -148,7 +225,13 @@ export function demoNormSpec(d: DemoResult): TopLevelSpec {
           mark: { type: 'line', strokeWidth: 1.2 },
           encoding: {
             x: { field: 'step', type: 'quantitative' },
-            y: { field: 'norm', type: 'quantitative', scale: { type: 'log' }, title: '‖g‖ (log)', axis: { values: [0.1, 1, 10, 100, 1000, 10000, 1e5, 1e6, 1e7, 1e8], format: '~g' } },
+            y: {
+              field: 'norm',
+              type: 'quantitative',
+              scale: { type: 'log' },
+              title: '‖g‖ (log)',
+              axis: { values: [0.1, 1, 10, 100, 1000, 10000, 1e5, 1e6, 1e7, 1e8], format: '~g' },
+            },
             color: { field: 'seed', type: 'nominal', scale: { scheme: 'dark2' } },
           },
         },
@@ -164,14 +247,25 @@ export function demoNormSpec(d: DemoResult): TopLevelSpec {
 
 /** Final held-out loss per method and seed, with the number of divergences. */
 export function demoFinalSpec(d: DemoResult, chanceLoss: number, settingsNotes: readonly string[] = []): TopLevelSpec {
-  const rows = d.runs.map((r) => ({ method: r.label, seed: `seed ${r.seed}`, evalLoss: r.evalLoss, diverged: r.diverged }));
+  const rows = d.runs.map((r) => ({
+    method: r.label,
+    seed: `seed ${r.seed}`,
+    evalLoss: r.evalLoss,
+    diverged: r.diverged,
+  }));
   const counts = d.summary.map((s) => ({ method: s.label, text: `${s.diverged}/${s.seeds} diverged` }));
   const order = d.summary.map((s) => s.label);
   const finite = rows.filter((r) => r.evalLoss !== null).map((r) => r.evalLoss!);
   const top = Math.max(chanceLoss * 2, ...finite) * 1.15;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'Held-out loss after training, per method', subtitle: [`Dots: seeds that did not diverge; dashed: chance ${chanceLoss.toFixed(3)} (the best constant prediction); right: divergences`, ...settingsNotes] },
+    title: {
+      text: 'Held-out loss after training, per method',
+      subtitle: [
+        `Dots: seeds that did not diverge; dashed: chance ${chanceLoss.toFixed(3)} (the best constant prediction); right: divergences`,
+        ...settingsNotes,
+      ],
+    },
     hconcat: [
       {
         width: 380,
@@ -182,11 +276,20 @@ export function demoFinalSpec(d: DemoResult, chanceLoss: number, settingsNotes: 
             mark: { type: 'point', filled: true, size: 70 },
             encoding: {
               y: { field: 'method', type: 'nominal', sort: order, title: null, scale: { domain: order } },
-              x: { field: 'evalLoss', type: 'quantitative', title: 'held-out loss', scale: { domain: [0, top], nice: false } },
+              x: {
+                field: 'evalLoss',
+                type: 'quantitative',
+                title: 'held-out loss',
+                scale: { domain: [0, top], nice: false },
+              },
               color: { field: 'seed', type: 'nominal', scale: { scheme: 'dark2' } },
             },
           },
-          { data: { values: [{ chance: chanceLoss }] }, mark: { type: 'rule', strokeDash: [4, 3], color: '#666' }, encoding: { x: { field: 'chance', type: 'quantitative' } } },
+          {
+            data: { values: [{ chance: chanceLoss }] },
+            mark: { type: 'rule', strokeDash: [4, 3], color: '#666' },
+            encoding: { x: { field: 'chance', type: 'quantitative' } },
+          },
         ],
       },
       {
@@ -206,10 +309,16 @@ export function demoFinalSpec(d: DemoResult, chanceLoss: number, settingsNotes: 
 
 /** How much each method changes the gradient's direction (claim 5: information loss). */
 export function cosineSpec(d: DemoResult): TopLevelSpec {
-  const rows = d.summary.filter((s) => s.clippedCosine !== null).map((s) => ({ method: s.label, cosine: s.clippedCosine!, clipFraction: s.clipFraction }));
+  const rows = d.summary
+    .filter((s) => s.clippedCosine !== null)
+    .map((s) => ({ method: s.label, cosine: s.clippedCosine!, clipFraction: s.clipFraction }));
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'Direction kept? cos(clipped gradient, raw gradient) on clipped steps', subtitle: '1 = only the length changed (norm clipping); < 1 = the direction changed too (value / per-unit clipping)' },
+    title: {
+      text: 'Direction kept? cos(clipped gradient, raw gradient) on clipped steps',
+      subtitle:
+        '1 = only the length changed (norm clipping); < 1 = the direction changed too (value / per-unit clipping)',
+    },
     width: 380,
     height: { step: 26 },
     data: { values: rows },
@@ -218,7 +327,12 @@ export function cosineSpec(d: DemoResult): TopLevelSpec {
         mark: { type: 'bar', color: '#4c78a8' },
         encoding: {
           y: { field: 'method', type: 'nominal', title: null, sort: rows.map((r) => r.method) },
-          x: { field: 'cosine', type: 'quantitative', scale: { domain: [0, 1] }, title: 'mean cosine over clipped steps' },
+          x: {
+            field: 'cosine',
+            type: 'quantitative',
+            scale: { domain: [0, 1] },
+            title: 'mean cosine over clipped steps',
+          },
         },
       },
       {
@@ -243,11 +357,29 @@ export function sweepSpec(s: SweepResult, chanceLoss: number): TopLevelSpec {
   const band = [{ lo: 0.5 * s.referenceNorm, hi: 10 * s.referenceNorm }];
   const lo = Math.min(...thresholds, band[0]!.lo) / 1.5;
   const hi = Math.max(...thresholds, band[0]!.hi) * 1.5;
-  const x = { field: 'threshold', type: 'quantitative' as const, scale: { type: 'log' as const, domain: [lo, hi], nice: false }, title: `global-norm threshold (reference norm ${s.referenceNorm.toPrecision(3)})` };
-  const shade = { data: { values: band }, mark: { type: 'rect' as const, color: '#2ca02c', opacity: 0.12 }, encoding: { x: { field: 'lo', type: 'quantitative' as const, scale: { type: 'log' as const, domain: [lo, hi], nice: false } }, x2: { field: 'hi' } } };
+  const x = {
+    field: 'threshold',
+    type: 'quantitative' as const,
+    scale: { type: 'log' as const, domain: [lo, hi], nice: false },
+    title: `global-norm threshold (reference norm ${s.referenceNorm.toPrecision(3)})`,
+  };
+  const shade = {
+    data: { values: band },
+    mark: { type: 'rect' as const, color: '#2ca02c', opacity: 0.12 },
+    encoding: {
+      x: { field: 'lo', type: 'quantitative' as const, scale: { type: 'log' as const, domain: [lo, hi], nice: false } },
+      x2: { field: 'hi' },
+    },
+  };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'Threshold sensitivity (global-norm clipping)', subtitle: ["Green band: Pascanu's heuristic, 0.5×–10× the reference norm (median pre-clip norm of stable clipped training)", 'Dots: seeds; line: median'] },
+    title: {
+      text: 'Threshold sensitivity (global-norm clipping)',
+      subtitle: [
+        "Green band: Pascanu's heuristic, 0.5×–10× the reference norm (median pre-clip norm of stable clipped training)",
+        'Dots: seeds; line: median',
+      ],
+    },
     vconcat: [
       {
         width: 520,
@@ -257,14 +389,21 @@ export function sweepSpec(s: SweepResult, chanceLoss: number): TopLevelSpec {
           {
             data: { values: s.points.filter((p) => p.evalLoss !== null) },
             mark: { type: 'point', filled: true, size: 45, color: '#1f77b4' },
-            encoding: { x, y: { field: 'evalLoss', type: 'quantitative', title: 'held-out loss (log)', scale: { type: 'log' } } },
+            encoding: {
+              x,
+              y: { field: 'evalLoss', type: 'quantitative', title: 'held-out loss (log)', scale: { type: 'log' } },
+            },
           },
           {
             data: { values: s.points.filter((p) => p.evalLoss !== null) },
             mark: { type: 'line', color: '#1f77b4' },
             encoding: { x, y: { aggregate: 'median', field: 'evalLoss', type: 'quantitative' } },
           },
-          { data: { values: [{ chance: chanceLoss }] }, mark: { type: 'rule', strokeDash: [4, 3], color: '#666' }, encoding: { y: { field: 'chance', type: 'quantitative' } } },
+          {
+            data: { values: [{ chance: chanceLoss }] },
+            mark: { type: 'rule', strokeDash: [4, 3], color: '#666' },
+            encoding: { y: { field: 'chance', type: 'quantitative' } },
+          },
         ],
       },
       {
@@ -275,7 +414,16 @@ export function sweepSpec(s: SweepResult, chanceLoss: number): TopLevelSpec {
           {
             data: { values: rate },
             mark: { type: 'line', point: true, color: '#d62728' },
-            encoding: { x, y: { field: 'rate', type: 'quantitative', title: 'divergence rate', scale: { domain: [0, 1] }, axis: { format: '%' } } },
+            encoding: {
+              x,
+              y: {
+                field: 'rate',
+                type: 'quantitative',
+                title: 'divergence rate',
+                scale: { domain: [0, 1] },
+                axis: { format: '%' },
+              },
+            },
           },
         ],
       },
@@ -286,14 +434,23 @@ export function sweepSpec(s: SweepResult, chanceLoss: number): TopLevelSpec {
 /** ‖∂L/∂h_t‖ against t, before and after training, per method (median over seeds). */
 export function vanishingSpec(v: VanishingResult): TopLevelSpec {
   const rows = v.runs.flatMap((r) => [
-    ...r.hiddenGradStart.map((g, t) => ({ method: r.label, seed: r.seed, t: t + 1, grad: g, when: 'at initialisation' })),
+    ...r.hiddenGradStart.map((g, t) => ({
+      method: r.label,
+      seed: r.seed,
+      t: t + 1,
+      grad: g,
+      when: 'at initialisation',
+    })),
     ...r.hiddenGradEnd.map((g, t) => ({ method: r.label, seed: r.seed, t: t + 1, grad: g, when: 'after training' })),
   ]);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
       text: 'Vanishing gradients: ‖∂L/∂h_t‖ per time step (median over seeds)',
-      subtitle: [`tanh RNN with ρ(Wh) ≈ ${v.recurrentScale}; all methods start from the same weights, so their curves coincide at initialisation.`, 'Clipping rescales the update; it cannot lift the signal that reaches early steps'],
+      subtitle: [
+        `tanh RNN with ρ(Wh) ≈ ${v.recurrentScale}; all methods start from the same weights, so their curves coincide at initialisation.`,
+        'Clipping rescales the update; it cannot lift the signal that reaches early steps',
+      ],
     },
     data: { values: rows },
     facet: { column: { field: 'when', type: 'nominal', sort: ['at initialisation', 'after training'], title: null } },
@@ -303,7 +460,13 @@ export function vanishingSpec(v: VanishingResult): TopLevelSpec {
       mark: { type: 'line', strokeWidth: 2 },
       encoding: {
         x: { field: 't', type: 'quantitative', title: 'time step t (the loss is at t = T)' },
-        y: { aggregate: 'median', field: 'grad', type: 'quantitative', scale: { type: 'log' }, title: '‖∂L/∂h_t‖ (log)' },
+        y: {
+          aggregate: 'median',
+          field: 'grad',
+          type: 'quantitative',
+          scale: { type: 'log' },
+          title: '‖∂L/∂h_t‖ (log)',
+        },
         color: { field: 'method', type: 'nominal', scale: { scheme: METHOD_SCHEME }, legend: { orient: 'bottom' } },
         strokeDash: { field: 'method', type: 'nominal' },
       },
@@ -313,18 +476,37 @@ export function vanishingSpec(v: VanishingResult): TopLevelSpec {
 
 /** Zhang et al. 2020: iterations to reach f(x) < tol on x⁴ from several starts. */
 export function smoothnessSpec(s: SmoothnessResult): TopLevelSpec {
-  const rows = s.points.map((p) => ({ ...p, iterationsShown: p.iterations ?? s.maxIterations, capped: p.iterations === null }));
+  const rows = s.points.map((p) => ({
+    ...p,
+    iterationsShown: p.iterations ?? s.maxIterations,
+    capped: p.iterations === null,
+  }));
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'Zhang et al. 2020: clipped vs fixed-step GD on f(x) = x⁴', subtitle: `Iterations until f(x) < ${s.tolerance}; runs at ${s.maxIterations.toLocaleString('en')} hit the cap without getting there` },
+    title: {
+      text: 'Zhang et al. 2020: clipped vs fixed-step GD on f(x) = x⁴',
+      subtitle: `Iterations until f(x) < ${s.tolerance}; runs at ${s.maxIterations.toLocaleString('en')} hit the cap without getting there`,
+    },
     width: 440,
     height: 220,
     data: { values: rows },
     mark: { type: 'line', point: { filled: true, size: 50 } },
     encoding: {
       x: { field: 'x0', type: 'quantitative', scale: { type: 'log', base: 2 }, title: 'starting point x₀ (log)' },
-      y: { field: 'iterationsShown', type: 'quantitative', scale: { type: 'log' }, title: 'iterations (log)', axis: { values: [1, 10, 100, 1000, 10000, 100000, 1000000], format: '~s' } },
-      color: { field: 'method', type: 'nominal', sort: 'descending', scale: { range: ['#d62728', '#1f77b4'] }, legend: { orient: 'bottom', title: null, labelLimit: 0 } },
+      y: {
+        field: 'iterationsShown',
+        type: 'quantitative',
+        scale: { type: 'log' },
+        title: 'iterations (log)',
+        axis: { values: [1, 10, 100, 1000, 10000, 100000, 1000000], format: '~s' },
+      },
+      color: {
+        field: 'method',
+        type: 'nominal',
+        sort: 'descending',
+        scale: { range: ['#d62728', '#1f77b4'] },
+        legend: { orient: 'bottom', title: null, labelLimit: 0 },
+      },
     },
   };
 }

@@ -19,14 +19,40 @@ export function learningSpec(l: LearningResult): TopLevelSpec {
   const label = (id: string) => l.curves.find((c) => c.method === id)?.label ?? id;
   const order = l.curves.map((c) => c.label);
   const clamp = (v: number) => Math.min(Math.max(v, LOSS_FLOOR), LOSS_TOP / 3);
-  const seeds = l.runs.filter((r) => r.finalLoss !== null).map((r) => ({ kind: 'seed', method: label(r.method), lr: r.lr, loss: clamp(r.finalLoss!), seed: `seed ${r.seed}` }));
-  const crosses = l.runs.filter((r) => r.finalLoss === null).map((r) => ({ kind: 'diverged', method: label(r.method), lr: r.lr, loss: LOSS_TOP, seed: `seed ${r.seed}` }));
-  const medians = l.curves.flatMap((c) => c.points.filter((p) => p.medianLoss !== null).map((p) => ({ kind: 'median', method: c.label, lr: p.lr, loss: clamp(p.medianLoss!) })));
+  const seeds = l.runs
+    .filter((r) => r.finalLoss !== null)
+    .map((r) => ({
+      kind: 'seed',
+      method: label(r.method),
+      lr: r.lr,
+      loss: clamp(r.finalLoss!),
+      seed: `seed ${r.seed}`,
+    }));
+  const crosses = l.runs
+    .filter((r) => r.finalLoss === null)
+    .map((r) => ({ kind: 'diverged', method: label(r.method), lr: r.lr, loss: LOSS_TOP, seed: `seed ${r.seed}` }));
+  const medians = l.curves.flatMap((c) =>
+    c.points
+      .filter((p) => p.medianLoss !== null)
+      .map((p) => ({ kind: 'median', method: c.label, lr: p.lr, loss: clamp(p.medianLoss!) })),
+  );
   const none = l.curves.find((c) => c.method === 'none');
   const reference = none
-    ? l.curves.filter((c) => c !== none).flatMap((c) => none.points.filter((p) => p.medianLoss !== null).map((p) => ({ kind: 'reference', method: c.label, lr: p.lr, loss: clamp(p.medianLoss!) })))
+    ? l.curves
+        .filter((c) => c !== none)
+        .flatMap((c) =>
+          none.points
+            .filter((p) => p.medianLoss !== null)
+            .map((p) => ({ kind: 'reference', method: c.label, lr: p.lr, loss: clamp(p.medianLoss!) })),
+        )
     : [];
-  const x = { field: 'lr', type: 'quantitative' as const, scale: { type: 'log' as const }, title: 'learning rate (log)', axis: { values: l.lrs, format: '~g' } };
+  const x = {
+    field: 'lr',
+    type: 'quantitative' as const,
+    scale: { type: 'log' as const },
+    title: 'learning rate (log)',
+    axis: { values: l.lrs, format: '~g' },
+  };
   const y = {
     field: 'loss',
     type: 'quantitative' as const,
@@ -50,15 +76,40 @@ export function learningSpec(l: LearningResult): TopLevelSpec {
       width: 190,
       height: 150,
       layer: [
-        { transform: [{ filter: "datum.kind === 'reference'" }], mark: { type: 'line', color: '#aaa', strokeWidth: 2 }, encoding: { x, y } },
-        { transform: [{ filter: "datum.kind === 'median'" }], mark: { type: 'line', color: '#1f77b4', strokeWidth: 2, point: { filled: true, size: 30 } }, encoding: { x, y } },
+        {
+          transform: [{ filter: "datum.kind === 'reference'" }],
+          mark: { type: 'line', color: '#aaa', strokeWidth: 2 },
+          encoding: { x, y },
+        },
+        {
+          transform: [{ filter: "datum.kind === 'median'" }],
+          mark: { type: 'line', color: '#1f77b4', strokeWidth: 2, point: { filled: true, size: 30 } },
+          encoding: { x, y },
+        },
         {
           transform: [{ filter: "datum.kind === 'seed'" }],
           mark: { type: 'point', filled: true, size: 22, opacity: 0.7 },
-          encoding: { x, y, color: { field: 'seed', type: 'nominal', scale: { scheme: 'dark2' }, legend: { orient: 'bottom', title: null } } },
+          encoding: {
+            x,
+            y,
+            color: {
+              field: 'seed',
+              type: 'nominal',
+              scale: { scheme: 'dark2' },
+              legend: { orient: 'bottom', title: null },
+            },
+          },
         },
-        { transform: [{ filter: "datum.kind === 'diverged'" }], mark: { type: 'point', shape: 'cross', size: 70, color: '#d62728', filled: true }, encoding: { x, y } },
-        { data: { values: [{ chance: l.chanceLoss }] }, mark: { type: 'rule', strokeDash: [4, 3], color: '#666' }, encoding: { y: { field: 'chance', type: 'quantitative' } } },
+        {
+          transform: [{ filter: "datum.kind === 'diverged'" }],
+          mark: { type: 'point', shape: 'cross', size: 70, color: '#d62728', filled: true },
+          encoding: { x, y },
+        },
+        {
+          data: { values: [{ chance: l.chanceLoss }] },
+          mark: { type: 'rule', strokeDash: [4, 3], color: '#666' },
+          encoding: { y: { field: 'chance', type: 'quantitative' } },
+        },
       ],
     },
   } as TopLevelSpec;
@@ -91,8 +142,18 @@ export function heavyTailSpec(h: HeavyTailResult): TopLevelSpec {
       encoding: {
         x: { field: 'step', type: 'quantitative' },
         y: { field: 'f', type: 'quantitative', scale: { type: 'log' }, title: 'f(x) (log)', axis: { format: '~g' } },
-        color: { field: 'method', type: 'nominal', scale: { domain: ['SGD', 'clipped SGD'], range: ['#d62728', '#1f77b4'] }, legend: { orient: 'bottom', title: null } },
-        strokeDash: { field: 'stat', type: 'nominal', sort: ['median', '90th percentile'], legend: { orient: 'bottom', title: null } },
+        color: {
+          field: 'method',
+          type: 'nominal',
+          scale: { domain: ['SGD', 'clipped SGD'], range: ['#d62728', '#1f77b4'] },
+          legend: { orient: 'bottom', title: null },
+        },
+        strokeDash: {
+          field: 'stat',
+          type: 'nominal',
+          sort: ['median', '90th percentile'],
+          legend: { orient: 'bottom', title: null },
+        },
       },
     },
   } as TopLevelSpec;
@@ -102,11 +163,31 @@ export function heavyTailSpec(h: HeavyTailResult): TopLevelSpec {
 export function biasSpec(b: BiasResult): TopLevelSpec {
   const clipped = b.points.filter((p) => p.threshold !== null);
   const seeds = clipped.flatMap((p) => p.distances.map((d) => ({ tau: p.threshold!, d: Math.max(d, 1e-4) })));
-  const med = clipped.map((p) => ({ tau: p.threshold!, d: Math.max(p.medianDistance, 1e-4), series: 'measured (median)' }));
-  const pred = clipped.map((p) => ({ tau: p.threshold!, d: Math.max(p.predicted!, 1e-4), series: 'predicted fixed point' }));
+  const med = clipped.map((p) => ({
+    tau: p.threshold!,
+    d: Math.max(p.medianDistance, 1e-4),
+    series: 'measured (median)',
+  }));
+  const pred = clipped.map((p) => ({
+    tau: p.threshold!,
+    d: Math.max(p.predicted!, 1e-4),
+    series: 'predicted fixed point',
+  }));
   const plain = b.points.find((p) => p.threshold === null);
-  const x = { field: 'tau', type: 'quantitative' as const, scale: { type: 'log' as const }, title: 'threshold τ (noise scale σ = ' + b.config.sigma + ')', axis: { values: b.config.thresholds, format: '~g' } };
-  const y = { field: 'd', type: 'quantitative' as const, scale: { type: 'log' as const }, title: '|x̄ − x*| (log)', axis: { format: '~g' } };
+  const x = {
+    field: 'tau',
+    type: 'quantitative' as const,
+    scale: { type: 'log' as const },
+    title: 'threshold τ (noise scale σ = ' + b.config.sigma + ')',
+    axis: { values: b.config.thresholds, format: '~g' },
+  };
+  const y = {
+    field: 'd',
+    type: 'quantitative' as const,
+    scale: { type: 'log' as const },
+    title: '|x̄ − x*| (log)',
+    axis: { format: '~g' },
+  };
   return {
     $schema: SCHEMA,
     title: {
@@ -120,20 +201,44 @@ export function biasSpec(b: BiasResult): TopLevelSpec {
     width: 560,
     height: 260,
     layer: [
-      { data: { values: seeds }, mark: { type: 'point', filled: true, size: 14, opacity: 0.4, color: '#1f77b4' }, encoding: { x, y } },
+      {
+        data: { values: seeds },
+        mark: { type: 'point', filled: true, size: 14, opacity: 0.4, color: '#1f77b4' },
+        encoding: { x, y },
+      },
       {
         data: { values: [...med, ...pred] },
         mark: { type: 'line', point: true, strokeWidth: 2 },
-        encoding: { x, y, color: { field: 'series', type: 'nominal', scale: { range: ['#1f77b4', '#ff7f0e'] }, legend: { orient: 'bottom', title: null } }, strokeDash: { field: 'series', type: 'nominal', legend: null } },
+        encoding: {
+          x,
+          y,
+          color: {
+            field: 'series',
+            type: 'nominal',
+            scale: { range: ['#1f77b4', '#ff7f0e'] },
+            legend: { orient: 'bottom', title: null },
+          },
+          strokeDash: { field: 'series', type: 'nominal', legend: null },
+        },
       },
-      ...(plain ? [{ data: { values: [{ d: Math.max(plain.medianDistance, 1e-4) }] }, mark: { type: 'rule' as const, strokeDash: [4, 3], color: '#666' }, encoding: { y: { field: 'd', type: 'quantitative' as const } } }] : []),
+      ...(plain
+        ? [
+            {
+              data: { values: [{ d: Math.max(plain.medianDistance, 1e-4) }] },
+              mark: { type: 'rule' as const, strokeDash: [4, 3], color: '#666' },
+              encoding: { y: { field: 'd', type: 'quantitative' as const } },
+            },
+          ]
+        : []),
     ],
   } as TopLevelSpec;
 }
 
 /** Zhang et al. 2020, Fig. 1: local smoothness against gradient norm along the trajectory. */
 export function smoothnessCorrelationSpec(s: SmoothnessCorrelation): TopLevelSpec {
-  const rows = s.traces.flatMap((t) => t.norm.map((n, i) => ({ seed: `seed ${t.seed} (r = ${t.correlation.toFixed(2)})`, norm: n, L: t.smoothness[i]! })));
+  const rows = s.traces.flatMap((t) =>
+    t.norm.map((n, i) => ({ seed: `seed ${t.seed} (r = ${t.correlation.toFixed(2)})`, norm: n, L: t.smoothness[i]! })),
+  );
   return {
     $schema: SCHEMA,
     title: {
@@ -148,9 +253,26 @@ export function smoothnessCorrelationSpec(s: SmoothnessCorrelation): TopLevelSpe
     data: { values: rows },
     mark: { type: 'point', filled: true, size: 16, opacity: 0.6 },
     encoding: {
-      x: { field: 'norm', type: 'quantitative', scale: { type: 'log' }, title: 'gradient norm ‖∇f(x_t)‖ (log)', axis: { format: '~g' } },
-      y: { field: 'L', type: 'quantitative', scale: { type: 'log' }, title: 'local smoothness L̂ (log)', axis: { format: '~g' } },
-      color: { field: 'seed', type: 'nominal', scale: { scheme: 'dark2' }, legend: { orient: 'bottom', title: null, labelLimit: 0 } },
+      x: {
+        field: 'norm',
+        type: 'quantitative',
+        scale: { type: 'log' },
+        title: 'gradient norm ‖∇f(x_t)‖ (log)',
+        axis: { format: '~g' },
+      },
+      y: {
+        field: 'L',
+        type: 'quantitative',
+        scale: { type: 'log' },
+        title: 'local smoothness L̂ (log)',
+        axis: { format: '~g' },
+      },
+      color: {
+        field: 'seed',
+        type: 'nominal',
+        scale: { scheme: 'dark2' },
+        legend: { orient: 'bottom', title: null, labelLimit: 0 },
+      },
     },
   } as TopLevelSpec;
 }

@@ -34,7 +34,13 @@ import {
   type DemoResult,
   type Progress,
 } from './experiments.js';
-import { LEARNING_CONFIG, LEARNING_METHODS, LEARNING_RATES, runLearning, runSmoothnessCorrelation } from './learning.js';
+import {
+  LEARNING_CONFIG,
+  LEARNING_METHODS,
+  LEARNING_RATES,
+  runLearning,
+  runSmoothnessCorrelation,
+} from './learning.js';
 import { BIAS_CONFIG, HEAVY_TAIL_CONFIG, runBias, runHeavyTail } from './noise.js';
 import { addPrivacyCommand, type PrivacyCommandOptions } from './privacy_report.js';
 import { writeReport, type ReportInput } from './report.js';
@@ -80,7 +86,8 @@ function parseSeeds(v: string): number[] {
     const range = /^(\d+)-(\d+)$/.exec(p) ?? /^(\d+)$/.exec(p);
     if (!range) throw new InvalidArgumentError(`expected seeds like 1,2,3 or 1-5, got '${v}'`);
     const [a, b] = [Number(range[1]), Number(range[2] ?? range[1])];
-    if (a > MAX_SEED || b > MAX_SEED) throw new InvalidArgumentError(`expected seeds from 0 to ${MAX_SEED}, got '${v}'`);
+    if (a > MAX_SEED || b > MAX_SEED)
+      throw new InvalidArgumentError(`expected seeds from 0 to ${MAX_SEED}, got '${v}'`);
     if (b < a) throw new InvalidArgumentError(`expected a seed range from low to high, got '${p}'`);
     // sized before expanding: nothing is allocated for a range that is too long
     if (seeds.length + (b - a + 1) > 100) throw tooMany();
@@ -95,7 +102,8 @@ function parseSeeds(v: string): number[] {
 
 function parseSteps(v: string): number {
   const n = Number(v);
-  if (!/^\d+$/.test(v) || n < 1 || n > 100000) throw new InvalidArgumentError(`expected a whole number of steps from 1 to 100000, got '${v}'`);
+  if (!/^\d+$/.test(v) || n < 1 || n > 100000)
+    throw new InvalidArgumentError(`expected a whole number of steps from 1 to 100000, got '${v}'`);
   return n;
 }
 
@@ -116,7 +124,9 @@ function addCommon(cmd: Command, uses: readonly ExperimentFlag[]): Command {
     quick: new Option('--quick', 'CI-sized run (under 30 s)').default(false),
     seeds: new Option('--seeds <list>', 'seeds, e.g. 1,2,3 or 1-5 (default 1,2,3)').argParser(parseSeeds),
     steps: new Option('--steps <n>', 'training steps per run (default 100; 30 with --quick)').argParser(parseSteps),
-    methods: new Option('--methods <list>', `comma-separated methods (default ${DEFAULT_METHODS.join(',')})`).argParser(parseMethodsOption),
+    methods: new Option('--methods <list>', `comma-separated methods (default ${DEFAULT_METHODS.join(',')})`).argParser(
+      parseMethodsOption,
+    ),
     backend: new Option('--backend <name>', 'TensorFlow.js backend').choices(['cpu', 'wasm']).default('wasm'),
     task: new Option('--task <name>', 'long-range task').choices(Object.keys(TASKS)).default('adding'),
   };
@@ -170,7 +180,12 @@ export function checkOutDir(out: string): void {
   if (out.trim() === '') fail('empty path');
   if (out.includes('\0')) fail('a path cannot hold a NUL character');
   if (isDanglingLink(resolve(out))) fail('a symbolic link to nothing (the report is never written through a link)');
-  if (resolve(out).split(sep).some((name) => Buffer.byteLength(name) > 255)) fail('a folder name longer than 255 bytes');
+  if (
+    resolve(out)
+      .split(sep)
+      .some((name) => Buffer.byteLength(name) > 255)
+  )
+    fail('a folder name longer than 255 bytes');
   let dir = resolve(out);
   while (!exists(dir)) {
     const up = dirname(dir);
@@ -178,7 +193,8 @@ export function checkOutDir(out: string): void {
     dir = up;
   }
   const real = realpathSync(dir);
-  if (FORBIDDEN_ROOTS.some((r) => real === r || real.startsWith(r + sep))) fail(`${real} is a system folder (/proc, /sys, /dev)`);
+  if (FORBIDDEN_ROOTS.some((r) => real === r || real.startsWith(r + sep)))
+    fail(`${real} is a system folder (/proc, /sys, /dev)`);
   if (!statSync(real).isDirectory()) fail(real === resolve(out) ? 'not a folder' : `${real} is not a folder`);
   try {
     accessSync(real, constants.W_OK | constants.X_OK);
@@ -231,7 +247,12 @@ async function setBackend(name: string): Promise<void> {
 export function progressFor(title: string, total: number, enabled: boolean): { progress: Progress; stop: () => void } {
   if (!enabled || !process.stderr.isTTY) return { progress: () => undefined, stop: () => undefined };
   const bar = new cliProgress.SingleBar(
-    { format: `${title.padEnd(10)} [{bar}] {percentage}% | {value}/{total} steps | {run}`, hideCursor: false, clearOnComplete: false, stream: process.stderr },
+    {
+      format: `${title.padEnd(10)} [{bar}] {percentage}% | {value}/{total} steps | {run}`,
+      hideCursor: false,
+      clearOnComplete: false,
+      stream: process.stderr,
+    },
     cliProgress.Presets.shades_classic,
   );
   bar.start(total, 0, { run: '' });
@@ -255,12 +276,31 @@ export function progressFor(title: string, total: number, enabled: boolean): { p
   };
 }
 
-function settingsOf(o: CommonOptions, cfg: TrainConfig, sweepSteps: number, vanishingSteps: number): ReportInput['settings'] {
+function settingsOf(
+  o: CommonOptions,
+  cfg: TrainConfig,
+  sweepSteps: number,
+  vanishingSteps: number,
+): ReportInput['settings'] {
   const { task, ...rest } = cfg;
-  return { backend: o.backend, seeds: o.seeds, steps: cfg.steps, quick: o.quick, config: { ...rest, task: task.name }, chanceLoss: task.chanceLoss, sweepSteps, vanishingSteps };
+  return {
+    backend: o.backend,
+    seeds: o.seeds,
+    steps: cfg.steps,
+    quick: o.quick,
+    config: { ...rest, task: task.name },
+    chanceLoss: task.chanceLoss,
+    sweepSteps,
+    vanishingSteps,
+  };
 }
 
-function printSummary(demo: DemoResult | undefined, verdicts: { claim: string; verdict: string }[], out: string, seconds: number): void {
+function printSummary(
+  demo: DemoResult | undefined,
+  verdicts: { claim: string; verdict: string }[],
+  out: string,
+  seconds: number,
+): void {
   if (demo) {
     const rows = demo.summary.map((s) => ({
       method: s.label,
@@ -288,7 +328,11 @@ type Part = 'demo' | 'surface' | 'sweep' | 'vanishing' | 'learning';
 /** The learning-rate sweep, the smoothness correlation and the noise experiments (issue 15). */
 function runLearningParts(o: CommonOptions, input: ReportInput, lap: (name: string) => void): void {
   const q = o.quick ? QUICK.learning : undefined;
-  const cfg = { ...LEARNING_CONFIG, steps: q?.steps ?? LEARNING_CONFIG.steps, evalSize: q ? 128 : LEARNING_CONFIG.evalSize };
+  const cfg = {
+    ...LEARNING_CONFIG,
+    steps: q?.steps ?? LEARNING_CONFIG.steps,
+    evalSize: q ? 128 : LEARNING_CONFIG.evalSize,
+  };
   const lrs = q?.lrs ?? LEARNING_RATES;
   const methods = (q?.methods ?? LEARNING_METHODS).map(parseMethod);
   const seeds = q ? o.seeds.slice(0, q.seeds) : o.seeds;
@@ -314,7 +358,10 @@ function stopwatch(input: ReportInput): (name: string) => void {
   let cpu = process.cpuUsage();
   return (name) => {
     const c = process.cpuUsage(cpu);
-    timings[name] = { wall: Math.round(performance.now() - wall) / 1000, cpu: Math.round((c.user + c.system) / 1000) / 1000 };
+    timings[name] = {
+      wall: Math.round(performance.now() - wall) / 1000,
+      cpu: Math.round((c.user + c.system) / 1000) / 1000,
+    };
     wall = performance.now();
     cpu = process.cpuUsage();
   };
@@ -345,12 +392,18 @@ export async function runCommand(part: Part, o: CommonOptions): Promise<ReportIn
       // The reference norm comes from stable global-norm training (see referenceNorm).
       const p = progressFor('reference', o.seeds.length * sweepSteps, o.progress);
       refRuns = o.seeds.map((seed, i) =>
-        trainRun({ ...cfg, steps: sweepSteps }, parseMethod('global:1'), seed, { onStep: (s) => p.progress(i, o.seeds.length, s, `global norm ≤ 1 seed ${seed}`) }),
+        trainRun({ ...cfg, steps: sweepSteps }, parseMethod('global:1'), seed, {
+          onStep: (s) => p.progress(i, o.seeds.length, s, `global norm ≤ 1 seed ${seed}`),
+        }),
       );
       p.stop();
     }
     const multiples = o.quick ? QUICK.sweepMultiples : SWEEP_MULTIPLES;
-    const p = progressFor('sweep', multiples.length * (o.quick ? Math.min(2, o.seeds.length) : o.seeds.length) * sweepSteps, o.progress);
+    const p = progressFor(
+      'sweep',
+      multiples.length * (o.quick ? Math.min(2, o.seeds.length) : o.seeds.length) * sweepSteps,
+      o.progress,
+    );
     const sweepSeeds = o.quick ? o.seeds.slice(0, 2) : o.seeds;
     input.sweep = runSweep({ ...cfg, steps: sweepSteps }, referenceNorm(refRuns), sweepSeeds, multiples, p.progress);
     p.stop();
@@ -374,7 +427,10 @@ export async function runCommand(part: Part, o: CommonOptions): Promise<ReportIn
  * Instead of running a subcommand, hands its checked options over (for tests of the argument
  * handling: everything up to the point where work would start, in milliseconds).
  */
-export type DryRun = (part: Part | 'privacy', options: CommonOptions | (PrivacyCommandOptions & { backend: string })) => void;
+export type DryRun = (
+  part: Part | 'privacy',
+  options: CommonOptions | (PrivacyCommandOptions & { backend: string }),
+) => void;
 
 export function buildProgram(dryRun?: DryRun): Command {
   const program = new Command('gradclip')
@@ -396,16 +452,33 @@ export function buildProgram(dryRun?: DryRun): Command {
   sub('demo', 'every experiment and the full report (what npm start runs)');
   sub('surface', 'Pascanu et al. 2013 Fig. 6: the error-surface cliff and clipped / unclipped GD', ['quick']);
   sub('sweep', 'threshold sensitivity of global-norm clipping', ['quick', 'seeds', 'steps', 'backend', 'task']);
-  sub('vanishing', 'per-time-step gradient norms with and without clipping', ['quick', 'seeds', 'steps', 'backend', 'task']);
-  sub('learning', 'final loss against learning rate per clipping method, smoothness against gradient norm, heavy-tailed noise, clipping bias', ['quick', 'seeds', 'backend']);
-  addPrivacyCommand(program, (cmd) => addCommon(cmd, ['quick', 'seeds', 'backend']), checkOutDir, setBackend, dryRun && ((o) => dryRun('privacy', o)));
+  sub('vanishing', 'per-time-step gradient norms with and without clipping', [
+    'quick',
+    'seeds',
+    'steps',
+    'backend',
+    'task',
+  ]);
+  sub(
+    'learning',
+    'final loss against learning rate per clipping method, smoothness against gradient norm, heavy-tailed noise, clipping bias',
+    ['quick', 'seeds', 'backend'],
+  );
+  addPrivacyCommand(
+    program,
+    (cmd) => addCommon(cmd, ['quick', 'seeds', 'backend']),
+    checkOutDir,
+    setBackend,
+    dryRun && ((o) => dryRun('privacy', o)),
+  );
   return program;
 }
 
 /** An error message as one line: control characters from the arguments (newlines, terminal escapes) written as escapes. */
 function oneLine(message: string): string {
   // eslint-disable-next-line no-control-regex
-  return message.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const control = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+  return message.replace(control, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Runs the CLI; resolves to the exit code (0 ok, 2 bad usage, 1 failure). `dryRun`: see {@link DryRun}. */
@@ -422,7 +495,8 @@ export async function main(argv: readonly string[], dryRun?: DryRun): Promise<nu
   } catch (e) {
     if (e instanceof CommanderError) {
       // commander has printed the message already
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version') return 0;
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version')
+        return 0;
       return 2;
     }
     if (e instanceof UsageError) {

@@ -4,7 +4,14 @@ import { parseMethod } from './methods.js';
 import { verdicts, type ReportInput } from './report.js';
 import type { RunRecord } from './train.js';
 
-function run(method: string, seed: number, loss: number[], norm: number[], diverged = false, evalLoss: number | null = 0.15): RunRecord {
+function run(
+  method: string,
+  seed: number,
+  loss: number[],
+  norm: number[],
+  diverged = false,
+  evalLoss: number | null = 0.15,
+): RunRecord {
   return {
     method,
     label: method,
@@ -31,7 +38,11 @@ describe('summaries', () => {
   });
 
   it('reference norm = median pre-clip norm of stable global-norm runs, else unclipped steps before divergence', () => {
-    const runs = [run('none', 1, [1, 1e9], [5, 1e9], true), run('global:1', 1, [1, 1, 1], [2, 4, 6]), run('global:1', 2, [1, 1], [8, 100], true)];
+    const runs = [
+      run('none', 1, [1, 1e9], [5, 1e9], true),
+      run('global:1', 1, [1, 1, 1], [2, 4, 6]),
+      run('global:1', 2, [1, 1], [8, 100], true),
+    ];
     expect(referenceNorm(runs)).toBe(4); // only the stable global run: median of 2, 4, 6
     expect(referenceNorm([runs[0]!])).toBe(5); // the divergence step itself is excluded
   });
@@ -51,7 +62,17 @@ describe('verdicts are computed from the numbers', () => {
     seeds: [1, 2, 3],
     steps: 2,
     quick: true,
-    config: { task: 'adding', seqLen: 50, hidden: 4, batchSize: 4, steps: 2, learningRate: 0.1, recurrentScale: 1.5, evalSize: 4, divergenceFactor: 100 },
+    config: {
+      task: 'adding',
+      seqLen: 50,
+      hidden: 4,
+      batchSize: 4,
+      steps: 2,
+      learningRate: 0.1,
+      recurrentScale: 1.5,
+      evalSize: 4,
+      divergenceFactor: 100,
+    },
     chanceLoss: 1 / 6,
     sweepSteps: 2,
     vanishingSteps: 2,
@@ -59,14 +80,20 @@ describe('verdicts are computed from the numbers', () => {
   const methods = ['none', 'global:1'].map(parseMethod);
 
   it('claim 1 is supported when unclipped runs mostly diverge and clipped ones never do', () => {
-    const runs = [1, 2, 3].flatMap((seed) => [run('none', seed, [1, 1e9], [5, 1e9], seed !== 3), run('global:1', seed, [1, 1], [5, 5])]);
+    const runs = [1, 2, 3].flatMap((seed) => [
+      run('none', seed, [1, 1e9], [5, 1e9], seed !== 3),
+      run('global:1', seed, [1, 1], [5, 5]),
+    ]);
     const v = verdicts({ settings: base, demo: { runs, summary: summarise(runs, methods) }, seconds: 0 });
     expect(v[0]!.verdict).toBe('supported');
     expect(v[0]!.text).toContain('2/3 seeds');
   });
 
   it('claim 1 is not supported when a clipped run diverges too', () => {
-    const runs = [1, 2, 3].flatMap((seed) => [run('none', seed, [1, 1e9], [5, 1e9], true), run('global:1', seed, [1, 1e9], [5, 5], seed === 1)]);
+    const runs = [1, 2, 3].flatMap((seed) => [
+      run('none', seed, [1, 1e9], [5, 1e9], true),
+      run('global:1', seed, [1, 1e9], [5, 5], seed === 1),
+    ]);
     const v = verdicts({ settings: base, demo: { runs, summary: summarise(runs, methods) }, seconds: 0 });
     expect(v[0]!.verdict).toBe('not supported');
   });

@@ -11,7 +11,14 @@
  */
 import { clipByGlobalNorm } from 'gradclip';
 import { parseMethod, type MethodSpec } from './methods.js';
-import { errorSurface, largestStep, PASCANU_DEFAULTS, pascanuTrajectory, type SurfaceCell, type TrajectoryPoint } from '@gradclip/experiments/pascanu';
+import {
+  errorSurface,
+  largestStep,
+  PASCANU_DEFAULTS,
+  pascanuTrajectory,
+  type SurfaceCell,
+  type TrajectoryPoint,
+} from '@gradclip/experiments/pascanu';
 import { trainRun, type RunRecord, type TrainConfig } from './train.js';
 
 export type Progress = (runIndex: number, runCount: number, step: number, label: string) => void;
@@ -22,7 +29,8 @@ export const median = (xs: readonly number[]): number => {
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
-export const mean = (xs: readonly number[]): number => (xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length);
+export const mean = (xs: readonly number[]): number =>
+  xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length;
 
 export interface MethodSummary {
   method: string;
@@ -76,7 +84,12 @@ export interface DemoResult {
   summary: MethodSummary[];
 }
 
-export function runDemo(cfg: TrainConfig, methods: readonly MethodSpec[], seeds: readonly number[], progress?: Progress): DemoResult {
+export function runDemo(
+  cfg: TrainConfig,
+  methods: readonly MethodSpec[],
+  seeds: readonly number[],
+  progress?: Progress,
+): DemoResult {
   const runs: RunRecord[] = [];
   const total = methods.length * seeds.length;
   for (const m of methods) {
@@ -98,7 +111,11 @@ export function runDemo(cfg: TrainConfig, methods: readonly MethodSpec[], seeds:
 export function referenceNorm(runs: readonly RunRecord[]): number {
   const stable = runs.filter((r) => r.method.startsWith('global:') && !r.diverged).flatMap((r) => r.norm);
   if (stable.length) return median(stable);
-  return median(runs.filter((r) => r.method === 'none').flatMap((r) => r.norm.filter((v, i) => Number.isFinite(v) && (r.divergedAt === null || i < r.divergedAt))));
+  return median(
+    runs
+      .filter((r) => r.method === 'none')
+      .flatMap((r) => r.norm.filter((v, i) => Number.isFinite(v) && (r.divergedAt === null || i < r.divergedAt))),
+  );
 }
 
 export interface SweepPoint {
@@ -118,7 +135,13 @@ export interface SweepResult {
 
 export const SWEEP_MULTIPLES = [0.1, 0.3, 1, 3, 10, 30, 100];
 
-export function runSweep(cfg: TrainConfig, refNorm: number, seeds: readonly number[], multiples: readonly number[] = SWEEP_MULTIPLES, progress?: Progress): SweepResult {
+export function runSweep(
+  cfg: TrainConfig,
+  refNorm: number,
+  seeds: readonly number[],
+  multiples: readonly number[] = SWEEP_MULTIPLES,
+  progress?: Progress,
+): SweepResult {
   const points: SweepPoint[] = [];
   const total = multiples.length * seeds.length;
   for (const k of multiples) {
@@ -128,7 +151,14 @@ export function runSweep(cfg: TrainConfig, refNorm: number, seeds: readonly numb
     for (const seed of seeds) {
       const idx = points.length;
       const r = trainRun(cfg, m, seed, { onStep: (s) => progress?.(idx, total, s, `sweep ${k}× seed ${seed}`) });
-      points.push({ multiple: k, threshold, seed, diverged: r.diverged, evalLoss: r.evalLoss, clipFraction: r.clipFraction });
+      points.push({
+        multiple: k,
+        threshold,
+        seed,
+        diverged: r.diverged,
+        evalLoss: r.evalLoss,
+        clipFraction: r.clipFraction,
+      });
     }
   }
   return { referenceNorm: refNorm, multiples: [...multiples], points };
@@ -158,7 +188,12 @@ export interface VanishingResult {
  * ∂L/∂h_t decays geometrically towards early t. Trained without clipping, with a threshold
  * above the typical norm, and with an aggressive one that clips every step.
  */
-export function runVanishing(cfg: TrainConfig, seeds: readonly number[], methodIds: readonly string[] = ['none', 'global:1', 'global:0.01'], progress?: Progress): VanishingResult {
+export function runVanishing(
+  cfg: TrainConfig,
+  seeds: readonly number[],
+  methodIds: readonly string[] = ['none', 'global:1', 'global:0.01'],
+  progress?: Progress,
+): VanishingResult {
   const vcfg: TrainConfig = { ...cfg, recurrentScale: 0.6 };
   const runs: VanishingRun[] = [];
   const total = methodIds.length * seeds.length;
@@ -166,7 +201,10 @@ export function runVanishing(cfg: TrainConfig, seeds: readonly number[], methodI
     const m = parseMethod(id);
     for (const seed of seeds) {
       const idx = runs.length;
-      const r = trainRun(vcfg, m, seed, { profile: true, onStep: (s) => progress?.(idx, total, s, `vanishing ${m.label} seed ${seed}`) });
+      const r = trainRun(vcfg, m, seed, {
+        profile: true,
+        onStep: (s) => progress?.(idx, total, s, `vanishing ${m.label} seed ${seed}`),
+      });
       const end = r.hiddenGradEnd ?? r.hiddenGradStart!;
       runs.push({
         method: m.id,
@@ -204,7 +242,11 @@ const ZOOM = { w: { min: 3.6, max: 4.8 }, b: { min: -3.2, max: -1.4 } };
 export function runSurface(gridSize = 80): SurfaceResult {
   const d = PASCANU_DEFAULTS;
   const plain = pascanuTrajectory(d.start, { learningRate: d.learningRate, iterations: d.iterations });
-  const clipped = pascanuTrajectory(d.start, { learningRate: d.learningRate, iterations: d.iterations, maxNorm: d.maxNorm });
+  const clipped = pascanuTrajectory(d.start, {
+    learningRate: d.learningRate,
+    iterations: d.iterations,
+    maxNorm: d.maxNorm,
+  });
   return {
     start: { ...d.start },
     learningRate: d.learningRate,
@@ -244,7 +286,11 @@ export interface SmoothnessResult {
  * a step tuned for the largest start (tuned once for all starts, as a
  * practitioner would), clipped GD uses a larger lr with clipByGlobalNorm.
  */
-export function runSmoothness(starts: readonly number[] = [1, 2, 4, 8, 16, 32], tolerance = 1e-6, maxIterations = 100_000): SmoothnessResult {
+export function runSmoothness(
+  starts: readonly number[] = [1, 2, 4, 8, 16, 32],
+  tolerance = 1e-6,
+  maxIterations = 100_000,
+): SmoothnessResult {
   const xmax = Math.max(...starts);
   // The fixed step tuned for the farthest start: η = 1/(8·x_max²) halves x in the first step
   // (x − η·4x³ = x/2 at x = x_max); η ≥ 1/(2x²) would overshoot past −x and diverge.

@@ -1,7 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { curvesOf, LEARNING_CONFIG, learningChecks, medianWithDivergence, pearson, runLearning, runSmoothnessCorrelation, type LearningResult, type LearningRun } from './learning.js';
+import {
+  curvesOf,
+  LEARNING_CONFIG,
+  learningChecks,
+  medianWithDivergence,
+  pearson,
+  runLearning,
+  runSmoothnessCorrelation,
+  type LearningResult,
+  type LearningRun,
+} from './learning.js';
 import { parseMethod } from './methods.js';
 import { deviationNote, learningVerdict, reproductions } from './report_learning.js';
 import type { ReportInput } from './report.js';
@@ -17,10 +27,20 @@ const methods = ['none', 'global:1'].map(parseMethod);
 /** Synthetic sweep: losses per method and lr for seeds 1–3 (null = diverged). */
 function sweep(losses: Record<string, (number | null)[][]>): LearningResult {
   const runs: LearningRun[] = Object.entries(losses).flatMap(([method, perLr]) =>
-    perLr.flatMap((seeds, i) => seeds.map((finalLoss, s) => ({ method, lr: lrs[i]!, seed: s + 1, finalLoss, earlyNorm: 1.5, clipFraction: 0 }))),
+    perLr.flatMap((seeds, i) =>
+      seeds.map((finalLoss, s) => ({ method, lr: lrs[i]!, seed: s + 1, finalLoss, earlyNorm: 1.5, clipFraction: 0 })),
+    ),
   );
   const { task, learningRate: _lr, ...rest } = LEARNING_CONFIG;
-  return { task: task.name, chanceLoss: chance, config: { ...rest, task: task.name }, lrs, methods: methods.map((m) => m.id), seeds: [1, 2, 3], ...curvesOf(runs, methods, lrs, chance) };
+  return {
+    task: task.name,
+    chanceLoss: chance,
+    config: { ...rest, task: task.name },
+    lrs,
+    methods: methods.map((m) => m.id),
+    seeds: [1, 2, 3],
+    ...curvesOf(runs, methods, lrs, chance),
+  };
 }
 
 describe('learning-rate sweep summaries', () => {
@@ -32,8 +52,16 @@ describe('learning-rate sweep summaries', () => {
 
   it('computes the best loss, the rates within 2× of it, the learning rates and LR sensitivity', () => {
     const l = sweep({
-      none: [[0.02, 0.03, 0.04], [2, 3, null], [null, null, null]],
-      'global:1': [[0.04, 0.04, 0.05], [0.01, 0.02, 0.015], [5, 6, 7]],
+      none: [
+        [0.02, 0.03, 0.04],
+        [2, 3, null],
+        [null, null, null],
+      ],
+      'global:1': [
+        [0.04, 0.04, 0.05],
+        [0.01, 0.02, 0.015],
+        [5, 6, 7],
+      ],
     });
     const [none, g] = l.curves;
     expect(l.bestLoss).toBe(0.015); // global:1 at lr 1
@@ -54,14 +82,30 @@ describe('learning-rate sweep summaries', () => {
 
   it('claim (2) is supported only when all three checks hold, and says which failed', () => {
     const good = sweep({
-      none: [[0.02, 0.03, 0.04], [2, 3, null], [null, null, null]],
-      'global:1': [[0.02, 0.025, 0.03], [0.01, 0.02, 0.015], [5, 6, 7]],
+      none: [
+        [0.02, 0.03, 0.04],
+        [2, 3, null],
+        [null, null, null],
+      ],
+      'global:1': [
+        [0.02, 0.025, 0.03],
+        [0.01, 0.02, 0.015],
+        [5, 6, 7],
+      ],
     });
     const input = (learning: LearningResult) => ({ learning, seconds: 0 }) as unknown as ReportInput;
     expect(learningVerdict(input(good))!.verdict).toBe('supported');
     const bad = sweep({
-      none: [[0.01, 0.01, 0.01], [0.01, 0.01, 0.01], [null, null, null]],
-      'global:1': [[0.5, 0.5, 0.5], [0.4, 0.4, 0.4], [5, 6, 7]],
+      none: [
+        [0.01, 0.01, 0.01],
+        [0.01, 0.01, 0.01],
+        [null, null, null],
+      ],
+      'global:1': [
+        [0.5, 0.5, 0.5],
+        [0.4, 0.4, 0.4],
+        [5, 6, 7],
+      ],
     });
     const v = learningVerdict(input(bad))!;
     expect(v.verdict).toBe('not supported');

@@ -115,7 +115,10 @@ export function runLearning(
       for (const seed of seeds) {
         const idx = runs.length;
         // The sweep does not use the cosine between raw and clipped gradient: not measured.
-        const r = trainRun({ ...cfg, learningRate: lr }, m, seed, { cosine: false, onStep: (s) => progress?.(idx, total, s, `${m.label} lr ${lr} seed ${seed}`) });
+        const r = trainRun({ ...cfg, learningRate: lr }, m, seed, {
+          cosine: false,
+          onStep: (s) => progress?.(idx, total, s, `${m.label} lr ${lr} seed ${seed}`),
+        });
         runs.push({
           method: m.id,
           lr,
@@ -128,7 +131,15 @@ export function runLearning(
     }
   }
   const { task, learningRate: _lr, ...rest } = cfg;
-  return { task: task.name, chanceLoss: task.chanceLoss, config: { ...rest, task: task.name }, lrs: [...lrs], methods: methods.map((m) => m.id), seeds: [...seeds], ...curvesOf(runs, methods, lrs, task.chanceLoss) };
+  return {
+    task: task.name,
+    chanceLoss: task.chanceLoss,
+    config: { ...rest, task: task.name },
+    lrs: [...lrs],
+    methods: methods.map((m) => m.id),
+    seeds: [...seeds],
+    ...curvesOf(runs, methods, lrs, task.chanceLoss),
+  };
 }
 
 /** Median with diverged runs (null) counted as +∞; null when that median is +∞. */
@@ -137,11 +148,23 @@ export function medianWithDivergence(losses: readonly (number | null)[]): number
   return Number.isFinite(v) ? v : null;
 }
 
-export function curvesOf(runs: readonly LearningRun[], methods: readonly MethodSpec[], lrs: readonly number[], chanceLoss: number): { runs: LearningRun[]; curves: LearningCurve[]; bestLoss: number } {
+export function curvesOf(
+  runs: readonly LearningRun[],
+  methods: readonly MethodSpec[],
+  lrs: readonly number[],
+  chanceLoss: number,
+): { runs: LearningRun[]; curves: LearningCurve[]; bestLoss: number } {
   const pts = methods.map((m) =>
     lrs.map((lr): LearningPoint => {
       const rs = runs.filter((r) => r.method === m.id && r.lr === lr);
-      return { method: m.id, label: m.label, lr, medianLoss: medianWithDivergence(rs.map((r) => r.finalLoss)), diverged: rs.filter((r) => r.finalLoss === null).length, seeds: rs.length };
+      return {
+        method: m.id,
+        label: m.label,
+        lr,
+        medianLoss: medianWithDivergence(rs.map((r) => r.finalLoss)),
+        diverged: rs.filter((r) => r.finalLoss === null).length,
+        seeds: rs.length,
+      };
     }),
   );
   const finite = pts.flat().flatMap((p) => (p.medianLoss === null ? [] : [p.medianLoss]));
@@ -200,7 +223,10 @@ export function learningChecks(l: LearningResult, method?: string): LearningChec
   });
   const bests = [clip.bestLoss, none.bestLoss].filter((x): x is number => x !== null);
   const pairBest = bests.length ? Math.min(...bests) : null;
-  const within = (c: LearningCurve) => (pairBest === null ? [] : c.points.filter((p) => p.medianLoss !== null && p.medianLoss <= 2 * pairBest).map((p) => p.lr));
+  const within = (c: LearningCurve) =>
+    pairBest === null
+      ? []
+      : c.points.filter((p) => p.medianLoss !== null && p.medianLoss <= 2 * pairBest).map((p) => p.lr);
   const clipWithinTwo = within(clip);
   const noneWithinTwo = within(none);
   const bestRatio = clip.bestLoss !== null && none.bestLoss !== null ? clip.bestLoss / none.bestLoss : null;
@@ -266,12 +292,23 @@ export interface SmoothnessCorrelation {
  * passes when the median over seeds of corr(log ‖∇f‖, log L̂) is at least 0.5 (a clear
  * positive relation, as in their plots; fixed before the first run).
  */
-export function runSmoothnessCorrelation(cfg: TrainConfig = LEARNING_CONFIG, method = 'global:1', lr = 0.3, seeds: readonly number[] = [1, 2, 3], progress?: Progress): SmoothnessCorrelation {
+export function runSmoothnessCorrelation(
+  cfg: TrainConfig = LEARNING_CONFIG,
+  method = 'global:1',
+  lr = 0.3,
+  seeds: readonly number[] = [1, 2, 3],
+  progress?: Progress,
+): SmoothnessCorrelation {
   const m = parseMethod(method);
   const traces = seeds.map((seed, i): SmoothnessTrace => {
-    const r = trainRun({ ...cfg, learningRate: lr }, m, seed, { smoothness: true, onStep: (s) => progress?.(i, seeds.length, s, `smoothness seed ${seed}`) });
+    const r = trainRun({ ...cfg, learningRate: lr }, m, seed, {
+      smoothness: true,
+      onStep: (s) => progress?.(i, seeds.length, s, `smoothness seed ${seed}`),
+    });
     const sm = r.smoothness ?? [];
-    const keep = sm.map((_, t) => t).filter((t) => Number.isFinite(sm[t]) && sm[t]! > 0 && Number.isFinite(r.norm[t]) && r.norm[t]! > 0);
+    const keep = sm
+      .map((_, t) => t)
+      .filter((t) => Number.isFinite(sm[t]) && sm[t]! > 0 && Number.isFinite(r.norm[t]) && r.norm[t]! > 0);
     const norm = keep.map((t) => r.norm[t]!);
     const smoothness = keep.map((t) => sm[t]!);
     return { seed, norm, smoothness, correlation: pearson(norm.map(Math.log), smoothness.map(Math.log)) };

@@ -32,7 +32,13 @@ function fakeGrads(seed: number, scale: number): Record<(typeof PARAM_NAMES)[num
     PARAM_NAMES.map((k) => {
       const shape = shapes[k]!;
       const n = shape.reduce((a, b) => a * b, 1);
-      return [k, tf.tensor(Float32Array.from({ length: n }, () => rng.normal() * scale), shape)];
+      return [
+        k,
+        tf.tensor(
+          Float32Array.from({ length: n }, () => rng.normal() * scale),
+          shape,
+        ),
+      ];
     }),
   ) as Record<(typeof PARAM_NAMES)[number], tf.Tensor>;
 }
@@ -53,7 +59,9 @@ describe('makeClipStep (gradclip/tfjs)', () => {
     expect(report.clipped).toBe(true);
     expect(report.threshold).toBe(1);
     expect(report.cosine).toBeCloseTo(1, 5);
-    PARAM_NAMES.forEach((k, i) => expect(Array.from(grads[k].dataSync())).toEqual(Array.from(host[i]!).map((v) => expect.closeTo(v, 5))));
+    PARAM_NAMES.forEach((k, i) =>
+      expect(Array.from(grads[k].dataSync())).toEqual(Array.from(host[i]!).map((v) => expect.closeTo(v, 5))),
+    );
     tf.dispose(Object.values(grads));
     step.dispose();
   });

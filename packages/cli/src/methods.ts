@@ -51,7 +51,17 @@ const ARG_NAME: Record<MethodKind, string> = {
 };
 
 /** The methods `demo` runs by default. */
-export const DEFAULT_METHODS = ['none', 'global:0.5', 'global:1', 'global:5', 'value:0.05', 'agc:0.05', 'autoclip:10', 'zclip:2.5', 'adagc:1.05'];
+export const DEFAULT_METHODS = [
+  'none',
+  'global:0.5',
+  'global:1',
+  'global:5',
+  'value:0.05',
+  'agc:0.05',
+  'autoclip:10',
+  'zclip:2.5',
+  'adagc:1.05',
+];
 
 /** Parses one method spec; throws a RangeError naming the spec when it is not valid. */
 export function parseMethod(spec: string): MethodSpec {
@@ -59,14 +69,18 @@ export function parseMethod(spec: string): MethodSpec {
   const kind = rawKind as MethodKind;
   // An own-property lookup: 'constructor', '__proto__' or 'toString' are not methods.
   if (!Object.hasOwn(DEFAULT_ARG, kind) || extra !== undefined) {
-    throw new RangeError(`unknown method '${spec}': expected one of ${Object.keys(DEFAULT_ARG).join(', ')}, optionally with :value (e.g. global:1)`);
+    throw new RangeError(
+      `unknown method '${spec}': expected one of ${Object.keys(DEFAULT_ARG).join(', ')}, optionally with :value (e.g. global:1)`,
+    );
   }
   if (kind === 'none' && rawArg !== undefined) throw new RangeError(`method 'none' takes no value, got '${spec}'`);
   let arg = DEFAULT_ARG[kind];
   if (rawArg !== undefined) {
     arg = Number(rawArg);
-    if (rawArg === '' || !Number.isFinite(arg) || arg <= 0) throw new RangeError(`method '${spec}': ${ARG_NAME[kind]} must be a positive number, got '${rawArg}'`);
-    if (kind === 'autoclip' && arg > 100) throw new RangeError(`method '${spec}': percentile must be at most 100, got '${rawArg}'`);
+    if (rawArg === '' || !Number.isFinite(arg) || arg <= 0)
+      throw new RangeError(`method '${spec}': ${ARG_NAME[kind]} must be a positive number, got '${rawArg}'`);
+    if (kind === 'autoclip' && arg > 100)
+      throw new RangeError(`method '${spec}': percentile must be at most 100, got '${rawArg}'`);
   }
   const id = arg === undefined ? kind : `${kind}:${arg}`;
   const label = {
@@ -82,7 +96,10 @@ export function parseMethod(spec: string): MethodSpec {
 }
 
 export function parseMethods(list: string): MethodSpec[] {
-  const specs = list.split(',').filter((s) => s.trim() !== '').map(parseMethod);
+  const specs = list
+    .split(',')
+    .filter((s) => s.trim() !== '')
+    .map(parseMethod);
   if (specs.length === 0) throw new RangeError(`--methods needs at least one method, got '${list}'`);
   const seen = new Set<string>();
   const twice = specs.find((m) => seen.size === seen.add(m.id).size);
@@ -196,7 +213,9 @@ export function makeClipStep(m: MethodSpec, ctx: MethodContext = {}): ClipStep {
       grads: clippedGrads,
       report: {
         norm: norm!,
-        threshold: fixedThreshold ?? (Number.isFinite(threshold) ? threshold! : globalScaling && clipped === 1 ? norm! * scale! : null),
+        threshold:
+          fixedThreshold ??
+          (Number.isFinite(threshold) ? threshold! : globalScaling && clipped === 1 ? norm! * scale! : null),
         clipped: clipped === 1,
         scale: scale!,
         // 0/0 when the gradient is all zero: the direction is trivially kept.

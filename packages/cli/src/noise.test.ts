@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { clippedFixedPoint, gamma, noise, quantile, runBias, runHeavyTail, BIAS_CONFIG, HEAVY_TAIL_CONFIG } from './noise.js';
+import {
+  clippedFixedPoint,
+  gamma,
+  noise,
+  quantile,
+  runBias,
+  runHeavyTail,
+  BIAS_CONFIG,
+  HEAVY_TAIL_CONFIG,
+} from './noise.js';
 import { Rng } from '@gradclip/experiments/tasks';
 import { mean, median } from './experiments.js';
 

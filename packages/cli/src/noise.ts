@@ -66,7 +66,16 @@ export interface HeavyTailConfig {
  * x + σξ. The learning rate 0.05 and τ = 2 were set once on the Gaussian case (where
  * clipping should not matter much) and kept for the heavy-tailed ones.
  */
-export const HEAVY_TAIL_CONFIG: HeavyTailConfig = { dim: 10, steps: 1000, lr: 0.05, maxNorm: 2, noiseScale: 1, seeds: 60, noises: ['gaussian', 'student-t', 'cauchy'], every: 10 };
+export const HEAVY_TAIL_CONFIG: HeavyTailConfig = {
+  dim: 10,
+  steps: 1000,
+  lr: 0.05,
+  maxNorm: 2,
+  noiseScale: 1,
+  seeds: 60,
+  noises: ['gaussian', 'student-t', 'cauchy'],
+  every: 10,
+};
 
 export interface HeavyTailRow {
   noise: NoiseKind;
@@ -158,7 +167,14 @@ export interface BiasConfig {
  * where the expected clipped gradient vanishes, E[clip(x̄ + σ(E − 1))] = 0; for τ below the
  * spread of the noise x̄ ≠ x*. The threshold grid runs from 0.1σ to 10σ.
  */
-export const BIAS_CONFIG: BiasConfig = { sigma: 1, thresholds: [0.1, 0.3, 1, 3, 10], seeds: 16, steps: 3000, lr0: 0.5, t0: 20 };
+export const BIAS_CONFIG: BiasConfig = {
+  sigma: 1,
+  thresholds: [0.1, 0.3, 1, 3, 10],
+  seeds: 16,
+  steps: 3000,
+  lr0: 0.5,
+  t0: 20,
+};
 
 export interface BiasPoint {
   /** null = unclipped SGD. */
@@ -228,7 +244,12 @@ export function runBias(cfg: BiasConfig = BIAS_CONFIG): BiasResult {
       }
       distances.push(Math.abs(sum / n));
     }
-    points.push({ threshold: tau, distances, medianDistance: median(distances), predicted: tau === null ? null : Math.abs(clippedFixedPoint(cfg.sigma, tau)) });
+    points.push({
+      threshold: tau,
+      distances,
+      medianDistance: median(distances),
+      predicted: tau === null ? null : Math.abs(clippedFixedPoint(cfg.sigma, tau)),
+    });
   }
   const clipped = points.filter((p) => p.threshold !== null);
   // Differences below the unclipped runs' remaining distance are sampling noise, not bias.
@@ -237,6 +258,16 @@ export function runBias(cfg: BiasConfig = BIAS_CONFIG): BiasResult {
   const shrinkFactor = clipped[0]!.medianDistance / clipped.at(-1)!.medianDistance;
   // The prediction is checked where the bias stands out of that noise (≥ 3× the floor).
   const checked = clipped.filter((p) => p.predicted! >= 3 * floor);
-  const worstPredictionError = Math.max(0, ...checked.map((p) => Math.abs(p.medianDistance - p.predicted!) / p.predicted!));
-  return { config: cfg, points, monotone, shrinkFactor, worstPredictionError, pass: monotone && shrinkFactor >= 5 && worstPredictionError <= 0.25 };
+  const worstPredictionError = Math.max(
+    0,
+    ...checked.map((p) => Math.abs(p.medianDistance - p.predicted!) / p.predicted!),
+  );
+  return {
+    config: cfg,
+    points,
+    monotone,
+    shrinkFactor,
+    worstPredictionError,
+    pass: monotone && shrinkFactor >= 5 && worstPredictionError <= 0.25,
+  };
 }

@@ -36,7 +36,8 @@ export function loadDigits(path: URL = new URL('../data/optdigits.csv.gz', impor
   const y = new Int32Array(rows.length);
   rows.forEach((line, i) => {
     const v = line.split(',').map(Number);
-    if (v.length !== 65 || v.some((t) => !Number.isInteger(t))) throw new Error(`optdigits row ${i + 1} is not 65 integers`);
+    if (v.length !== 65 || v.some((t) => !Number.isInteger(t)))
+      throw new Error(`optdigits row ${i + 1} is not 65 integers`);
     for (let j = 0; j < 64; j++) x[i * 64 + j] = v[j]! / 16;
     y[i] = v[64]!;
   });
@@ -114,14 +115,18 @@ export interface PrivacyResult {
 }
 
 export function labelOf(s: PrivacySetting): string {
-  return s.kind === 'private' ? `ε = ${s.epsilon}` : s.kind === 'clip-only' ? 'ε = ∞, clipped, no noise' : 'ε = ∞, non-private';
+  return s.kind === 'private'
+    ? `ε = ${s.epsilon}`
+    : s.kind === 'clip-only'
+      ? 'ε = ∞, clipped, no noise'
+      : 'ε = ∞, non-private';
 }
 
 /** A fixed train / test split: a seeded shuffle (seed 0) of all images. */
 function split(d: Digits, testSize: number) {
   const order = Array.from({ length: d.n }, (_, i) => i);
   let s = 12345;
-  const rand = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const rand = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
   for (let i = order.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
     [order[i], order[j]] = [order[j]!, order[i]!];
@@ -156,7 +161,10 @@ export async function runPrivacy(
     { kind: 'non-private' },
   ];
   const sigmas = new Map(
-    config.epsilons.map((e) => [e, noiseMultiplierFor({ targetEpsilon: e, delta: config.delta, sampleRate: q, steps })]),
+    config.epsilons.map((e) => [
+      e,
+      noiseMultiplierFor({ targetEpsilon: e, delta: config.delta, sampleRate: q, steps }),
+    ]),
   );
   const xs = tf.tensor2d(train.x, [train.n, 64]);
   const ys = tf.oneHot(tf.tensor1d(train.y, 'int32'), 10);
@@ -171,11 +179,23 @@ export async function runPrivacy(
         const t0 = performance.now();
         const model = tfl.sequential({
           layers: [
-            tfl.layers.dense({ inputShape: [64], units: config.hidden, activation: 'tanh', kernelInitializer: tfl.initializers.glorotUniform({ seed }) }),
-            tfl.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 1000 }) }),
+            tfl.layers.dense({
+              inputShape: [64],
+              units: config.hidden,
+              activation: 'tanh',
+              kernelInitializer: tfl.initializers.glorotUniform({ seed }),
+            }),
+            tfl.layers.dense({
+              units: 10,
+              activation: 'softmax',
+              kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 1000 }),
+            }),
           ],
         });
-        model.compile({ optimizer: tf.train.momentum(config.learningRate, config.momentum), loss: 'categoricalCrossentropy' });
+        model.compile({
+          optimizer: tf.train.momentum(config.learningRate, config.momentum),
+          loss: 'categoricalCrossentropy',
+        });
         const sigma = setting.kind === 'private' ? sigmas.get(setting.epsilon)! : 0;
         const r = await privateFit(model, xs, ys, {
           // "Non-private": a clipping norm no gradient reaches, so nothing is clipped.
@@ -249,7 +269,13 @@ export function privacySpec(r: PrivacyResult): TopLevelSpec {
         data: { values: r.runs.map((x) => ({ setting: x.label, accuracy: x.testAccuracy, seed: x.seed })) },
         mark: { type: 'point', filled: true, opacity: 0.6, size: 50 },
         encoding: {
-          x: { field: 'setting', type: 'ordinal', sort: order, title: 'privacy budget', axis: { labelAngle: -20, labelLimit: 220 } },
+          x: {
+            field: 'setting',
+            type: 'ordinal',
+            sort: order,
+            title: 'privacy budget',
+            axis: { labelAngle: -20, labelLimit: 220 },
+          },
           y: { field: 'accuracy', type: 'quantitative', title: 'test accuracy', scale: { domain: [low, 1] } },
           color: { field: 'seed', type: 'nominal', title: 'seed' },
         },

@@ -4,7 +4,14 @@
  * privacy.csv. Node only.
  */
 import type { Command } from 'commander';
-import { loadDigits, privacySpec, PRIVACY_CONFIG, runPrivacy, type PrivacyConfig, type PrivacyResult } from './privacy.js';
+import {
+  loadDigits,
+  privacySpec,
+  PRIVACY_CONFIG,
+  runPrivacy,
+  type PrivacyConfig,
+  type PrivacyResult,
+} from './privacy.js';
 import { renderChart } from './render.js';
 import { writeReportFiles } from './report_files.js';
 
@@ -27,7 +34,9 @@ export function addPrivacyCommand(
   dryRun?: (o: PrivacyCommandOptions & { backend: string }) => void,
 ): void {
   const cmd = common(
-    program.command('privacy').description('privacy–utility: test accuracy of DP-SGD (privateFit, ghost clipping) against ε on the UCI digits'),
+    program
+      .command('privacy')
+      .description('privacy–utility: test accuracy of DP-SGD (privateFit, ghost clipping) against ε on the UCI digits'),
   ).exitOverride();
   cmd.action(async (raw: { quick?: boolean; seeds?: number[]; backend?: string; out: string; progress: boolean }) => {
     checkOutDir(raw.out);
@@ -52,7 +61,9 @@ export async function runPrivacyCommand(o: PrivacyCommandOptions): Promise<Priva
   console.log('');
   for (const s of result.summary) {
     const sigma = s.targetEpsilon === null ? '' : ` (σ = ${s.noiseMultiplier.toFixed(2)})`;
-    console.log(`${`${s.label}${sigma}`.padEnd(34)} test accuracy ${pct(s.medianAccuracy)} (${pct(s.minAccuracy)}–${pct(s.maxAccuracy)})`);
+    console.log(
+      `${`${s.label}${sigma}`.padEnd(34)} test accuracy ${pct(s.medianAccuracy)} (${pct(s.minAccuracy)}–${pct(s.maxAccuracy)})`,
+    );
   }
   console.log(`\nReport written to ${o.out}/privacy.html (${seconds.toFixed(0)} s)`);
   return result;
@@ -64,7 +75,17 @@ export async function writePrivacyReport(out: string, r: PrivacyResult, seconds:
   const chart = await renderChart('privacy', 'Privacy–utility', privacySpec(r));
   const csv = [
     'setting,target_epsilon,seed,noise_multiplier,epsilon_spent,test_accuracy,seconds',
-    ...r.runs.map((x) => [JSON.stringify(x.label), x.targetEpsilon ?? 'inf', x.seed, x.noiseMultiplier, x.epsilon, x.testAccuracy, x.seconds.toFixed(2)].join(',')),
+    ...r.runs.map((x) =>
+      [
+        JSON.stringify(x.label),
+        x.targetEpsilon ?? 'inf',
+        x.seed,
+        x.noiseMultiplier,
+        x.epsilon,
+        x.testAccuracy,
+        x.seconds.toFixed(2),
+      ].join(','),
+    ),
   ].join('\n');
   const c = r.config;
   const rows = r.summary

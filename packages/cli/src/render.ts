@@ -46,6 +46,7 @@ export function pngSize(buf: Uint8Array): { width: number; height: number } {
   const sig = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
   if (buf.length < 24 || sig.some((b, i) => buf[i] !== b)) throw new TypeError('not a PNG: bad signature');
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (String.fromCharCode(buf[12]!, buf[13]!, buf[14]!, buf[15]!) !== 'IHDR') throw new TypeError('not a PNG: no IHDR chunk first');
+  if (String.fromCharCode(buf[12]!, buf[13]!, buf[14]!, buf[15]!) !== 'IHDR')
+    throw new TypeError('not a PNG: no IHDR chunk first');
   return { width: dv.getUint32(16), height: dv.getUint32(20) };
 }

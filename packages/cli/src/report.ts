@@ -16,7 +16,16 @@ import {
   vanishingSpec,
 } from './charts.js';
 import { biasSpec, heavyTailSpec, learningSpec, smoothnessCorrelationSpec } from './charts_learning.js';
-import { mean, median, type DemoResult, type MethodSummary, type SmoothnessResult, type SurfaceResult, type SweepResult, type VanishingResult } from './experiments.js';
+import {
+  mean,
+  median,
+  type DemoResult,
+  type MethodSummary,
+  type SmoothnessResult,
+  type SurfaceResult,
+  type SweepResult,
+  type VanishingResult,
+} from './experiments.js';
 import type { LearningResult, SmoothnessCorrelation } from './learning.js';
 import { adaGCWarmup, ZCLIP_MAX_GRAD_NORM, ZCLIP_WARMUP } from './methods.js';
 import type { BiasResult, HeavyTailResult } from './noise.js';
@@ -60,7 +69,12 @@ export interface Verdict {
   text: string;
 }
 
-const f3 = (x: number | null | undefined): string => (x === null || x === undefined || !Number.isFinite(x) ? '—' : Math.abs(x) >= 1e4 || Math.abs(x) < 1e-3 ? x.toExponential(2) : x.toPrecision(3));
+const f3 = (x: number | null | undefined): string =>
+  x === null || x === undefined || !Number.isFinite(x)
+    ? '—'
+    : Math.abs(x) >= 1e4 || Math.abs(x) < 1e-3
+      ? x.toExponential(2)
+      : x.toPrecision(3);
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** The verdicts, computed from the numbers (nothing here is written in advance). */
@@ -81,7 +95,9 @@ export function verdicts(r: ReportInput): Verdict[] {
       verdict: ok ? 'supported' : gDiv === 0 ? 'partly' : 'not supported',
       text:
         `Unclipped training diverged in ${none.diverged}/${none.seeds} seeds` +
-        (divSteps.length ? ` (at steps ${divSteps.join(', ')}; pre-clip norms reached ${f3(Math.max(...d!.runs.filter((x) => x.method === 'none').flatMap((x) => x.norm.filter(Number.isFinite))))})` : '') +
+        (divSteps.length
+          ? ` (at steps ${divSteps.join(', ')}; pre-clip norms reached ${f3(Math.max(...d!.runs.filter((x) => x.method === 'none').flatMap((x) => x.norm.filter(Number.isFinite))))})`
+          : '') +
         `; global-norm clipping diverged in ${gDiv}/${gRuns} runs (thresholds ${globals.map((s) => s.method.slice(7)).join(', ')}). ` +
         `The gradient still explodes — the pre-clip norm is as large as without clipping — but the step is bounded by lr × threshold, so the weights stay finite.`,
     });
@@ -89,16 +105,17 @@ export function verdicts(r: ReportInput): Verdict[] {
     const learned = gEval.filter((v) => v < 0.9 * chance).length;
     const fromSweep = learningVerdict(r);
     if (fromSweep) out.push(fromSweep);
-    else out.push({
-      claim: '(2) Clipping stabilises training and convergence',
-      verdict: learned * 2 > gEval.length ? 'supported' : 'partly',
-      text:
-        `With clipping every run finished with a finite held-out loss (median ${f3(median(gEval))}, chance ${f3(chance)}); without it ${none.diverged}/${none.seeds} runs were lost. ` +
-        `${learned}/${gEval.length} clipped runs ended clearly below chance (< 0.9 × chance) within ${r.settings.steps} steps: ` +
-        (learned * 2 > gEval.length
-          ? 'clipped training converges.'
-          : 'clipping keeps training alive, but it does not by itself make a vanilla RNN learn the 50-step dependency in this budget — stability is not the same as fast convergence.'),
-    });
+    else
+      out.push({
+        claim: '(2) Clipping stabilises training and convergence',
+        verdict: learned * 2 > gEval.length ? 'supported' : 'partly',
+        text:
+          `With clipping every run finished with a finite held-out loss (median ${f3(median(gEval))}, chance ${f3(chance)}); without it ${none.diverged}/${none.seeds} runs were lost. ` +
+          `${learned}/${gEval.length} clipped runs ended clearly below chance (< 0.9 × chance) within ${r.settings.steps} steps: ` +
+          (learned * 2 > gEval.length
+            ? 'clipped training converges.'
+            : 'clipping keeps training alive, but it does not by itself make a vanilla RNN learn the 50-step dependency in this budget — stability is not the same as fast convergence.'),
+      });
   } else {
     const fromSweep = learningVerdict(r);
     if (fromSweep) out.push(fromSweep);
@@ -115,7 +132,10 @@ export function verdicts(r: ReportInput): Verdict[] {
       text:
         `Clipping multiplies the whole gradient by min(1, τ/‖g‖) ≤ 1: it can only shrink. With ρ(Wh) ≈ ${v.recurrentScale}, ‖∂L/∂h_1‖/‖∂L/∂h_T‖ = ${f3(start)} at initialisation. ` +
         v.methods
-          .map((id) => `${id}: ratio after training ${f3(median(reach(id)))} (clipped ${(100 * clipFrac(id)).toFixed(0)}% of steps, mean factor ${f3(scale(id))})`)
+          .map(
+            (id) =>
+              `${id}: ratio after training ${f3(median(reach(id)))} (clipped ${(100 * clipFrac(id)).toFixed(0)}% of steps, mean factor ${f3(scale(id))})`,
+          )
           .join('; ') +
         '. A threshold above the norm never fires and changes nothing; an aggressive one scales every step down, early and late alike. Remedies for vanishing gradients are architectural (LSTM/GRU gates, residual paths, orthogonal init), not clipping.',
     });
@@ -148,7 +168,9 @@ export function verdicts(r: ReportInput): Verdict[] {
         `below 1× ${lowDiv}, above 1× ${hiDiv}. ` +
         (lowest && atOne && lowest.med !== null && atOne.med !== null
           ? `The smallest threshold (${lowest.k}×) ended at median loss ${f3(lowest.med)} vs ${f3(atOne.med)} at 1×` +
-            (lowest.med > atOne.med ? ': too low a threshold slows learning.' : ': within this budget a low threshold did not hurt — it behaves like a smaller learning rate, which this task tolerates.')
+            (lowest.med > atOne.med
+              ? ': too low a threshold slows learning.'
+              : ': within this budget a low threshold did not hurt — it behaves like a smaller learning rate, which this task tolerates.')
           : ''),
     });
   }
@@ -164,9 +186,13 @@ export function verdicts(r: ReportInput): Verdict[] {
       text:
         `Global-norm clipping keeps the direction exactly (mean cosine on clipped steps ${gl.map((x) => `${x.method}: ${f3(x.clippedCosine)}`).join(', ') || '—'}); ` +
         `value clipping changes it (${val.map((x) => `${x.method}: cosine ${f3(x.clippedCosine)}, clipped ${(100 * x.clipFraction).toFixed(0)}% of steps`).join('; ') || 'not run'})` +
-        (agcs.length ? `, and so does per-unit AGC (${agcs.map((x) => `${x.method}${noteOf(x.method, r.settings.steps)}: ${f3(x.clippedCosine)}`).join('; ')})` : '') +
+        (agcs.length
+          ? `, and so does per-unit AGC (${agcs.map((x) => `${x.method}${noteOf(x.method, r.settings.steps)}: ${f3(x.clippedCosine)}`).join('; ')})`
+          : '') +
         '. ' +
-        (lowEval.length ? `The most aggressive sweep threshold (${Math.min(...s!.multiples)}× reference) ended at median loss ${f3(median(lowEval))}: information about the step length is lost, the direction is not. ` : '') +
+        (lowEval.length
+          ? `The most aggressive sweep threshold (${Math.min(...s!.multiples)}× reference) ended at median loss ${f3(median(lowEval))}: information about the step length is lost, the direction is not. `
+          : '') +
         'What is lost is the length of large steps (global norm) or the direction as well (value / unit-wise).',
     });
     const adaptive = d.summary.filter((x) => ['agc', 'autoclip', 'zclip', 'adagc'].some((k) => x.method.startsWith(k)));
@@ -176,7 +202,12 @@ export function verdicts(r: ReportInput): Verdict[] {
       verdict: 'confirmed',
       text:
         `Global-norm clipping needs τ (see claim 4). Adaptive methods trade it for settings of their own, run here without tuning (where they differ from the library's defaults, in brackets): ` +
-        (adaptive.map((x) => `${x.label}${noteOf(x.method, r.settings.steps)}: ${x.diverged}/${x.seeds} diverged, median loss ${f3(x.medianEvalLoss)}, clipped ${(100 * x.clipFraction).toFixed(0)}% of steps`).join('; ') || 'none run') +
+        (adaptive
+          .map(
+            (x) =>
+              `${x.label}${noteOf(x.method, r.settings.steps)}: ${x.diverged}/${x.seeds} diverged, median loss ${f3(x.medianEvalLoss)}, clipped ${(100 * x.clipFraction).toFixed(0)}% of steps`,
+          )
+          .join('; ') || 'none run') +
         '. ' +
         methodSettingsText(d, r.settings.steps, g1) +
         'They still have hyperparameters (percentile, z threshold, λ), but ones that transfer between models because they are relative to the observed norms or the weights.',
@@ -212,7 +243,9 @@ function methodSettingsText(d: DemoResult, steps: number, g1: MethodSummary | un
               ? `It diverged within those steps in ${early}/${runs.length} seeds, exactly like unclipped training — an adaptive threshold needs a safe start, and ZClip's default cap (maxGradNorm = 1) is that safe start, which makes it a fixed threshold again. `
               : `It diverged in ${z.diverged}/${runs.length} seeds. `)
         : `ZClip ran with its default cap maxGradNorm = ${ZCLIP_MAX_GRAD_NORM}, which is in force during warm-up and after` +
-            (sameAsG1 ? ` — and it ended with exactly the losses of global norm ≤ 1 in every seed: the cap was always the binding limit. ` : '. '),
+            (sameAsG1
+              ? ` — and it ended with exactly the losses of global norm ≤ 1 in every seed: the cap was always the binding limit. `
+              : '. '),
     );
   }
   return parts.join('');
@@ -225,7 +258,8 @@ function table(headers: string[], rows: (string | number)[][]): string {
 }
 
 function csv(headers: string[], rows: (string | number | boolean | null)[][]): string {
-  const cell = (c: string | number | boolean | null) => (c === null ? '' : typeof c === 'string' && /[",\n]/.test(c) ? `"${c.replace(/"/g, '""')}"` : String(c));
+  const cell = (c: string | number | boolean | null) =>
+    c === null ? '' : typeof c === 'string' && /[",\n]/.test(c) ? `"${c.replace(/"/g, '""')}"` : String(c);
   return [headers.join(','), ...rows.map((r) => r.map(cell).join(','))].join('\n') + '\n';
 }
 
@@ -240,10 +274,18 @@ export async function buildCharts(r: ReportInput): Promise<RenderedChart[]> {
     // What differs from the library defaults, under the charts whose numbers it affects.
     const notes = r.demo.summary.flatMap((x) => {
       const n = deviationNote(x.method, r.settings.steps);
-      return n ? [`${x.label}: ${n.replace(/ \(maxGradNorm: null; default 1\), so nothing is clipped in its \d+-step warm-up/, ' (default cap 1)')}`] : [];
+      return n
+        ? [
+            `${x.label}: ${n.replace(/ \(maxGradNorm: null; default 1\), so nothing is clipped in its \d+-step warm-up/, ' (default cap 1)')}`,
+          ]
+        : [];
     });
     const note = notes.map((n, i) => (i === 0 ? `Not the library defaults: ${n}` : n));
-    specs.push(['demo_loss', 'Training loss per method', demoLossSpec(r.demo, chance, `${r.settings.config.task}, T = ${r.settings.config.seqLen}`, note)]);
+    specs.push([
+      'demo_loss',
+      'Training loss per method',
+      demoLossSpec(r.demo, chance, `${r.settings.config.task}, T = ${r.settings.config.seqLen}`, note),
+    ]);
     specs.push(['demo_norm', 'Pre-clip gradient norm per method', demoNormSpec(r.demo)]);
     specs.push(['demo_final', 'Final loss and divergences', demoFinalSpec(r.demo, chance, note)]);
     specs.push(['demo_cosine', 'Direction change from clipping', cosineSpec(r.demo)]);
@@ -252,8 +294,14 @@ export async function buildCharts(r: ReportInput): Promise<RenderedChart[]> {
   if (r.vanishing) specs.push(['vanishing', 'Vanishing gradients', vanishingSpec(r.vanishing)]);
   if (r.smoothness) specs.push(['smoothness', 'Zhang et al. 2020 on x⁴', smoothnessSpec(r.smoothness)]);
   if (r.learning) specs.push(['learning_rate', 'Final loss against learning rate', learningSpec(r.learning)]);
-  if (r.smoothnessCorrelation) specs.push(['smoothness_correlation', 'Zhang et al. 2020, Fig. 1: smoothness against gradient norm', smoothnessCorrelationSpec(r.smoothnessCorrelation)]);
-  if (r.heavyTail) specs.push(['heavy_tail', 'SGD vs clipped SGD under heavy-tailed noise', heavyTailSpec(r.heavyTail)]);
+  if (r.smoothnessCorrelation)
+    specs.push([
+      'smoothness_correlation',
+      'Zhang et al. 2020, Fig. 1: smoothness against gradient norm',
+      smoothnessCorrelationSpec(r.smoothnessCorrelation),
+    ]);
+  if (r.heavyTail)
+    specs.push(['heavy_tail', 'SGD vs clipped SGD under heavy-tailed noise', heavyTailSpec(r.heavyTail)]);
   if (r.bias) specs.push(['clipping_bias', 'Koloskova et al. 2023: the bias of clipped SGD', biasSpec(r.bias)]);
   const charts: RenderedChart[] = [];
   for (const [name, title, spec] of specs) charts.push(await renderChart(name, title, spec));
@@ -279,31 +327,75 @@ export async function writeReport(outDir: string, r: ReportInput): Promise<Writt
   const charts = await buildCharts(r);
   for (const c of charts) put(`${c.name}.png`, c.png);
   const vs = verdicts(r);
-  put('metrics.json', JSON.stringify({ ...r, verdicts: vs, reproductions: reproductions(r) }, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 1));
+  put(
+    'metrics.json',
+    JSON.stringify(
+      { ...r, verdicts: vs, reproductions: reproductions(r) },
+      (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v),
+      1,
+    ),
+  );
   if (r.demo) {
     put(
       'steps.csv',
       csv(
         ['method', 'seed', 'step', 'loss', 'grad_norm', 'threshold', 'clipped', 'scale', 'cosine'],
-        r.demo.runs.flatMap((x) => x.loss.map((l, i) => [x.method, x.seed, i, l, x.norm[i]!, x.threshold[i] ?? null, x.clipped[i]!, x.scale[i]!, x.cosine[i]!])),
+        r.demo.runs.flatMap((x) =>
+          x.loss.map((l, i) => [
+            x.method,
+            x.seed,
+            i,
+            l,
+            x.norm[i]!,
+            x.threshold[i] ?? null,
+            x.clipped[i]!,
+            x.scale[i]!,
+            x.cosine[i]!,
+          ]),
+        ),
       ),
     );
     put(
       'runs.csv',
       csv(
         ['method', 'seed', 'diverged', 'diverged_at', 'eval_loss', 'clip_fraction', 'steps_run', 'ms'],
-        r.demo.runs.map((x) => [x.method, x.seed, x.diverged, x.divergedAt, x.evalLoss, x.clipFraction, x.loss.length, Math.round(x.ms)]),
+        r.demo.runs.map((x) => [
+          x.method,
+          x.seed,
+          x.diverged,
+          x.divergedAt,
+          x.evalLoss,
+          x.clipFraction,
+          x.loss.length,
+          Math.round(x.ms),
+        ]),
       ),
     );
   }
-  if (r.learning) put('learning.csv', csv(['method', 'lr', 'seed', 'final_loss', 'early_norm', 'clip_fraction'], r.learning.runs.map((x) => [x.method, x.lr, x.seed, x.finalLoss, x.earlyNorm, x.clipFraction])));
-  if (r.sweep) put('sweep.csv', csv(['multiple', 'threshold', 'seed', 'diverged', 'eval_loss', 'clip_fraction'], r.sweep.points.map((p) => [p.multiple, p.threshold, p.seed, p.diverged, p.evalLoss, p.clipFraction])));
+  if (r.learning)
+    put(
+      'learning.csv',
+      csv(
+        ['method', 'lr', 'seed', 'final_loss', 'early_norm', 'clip_fraction'],
+        r.learning.runs.map((x) => [x.method, x.lr, x.seed, x.finalLoss, x.earlyNorm, x.clipFraction]),
+      ),
+    );
+  if (r.sweep)
+    put(
+      'sweep.csv',
+      csv(
+        ['multiple', 'threshold', 'seed', 'diverged', 'eval_loss', 'clip_fraction'],
+        r.sweep.points.map((p) => [p.multiple, p.threshold, p.seed, p.diverged, p.evalLoss, p.clipFraction]),
+      ),
+    );
   if (r.vanishing) {
     put(
       'vanishing.csv',
       csv(
         ['method', 'seed', 't', 'grad_h_start', 'grad_h_end'],
-        r.vanishing.runs.flatMap((x) => x.hiddenGradStart.map((g, t) => [x.method, x.seed, t + 1, g, x.hiddenGradEnd[t] ?? null])),
+        r.vanishing.runs.flatMap((x) =>
+          x.hiddenGradStart.map((g, t) => [x.method, x.seed, t + 1, g, x.hiddenGradEnd[t] ?? null]),
+        ),
       ),
     );
   }
@@ -316,7 +408,10 @@ export async function writeReport(outDir: string, r: ReportInput): Promise<Writt
 function deviationsText(r: ReportInput): string {
   const ids = [...new Set([...(r.demo?.summary.map((x) => x.method) ?? []), ...(r.learning?.methods ?? [])])];
   const notes = ids.flatMap((id) => {
-    const steps = r.learning?.methods.includes(id) && !r.demo?.summary.some((x) => x.method === id) ? r.learning.config.steps : r.settings.steps;
+    const steps =
+      r.learning?.methods.includes(id) && !r.demo?.summary.some((x) => x.method === id)
+        ? r.learning.config.steps
+        : r.settings.steps;
     const n = deviationNote(id, steps);
     return n ? [`${id}: ${n}`] : [];
   });
@@ -326,13 +421,31 @@ function deviationsText(r: ReportInput): string {
 function html(r: ReportInput, vs: Verdict[], charts: RenderedChart[]): string {
   const chart = (name: string) => {
     const c = charts.find((x) => x.name === name);
-    return c ? `<figure>${c.svg}<figcaption>${esc(c.title)} — <a href="${c.name}.png">PNG</a></figcaption></figure>` : '';
+    return c
+      ? `<figure>${c.svg}<figcaption>${esc(c.title)} — <a href="${c.name}.png">PNG</a></figcaption></figure>`
+      : '';
   };
   const s = r.settings;
-  const color = (v: Verdict['verdict']) => ({ supported: '#2a7a2a', confirmed: '#2a7a2a', partly: '#b7791f', 'not supported': '#c0392b', false: '#c0392b', 'not measured': '#777' })[v];
+  const color = (v: Verdict['verdict']) =>
+    ({
+      supported: '#2a7a2a',
+      confirmed: '#2a7a2a',
+      partly: '#b7791f',
+      'not supported': '#c0392b',
+      false: '#c0392b',
+      'not measured': '#777',
+    })[v];
   const summaryTable = r.demo
     ? table(
-        ['method', 'diverged', 'median held-out loss', 'loss per seed', 'steps clipped', 'median pre-clip norm', 'cos(clipped, raw)'],
+        [
+          'method',
+          'diverged',
+          'median held-out loss',
+          'loss per seed',
+          'steps clipped',
+          'median pre-clip norm',
+          'cos(clipped, raw)',
+        ],
         r.demo.summary.map((x) => [
           x.label + noteOf(x.method, s.steps),
           `${x.diverged}/${x.seeds}`,
@@ -370,7 +483,18 @@ ${r.demo ? `<h2>RNN on the ${esc(c.task)} task: every method, every seed</h2>${s
 ${r.surface ? `<h2>Pascanu, Mikolov &amp; Bengio 2013, Fig. 6</h2><p>The error surface of a single recurrent sigmoid unit has a cliff. Plain gradient descent that reaches the wall gets a huge gradient and is thrown ${f3(r.surface.plainLargestStep)} units away in one step, onto a plateau where the gradient vanishes; clipping the norm to ${r.surface.maxNorm} bounds every step at ${f3(r.surface.learningRate * r.surface.maxNorm)} and the descent follows the valley to loss ${f3(r.surface.clipped.at(-1)!.loss)} (unclipped: ${f3(r.surface.plain.at(-1)!.loss)}).</p>${chart('pascanu_surface')}${chart('pascanu_loss')}` : ''}
 ${r.sweep ? `<h2>Threshold sensitivity</h2><p>Global-norm clipping at multiples of the reference norm ${f3(r.sweep.referenceNorm)}, ${s.sweepSteps} steps per run.</p>${chart('sweep')}` : ''}
 ${r.vanishing ? `<h2>Vanishing gradients</h2><p>The same RNN with a small recurrent matrix; ${s.vanishingSteps} training steps per run. The curves for different thresholds lie on top of each other whenever clipping does not fire, and clipping that fires lowers them.</p>${chart('vanishing')}` : ''}
-${r.smoothness ? `<h2>Zhang et al. 2020: why clipping can speed up training</h2><p>On f(x) = x⁴ the curvature grows with the gradient ((L0, L1)-smoothness). A fixed step small enough to be stable at the farthest start crawls near the minimum; clipped GD can use a larger step because clipping caps it where the gradient is large.</p>${chart('smoothness')}${table(['method', 'x₀', 'iterations to f < tol'], r.smoothness.points.map((p) => [p.method, p.x0, p.iterations === null ? (p.diverged ? 'diverged' : `> ${r.smoothness!.maxIterations}`) : p.iterations]))}` : ''}
+${
+  r.smoothness
+    ? `<h2>Zhang et al. 2020: why clipping can speed up training</h2><p>On f(x) = x⁴ the curvature grows with the gradient ((L0, L1)-smoothness). A fixed step small enough to be stable at the farthest start crawls near the minimum; clipped GD can use a larger step because clipping caps it where the gradient is large.</p>${chart('smoothness')}${table(
+        ['method', 'x₀', 'iterations to f < tol'],
+        r.smoothness.points.map((p) => [
+          p.method,
+          p.x0,
+          p.iterations === null ? (p.diverged ? 'diverged' : `> ${r.smoothness!.maxIterations}`) : p.iterations,
+        ]),
+      )}`
+    : ''
+}
 <h2>Files</h2><p><code>metrics.json</code> (everything above, per step), <code>learning.csv</code>, <code>steps.csv</code>, <code>runs.csv</code>, <code>sweep.csv</code>, <code>vanishing.csv</code>, and each chart as PNG. Rerun with <code>npm start</code> or <code>npx gradclip demo --help</code>.</p>
 </body></html>
 `;

@@ -14,7 +14,18 @@
  * On any failure (disk full, a rename refused) the files already replaced are put back, the
  * staging folder is removed and the error is thrown: the old report stays as it was.
  */
-import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  type Stats,
+} from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 
@@ -112,7 +123,10 @@ export function writeReportFiles(out: string, files: ReportFiles): string[] {
 function replaceFiles(out: string, staging: string, names: readonly string[]): void {
   for (const n of names) {
     const st = lstatOrNull(join(out, n));
-    if (st?.isDirectory()) throw Object.assign(new Error(`${join(out, n)} is a folder: the report's file cannot replace it`), { code: 'EISDIR' });
+    if (st?.isDirectory())
+      throw Object.assign(new Error(`${join(out, n)} is a folder: the report's file cannot replace it`), {
+        code: 'EISDIR',
+      });
   }
   const old = join(staging, '.old');
   mkdirSync(old);

@@ -8,7 +8,12 @@ import { learningChecks, type LearningChecks, type LearningCurve } from './learn
 import { adaGCWarmup, parseMethod, ZCLIP_MAX_GRAD_NORM, ZCLIP_WARMUP } from './methods.js';
 import type { ReportInput, Verdict } from './report.js';
 
-const f3 = (x: number | null | undefined): string => (x === null || x === undefined || !Number.isFinite(x) ? '—' : Math.abs(x) >= 1e4 || Math.abs(x) < 1e-3 ? x.toExponential(2) : x.toPrecision(3));
+const f3 = (x: number | null | undefined): string =>
+  x === null || x === undefined || !Number.isFinite(x)
+    ? '—'
+    : Math.abs(x) >= 1e4 || Math.abs(x) < 1e-3
+      ? x.toExponential(2)
+      : x.toPrecision(3);
 const times = (x: number | null, chance: number): string => (x === null ? 'diverged' : `${f3(x / chance)}× chance`);
 const lrList = (lrs: readonly number[]): string => (lrs.length ? lrs.join(', ') : 'none');
 
@@ -23,8 +28,14 @@ export function deviationNote(methodId: string, steps: number): string {
   const m = parseMethod(methodId);
   const notes: string[] = [];
   const def = LIBRARY_DEFAULT[m.kind];
-  if (def !== undefined && m.arg !== def) notes.push(`${m.kind === 'agc' ? 'λ' : 'setting'} ${m.arg} instead of the default ${def}`);
-  if (m.kind === 'zclip') notes.push(ZCLIP_MAX_GRAD_NORM === null ? `no fixed cap (maxGradNorm: null; default 1), so nothing is clipped in its ${ZCLIP_WARMUP}-step warm-up` : `cap maxGradNorm ${ZCLIP_MAX_GRAD_NORM}`);
+  if (def !== undefined && m.arg !== def)
+    notes.push(`${m.kind === 'agc' ? 'λ' : 'setting'} ${m.arg} instead of the default ${def}`);
+  if (m.kind === 'zclip')
+    notes.push(
+      ZCLIP_MAX_GRAD_NORM === null
+        ? `no fixed cap (maxGradNorm: null; default 1), so nothing is clipped in its ${ZCLIP_WARMUP}-step warm-up`
+        : `cap maxGradNorm ${ZCLIP_MAX_GRAD_NORM}`,
+    );
   if (m.kind === 'adagc') notes.push(`warm-up ${adaGCWarmup(steps)} steps instead of 100`);
   return notes.join('; ');
 }
@@ -44,8 +55,13 @@ export function learningVerdict(r: ReportInput): Verdict | null {
     const n = none.points.find((p) => p.lr === lr)?.medianLoss ?? null;
     return c !== null && n !== null && n > 0 ? [c / n] : [];
   });
-  const deciding = k.decidingLrs.map((d) => `lr ${d.lr}: ${k.method} ${times(d.clipped, chance)}, unclipped ${times(d.unclipped, chance)}`).join('; ');
-  const demo = r.demo?.summary.filter((s) => s.method.startsWith('global:')).flatMap((s) => s.evalLoss.filter((v): v is number => v !== null)) ?? [];
+  const deciding = k.decidingLrs
+    .map((d) => `lr ${d.lr}: ${k.method} ${times(d.clipped, chance)}, unclipped ${times(d.unclipped, chance)}`)
+    .join('; ');
+  const demo =
+    r.demo?.summary
+      .filter((s) => s.method.startsWith('global:'))
+      .flatMap((s) => s.evalLoss.filter((v): v is number => v !== null)) ?? [];
   return {
     claim: '(2) Clipping stabilises training and convergence',
     verdict: ok ? 'supported' : k.a || k.c ? 'partly' : 'not supported',
@@ -57,7 +73,9 @@ export function learningVerdict(r: ReportInput): Verdict | null {
       `Rates (of ${l.lrs.length}) where the median run learns (≤ 0.5× chance): ${l.curves.map((x) => `${x.method} ${x.learns.length}`).join(', ')}. ` +
       `${[k.a, k.b, k.c].filter(Boolean).length}/3 of the checks hold` +
       (ok ? ': clipping lets the same model learn at rates where unclipped training fails.' : '.') +
-      (ratios.length ? ` At the rates where unclipped training learns (lr ${none.learns.join(', ')}), ${k.method} ends at ${f3(Math.min(...ratios))}–${f3(Math.max(...ratios))}× its loss.` : '') +
+      (ratios.length
+        ? ` At the rates where unclipped training learns (lr ${none.learns.join(', ')}), ${k.method} ends at ${f3(Math.min(...ratios))}–${f3(Math.max(...ratios))}× its loss.`
+        : '') +
       (demo.length
         ? ` In the harder RNN comparison (adding, T = ${r.settings.config.seqLen}) clipping keeps every run finite (median held-out loss ${f3(median(demo))}) but none learns the ${r.settings.config.seqLen}-step dependency in ${r.settings.steps} steps: stable is not the same as fast.`
         : ''),
@@ -83,7 +101,11 @@ export function reproductions(r: ReportInput): Reproduction[] {
       what: 'the one-unit RNN has a cliff: unclipped GD jumps off it, clipped GD follows the valley',
       measured: `largest step unclipped ${f3(s.plainLargestStep)}, clipped ${f3(s.clippedLargestStep)}; final loss unclipped ${f3(plainEnd)}, clipped ${f3(clipEnd)}`,
       passMark: `unclipped largest step > 5 and final loss > 0.05; clipped steps ≤ lr·τ = ${f3(s.learningRate * s.maxNorm)} and final loss < 1e-3`,
-      pass: s.plainLargestStep > 5 && plainEnd > 0.05 && s.clippedLargestStep <= s.learningRate * s.maxNorm + 1e-9 && clipEnd < 1e-3,
+      pass:
+        s.plainLargestStep > 5 &&
+        plainEnd > 0.05 &&
+        s.clippedLargestStep <= s.learningRate * s.maxNorm + 1e-9 &&
+        clipEnd < 1e-3,
     });
   }
   const c = r.smoothnessCorrelation;
@@ -123,8 +145,12 @@ export function reproductions(r: ReportInput): Reproduction[] {
       paper: 'Zhang, Karimireddy, Veit et al. 2020 (heavy-tailed noise)',
       what: 'under heavy-tailed gradient noise SGD keeps large errors, clipped SGD converges',
       measured:
-        heavy.map((n, i) => `${n}: 90th-percentile final f SGD ${f3(row(n, 'SGD')!.finalP90)}, clipped ${f3(row(n, 'clipped SGD')!.finalP90)} (×${f3(ratios[i]!)})`).join('; ') +
-        (g && gc ? `; Gaussian control: SGD ${f3(g.finalP90)}, clipped ${f3(gc.finalP90)}` : ''),
+        heavy
+          .map(
+            (n, i) =>
+              `${n}: 90th-percentile final f SGD ${f3(row(n, 'SGD')!.finalP90)}, clipped ${f3(row(n, 'clipped SGD')!.finalP90)} (×${f3(ratios[i]!)})`,
+          )
+          .join('; ') + (g && gc ? `; Gaussian control: SGD ${f3(g.finalP90)}, clipped ${f3(gc.finalP90)}` : ''),
       passMark: 'clipped ≤ 0.5× SGD at the 90th percentile under each heavy-tailed noise',
       pass: ratios.length > 0 && ratios.every((x) => x <= 0.5),
     });
@@ -136,7 +162,8 @@ export function reproductions(r: ReportInput): Reproduction[] {
       paper: 'Koloskova, Hendrikx & Stich 2023',
       what: 'with skewed noise clipped SGD stalls at a distance from the optimum that shrinks as τ grows',
       measured: `median |x̄ − x*| at τ = ${cl.map((p) => p.threshold).join(', ')}: ${cl.map((p) => f3(p.medianDistance)).join(', ')} (predicted ${cl.map((p) => f3(p.predicted)).join(', ')}); unclipped ${f3(b.points.find((p) => p.threshold === null)?.medianDistance)}`,
-      passMark: 'never grows with τ (slack: 10 % plus the unclipped distance), smallest τ ≥ 5× the largest, within 25 % of the predicted fixed point where that is ≥ 3× the unclipped distance (the sampling noise)',
+      passMark:
+        'never grows with τ (slack: 10 % plus the unclipped distance), smallest τ ≥ 5× the largest, within 25 % of the predicted fixed point where that is ≥ 3× the unclipped distance (the sampling noise)',
       pass: b.pass,
     });
   }
@@ -161,7 +188,11 @@ export interface Advice {
   snippet: string;
 }
 
-const rank = (curves: readonly LearningCurve[]) => [...curves].sort((a, b) => b.learns.length - a.learns.length || b.withinTwo.length - a.withinTwo.length || a.sensitivity - b.sensitivity);
+const rank = (curves: readonly LearningCurve[]) =>
+  [...curves].sort(
+    (a, b) =>
+      b.learns.length - a.learns.length || b.withinTwo.length - a.withinTwo.length || a.sensitivity - b.sensitivity,
+  );
 
 /** "What should I use", from this run's numbers. */
 export function advice(r: ReportInput): Advice | null {
@@ -174,17 +205,31 @@ export function advice(r: ReportInput): Advice | null {
   const tau = early.length ? Number(median(early).toPrecision(2)) : null;
   const curve = (id: string) => l.curves.find((c) => c.method === id);
   const none = curve('none');
-  const globals = l.curves.filter((c) => c.method.startsWith('global:')).sort((a, b) => parseMethod(b.method).arg! - parseMethod(a.method).arg!);
-  const describe = (c: LearningCurve) => `learns (≤ 0.5× chance) at lr ${lrList(c.learns)}, best ${times(c.bestLoss, chance)} at lr ${c.bestLr ?? '—'}`;
+  const globals = l.curves
+    .filter((c) => c.method.startsWith('global:'))
+    .sort((a, b) => parseMethod(b.method).arg! - parseMethod(a.method).arg!);
+  const describe = (c: LearningCurve) =>
+    `learns (≤ 0.5× chance) at lr ${lrList(c.learns)}, best ${times(c.bestLoss, chance)} at lr ${c.bestLr ?? '—'}`;
   const ranked = rank(l.curves);
   const counts = [...new Set(ranked.map((c) => c.learns.length))];
   lines.push(
     `Width of the basin — the learning rates (of ${l.lrs.length}) at which each method learns, ≤ 0.5× chance: ` +
-      counts.map((n) => `${n}: ${ranked.filter((c) => c.learns.length === n).map((c) => c.label).join(', ')}`).join('; ') +
+      counts
+        .map(
+          (n) =>
+            `${n}: ${ranked
+              .filter((c) => c.learns.length === n)
+              .map((c) => c.label)
+              .join(', ')}`,
+        )
+        .join('; ') +
       ` (within a group, in order of the rates within 2× of the best loss, then of Wortsman's LR sensitivity).`,
   );
   if (tau !== null && globals.length) {
-    const near = [...globals].sort((a, b) => Math.abs(Math.log(parseMethod(a.method).arg! / tau)) - Math.abs(Math.log(parseMethod(b.method).arg! / tau)))[0]!;
+    const near = [...globals].sort(
+      (a, b) =>
+        Math.abs(Math.log(parseMethod(a.method).arg! / tau)) - Math.abs(Math.log(parseMethod(b.method).arg! / tau)),
+    )[0]!;
     lines.push(
       `Choosing τ: the median pre-clip norm of the first 20 steps of unclipped training at a safe rate (lr ${lowLr}) was ${tau}. ` +
         `The global threshold nearest to it, ${near.label}, ${describe(near)}` +
@@ -196,7 +241,11 @@ export function advice(r: ReportInput): Advice | null {
     const hi = globals[0]!;
     const lo = globals.at(-1)!;
     const at = (c: LearningCurve, lr: number) => c.points.find((p) => p.lr === lr)?.medianLoss ?? null;
-    const maxLr = (c: LearningCurve) => Math.max(...c.points.filter((p) => p.medianLoss !== null && p.medianLoss <= 0.5 * chance).map((p) => p.lr), -Infinity);
+    const maxLr = (c: LearningCurve) =>
+      Math.max(
+        ...c.points.filter((p) => p.medianLoss !== null && p.medianLoss <= 0.5 * chance).map((p) => p.lr),
+        -Infinity,
+      );
     lines.push(
       `A lower τ trades speed at small rates for safety at large ones: ${lo.label} learns (≤ 0.5× chance) up to lr ${maxLr(lo)} against ${maxLr(hi)} for ${hi.label}, ` +
         `but at lr ${lowLr} it ends at ${times(at(lo, lowLr), chance)} against ${times(at(hi, lowLr), chance)}: each step is at most lr·τ long.`,
@@ -216,20 +265,28 @@ export function advice(r: ReportInput): Advice | null {
     );
   }
   const agc = l.curves.find((c) => c.method.startsWith('agc'));
-  if (agc) lines.push(`${agc.label}${agc.method === 'agc:0.01' ? ' (the library default)' : ''} bounds each unit's step relative to its weights: it ${describe(agc)}.`);
+  if (agc)
+    lines.push(
+      `${agc.label}${agc.method === 'agc:0.01' ? ' (the library default)' : ''} bounds each unit's step relative to its weights: it ${describe(agc)}.`,
+    );
   const z = l.curves.find((c) => c.method.startsWith('zclip'));
   const demoZ = r.demo?.summary.find((s) => s.method.startsWith('zclip'));
   if (z)
     lines.push(
       `ZClip without its cap (${deviationNote(z.method, l.config.steps)}) ${describe(z)}: its z-score test does not catch a rate that is simply too large.` +
-        (demoZ && demoZ.diverged > 0 ? ` In the RNN comparison it diverged in ${demoZ.diverged}/${demoZ.seeds} seeds inside its warm-up: keep its cap (maxGradNorm) for the first steps.` : ''),
+        (demoZ && demoZ.diverged > 0
+          ? ` In the RNN comparison it diverged in ${demoZ.diverged}/${demoZ.seeds} seeds inside its warm-up: keep its cap (maxGradNorm) for the first steps.`
+          : ''),
     );
   const h = r.heavyTail;
   if (h) {
     const row = (noise: string, method: string) => h.rows.find((x) => x.noise === noise && x.method === method);
     const s = row('cauchy', 'SGD');
     const c = row('cauchy', 'clipped SGD');
-    if (s && c) lines.push(`Heavy-tailed gradient noise (rare huge gradients, as in attention models): clip. With Cauchy noise the 90th percentile of the final loss was ${f3(s.finalP90)} for SGD and ${f3(c.finalP90)} clipped.`);
+    if (s && c)
+      lines.push(
+        `Heavy-tailed gradient noise (rare huge gradients, as in attention models): clip. With Cauchy noise the 90th percentile of the final loss was ${f3(s.finalP90)} for SGD and ${f3(c.finalP90)} clipped.`,
+      );
   }
   const b = r.bias;
   if (b) {
@@ -238,7 +295,10 @@ export function advice(r: ReportInput): Advice | null {
       `Do not clip far below the typical norm when the noise is skewed: clipped SGD then converges to the wrong point (distance ${f3(cl[0]!.medianDistance)} at τ = ${cl[0]!.threshold}σ, ${f3(cl.at(-1)!.medianDistance)} at τ = ${cl.at(-1)!.threshold}σ).`,
     );
   }
-  if (r.vanishing) lines.push('Vanishing gradients: clipping cannot help (claim 3); use gates, residual paths or a better initialisation.');
+  if (r.vanishing)
+    lines.push(
+      'Vanishing gradients: clipping cannot help (claim 3); use gates, residual paths or a better initialisation.',
+    );
   const t = tau ?? 1;
   const snippet = `import * as tf from '@tensorflow/tfjs';
 import { withClipping, autoClipTensorClipper } from 'gradclip/tfjs';
@@ -285,7 +345,9 @@ export function learningSections(r: ReportInput, chart: (name: string) => string
         table(
           ['paper', 'finding', 'measured', 'pass mark', 'result'],
           reps.map((x) => [x.paper, x.what, x.measured, x.passMark, x.pass ? 'PASS' : 'FAIL']),
-        ).replace(/<td>PASS<\/td>/g, '<td style="color:#2a7a2a;font-weight:bold">PASS</td>').replace(/<td>FAIL<\/td>/g, '<td style="color:#c0392b;font-weight:bold">FAIL</td>'),
+        )
+          .replace(/<td>PASS<\/td>/g, '<td style="color:#2a7a2a;font-weight:bold">PASS</td>')
+          .replace(/<td>FAIL<\/td>/g, '<td style="color:#c0392b;font-weight:bold">FAIL</td>'),
     );
   }
   const l = r.learning;
@@ -300,7 +362,15 @@ export function learningSections(r: ReportInput, chart: (name: string) => string
         `A run diverges when its loss becomes NaN/∞ or exceeds ${c.divergenceFactor}× chance. Cells: median held-out loss as a multiple of chance (diverged seeds count as +∞). ` +
         `LR sensitivity (Wortsman et al.): the mean over rates of min(loss, chance) − the best loss of any method, in nats; lower is more robust.</p>` +
         table(
-          ['method', ...l.lrs.map((x) => `lr ${x}`), 'best', 'rates where it learns (≤ 0.5× chance)', 'rates within 2× of the best', 'LR sensitivity', 'diverged'],
+          [
+            'method',
+            ...l.lrs.map((x) => `lr ${x}`),
+            'best',
+            'rates where it learns (≤ 0.5× chance)',
+            'rates within 2× of the best',
+            'LR sensitivity',
+            'diverged',
+          ],
           l.curves.map((cv) => {
             const note = deviationNote(cv.method, c.steps);
             return [
@@ -341,7 +411,12 @@ export function learningSections(r: ReportInput, chart: (name: string) => string
         `This is the "information loss" of aggressive clipping in its precise form. Predicted: the root of E[clip(x̄ + σ(E − 1), τ)] = 0, with the expectation taken over evenly spaced quantiles of E.</p>` +
         table(
           ['τ', 'median |x̄ − x*|', 'predicted', 'largest over seeds'],
-          b.points.map((p) => [p.threshold === null ? 'unclipped' : String(p.threshold), f3(p.medianDistance), p.predicted === null ? '0' : f3(p.predicted), f3(Math.max(...p.distances))]),
+          b.points.map((p) => [
+            p.threshold === null ? 'unclipped' : String(p.threshold),
+            f3(p.medianDistance),
+            p.predicted === null ? '0' : f3(p.predicted),
+            f3(Math.max(...p.distances)),
+          ]),
         ) +
         chart('clipping_bias'),
     );

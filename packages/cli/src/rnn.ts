@@ -82,7 +82,13 @@ export function batchTensors(batch: Batch): { x: tf.Tensor3D; y: tf.Tensor2D } {
  * The loss of the network on (x, y). With `probes` (T tensors of shape [batch, H], zeros),
  * each probe is added to h_t so that gradients with respect to them are ∂L/∂h_t.
  */
-export function rnnLoss(p: RnnParams, task: TaskSpec, x: tf.Tensor3D, y: tf.Tensor2D, probes?: readonly tf.Tensor[]): tf.Scalar {
+export function rnnLoss(
+  p: RnnParams,
+  task: TaskSpec,
+  x: tf.Tensor3D,
+  y: tf.Tensor2D,
+  probes?: readonly tf.Tensor[],
+): tf.Scalar {
   return tf.tidy((): tf.Scalar => {
     const [batch, steps] = x.shape;
     const H = p.wh.shape[0]!;
@@ -92,7 +98,10 @@ export function rnnLoss(p: RnnParams, task: TaskSpec, x: tf.Tensor3D, y: tf.Tens
     // blocks, which is about twice as fast per training step on both the cpu and the wasm
     // backend as unstacking the strided time axis of [batch, T, H].
     const xt = tf.transpose(x, [1, 0, 2]);
-    const xwb = tf.add(tf.reshape(tf.matMul(tf.reshape(xt, [steps * batch, x.shape[2]]), p.wx), [steps, batch, H]), p.b);
+    const xwb = tf.add(
+      tf.reshape(tf.matMul(tf.reshape(xt, [steps * batch, x.shape[2]]), p.wx), [steps, batch, H]),
+      p.b,
+    );
     const xw = tf.unstack(xwb, 0);
     let h: tf.Tensor = tf.zeros([batch, H]);
     for (let t = 0; t < steps; t++) {
@@ -109,7 +118,12 @@ export function rnnLoss(p: RnnParams, task: TaskSpec, x: tf.Tensor3D, y: tf.Tens
 }
 
 /** Loss and gradients of every parameter, in PARAM_NAMES order (caller disposes). */
-export function lossAndGradients(p: RnnParams, task: TaskSpec, x: tf.Tensor3D, y: tf.Tensor2D): { loss: tf.Scalar; grads: Record<ParamName, tf.Tensor> } {
+export function lossAndGradients(
+  p: RnnParams,
+  task: TaskSpec,
+  x: tf.Tensor3D,
+  y: tf.Tensor2D,
+): { loss: tf.Scalar; grads: Record<ParamName, tf.Tensor> } {
   const { value, grads } = tf.variableGrads(() => rnnLoss(p, task, x, y), paramList(p));
   const out = {} as Record<ParamName, tf.Tensor>;
   for (const k of PARAM_NAMES) out[k] = grads[p[k].name]!;

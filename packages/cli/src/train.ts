@@ -6,7 +6,16 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { makeClipStep, type MethodSpec } from './methods.js';
-import { batchTensors, disposeRnn, hiddenStateGradientNorms, initRnn, lossAndGradients, PARAM_NAMES, rnnLoss, type RnnParams } from './rnn.js';
+import {
+  batchTensors,
+  disposeRnn,
+  hiddenStateGradientNorms,
+  initRnn,
+  lossAndGradients,
+  PARAM_NAMES,
+  rnnLoss,
+  type RnnParams,
+} from './rnn.js';
 import { addingProblem, Rng, type TaskSpec } from '@gradclip/experiments/tasks';
 
 export interface TrainConfig {
@@ -92,7 +101,15 @@ export interface RunOptions {
  * −lr × the applied (clipped) gradient: the change of the gradient per unit of distance along the
  * step just taken (Zhang, He, Sra & Jadbabaie 2020, §3 and Fig. 1).
  */
-function localSmoothness(params: RnnParams, task: TaskSpec, x: tf.Tensor3D, y: tf.Tensor2D, before: readonly tf.Tensor[], applied: readonly tf.Tensor[], lr: number): number {
+function localSmoothness(
+  params: RnnParams,
+  task: TaskSpec,
+  x: tf.Tensor3D,
+  y: tf.Tensor2D,
+  before: readonly tf.Tensor[],
+  applied: readonly tf.Tensor[],
+  lr: number,
+): number {
   const { loss, grads } = lossAndGradients(params, task, x, y);
   const n = tf.tidy(() => {
     const diff = tf.sqrt(tf.addN(PARAM_NAMES.map((k, i) => tf.sum(tf.square(tf.sub(grads[k], before[i]!))))));
@@ -110,7 +127,12 @@ function localSmoothness(params: RnnParams, task: TaskSpec, x: tf.Tensor3D, y: t
 export function trainRun(cfg: TrainConfig, method: MethodSpec, seed: number, options: RunOptions = {}): RunRecord {
   const t0 = performance.now();
   const task = cfg.task;
-  const params = initRnn(new Rng(seed), { features: task.features, hidden: cfg.hidden, outputs: task.outputs, recurrentScale: cfg.recurrentScale });
+  const params = initRnn(new Rng(seed), {
+    features: task.features,
+    hidden: cfg.hidden,
+    outputs: task.outputs,
+    recurrentScale: cfg.recurrentScale,
+  });
   const dataRng = new Rng(seed + 7919);
   const evalBatch = batchTensors(task.batch(new Rng(seed + 104729), cfg.evalSize, cfg.seqLen));
   const optimizer = tf.train.sgd(cfg.learningRate);
@@ -146,10 +168,24 @@ export function trainRun(cfg: TrainConfig, method: MethodSpec, seed: number, opt
       rec.clipped.push(report.clipped);
       rec.scale.push(report.scale);
       rec.cosine.push(report.cosine);
-      const exploded = !Number.isFinite(lossValue) || lossValue > cfg.divergenceFactor * task.chanceLoss || !Number.isFinite(report.norm);
+      const exploded =
+        !Number.isFinite(lossValue) ||
+        lossValue > cfg.divergenceFactor * task.chanceLoss ||
+        !Number.isFinite(report.norm);
       if (!exploded) {
         optimizer.applyGradients(Object.fromEntries(PARAM_NAMES.map((k) => [params[k].name, clipped[k]])));
-        if (raw) (rec.smoothness ??= []).push(localSmoothness(params, task, x, y, raw, PARAM_NAMES.map((k) => clipped[k]), cfg.learningRate));
+        if (raw)
+          (rec.smoothness ??= []).push(
+            localSmoothness(
+              params,
+              task,
+              x,
+              y,
+              raw,
+              PARAM_NAMES.map((k) => clipped[k]),
+              cfg.learningRate,
+            ),
+          );
       }
       if (raw) tf.dispose(raw);
       tf.dispose([x, y, loss, ...Object.values(clipped)]);

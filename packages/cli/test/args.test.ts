@@ -10,7 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { checkOutDir, main, VERSION } from '../src/cli.js';
 
-const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../package.json', import.meta.url)), 'utf8')) as { version: string };
+const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../package.json', import.meta.url)), 'utf8')) as {
+  version: string;
+};
 
 /** Runs `main` and returns its exit code with everything it printed. */
 async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -115,7 +117,8 @@ describe('--version', () => {
 
   it('works through the bin as a user runs it (built dist)', () => {
     const bin = fileURLToPath(new URL('../bin/gradclip.mjs', import.meta.url));
-    if (!existsSync(fileURLToPath(new URL('../dist/cli.js', import.meta.url)))) throw new Error('packages/cli/dist is missing: npm run build -w @gradclip/cli');
+    if (!existsSync(fileURLToPath(new URL('../dist/cli.js', import.meta.url))))
+      throw new Error('packages/cli/dist is missing: npm run build -w @gradclip/cli');
     const r = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8', timeout: 60_000 });
     expect(r.status).toBe(0);
     expect(r.stdout.trim()).toBe(pkg.version);

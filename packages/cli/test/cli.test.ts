@@ -11,9 +11,21 @@ interface Metrics {
     summary: { method: string; diverged: number; seeds: number; evalLoss: (number | null)[] }[];
     runs: { method: string; seed: number; loss: number[]; evalLoss: number | null; divergedAt: number | null }[];
   };
-  surface: { plainLargestStep: number; clippedLargestStep: number; maxNorm: number; learningRate: number; plain: { loss: number }[]; clipped: { loss: number }[] };
+  surface: {
+    plainLargestStep: number;
+    clippedLargestStep: number;
+    maxNorm: number;
+    learningRate: number;
+    plain: { loss: number }[];
+    clipped: { loss: number }[];
+  };
   verdicts: { claim: string; verdict: string; text: string }[];
-  learning: { task: string; chanceLoss: number; lrs: number[]; runs: { method: string; lr: number; seed: number; finalLoss: number | null }[] };
+  learning: {
+    task: string;
+    chanceLoss: number;
+    lrs: number[];
+    runs: { method: string; lr: number; seed: number; finalLoss: number | null }[];
+  };
   reproductions: { paper: string; pass: boolean }[];
 }
 
@@ -68,8 +80,10 @@ describe('gradclip demo --quick', () => {
     expect(l.task).toBe('temporal-order');
     expect(l.chanceLoss).toBeCloseTo(Math.log(4), 12);
     expect(l.runs).toHaveLength(2 * 3 * 2); // none, global:1 × lr 0.1, 1, 10 × seeds 1, 2
-    for (const r of l.runs) expect(Object.keys(r)).toEqual(expect.arrayContaining(['method', 'lr', 'seed', 'finalLoss']));
-    const at = (method: string, lr: number) => l.runs.filter((r) => r.method === method && r.lr === lr).map((r) => r.finalLoss);
+    for (const r of l.runs)
+      expect(Object.keys(r)).toEqual(expect.arrayContaining(['method', 'lr', 'seed', 'finalLoss']));
+    const at = (method: string, lr: number) =>
+      l.runs.filter((r) => r.method === method && r.lr === lr).map((r) => r.finalLoss);
     // measured (quick: 100 steps, seeds 1–2): global:1 at lr 1 ends at 0.002–0.003× chance,
     // unclipped at 2.3–4× chance; at lr 10 both are far above chance
     for (const v of at('global:1', 1)) expect(v!).toBeLessThan(0.05 * l.chanceLoss);
@@ -98,8 +112,31 @@ describe('gradclip demo --quick', () => {
   });
 
   it('writes the report files, with valid PNGs', () => {
-    for (const f of ['index.html', 'metrics.json', 'steps.csv', 'runs.csv', 'sweep.csv', 'vanishing.csv', 'learning.csv']) expect(existsSync(join(out, f)), f).toBe(true);
-    const pngs = ['pascanu_surface', 'pascanu_loss', 'demo_loss', 'demo_norm', 'demo_final', 'demo_cosine', 'sweep', 'vanishing', 'smoothness', 'learning_rate', 'smoothness_correlation', 'heavy_tail', 'clipping_bias'];
+    for (const f of [
+      'index.html',
+      'metrics.json',
+      'steps.csv',
+      'runs.csv',
+      'sweep.csv',
+      'vanishing.csv',
+      'learning.csv',
+    ])
+      expect(existsSync(join(out, f)), f).toBe(true);
+    const pngs = [
+      'pascanu_surface',
+      'pascanu_loss',
+      'demo_loss',
+      'demo_norm',
+      'demo_final',
+      'demo_cosine',
+      'sweep',
+      'vanishing',
+      'smoothness',
+      'learning_rate',
+      'smoothness_correlation',
+      'heavy_tail',
+      'clipping_bias',
+    ];
     for (const name of pngs) {
       const size = pngSize(readFileSync(join(out, `${name}.png`)));
       expect(size.width, name).toBeGreaterThan(300);

@@ -19,7 +19,20 @@ import { TASKS } from '@gradclip/experiments/tasks';
 
 const KINDS = ['none', 'global', 'value', 'agc', 'autoclip', 'zclip', 'adagc'];
 const SUBCOMMANDS = ['demo', 'surface', 'sweep', 'vanishing', 'learning', 'privacy'];
-const FLAGS = ['--quick', '--seeds', '--steps', '--methods', '--backend', '--task', '--out', '--no-progress', '--help', '--version', '-V', '-h'];
+const FLAGS = [
+  '--quick',
+  '--seeds',
+  '--steps',
+  '--methods',
+  '--backend',
+  '--task',
+  '--out',
+  '--no-progress',
+  '--help',
+  '--version',
+  '-V',
+  '-h',
+];
 
 const tmp = mkdtempSync(join(tmpdir(), 'gradclip-fuzz-'));
 beforeAll(async () => {
@@ -92,7 +105,10 @@ const seedSpec = fc
 const methodSpec = fc
   .array(
     fc.tuple(
-      fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...KINDS) }, { weight: 1, arbitrary: fc.constantFrom('GLOBAL', 'Value', '__proto__', 'constructor', 'toString', '') }),
+      fc.oneof(
+        { weight: 4, arbitrary: fc.constantFrom(...KINDS) },
+        { weight: 1, arbitrary: fc.constantFrom('GLOBAL', 'Value', '__proto__', 'constructor', 'toString', '') },
+      ),
       fc.option(fc.oneof(num, hostile), { nil: undefined, freq: 2 }),
     ),
     { minLength: 1, maxLength: 3 },
@@ -110,13 +126,34 @@ const value = fc.oneof(
 );
 const flag = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom(...FLAGS) },
-  { weight: 1, arbitrary: fc.constantFrom('--__proto__', '--constructor', '--toString', '--seeds=', '--out=', '--no-quick', '---', '--QUICK', '-x') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '--__proto__',
+      '--constructor',
+      '--toString',
+      '--seeds=',
+      '--out=',
+      '--no-quick',
+      '---',
+      '--QUICK',
+      '-x',
+    ),
+  },
   { weight: 1, arbitrary: fc.string({ maxLength: 6 }).map((s) => `--${s}`) },
 );
 /** A folder for --out: mostly fresh under the temp folder, sometimes hostile. */
 const outDir = fc.oneof(
-  { weight: 8, arbitrary: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 10 }).map((s) => join(tmp, 'o', s.replace(/[/\0]/g, '_'))) },
-  { weight: 1, arbitrary: fc.constantFrom('', ' ', '/proc/x', '/dev/null', '/sys', join(tmp, 'a\0b'), join(tmp, 'x'.repeat(5000))) },
+  {
+    weight: 8,
+    arbitrary: fc
+      .string({ unit: 'grapheme', minLength: 1, maxLength: 10 })
+      .map((s) => join(tmp, 'o', s.replace(/[/\0]/g, '_'))),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom('', ' ', '/proc/x', '/dev/null', '/sys', join(tmp, 'a\0b'), join(tmp, 'x'.repeat(5000))),
+  },
 );
 
 /** A flag with a value of its own kind (often valid, often hostile). */
@@ -130,7 +167,10 @@ const typedPair = fc.oneof(
 
 const argvArb = fc
   .tuple(
-    fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...SUBCOMMANDS) }, { weight: 1, arbitrary: fc.oneof(hostile, fc.string({ maxLength: 6 })) }),
+    fc.oneof(
+      { weight: 8, arbitrary: fc.constantFrom(...SUBCOMMANDS) },
+      { weight: 1, arbitrary: fc.oneof(hostile, fc.string({ maxLength: 6 })) },
+    ),
     fc.array(
       fc.oneof(
         { weight: 4, arbitrary: typedPair.map(([f, v]) => [f, v]) },
@@ -143,7 +183,11 @@ const argvArb = fc
     outDir,
     fc.boolean(),
   )
-  .map(([sub, rest, out, withOut]) => [sub, ...rest.flat(), ...(withOut ? ['--out', out] : ['--out', join(tmp, 'default')])]);
+  .map(([sub, rest, out, withOut]) => [
+    sub,
+    ...rest.flat(),
+    ...(withOut ? ['--out', out] : ['--out', join(tmp, 'default')]),
+  ]);
 
 /** Runs `main` with every output captured; returns the exit code, what it printed and the options it would have run with. */
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string; ran: Parameters<DryRun>[] }> {
@@ -168,7 +212,11 @@ async function run(argv: string[]): Promise<{ code: number; out: string; err: st
 function checkAccepted(part: string, o: Parameters<DryRun>[1]): void {
   expect(SUBCOMMANDS).toContain(part);
   expect(o.out.trim()).not.toBe('');
-  expect(resolve(o.out).split(sep).every((name) => Buffer.byteLength(name) <= 255)).toBe(true);
+  expect(
+    resolve(o.out)
+      .split(sep)
+      .every((name) => Buffer.byteLength(name) <= 255),
+  ).toBe(true);
   expect(o.seeds.length).toBeGreaterThanOrEqual(1);
   expect(o.seeds.length).toBeLessThanOrEqual(100);
   expect(new Set(o.seeds).size).toBe(o.seeds.length);

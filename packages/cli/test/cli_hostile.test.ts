@@ -34,14 +34,29 @@ beforeEach(() => {
 afterEach(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('method names are looked up as own properties', () => {
-  it.each(['constructor', '__proto__', 'constructor:1', '__proto__:2', 'hasownproperty', 'valueof'])('%s is an unknown method', (spec) => {
-    expect(() => parseMethod(spec)).toThrow(/unknown method/);
-  });
+  it.each(['constructor', '__proto__', 'constructor:1', '__proto__:2', 'hasownproperty', 'valueof'])(
+    '%s is an unknown method',
+    (spec) => {
+      expect(() => parseMethod(spec)).toThrow(/unknown method/);
+    },
+  );
 
   it('--methods constructor: exit 2 at once, no experiment run, no report', async () => {
     const out = join(tmp, 'report');
     const t0 = performance.now();
-    const r = await cli(['demo', '--quick', '--steps', '1', '--seeds', '1', '--no-progress', '--methods', 'none,constructor', '--out', out]);
+    const r = await cli([
+      'demo',
+      '--quick',
+      '--steps',
+      '1',
+      '--seeds',
+      '1',
+      '--no-progress',
+      '--methods',
+      'none,constructor',
+      '--out',
+      out,
+    ]);
     expect(performance.now() - t0).toBeLessThan(1000);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/unknown method 'constructor'/);
@@ -64,7 +79,19 @@ describe('--seeds is sized before it is expanded', () => {
     ['4294967297', /expected seeds from 0 to 2147483647/],
     ['5-1', /from low to high/],
   ])('%s: exit 2 with a message', async (seeds, message) => {
-    const r = await cli(['sweep', '--quick', '--steps', '1', '--backend', 'cpu', '--no-progress', '--seeds', seeds, '--out', join(tmp, 'r')]);
+    const r = await cli([
+      'sweep',
+      '--quick',
+      '--steps',
+      '1',
+      '--backend',
+      'cpu',
+      '--no-progress',
+      '--seeds',
+      seeds,
+      '--out',
+      join(tmp, 'r'),
+    ]);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(message);
   });
@@ -83,7 +110,18 @@ describe('the progress bars leave the cursor alone (Ctrl-C cannot leave it hidde
     const desc = Object.getOwnPropertyDescriptor(process.stderr, 'isTTY');
     Object.defineProperty(process.stderr, 'isTTY', { value: true, configurable: true });
     try {
-      const r = await cli(['sweep', '--quick', '--steps', '2', '--seeds', '1', '--backend', 'cpu', '--out', join(tmp, 'r')]);
+      const r = await cli([
+        'sweep',
+        '--quick',
+        '--steps',
+        '2',
+        '--seeds',
+        '1',
+        '--backend',
+        'cpu',
+        '--out',
+        join(tmp, 'r'),
+      ]);
       expect(r.code).toBe(0);
       expect(r.err).toMatch(/sweep {6}\[/); // the bar was drawn
       expect(r.err).not.toContain('\u001b[?25l');
@@ -95,15 +133,20 @@ describe('the progress bars leave the cursor alone (Ctrl-C cannot leave it hidde
 
   it('SIGINT stops a run in the middle of its training at once, with the signal (exit 130 in a shell)', async () => {
     const bin = fileURLToPath(new URL('../bin/gradclip.mjs', import.meta.url));
-    if (!existsSync(fileURLToPath(new URL('../dist/cli.js', import.meta.url)))) throw new Error('packages/cli/dist is missing: npm run build -w @gradclip/cli');
+    if (!existsSync(fileURLToPath(new URL('../dist/cli.js', import.meta.url))))
+      throw new Error('packages/cli/dist is missing: npm run build -w @gradclip/cli');
     const out = join(tmp, 'r');
-    const child = spawn(process.execPath, [bin, 'demo', '--backend', 'cpu', '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [bin, 'demo', '--backend', 'cpu', '--out', out], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     await new Promise((r) => setTimeout(r, 2500)); // loaded and training (a full demo takes minutes)
     const t0 = performance.now();
     child.kill('SIGINT');
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => child.on('exit', (c, s) => r([c, s])));
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) =>
+      child.on('exit', (c, s) => r([c, s])),
+    );
     expect(performance.now() - t0).toBeLessThan(2000);
     expect(code === 130 || signal === 'SIGINT', `code ${code} signal ${signal}`).toBe(true);
     expect(err).not.toContain('\u001b[?25l');

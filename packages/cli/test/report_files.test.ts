@@ -12,15 +12,29 @@ import { pngSize } from '../src/render.js';
 import { writeReportFiles } from '../src/report_files.js';
 
 /** Faults injected into node:fs as the CLI's modules see it (armed per test). */
-const fault = vi.hoisted(() => ({ writesBeforeFull: Infinity, renamesBeforeFail: Infinity, renamesFailFrom: Infinity }));
+const fault = vi.hoisted(() => ({
+  writesBeforeFull: Infinity,
+  renamesBeforeFail: Infinity,
+  renamesFailFrom: Infinity,
+}));
 
 vi.mock('node:fs', async (importOriginal) => {
   const real = await importOriginal<typeof import('node:fs')>();
-  const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+  const enospc = () =>
+    Object.assign(new Error('ENOSPC: no space left on device, write'), {
+      code: 'ENOSPC',
+      errno: -28,
+      syscall: 'write',
+    });
   // A full disk: the write that does not fit leaves half its data, then fails.
-  const writeFileSync = ((file: fs.PathOrFileDescriptor, data: string | NodeJS.ArrayBufferView, options?: fs.WriteFileOptions) => {
+  const writeFileSync = ((
+    file: fs.PathOrFileDescriptor,
+    data: string | NodeJS.ArrayBufferView,
+    options?: fs.WriteFileOptions,
+  ) => {
     if (fault.writesBeforeFull-- <= 0) {
-      const bytes = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      const bytes =
+        typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
       real.writeFileSync(file, bytes.subarray(0, bytes.length >> 1));
       throw enospc();
     }
@@ -28,7 +42,10 @@ vi.mock('node:fs', async (importOriginal) => {
   }) as typeof real.writeFileSync;
   const renameSync = ((from: fs.PathLike, to: fs.PathLike) => {
     // renamesBeforeFail: that one rename fails; renamesFailFrom: every one from then on
-    if (fault.renamesBeforeFail-- === 0 || fault.renamesFailFrom-- <= 0) throw Object.assign(new Error(`EPERM: operation not permitted, rename '${String(from)}' -> '${String(to)}'`), { code: 'EPERM' });
+    if (fault.renamesBeforeFail-- === 0 || fault.renamesFailFrom-- <= 0)
+      throw Object.assign(new Error(`EPERM: operation not permitted, rename '${String(from)}' -> '${String(to)}'`), {
+        code: 'EPERM',
+      });
     real.renameSync(from, to);
   }) as typeof real.renameSync;
   return { ...real, default: { ...real, writeFileSync, renameSync }, writeFileSync, renameSync };
@@ -40,7 +57,11 @@ function snapshot(dir: string): Record<string, string> {
   for (const name of fs.readdirSync(dir).sort()) {
     const p = join(dir, name);
     const st = fs.lstatSync(p);
-    out[name] = st.isSymbolicLink() ? `link → ${fs.readlinkSync(p)}` : st.isDirectory() ? 'folder' : fs.readFileSync(p).toString('base64');
+    out[name] = st.isSymbolicLink()
+      ? `link → ${fs.readlinkSync(p)}`
+      : st.isDirectory()
+        ? 'folder'
+        : fs.readFileSync(p).toString('base64');
   }
   return out;
 }
@@ -77,7 +98,8 @@ afterEach(() => {
 /** An old report in `out`: what a previous `gradclip surface` left, plus a file of the user's. */
 function oldReport(out: string): void {
   fs.mkdirSync(out, { recursive: true });
-  for (const f of ['index.html', 'metrics.json', 'pascanu_surface.png', 'pascanu_loss.png', 'notes.txt']) fs.writeFileSync(join(out, f), `old ${f}`);
+  for (const f of ['index.html', 'metrics.json', 'pascanu_surface.png', 'pascanu_loss.png', 'notes.txt'])
+    fs.writeFileSync(join(out, f), `old ${f}`);
 }
 
 describe('links in --out are replaced, never written through (item 4)', () => {
@@ -100,7 +122,8 @@ describe('links in --out are replaced, never written through (item 4)', () => {
     expect(fs.readFileSync(victim, 'utf8')).toBe('precious');
     expect(fs.readFileSync(hard, 'utf8')).toBe('also precious');
     expect(fs.existsSync(planted)).toBe(false);
-    for (const f of ['index.html', 'metrics.json', 'pascanu_surface.png', 'pascanu_loss.png']) expect(fs.lstatSync(join(out, f)).isFile(), f).toBe(true);
+    for (const f of ['index.html', 'metrics.json', 'pascanu_surface.png', 'pascanu_loss.png'])
+      expect(fs.lstatSync(join(out, f)).isFile(), f).toBe(true);
     expect(fs.readFileSync(join(out, 'index.html'), 'utf8')).toMatch(/^<!doctype html>/);
     expect(pngSize(fs.readFileSync(join(out, 'pascanu_surface.png'))).width).toBeGreaterThan(300);
     expect(fs.readdirSync(out).filter((f) => f.startsWith('.'))).toEqual([]);
@@ -111,7 +134,9 @@ describe('links in --out are replaced, never written through (item 4)', () => {
     fs.symlinkSync(join(tmp, 'elsewhere', 'report'), out);
     const r = await cli(['surface', '--no-progress', '--out', out]);
     expect(r.code).toBe(2);
-    expect(r.err.trim()).toBe(`gradclip: error: --out ${out}: a symbolic link to nothing (the report is never written through a link)`);
+    expect(r.err.trim()).toBe(
+      `gradclip: error: --out ${out}: a symbolic link to nothing (the report is never written through a link)`,
+    );
     expect(fs.existsSync(join(tmp, 'elsewhere'))).toBe(false);
   });
 
@@ -119,7 +144,10 @@ describe('links in --out are replaced, never written through (item 4)', () => {
     const real = join(tmp, 'real');
     fs.mkdirSync(real);
     fs.symlinkSync(real, join(tmp, 'report'));
-    writeReportFiles(join(tmp, 'report'), [['a.txt', 'A'], ['index.html', 'I']]);
+    writeReportFiles(join(tmp, 'report'), [
+      ['a.txt', 'A'],
+      ['index.html', 'I'],
+    ]);
     expect(fs.readFileSync(join(real, 'index.html'), 'utf8')).toBe('I');
     expect(fs.lstatSync(join(tmp, 'report')).isSymbolicLink()).toBe(true);
   });
@@ -178,7 +206,10 @@ describe('the report is replaced all at once (item 5)', () => {
     fault.renamesFailFrom = 2; // index.html moved aside, then no rename works any more
     let message = '';
     try {
-      writeReportFiles(out, [['index.html', 'new index'], ['metrics.json', 'new metrics']]);
+      writeReportFiles(out, [
+        ['index.html', 'new index'],
+        ['metrics.json', 'new metrics'],
+      ]);
     } catch (e) {
       message = (e as Error).message;
     }
@@ -194,14 +225,25 @@ describe('the report is replaced all at once (item 5)', () => {
     oldReport(out);
     fs.mkdirSync(join(out, 'steps.csv'));
     const before = snapshot(out);
-    expect(() => writeReportFiles(out, [['index.html', 'new'], ['steps.csv', 'x']])).toThrow(/steps\.csv is a folder/);
+    expect(() =>
+      writeReportFiles(out, [
+        ['index.html', 'new'],
+        ['steps.csv', 'x'],
+      ]),
+    ).toThrow(/steps\.csv is a folder/);
     expect(snapshot(out)).toEqual(before);
   });
 
   it('file names with a folder part, hidden or repeated are refused', () => {
     const out = join(tmp, 'report');
-    for (const bad of ['../x', 'a/b', '.old', '', '..', 'a\0b']) expect(() => writeReportFiles(out, [[bad, 'x']]), JSON.stringify(bad)).toThrow(RangeError);
-    expect(() => writeReportFiles(out, [['a', 'x'], ['a', 'y']])).toThrow(/repeat/);
+    for (const bad of ['../x', 'a/b', '.old', '', '..', 'a\0b'])
+      expect(() => writeReportFiles(out, [[bad, 'x']]), JSON.stringify(bad)).toThrow(RangeError);
+    expect(() =>
+      writeReportFiles(out, [
+        ['a', 'x'],
+        ['a', 'y'],
+      ]),
+    ).toThrow(/repeat/);
     expect(fs.existsSync(out)).toBe(false);
   });
 });

@@ -19,8 +19,12 @@ describe('pascanuLossAndGrad', () => {
       fc.property(fc.double({ min: -3, max: 3, noNaN: true }), fc.double({ min: -3, max: 3, noNaN: true }), (w, b) => {
         const h = 1e-6;
         const r = pascanuLossAndGrad(w, b, { steps: 10 });
-        const fdw = (pascanuLossAndGrad(w + h, b, { steps: 10 }).loss - pascanuLossAndGrad(w - h, b, { steps: 10 }).loss) / (2 * h);
-        const fdb = (pascanuLossAndGrad(w, b + h, { steps: 10 }).loss - pascanuLossAndGrad(w, b - h, { steps: 10 }).loss) / (2 * h);
+        const fdw =
+          (pascanuLossAndGrad(w + h, b, { steps: 10 }).loss - pascanuLossAndGrad(w - h, b, { steps: 10 }).loss) /
+          (2 * h);
+        const fdb =
+          (pascanuLossAndGrad(w, b + h, { steps: 10 }).loss - pascanuLossAndGrad(w, b - h, { steps: 10 }).loss) /
+          (2 * h);
         expect(Math.abs(r.dw - fdw)).toBeLessThan(1e-6 + 1e-4 * Math.abs(fdw));
         expect(Math.abs(r.db - fdb)).toBeLessThan(1e-6 + 1e-4 * Math.abs(fdb));
       }),

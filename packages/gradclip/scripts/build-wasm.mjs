@@ -38,7 +38,11 @@ function assemble(source, features, validate) {
 const bytes = assemble(text, { simd: true }, true);
 // The same kernels on a shared memory, for threaded gradient arenas (a module that imports a
 // shared memory cannot take an unshared one, and vice versa). 65536 pages: the wasm32 limit.
-const shared = assemble(text.replace(MEMORY_IMPORT, '(import "env" "memory" (memory 1 65536 shared))'), { simd: true, threads: true }, false);
+const shared = assemble(
+  text.replace(MEMORY_IMPORT, '(import "env" "memory" (memory 1 65536 shared))'),
+  { simd: true, threads: true },
+  false,
+);
 // Chrome refuses synchronous compilation of modules over 4 KiB on the main thread; the loader
 // falls back to JS there, but staying under the limit keeps the fast path everywhere.
 const note = bytes.length > 4096 ? ' (over the 4 KiB synchronous-compile limit of browsers main threads)' : '';

@@ -36,7 +36,12 @@ const cases = [
 ];
 for (const [code, expected] of cases) {
   const { out, kinds } = await kindsIn(code);
-  assert.deepEqual(kinds, expected, `${code}\n  carries the clipper kinds ${JSON.stringify(kinds)}, expected ${JSON.stringify(expected)}`);
-  if (code.includes('tfjs')) assert.match(out, /registerClass\(ClippedOptimizer\d*\)/, `${code}\n  lost the optimizer class registration`);
+  assert.deepEqual(
+    kinds,
+    expected,
+    `${code}\n  carries the clipper kinds ${JSON.stringify(kinds)}, expected ${JSON.stringify(expected)}`,
+  );
+  if (code.includes('tfjs'))
+    assert.match(out, /registerClass\(ClippedOptimizer\d*\)/, `${code}\n  lost the optimizer class registration`);
   console.log(`tree-shaking: ${code.replace(/;.*$/, '')} → ${kinds.length ? kinds.join(', ') : 'no adaptive clipper'}`);
 }

@@ -19,7 +19,11 @@ describe('bad hyperparameters → RangeError naming the argument and the value; 
     ['NaN normType', (g) => globalNorm(g, NaN), /normType.*NaN/],
     ['-Infinity normType', (g) => globalNorm(g, -Infinity), /normType.*-Infinity/],
     ['negative eps', (g) => clipByGlobalNorm(g, 1, { eps: -1e-6 }), /eps.*-0\.000001/],
-    ['unknown nonFinite policy', (g) => clipByGlobalNorm(g, 1, { nonFinite: 'ignore' as never }), /nonFinite.*"ignore"/],
+    [
+      'unknown nonFinite policy',
+      (g) => clipByGlobalNorm(g, 1, { nonFinite: 'ignore' as never }),
+      /nonFinite.*"ignore"/,
+    ],
   ];
   for (const [name, call, message] of cases) {
     it(name, () => {
@@ -41,7 +45,11 @@ describe('bad gradients → TypeError naming the argument and the value; data un
     ['a Uint8Array in a list', [new Float32Array([1]), new Uint8Array(3)], /grads\[1\] must be .*Uint8Array\(3\)/],
     ['a nested plain array in a record', { w: [1, 2] }, /grads\["w"\] must be .*plain array of length 2/],
     ['a Map', new Map(), /grads must be .*a Map/],
-    ['shaped entry with Int16Array values', { values: new Int16Array(2), shape: [2] }, /grads\.values must be .*Int16Array/],
+    [
+      'shaped entry with Int16Array values',
+      { values: new Int16Array(2), shape: [2] },
+      /grads\.values must be .*Int16Array/,
+    ],
   ];
   for (const [name, grads, message] of bad) {
     it(name, () => {
@@ -61,11 +69,15 @@ describe('bad gradients → TypeError naming the argument and the value; data un
   });
 
   it('a shape that does not match the values is a RangeError', () => {
-    expect(() => globalNorm({ values: new Float32Array(6), shape: [2, 2] })).toThrow(/shape \[2, 2\] holds 4 values but values has 6/);
+    expect(() => globalNorm({ values: new Float32Array(6), shape: [2, 2] })).toThrow(
+      /shape \[2, 2\] holds 4 values but values has 6/,
+    );
   });
 
   it('an unknown option is a TypeError (a typo would otherwise be ignored)', () => {
-    expect(() => clipByGlobalNorm(new Float32Array(1), 1, { norm_type: 2 } as never)).toThrow(/unknown option 'norm_type'/);
+    expect(() => clipByGlobalNorm(new Float32Array(1), 1, { norm_type: 2 } as never)).toThrow(
+      /unknown option 'norm_type'/,
+    );
   });
 
   it('options.statistics for another p are refused', () => {

@@ -78,7 +78,11 @@ export function globalNormRule<T, S, B>(
  * const grads = { w: new Float32Array([3, 4]), b: new Float32Array([0]) };
  * const r = clipByGlobalNorm(grads, 1); // r.norm = 5, r.scale ≈ 0.2; grads.w ≈ [0.6, 0.8]
  */
-export function clipByGlobalNorm(grads: GradientSet, maxNorm: number, options: ClipByGlobalNormOptions = {}): ClipResult {
+export function clipByGlobalNorm(
+  grads: GradientSet,
+  maxNorm: number,
+  options: ClipByGlobalNormOptions = {},
+): ClipResult {
   const o = globalNormOptions(maxNorm, options, ['norm', 'statistics']);
   if (options.norm !== undefined && typeof options.norm !== 'number') {
     throw new TypeError(`options.norm must be a number, got ${typeof options.norm}`);
@@ -86,12 +90,18 @@ export function clipByGlobalNorm(grads: GradientSet, maxNorm: number, options: C
   if (options.norm !== undefined && options.norm < 0) {
     throw new RangeError(`options.norm must be ≥ 0 (or NaN / Infinity), got ${options.norm}`);
   }
-  const statistics = options.statistics === undefined ? undefined : checkNormStatistics('options.statistics', options.statistics);
+  const statistics =
+    options.statistics === undefined ? undefined : checkNormStatistics('options.statistics', options.statistics);
   if (statistics !== undefined && statistics.p !== o.p) {
     throw new RangeError(`options.statistics are for p = ${statistics.p} but normType is ${o.p}`);
   }
   const leaves = leavesOf(grads);
   return toClipResult(
-    globalNormRule(typedOps, leaves.map((l) => l.values), o.maxNorm, { ...o, norm: options.norm, statistics }),
+    globalNormRule(
+      typedOps,
+      leaves.map((l) => l.values),
+      o.maxNorm,
+      { ...o, norm: options.norm, statistics },
+    ),
   );
 }

@@ -52,5 +52,12 @@ export function perTensorNormRule<T, S, B>(
 export function clipByNorm(grads: GradientSet, maxNorm: number, options: ClipByNormOptions = {}): ClipResult {
   const o = perTensorNormOptions(maxNorm, options);
   const leaves = leavesOf(grads);
-  return toClipResult(perTensorNormRule(typedOps, leaves.map((l) => l.values), o.maxNorm, o.nonFinite));
+  return toClipResult(
+    perTensorNormRule(
+      typedOps,
+      leaves.map((l) => l.values),
+      o.maxNorm,
+      o.nonFinite,
+    ),
+  );
 }

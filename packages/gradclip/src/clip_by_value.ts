@@ -16,7 +16,11 @@ import { nonNegative } from './validate.js';
  * NaN and ±Infinity becomes ±c, as in PyTorch. It changes the direction of the gradient,
  * unlike norm clipping. `norm` in the report is the L2 norm before clipping.
  */
-export function valueRule<T, S, B>(ops: ArrayOps<T, S, B>, grads: readonly T[], clipValue: number): RuleOutput<T, S, B> {
+export function valueRule<T, S, B>(
+  ops: ArrayOps<T, S, B>,
+  grads: readonly T[],
+  clipValue: number,
+): RuleOutput<T, S, B> {
   // Value clipping has no non-finite policy (NaN stays NaN, ±Infinity becomes ±c), so the
   // clamp may run while the statistics are taken when the backend can fuse the two.
   const fused = ops.clampWithStats?.(grads, clipValue, 2);
@@ -43,5 +47,11 @@ export function valueRule<T, S, B>(ops: ArrayOps<T, S, B>, grads: readonly T[], 
 export function clipByValue(grads: GradientSet, clipValue: number): ClipResult {
   const c = nonNegative('clipValue', clipValue);
   const leaves = leavesOf(grads);
-  return toClipResult(valueRule(typedOps, leaves.map((l) => l.values), c));
+  return toClipResult(
+    valueRule(
+      typedOps,
+      leaves.map((l) => l.values),
+      c,
+    ),
+  );
 }

@@ -13,7 +13,8 @@ import { globalNormOptions, nonNegative, perTensorNormOptions } from './validate
  * are the backend's scalars (JS numbers on typed arrays — so the state is JSON — or
  * tf.Scalars held in variables on device).
  */
-export type StateTree<S> = S | string | boolean | null | readonly StateTree<S>[] | { readonly [key: string]: StateTree<S> };
+export type StateTree<S> =
+  S | string | boolean | null | readonly StateTree<S>[] | { readonly [key: string]: StateTree<S> };
 
 type RuleFactory = (...args: never[]) => ClipRule;
 
@@ -104,20 +105,29 @@ export function safeRecord<V>(entries: Iterable<readonly [string, V]> = []): Rec
 }
 
 /** A deep copy of a plain state tree (records come back null-prototype, see `safeRecord`). */
-export function copyState<L>(t: StateTree<L>, isLeaf: (x: unknown) => x is L = (x): x is L => typeof x === 'number'): StateTree<L> {
+export function copyState<L>(
+  t: StateTree<L>,
+  isLeaf: (x: unknown) => x is L = (x): x is L => typeof x === 'number',
+): StateTree<L> {
   if (isLeaf(t) || t === null || typeof t !== 'object') return t;
   if (Array.isArray(t)) return t.map((x: StateTree<L>) => copyState(x, isLeaf));
-  return safeRecord(Object.entries(t as Record<string, StateTree<L>>).map(([k, v]) => [k, copyState(v, isLeaf)] as const));
+  return safeRecord(
+    Object.entries(t as Record<string, StateTree<L>>).map(([k, v]) => [k, copyState(v, isLeaf)] as const),
+  );
 }
 
 /**
  * A factory's options split into the state to restore and the rule's options. `null` or a
  * non-object is refused by name here, instead of a destructuring error naming nothing.
  */
-export function splitState<O extends object>(options: (O & { state?: unknown }) | undefined): { state: unknown; rest: O } {
+export function splitState<O extends object>(
+  options: (O & { state?: unknown }) | undefined,
+): { state: unknown; rest: O } {
   if (options === undefined) return { state: undefined, rest: {} as O };
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new TypeError(`options must be an options object, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}`);
+    throw new TypeError(
+      `options must be an options object, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}`,
+    );
   }
   const { state, ...rest } = options;
   return { state, rest: rest as unknown as O };
@@ -137,7 +147,9 @@ export function restoreStateless(name: string) {
 function describeState(x: unknown): string {
   if (typeof x === 'object' && x !== null && !Array.isArray(x)) {
     const keys = Object.keys(x);
-    return keys.length === 0 ? '{}' : `an object with keys ${keys.slice(0, 5).join(', ')}${keys.length > 5 ? ', …' : ''}`;
+    return keys.length === 0
+      ? '{}'
+      : `an object with keys ${keys.slice(0, 5).join(', ')}${keys.length > 5 ? ', …' : ''}`;
   }
   return typeof x === 'object' ? String(x) : `${typeof x} ${String(x)}`;
 }
@@ -191,12 +203,16 @@ export function jsonOptions(o: object): Record<string, unknown> {
 export function fromJson(x: unknown): unknown {
   if (x === 'Infinity') return Infinity;
   if (Array.isArray(x)) return x.map(fromJson);
-  if (typeof x === 'object' && x !== null) return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, fromJson(v)]));
+  if (typeof x === 'object' && x !== null)
+    return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, fromJson(v)]));
   return x;
 }
 
 /** Rule form of `clipByGlobalNorm` (PyTorch `clip_grad_norm_`, Keras `global_clipnorm`). */
-export function globalNormRuleOf(maxNorm: number, options: Omit<ClipByGlobalNormOptions, 'norm' | 'statistics'> = {}): ClipRule<Stateless> {
+export function globalNormRuleOf(
+  maxNorm: number,
+  options: Omit<ClipByGlobalNormOptions, 'norm' | 'statistics'> = {},
+): ClipRule<Stateless> {
   const o = globalNormOptions(maxNorm, options);
   return {
     name: 'globalNorm',
@@ -221,7 +237,10 @@ export function perTensorNormRuleOf(maxNorm: number, options: ClipByNormOptions 
     fixedThreshold: o.maxNorm,
     init: () => ({}),
     restore: restoreStateless('perTensorNorm'),
-    apply: (ops, grads, _params, state) => ({ out: perTensorNormRule(ops, values(grads), o.maxNorm, o.nonFinite), state }),
+    apply: (ops, grads, _params, state) => ({
+      out: perTensorNormRule(ops, values(grads), o.maxNorm, o.nonFinite),
+      state,
+    }),
   };
 }
 
@@ -241,7 +260,10 @@ export function valueRuleOf(clipValue: number): ClipRule<Stateless> {
 }
 
 /** Clipper form of `clipByGlobalNorm`. */
-export function globalNormClipper(maxNorm: number, options: Omit<ClipByGlobalNormOptions, 'norm' | 'statistics'> = {}): Clipper<Stateless> {
+export function globalNormClipper(
+  maxNorm: number,
+  options: Omit<ClipByGlobalNormOptions, 'norm' | 'statistics'> = {},
+): Clipper<Stateless> {
   return makeClipper(globalNormRuleOf(maxNorm, options));
 }
 

@@ -36,9 +36,25 @@ const groupSpecs = (): GroupSpec[] => [
 ];
 
 const CLIPPERS: Entry[] = [
-  { name: 'globalNormClipper', scalesOverflowedNorms: true, make: () => globalNormClipper(1), withPolicy: (p) => globalNormClipper(1, { nonFinite: p }), identityWhenSmall: true },
-  { name: 'globalNormClipper eps 0 p=1', make: () => globalNormClipper(0.5, { eps: 0, normType: 1 }), identityWhenSmall: true, reportP: 1 },
-  { name: 'perTensorNormClipper', make: () => perTensorNormClipper(0.3), withPolicy: (p) => perTensorNormClipper(0.3, { nonFinite: p }), identityWhenSmall: true },
+  {
+    name: 'globalNormClipper',
+    scalesOverflowedNorms: true,
+    make: () => globalNormClipper(1),
+    withPolicy: (p) => globalNormClipper(1, { nonFinite: p }),
+    identityWhenSmall: true,
+  },
+  {
+    name: 'globalNormClipper eps 0 p=1',
+    make: () => globalNormClipper(0.5, { eps: 0, normType: 1 }),
+    identityWhenSmall: true,
+    reportP: 1,
+  },
+  {
+    name: 'perTensorNormClipper',
+    make: () => perTensorNormClipper(0.3),
+    withPolicy: (p) => perTensorNormClipper(0.3, { nonFinite: p }),
+    identityWhenSmall: true,
+  },
   { name: 'valueClipper', make: () => valueClipper(0.2), identityWhenSmall: true },
   { name: 'agc tf', make: () => agc(), withPolicy: (p) => agc({ nonFinite: p }), identityWhenSmall: true },
   { name: 'agc torch', make: () => agc({ layout: 'torch', clipping: 0.1 }), identityWhenSmall: true },
@@ -51,7 +67,8 @@ const CLIPPERS: Entry[] = [
   },
   {
     name: 'autoClip bounded',
-    make: (s) => autoClip({ percentile: 50, historySize: 7, ...(s === undefined ? {} : { state: s as AutoClipState }) }),
+    make: (s) =>
+      autoClip({ percentile: 50, historySize: 7, ...(s === undefined ? {} : { state: s as AutoClipState }) }),
     identityWhenSmall: false,
   },
   {
@@ -64,7 +81,13 @@ const CLIPPERS: Entry[] = [
   {
     name: 'zClip percentile, no cap, skip on spike',
     make: (s) =>
-      zClip({ warmupSteps: 4, maxGradNorm: null, mode: 'percentile', skipUpdateOnSpike: true, ...(s === undefined ? {} : { state: s as ZClipState }) }),
+      zClip({
+        warmupSteps: 4,
+        maxGradNorm: null,
+        mode: 'percentile',
+        skipUpdateOnSpike: true,
+        ...(s === undefined ? {} : { state: s as ZClipState }),
+      }),
     identityWhenSmall: true,
   },
   {
@@ -81,7 +104,12 @@ const CLIPPERS: Entry[] = [
   },
   {
     name: 'perGroup (adaGC / agc default)',
-    make: (s) => perGroup([{ match: 'emb', rule: adaGC({ warmupSteps: 3 }).rule }], agc(), s === undefined ? {} : { state: s as PerGroupState }),
+    make: (s) =>
+      perGroup(
+        [{ match: 'emb', rule: adaGC({ warmupSteps: 3 }).rule }],
+        agc(),
+        s === undefined ? {} : { state: s as PerGroupState },
+      ),
     identityWhenSmall: true,
   },
 ];
@@ -101,8 +129,13 @@ function gradsFrom(flat: readonly number[], scale: number): Grads {
 }
 
 const SIZE = 12;
-const params = (): Grads => gradsFrom(Array.from({ length: SIZE }, (_, i) => (i % 3) - 1 + 0.5), 2);
-const copy = (g: Grads): Grads => Object.fromEntries(Object.entries(g).map(([k, v]) => [k, { values: v.values.slice(), shape: v.shape }]));
+const params = (): Grads =>
+  gradsFrom(
+    Array.from({ length: SIZE }, (_, i) => (i % 3) - 1 + 0.5),
+    2,
+  );
+const copy = (g: Grads): Grads =>
+  Object.fromEntries(Object.entries(g).map(([k, v]) => [k, { values: v.values.slice(), shape: v.shape }]));
 const tensorNorm = (x: Float64Array) => Math.hypot(...x);
 const same = (a: Grads, b: Grads) =>
   Object.keys(a).every((k) => a[k]!.values.every((x, i) => Object.is(x, b[k]!.values[i]!)));
@@ -158,7 +191,9 @@ describe.each(CLIPPERS.map((e) => [e.name, e] as const))('conformance: %s', (_na
             expect(r.scale).toBeGreaterThanOrEqual(0);
             expect(globalNorm(g)).toBeLessThanOrEqual(pre * (1 + 1e-12));
             for (const k of Object.keys(g)) {
-              expect(tensorNorm(g[k]!.values as Float64Array)).toBeLessThanOrEqual(tensorNorm(before[k]!.values as Float64Array) * (1 + 1e-12));
+              expect(tensorNorm(g[k]!.values as Float64Array)).toBeLessThanOrEqual(
+                tensorNorm(before[k]!.values as Float64Array) * (1 + 1e-12),
+              );
             }
             if (!r.clipped) expect(same(g, before)).toBe(true);
             if (r.clipped && pre > 0) expect(same(g, before)).toBe(false);
@@ -222,31 +257,39 @@ describe.each(CLIPPERS.map((e) => [e.name, e] as const))('conformance: %s', (_na
   });
 
   // Only rules that promise it (AutoClip clips to a percentile of what it has seen).
-  if (entry.identityWhenSmall) it('leaves small, steady gradients untouched', () => {
-    const clipper = entry.make();
-    const base = Array.from({ length: SIZE }, (_, i) => ((i % 4) - 1.5) * 1e-3);
-    for (let t = 0; t < 40; t++) {
-      const g = gradsFrom(base.map((x, i) => (((t + i) % 3 === 0 ? -x : x))), 1);
-      const before = copy(g);
-      const r = clipper.clip(g, params());
-      expect(r.clipped, `step ${t}`).toBe(false);
-      expect(r.scale).toBe(1);
-      expect(same(g, before)).toBe(true);
-    }
-  });
+  if (entry.identityWhenSmall)
+    it('leaves small, steady gradients untouched', () => {
+      const clipper = entry.make();
+      const base = Array.from({ length: SIZE }, (_, i) => ((i % 4) - 1.5) * 1e-3);
+      for (let t = 0; t < 40; t++) {
+        const g = gradsFrom(
+          base.map((x, i) => ((t + i) % 3 === 0 ? -x : x)),
+          1,
+        );
+        const before = copy(g);
+        const r = clipper.clip(g, params());
+        expect(r.clipped, `step ${t}`).toBe(false);
+        expect(r.scale).toBe(1);
+        expect(same(g, before)).toBe(true);
+      }
+    });
 
   it('never makes NaN or ±Infinity from finite input, even when the norm overflows float64', () => {
     const clipper = entry.make();
     for (const g of sequence(8, false)) clipper.clip(g, params());
     const state = JSON.stringify(clipper.state);
     // Twelve values up to 1e308: every value is finite, their L2 norm is not.
-    const g = gradsFrom(Array.from({ length: SIZE }, (_, i) => (i % 2 ? -1 : 1) * (0.5 + i / 24)), 1e308);
+    const g = gradsFrom(
+      Array.from({ length: SIZE }, (_, i) => (i % 2 ? -1 : 1) * (0.5 + i / 24)),
+      1e308,
+    );
     const r = clipper.clip(g, params());
     expect(r.finite).toBe(true);
     expect(Object.values(g).every((x) => x.values.every(Number.isFinite))).toBe(true);
     if (entry.scalesOverflowedNorms) expect(Object.values(g).some((x) => x.values.some((v) => v !== 0))).toBe(true);
     // Statistics only take finite norms: this step leaves them as they were.
-    if (entry.name.startsWith('zClip') || entry.name.startsWith('autoClip')) expect(JSON.stringify(clipper.state)).toBe(state);
+    if (entry.name.startsWith('zClip') || entry.name.startsWith('autoClip'))
+      expect(JSON.stringify(clipper.state)).toBe(state);
   });
 
   it('throws on bad input and leaves every gradient and its state as they were', () => {
@@ -263,26 +306,27 @@ describe.each(CLIPPERS.map((e) => [e.name, e] as const))('conformance: %s', (_na
   });
 
   const withPolicy = entry.withPolicy;
-  if (withPolicy !== undefined) it('follows the nonFinite policy', () => {
-    const make = withPolicy;
-    const nan = () => {
-      const g = sequence(1, false)[0]!;
-      g.emb!.values[2] = NaN;
-      return g;
-    };
-    const e = make('error');
-    const g1 = nan();
-    const b1 = copy(g1);
-    expect(() => e.clip(g1, params())).toThrow(/nonFinite: 'error'/);
-    expect(same(g1, b1)).toBe(true);
-    const g2 = nan();
-    const b2 = copy(g2);
-    const r2 = make('skip').clip(g2, params());
-    expect(r2).toMatchObject({ finite: false, clipped: false, scale: 1 });
-    expect(same(g2, b2)).toBe(true);
-    const g3 = nan();
-    const r3 = make('zero').clip(g3, params());
-    expect(r3).toMatchObject({ finite: false, clipped: true, scale: 0 });
-    expect(Object.values(g3).every((x) => x.values.every((v) => v === 0))).toBe(true);
-  });
+  if (withPolicy !== undefined)
+    it('follows the nonFinite policy', () => {
+      const make = withPolicy;
+      const nan = () => {
+        const g = sequence(1, false)[0]!;
+        g.emb!.values[2] = NaN;
+        return g;
+      };
+      const e = make('error');
+      const g1 = nan();
+      const b1 = copy(g1);
+      expect(() => e.clip(g1, params())).toThrow(/nonFinite: 'error'/);
+      expect(same(g1, b1)).toBe(true);
+      const g2 = nan();
+      const b2 = copy(g2);
+      const r2 = make('skip').clip(g2, params());
+      expect(r2).toMatchObject({ finite: false, clipped: false, scale: 1 });
+      expect(same(g2, b2)).toBe(true);
+      const g3 = nan();
+      const r3 = make('zero').clip(g3, params());
+      expect(r3).toMatchObject({ finite: false, clipped: true, scale: 0 });
+      expect(Object.values(g3).every((x) => x.values.every((v) => v === 0))).toBe(true);
+    });
 });

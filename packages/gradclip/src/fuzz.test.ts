@@ -4,11 +4,47 @@
 // an error is thrown.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { adaGC, agc, autoClip, clipByGlobalNorm, clipByNorm, clipByValue, globalNorm, perGroup, zClip, globalNormClipper } from './index.js';
+import {
+  adaGC,
+  agc,
+  autoClip,
+  clipByGlobalNorm,
+  clipByNorm,
+  clipByValue,
+  globalNorm,
+  perGroup,
+  zClip,
+  globalNormClipper,
+} from './index.js';
 
 const hostile = fc.oneof(
-  fc.constantFrom<unknown>(null, undefined, NaN, Infinity, -Infinity, -0, 0, -1, 1e308, 5e-324, '', '1', '__proto__', true, [], {}, 3n),
-  fc.constantFrom<unknown>(Object.create(null), new Map(), new Int32Array(2), new Float32Array(0), () => 1, Symbol('s')),
+  fc.constantFrom<unknown>(
+    null,
+    undefined,
+    NaN,
+    Infinity,
+    -Infinity,
+    -0,
+    0,
+    -1,
+    1e308,
+    5e-324,
+    '',
+    '1',
+    '__proto__',
+    true,
+    [],
+    {},
+    3n,
+  ),
+  fc.constantFrom<unknown>(
+    Object.create(null),
+    new Map(),
+    new Int32Array(2),
+    new Float32Array(0),
+    () => 1,
+    Symbol('s'),
+  ),
   fc.double(),
   fc.integer(),
   fc.string(),
@@ -17,7 +53,14 @@ const hostile = fc.oneof(
 /** Gradient sets: finite float32/64 arrays in lists and records, sometimes with a hostile entry. */
 const gradSet = fc
   .tuple(
-    fc.array(fc.tuple(fc.constantFrom('a', 'b', 'toString', '__proto__', 'w.kernel'), fc.array(fc.double({ noNaN: true, min: -1e30, max: 1e30 }), { maxLength: 6 }), fc.boolean()), { maxLength: 4 }),
+    fc.array(
+      fc.tuple(
+        fc.constantFrom('a', 'b', 'toString', '__proto__', 'w.kernel'),
+        fc.array(fc.double({ noNaN: true, min: -1e30, max: 1e30 }), { maxLength: 6 }),
+        fc.boolean(),
+      ),
+      { maxLength: 4 },
+    ),
     fc.boolean(),
     fc.option(hostile, { nil: undefined, freq: 4 }),
   )
@@ -36,9 +79,13 @@ const gradSet = fc
   });
 
 const allowed = (e: unknown) => e instanceof TypeError || e instanceof RangeError;
-const namesSomething = (e: unknown) => /^(grads|params|maxNorm|clipValue|normType|options|clipping|state)\b/.test((e as Error).message);
+const namesSomething = (e: unknown) =>
+  /^(grads|params|maxNorm|clipValue|normType|options|clipping|state)\b/.test((e as Error).message);
 
-function check(run: () => { finite: boolean; norm: number } | number, arrays: readonly (Float32Array | Float64Array)[]): void {
+function check(
+  run: () => { finite: boolean; norm: number } | number,
+  arrays: readonly (Float32Array | Float64Array)[],
+): void {
   const before = arrays.map((a) => Array.from(a));
   try {
     const r = run();
@@ -56,12 +103,19 @@ function check(run: () => { finite: boolean; norm: number } | number, arrays: re
 describe('fuzz: public functions (issue 12)', () => {
   it('clipByGlobalNorm / clipByNorm / clipByValue / globalNorm with hostile sets, thresholds and options', () => {
     fc.assert(
-      fc.property(gradSet, fc.oneof(hostile, fc.double({ min: 0, max: 10 })), fc.option(fc.record({ normType: hostile, eps: hostile, nonFinite: hostile }, { requiredKeys: [] }), { nil: undefined }), ({ set, arrays }, c, options) => {
-        check(() => clipByGlobalNorm(set as never, c as never, options as never), arrays);
-        check(() => clipByNorm(set as never, c as never), arrays);
-        check(() => clipByValue(set as never, c as never), arrays);
-        check(() => globalNorm(set as never, (options?.normType ?? 2) as never), arrays);
-      }),
+      fc.property(
+        gradSet,
+        fc.oneof(hostile, fc.double({ min: 0, max: 10 })),
+        fc.option(fc.record({ normType: hostile, eps: hostile, nonFinite: hostile }, { requiredKeys: [] }), {
+          nil: undefined,
+        }),
+        ({ set, arrays }, c, options) => {
+          check(() => clipByGlobalNorm(set as never, c as never, options as never), arrays);
+          check(() => clipByNorm(set as never, c as never), arrays);
+          check(() => clipByValue(set as never, c as never), arrays);
+          check(() => globalNorm(set as never, (options?.normType ?? 2) as never), arrays);
+        },
+      ),
       { seed: 1207, numRuns: 400 },
     );
   });
@@ -75,13 +129,35 @@ describe('fuzz: public functions (issue 12)', () => {
       (o: unknown) => globalNormClipper(1, o as never),
     ];
     fc.assert(
-      fc.property(fc.constantFrom(...factories), fc.oneof(hostile, fc.dictionary(fc.constantFrom('alpha', 'zThresh', 'percentile', 'historySize', 'beta', 'warmupSteps', 'eps', 'clipping', 'nonFinite', 'typo'), hostile, { maxKeys: 3 })), (make, o) => {
-        try {
-          make(o);
-        } catch (e) {
-          expect(allowed(e), String(e)).toBe(true);
-        }
-      }),
+      fc.property(
+        fc.constantFrom(...factories),
+        fc.oneof(
+          hostile,
+          fc.dictionary(
+            fc.constantFrom(
+              'alpha',
+              'zThresh',
+              'percentile',
+              'historySize',
+              'beta',
+              'warmupSteps',
+              'eps',
+              'clipping',
+              'nonFinite',
+              'typo',
+            ),
+            hostile,
+            { maxKeys: 3 },
+          ),
+        ),
+        (make, o) => {
+          try {
+            make(o);
+          } catch (e) {
+            expect(allowed(e), String(e)).toBe(true);
+          }
+        },
+      ),
       { seed: 1208, numRuns: 400 },
     );
   });
@@ -92,7 +168,10 @@ describe('fuzz: state restore (issue 12)', () => {
   const states = fc.oneof(
     fc.record({ count: number, mean: number, m2: number, variance: number }),
     fc.record({ history: fc.oneof(fc.array(number, { maxLength: 6 }), hostile), next: number }),
-    fc.record({ step: number, gamma: fc.oneof(fc.dictionary(fc.constantFrom('w', 'b', '__proto__', 'toString'), number), hostile) }),
+    fc.record({
+      step: number,
+      gamma: fc.oneof(fc.dictionary(fc.constantFrom('w', 'b', '__proto__', 'toString'), number), hostile),
+    }),
     fc.record({ groups: fc.oneof(fc.array(hostile, { maxLength: 2 }), hostile), default: hostile }),
     hostile,
   );
@@ -102,7 +181,8 @@ describe('fuzz: state restore (issue 12)', () => {
       (state: unknown) => zClip({ warmupSteps: 3, state: state as never }),
       (state: unknown) => autoClip({ historySize: 4, state: state as never }),
       (state: unknown) => adaGC({ warmupSteps: 3, state: state as never }),
-      (state: unknown) => perGroup([{ match: 'w', clipper: zClip({ warmupSteps: 3 }) }], autoClip(), { state: state as never }),
+      (state: unknown) =>
+        perGroup([{ match: 'w', clipper: zClip({ warmupSteps: 3 }) }], autoClip(), { state: state as never }),
     ];
     fc.assert(
       fc.property(fc.constantFrom(...factories), states, (make, state) => {

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { clipByGlobalNorm } from './clip_by_global_norm.js';
-import { globalNorm, mergeNormStatistics, normFromStatistics, normStatistics, statisticsFinite } from './global_norm.js';
+import {
+  globalNorm,
+  mergeNormStatistics,
+  normFromStatistics,
+  normStatistics,
+  statisticsFinite,
+} from './global_norm.js';
 
 const f32 = (n: number, v: number) => new Float32Array(n).fill(v);
 const f64 = (n: number, v: number) => new Float64Array(n).fill(v);
@@ -24,7 +30,11 @@ describe('globalNorm', () => {
   });
 
   it('accepts records, { values, shape } entries and mixed float32 / float64', () => {
-    const grads = { w: { values: new Float32Array([1, 2, 2, 0]), shape: [2, 2] }, b: new Float64Array([4]), skip: null };
+    const grads = {
+      w: { values: new Float32Array([1, 2, 2, 0]), shape: [2, 2] },
+      b: new Float64Array([4]),
+      skip: null,
+    };
     expect(globalNorm(grads)).toBe(5); // √(1 + 4 + 4 + 16)
   });
 
@@ -113,7 +123,10 @@ describe('sharded norm statistics', () => {
   });
 
   it('merging counts non-finite values of every shard', () => {
-    const s = mergeNormStatistics(normStatistics(new Float32Array([1, NaN])), normStatistics(new Float32Array([Infinity, 2])));
+    const s = mergeNormStatistics(
+      normStatistics(new Float32Array([1, NaN])),
+      normStatistics(new Float32Array([Infinity, 2])),
+    );
     expect(s.nan).toBe(1);
     expect(s.inf).toBe(1);
     expect(normFromStatistics(s)).toBeNaN();
@@ -121,7 +134,9 @@ describe('sharded norm statistics', () => {
   });
 
   it('refuses to merge statistics of different p', () => {
-    expect(() => mergeNormStatistics(normStatistics(new Float32Array([1]), 2), normStatistics(new Float32Array([1]), 1))).toThrow(RangeError);
+    expect(() =>
+      mergeNormStatistics(normStatistics(new Float32Array([1]), 2), normStatistics(new Float32Array([1]), 1)),
+    ).toThrow(RangeError);
     expect(() => mergeNormStatistics()).toThrow(RangeError);
   });
 });

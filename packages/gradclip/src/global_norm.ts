@@ -8,7 +8,11 @@ import { normType as checkNormType, stateNumber } from './validate.js';
 /** Norm statistics of every tensor of a set together (the rules' shared first step). */
 export function setNormStats<T, S, B>(ops: ArrayOps<T, S, B>, grads: readonly T[], p: number): NormStats<S> {
   if (ops.normStatsOfSet !== undefined) return ops.normStatsOfSet(grads, p);
-  return mergeAllNormStats(ops, p, grads.map((g) => ops.normStats(g, p)));
+  return mergeAllNormStats(
+    ops,
+    p,
+    grads.map((g) => ops.normStats(g, p)),
+  );
 }
 
 /**
@@ -26,7 +30,14 @@ export function setNormStats<T, S, B>(ops: ArrayOps<T, S, B>, grads: readonly T[
 export function globalNorm(grads: GradientSet, normType = 2): number {
   const p = checkNormType('normType', normType);
   const leaves = leavesOf(grads);
-  return finaliseNorm(typedOps, setNormStats(typedOps, leaves.map((l) => l.values), p));
+  return finaliseNorm(
+    typedOps,
+    setNormStats(
+      typedOps,
+      leaves.map((l) => l.values),
+      p,
+    ),
+  );
 }
 
 /**
@@ -65,7 +76,8 @@ export function checkNormStatistics(arg: string, s: unknown): NormStats<number> 
   if (!Number.isInteger(nan)) throw new RangeError(`${arg}.nan must be a count (an integer ≥ 0), got ${nan}`);
   if (!Number.isInteger(inf)) throw new RangeError(`${arg}.inf must be a count (an integer ≥ 0), got ${inf}`);
   // (1 − 1e-9: the fast pass divides a float64 sum by ref^p, which may round just below 1.)
-  if (p !== Infinity && ref > 0 && sum < 1 - 1e-9) throw new RangeError(`${arg}.sum must be ≥ 1 when ref > 0 (the largest value contributes 1), got ${sum}`);
+  if (p !== Infinity && ref > 0 && sum < 1 - 1e-9)
+    throw new RangeError(`${arg}.sum must be ≥ 1 when ref > 0 (the largest value contributes 1), got ${sum}`);
   if (ref === 0 && sum !== 0) throw new RangeError(`${arg}.sum must be 0 when ref is 0, got ${sum}`);
   return { p, ref, sum, nan, inf };
 }

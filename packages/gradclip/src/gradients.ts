@@ -61,7 +61,12 @@ function isShapedEntry(x: unknown): x is { values: unknown; shape: unknown } {
   if (!('values' in x) || !('shape' in x)) return false;
   const shape = (x as { shape: unknown }).shape;
   if (Array.isArray(shape)) return true;
-  return !(isFloatArray(shape) || shape === null || shape === undefined || (typeof shape === 'object' && 'values' in shape));
+  return !(
+    isFloatArray(shape) ||
+    shape === null ||
+    shape === undefined ||
+    (typeof shape === 'object' && 'values' in shape)
+  );
 }
 
 function badEntry(arg: string, path: string, x: unknown): TypeError {
@@ -121,7 +126,9 @@ function containerLeaves(grads: GradientSet, arg: string): Leaf[] {
     // a `new Array(1e9)` (Object.keys lists only the entries that exist).
     const present = Object.keys(grads).length;
     if (present !== grads.length) {
-      throw new RangeError(`${arg} is a sparse array (${present} entries in a length of ${grads.length}): use null for a missing gradient`);
+      throw new RangeError(
+        `${arg} is a sparse array (${present} entries in a length of ${grads.length}): use null for a missing gradient`,
+      );
     }
     for (let i = 0; i < grads.length; i++) {
       const leaf = entryLeaf(arg, `[${i}]`, String(i), (grads as readonly unknown[])[i]);
@@ -153,7 +160,9 @@ function checkAttached(arg: string, l: Leaf): void {
   try {
     new Uint8Array(l.values.buffer, 0, 0);
   } catch {
-    throw new TypeError(`${label(arg, l)} is a typed array whose buffer was detached (transferred); it holds no data any more`);
+    throw new TypeError(
+      `${label(arg, l)} is a typed array whose buffer was detached (transferred); it holds no data any more`,
+    );
   }
 }
 

@@ -71,7 +71,7 @@ describe('issue 12, item 8: corrupt state is refused on restore, naming the fiel
     expect(() => zClip({ state: { count: 3, mean: -50, m2: 0, variance: 1 } })).toThrow(/options\.state\.mean/);
   });
 
-  it('a negative variance (spike detection off), a count past the warm-up, NaN, strings and another rule\'s state are refused', () => {
+  it("a negative variance (spike detection off), a count past the warm-up, NaN, strings and another rule's state are refused", () => {
     expect(() => zClip({ state: { count: 25, mean: 1, m2: 0, variance: -1 } })).toThrow(/options\.state\.variance/);
     expect(() => zClip({ state: { count: 26, mean: 1, m2: 0, variance: 1 } })).toThrow(/options\.state\.count/);
     expect(() => zClip({ state: { count: 1.5, mean: 1, m2: 0, variance: 0 } })).toThrow(/options\.state\.count/);
@@ -85,12 +85,16 @@ describe('issue 12, item 8: corrupt state is refused on restore, naming the fiel
 
   it('perGroup checks every group state with its own rule', () => {
     const groups = [{ match: 'b*', clipper: zClip() }];
-    expect(() => perGroup(groups, autoClip(), { state: { groups: [{ count: 0, mean: -1, m2: 0, variance: 0 }], default: { history: [], next: 0 } } })).toThrow(
-      /options\.state\.groups\[0\]\.mean/,
-    );
-    expect(() => perGroup(groups, autoClip(), { state: { groups: [{ count: 0, mean: 0, m2: 0, variance: 0 }], default: { history: [-1], next: 0 } } })).toThrow(
-      /options\.state\.default\.history\[0\]/,
-    );
+    expect(() =>
+      perGroup(groups, autoClip(), {
+        state: { groups: [{ count: 0, mean: -1, m2: 0, variance: 0 }], default: { history: [], next: 0 } },
+      }),
+    ).toThrow(/options\.state\.groups\[0\]\.mean/);
+    expect(() =>
+      perGroup(groups, autoClip(), {
+        state: { groups: [{ count: 0, mean: 0, m2: 0, variance: 0 }], default: { history: [-1], next: 0 } },
+      }),
+    ).toThrow(/options\.state\.default\.history\[0\]/);
   });
 
   it('restoring valid state still works and is checked at once, not at the first clip', () => {
@@ -121,11 +125,17 @@ describe('issue 12, item 9: invalid norm statistics are refused', () => {
 
   it('statistics made by normStatistics and merged always pass the check (property)', () => {
     fc.assert(
-      fc.property(fc.array(fc.array(fc.double({ min: -1e300, max: 1e300, noNaN: true }), { maxLength: 8 }), { minLength: 1, maxLength: 4 }), (shards) => {
-        const stats = shards.map((s) => normStatistics([f64(s)]));
-        const merged = mergeNormStatistics(...stats);
-        expect(() => clipByGlobalNorm(f64([1]), 1, { statistics: merged })).not.toThrow();
-      }),
+      fc.property(
+        fc.array(fc.array(fc.double({ min: -1e300, max: 1e300, noNaN: true }), { maxLength: 8 }), {
+          minLength: 1,
+          maxLength: 4,
+        }),
+        (shards) => {
+          const stats = shards.map((s) => normStatistics([f64(s)]));
+          const merged = mergeNormStatistics(...stats);
+          expect(() => clipByGlobalNorm(f64([1]), 1, { statistics: merged })).not.toThrow();
+        },
+      ),
       { seed: 12, numRuns: 200 },
     );
   });
@@ -141,7 +151,9 @@ describe('issue 12, item 10: the same memory twice is refused', () => {
   it('overlapping views are refused; disjoint views of one buffer are fine', () => {
     const buf = new Float64Array(6);
     buf.set([3, 4, 0, 0, 12, 0]);
-    expect(() => globalNorm({ w: buf.subarray(0, 3), b: buf.subarray(2, 6) })).toThrow(/grads\["w"\] and grads\["b"\] overlap in memory/);
+    expect(() => globalNorm({ w: buf.subarray(0, 3), b: buf.subarray(2, 6) })).toThrow(
+      /grads\["w"\] and grads\["b"\] overlap in memory/,
+    );
     expect(globalNorm({ w: buf.subarray(0, 2), b: buf.subarray(2, 6) })).toBe(13);
   });
 });
@@ -206,6 +218,8 @@ describe('unclear errors (issue 12)', () => {
   it('a huge sparse list is refused at once instead of walked hole by hole', () => {
     const sparse: (Float64Array | null)[] = new Array(1e9);
     sparse[5] = f64([1]);
-    expect(() => clipByGlobalNorm(sparse, 1)).toThrow(/grads is a sparse array \(1 entries in a length of 1000000000\)/);
+    expect(() => clipByGlobalNorm(sparse, 1)).toThrow(
+      /grads is a sparse array \(1 entries in a length of 1000000000\)/,
+    );
   });
 });

@@ -14,7 +14,13 @@ export type { Clipper, ClipRule, RuleConfig, StateTree } from './clipper.js';
 export type { KerasClipOptions } from './keras.js';
 export type { Kernels, KernelChoice, GradientArena, GradientArenaOptions, ArenaDtype } from './kernels/index.js';
 
-export { globalNorm, normStatistics, mergeNormStatistics, normFromStatistics, statisticsFinite } from './global_norm.js';
+export {
+  globalNorm,
+  normStatistics,
+  mergeNormStatistics,
+  normFromStatistics,
+  statisticsFinite,
+} from './global_norm.js';
 export { clipByGlobalNorm, globalNormRule } from './clip_by_global_norm.js';
 export { clipByNorm, perTensorNormRule } from './clip_by_norm.js';
 export { clipByValue, valueRule } from './clip_by_value.js';

@@ -39,7 +39,8 @@ type Stateless = Readonly<Record<string, never>>;
  */
 function kerasThreshold(arg: string, x: unknown): number {
   if (typeof x !== 'number') throw new TypeError(`${arg} must be a number, got ${describe(x)}`);
-  if (x === 0) throw new RangeError(`${arg} must be > 0, got 0 (Keras ignores 0 and does not clip: leave the option out instead)`);
+  if (x === 0)
+    throw new RangeError(`${arg} must be > 0, got 0 (Keras ignores 0 and does not clip: leave the option out instead)`);
   if (!(x > 0) || !Number.isFinite(x)) throw new RangeError(`${arg} must be a finite number > 0, got ${x}`);
   return x;
 }
@@ -50,7 +51,12 @@ function kerasThreshold(arg: string, x: unknown): number {
  * as in TF. A norm that overflows float64 although every value is finite (float64 data near
  * 1e308) is still scaled correctly from the statistics, where TF would give NaN.
  */
-function kerasGlobalNormRule<T, S, B>(ops: ArrayOps<T, S, B>, grads: readonly T[], c: number, policy: NonFinitePolicy): RuleOutput<T, S, B> {
+function kerasGlobalNormRule<T, S, B>(
+  ops: ArrayOps<T, S, B>,
+  grads: readonly T[],
+  c: number,
+  policy: NonFinitePolicy,
+): RuleOutput<T, S, B> {
   const stats = setNormStats(ops, grads, 2);
   const norm = finaliseNorm(ops, stats);
   const finite = statsFinite(ops, stats);
@@ -65,7 +71,9 @@ function kerasGlobalNormRule<T, S, B>(ops: ArrayOps<T, S, B>, grads: readonly T[
  */
 export function kerasClipRule(options: KerasClipOptions): ClipRule<Stateless> {
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`clipping must be { clipnorm | clipvalue | globalClipnorm }, a clipper or a rule, got ${describe(options)}`);
+    throw new TypeError(
+      `clipping must be { clipnorm | clipvalue | globalClipnorm }, a clipper or a rule, got ${describe(options)}`,
+    );
   }
   knownOptions('clipping', options, [...KERAS_KEYS, 'nonFinite']);
   const set = KERAS_KEYS.filter((k) => options[k] !== undefined);

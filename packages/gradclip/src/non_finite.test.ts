@@ -36,7 +36,12 @@ describe("nonFinite: 'error'", () => {
 
   it('clips normally when everything is finite', () => {
     const g = [new Float64Array([3, 4])];
-    expect(clipByGlobalNorm(g, 1, { nonFinite: 'error', eps: 0 })).toEqual({ norm: 5, scale: 0.2, clipped: true, finite: true });
+    expect(clipByGlobalNorm(g, 1, { nonFinite: 'error', eps: 0 })).toEqual({
+      norm: 5,
+      scale: 0.2,
+      clipped: true,
+      finite: true,
+    });
   });
 });
 

@@ -64,7 +64,12 @@ describe('one validation for the function and its clipper forms (issue 11, item 
     });
   }
 
-  for (const [maxNorm, options] of [[-2, {}], [2, { nonFinite: 'nope' }], [2, { eps: 0 }], [NaN, {}]] as [number, object][]) {
+  for (const [maxNorm, options] of [
+    [-2, {}],
+    [2, { nonFinite: 'nope' }],
+    [2, { eps: 0 }],
+    [NaN, {}],
+  ] as [number, object][]) {
     it(`clipByNorm and perTensorNormClipper agree on maxNorm ${maxNorm}, ${show(options)}`, () => {
       sameVerdict(
         () => clipByNorm(new Float32Array([3, 4]), maxNorm, options),
@@ -90,12 +95,18 @@ describe('the non-finite policy, saved-model description and fixed threshold are
   it('a per-group rule asks for a skipped update when any group skips', () => {
     const skip = perGroup([{ match: 'b*', clipper: zClip({ nonFinite: 'skip' }) }], globalNormClipper(1));
     expect(skip.rule.nonFinite).toBe('skip');
-    const same = perGroup([{ match: 'b*', clipper: globalNormClipper(1, { nonFinite: 'zero' }) }], globalNormClipper(1, { nonFinite: 'zero' }));
+    const same = perGroup(
+      [{ match: 'b*', clipper: globalNormClipper(1, { nonFinite: 'zero' }) }],
+      globalNormClipper(1, { nonFinite: 'zero' }),
+    );
     expect(same.rule.nonFinite).toBe('zero');
   });
 
   it('rules describe themselves for saved models, and fixed-threshold rules report their threshold', () => {
-    expect(globalNormClipper(2, { normType: Infinity }).rule.config).toEqual({ kind: 'globalNorm', args: [2, { normType: 'Infinity' }] });
+    expect(globalNormClipper(2, { normType: Infinity }).rule.config).toEqual({
+      kind: 'globalNorm',
+      args: [2, { normType: 'Infinity' }],
+    });
     expect(zClip({ warmupSteps: 3 }).rule.config).toEqual({ kind: 'zClip', args: [{ warmupSteps: 3 }] });
     expect(globalNormClipper(2).rule.fixedThreshold).toBe(2);
     expect(valueClipper(0.5).rule.fixedThreshold).toBe(0.5);
@@ -126,7 +137,9 @@ describe('bad entries get a TypeError that names the argument and what it got (i
     it(`${what}`, () => {
       const keep = new Float32Array([3, 4]);
       const set = Array.isArray(grads) ? [keep, ...grads] : grads;
-      const fixMessage = Array.isArray(grads) ? new RegExp(message.source.replace('grads\\[0\\]', 'grads\\[1\\]')) : message;
+      const fixMessage = Array.isArray(grads)
+        ? new RegExp(message.source.replace('grads\\[0\\]', 'grads\\[1\\]'))
+        : message;
       let err: unknown;
       try {
         clipByGlobalNorm(set as never, 1);

@@ -72,7 +72,9 @@ describe('clipByGlobalNorm properties', () => {
         clipByGlobalNorm(g, maxNorm, { normType: p, eps: 0 });
         const once = copy(g);
         clipByGlobalNorm(g, maxNorm, { normType: p, eps: 0 });
-        g.forEach((t, i) => t.forEach((x, j) => expect(Math.abs(x - once[i]![j]!)).toBeLessThanOrEqual(Math.abs(x) * tol(g) + tiny(t))));
+        g.forEach((t, i) =>
+          t.forEach((x, j) => expect(Math.abs(x - once[i]![j]!)).toBeLessThanOrEqual(Math.abs(x) * tol(g) + tiny(t))),
+        );
       }),
     );
   });
@@ -85,7 +87,9 @@ describe('clipByGlobalNorm properties', () => {
         const once = copy(g);
         clipByGlobalNorm(g, maxNorm, { normType: p });
         const bound = 1e-6 / maxNorm + tol(g);
-        g.forEach((t, i) => t.forEach((x, j) => expect(Math.abs(x - once[i]![j]!)).toBeLessThanOrEqual(Math.abs(x) * bound + tiny(t))));
+        g.forEach((t, i) =>
+          t.forEach((x, j) => expect(Math.abs(x - once[i]![j]!)).toBeLessThanOrEqual(Math.abs(x) * bound + tiny(t))),
+        );
       }),
     );
   });

@@ -48,7 +48,14 @@ export function typedNormStats(x: FloatArray, p: number): NormStats<number> {
 export function typedSetNormStats(xs: readonly FloatArray[], p: number): NormStats<number> {
   const k = kernels();
   const { sum, max } = k.powSumMaxSet?.(xs, p) ?? sumOfPowSums(k, xs, p);
-  return fromFastPass(sum, max, p) ?? mergeAllNormStats(typedOps, p, xs.map((x) => typedNormStats(x, p)));
+  return (
+    fromFastPass(sum, max, p) ??
+    mergeAllNormStats(
+      typedOps,
+      p,
+      xs.map((x) => typedNormStats(x, p)),
+    )
+  );
 }
 
 /**
@@ -63,7 +70,11 @@ const CLAMP_PIECE = 1 << 15;
  * piece by piece, statistics first (the careful path for a piece the fast pass cannot
  * trust, while its values are still intact), then the clamp while the piece is in cache.
  */
-function typedClampWithStats(ts: readonly FloatArray[], c: number, p: number): { out: FloatArray[]; stats: NormStats<number> } {
+function typedClampWithStats(
+  ts: readonly FloatArray[],
+  c: number,
+  p: number,
+): { out: FloatArray[]; stats: NormStats<number> } {
   let k = kernels();
   const pieces: NormStats<number>[] = [];
   for (const t of ts) {
@@ -231,10 +242,11 @@ function typedUnitNorms(t: FloatArray, shape: readonly number[], layout: UnitLay
   sums.fill(0);
   forEachUnitRun(n, inner, count, (start, end, u) => {
     const r = ref[u]!;
-    if (r > 0) for (let i = start; i < end; i++) {
-      const a = Math.abs(t[i]!);
-      if (a < Infinity) sums[u]! += (a / r) ** 2;
-    }
+    if (r > 0)
+      for (let i = start; i < end; i++) {
+        const a = Math.abs(t[i]!);
+        if (a < Infinity) sums[u]! += (a / r) ** 2;
+      }
   });
   return sums.map((s, u) => (nan[u] ? NaN : inf[u] ? Infinity : ref[u]! * Math.sqrt(s)));
 }
@@ -243,7 +255,12 @@ function typedUnitNorms(t: FloatArray, shape: readonly number[], layout: UnitLay
  * Calls f(start, end, unit) for every run of consecutive elements that share a unit: runs of
  * `inner` elements, cycling through the `count` units (see `unitGeometry`).
  */
-function forEachUnitRun(n: number, inner: number, count: number, f: (start: number, end: number, unit: number) => void): void {
+function forEachUnitRun(
+  n: number,
+  inner: number,
+  count: number,
+  f: (start: number, end: number, unit: number) => void,
+): void {
   if (count === 0) return;
   for (let start = 0, u = 0; start < n; start += inner) {
     f(start, Math.min(start + inner, n), u);

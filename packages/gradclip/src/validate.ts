@@ -91,7 +91,10 @@ export function globalNormOptions(
 }
 
 /** The options of per-tensor norm clipping (`clipByNorm` and its clipper forms). */
-export function perTensorNormOptions(maxNorm: unknown, options: unknown): { maxNorm: number; nonFinite: NonFinitePolicy } {
+export function perTensorNormOptions(
+  maxNorm: unknown,
+  options: unknown,
+): { maxNorm: number; nonFinite: NonFinitePolicy } {
   knownOptions('options', options, ['nonFinite']);
   const o = (options ?? {}) as { nonFinite?: unknown };
   return {

@@ -19,7 +19,9 @@ describe('one core in the built package', () => {
   for (const ext of ['.cjs', '.js']) {
     it(`the ${ext} build defines the core's classes once`, () => {
       const defs = filesUnder(dist, ext).flatMap((f) =>
-        [...readFileSync(f, 'utf8').matchAll(/NonFiniteGradientError = class\b|class NonFiniteGradientError\b/g)].map(() => f),
+        [...readFileSync(f, 'utf8').matchAll(/NonFiniteGradientError = class\b|class NonFiniteGradientError\b/g)].map(
+          () => f,
+        ),
       );
       expect(defs).toHaveLength(1);
     });

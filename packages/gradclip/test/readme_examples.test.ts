@@ -27,7 +27,10 @@ function expectations(code: string): string[] {
     .map((l) => {
       const m = /\);\s*\/\/\s*(.*)$/.exec(l);
       if (m === null) throw new Error(`README example line has no expected-output comment: ${l.trim()}`);
-      return m[1]!.replace(/\([^)]*\)+/g, ' ').split(' — ')[0]!.trim();
+      return m[1]!
+        .replace(/\([^)]*\)+/g, ' ')
+        .split(' — ')[0]!
+        .trim();
     });
 }
 
@@ -59,14 +62,20 @@ describe('README examples', () => {
   });
 
   it('the output check itself tells a right line from a wrong one', () => {
-    expect(mismatch('5 true Float32Array(2) [0.6, 0.8]', '5 true Float32Array(2) [ 0.6000000238418579, 0.800000011920929 ]')).toBeUndefined();
+    expect(
+      mismatch('5 true Float32Array(2) [0.6, 0.8]', '5 true Float32Array(2) [ 0.6000000238418579, 0.800000011920929 ]'),
+    ).toBeUndefined();
     expect(mismatch('5 true', '5.1 true')).toMatch(/number 5/);
     expect(mismatch('5 true', '5 false')).toMatch(/'true'/);
     expect(mismatch('≈ [2.82, -3.76]', '[ 2.8199999, -3.7600002 ]')).toBeUndefined();
   });
 
   blocks.forEach((code, i) => {
-    const title = code.split('\n').find((l) => l.includes('import'))?.trim() ?? `block ${i}`;
+    const title =
+      code
+        .split('\n')
+        .find((l) => l.includes('import'))
+        ?.trim() ?? `block ${i}`;
     it(`example ${i + 1}: ${title}`, () => {
       mkdirSync(dir, { recursive: true });
       const file = join(dir, `example-${i}.mjs`);

@@ -12,7 +12,16 @@ const CONFIG = {
   font: FONT,
   background: 'transparent',
   view: { stroke: '#d8dee6' },
-  axis: { labelColor: '#45505c', titleColor: '#45505c', gridColor: '#eef1f5', domainColor: '#aab4c0', tickColor: '#aab4c0', labelFontSize: 11, titleFontSize: 11, titleFontWeight: 500 },
+  axis: {
+    labelColor: '#45505c',
+    titleColor: '#45505c',
+    gridColor: '#eef1f5',
+    domainColor: '#aab4c0',
+    tickColor: '#aab4c0',
+    labelFontSize: 11,
+    titleFontSize: 11,
+    titleFontWeight: 500,
+  },
   legend: { labelColor: '#45505c', labelFontSize: 11, orient: 'top', title: null, symbolStrokeWidth: 2.5 },
   title: { color: '#1d2733', fontSize: 13, fontWeight: 600, anchor: 'start' },
 } as const;
@@ -26,7 +35,14 @@ const LOG_AXIS = {
     "test(/^[125]e/, format(datum.value, '.0e')) ? (abs(datum.value) >= 1e4 || abs(datum.value) < 1e-3 ? replace(format(datum.value, '.0e'), 'e+', 'e') : format(datum.value, '~g')) : ''",
 } as const;
 
-export const COLORS = { pre: '#d6455d', post: '#2b7bd6', threshold: '#222b36', loss: '#5b3fc4', cumulative: '#0e9f6e', window: '#e08a00' };
+export const COLORS = {
+  pre: '#d6455d',
+  post: '#2b7bd6',
+  threshold: '#222b36',
+  loss: '#5b3fc4',
+  cumulative: '#0e9f6e',
+  window: '#e08a00',
+};
 
 async function render(container: HTMLElement, spec: TopLevelSpec): Promise<View> {
   const vg = compile(spec).spec;
@@ -37,7 +53,10 @@ async function render(container: HTMLElement, spec: TopLevelSpec): Promise<View>
 
 /** A chart whose named data set grows as rows are streamed in. */
 export class LiveChart {
-  private constructor(private readonly view: View, private count = 0) {}
+  private constructor(
+    private readonly view: View,
+    private count = 0,
+  ) {}
 
   static async create(container: HTMLElement, spec: TopLevelSpec): Promise<LiveChart> {
     container.replaceChildren();
@@ -55,7 +74,12 @@ export class LiveChart {
 
   async clear(): Promise<void> {
     this.count = 0;
-    await this.view.change('points', changeset().remove(() => true)).runAsync();
+    await this.view
+      .change(
+        'points',
+        changeset().remove(() => true),
+      )
+      .runAsync();
   }
 
   /** Number of rows the chart's data holds (what the e2e test checks). */
@@ -86,12 +110,22 @@ const base = (width: number, height: number) => ({
  * Loss per step, log scale, with a dashed line at the loss of the best constant prediction
  * (a model at that level has learned nothing). Rows: { step, value } with value > 0.
  */
-export function lossSpec(t: SeriesLabels & { chance: string }, chanceLoss: number, width: number, height: number): TopLevelSpec {
+export function lossSpec(
+  t: SeriesLabels & { chance: string },
+  chanceLoss: number,
+  width: number,
+  height: number,
+): TopLevelSpec {
   const { data: _data, ...top } = base(width, height);
   const y = { field: 'value', type: 'quantitative', title: null, scale: { type: 'log' }, axis: LOG_AXIS } as const;
   return {
     ...top,
-    title: { text: t.title, subtitle: `- - - ${t.chance} (${chanceLoss.toFixed(3)})`, subtitleColor: '#5d6875', subtitleFontSize: 10 },
+    title: {
+      text: t.title,
+      subtitle: `- - - ${t.chance} (${chanceLoss.toFixed(3)})`,
+      subtitleColor: '#5d6875',
+      subtitleFontSize: 10,
+    },
     layer: [
       {
         data: { name: 'points' },
@@ -119,7 +153,8 @@ export function seriesSpec(
   y: { log?: boolean; domain?: [number, number]; dashed?: string[] },
 ): TopLevelSpec {
   const keys = Object.keys(t.labels);
-  const labelExpr = keys.map((k) => `datum.value === '${k}' ? '${t.labels[k]!.replace(/'/g, "\\'")}'`).join(' : ') + " : ''";
+  const labelExpr =
+    keys.map((k) => `datum.value === '${k}' ? '${t.labels[k]!.replace(/'/g, "\\'")}'`).join(' : ') + " : ''";
   return {
     ...base(width, height),
     title: t.title,
@@ -201,7 +236,13 @@ export function surfaceSpec(
       },
       {
         data: { values: path as PathRow[] },
-        mark: { type: 'line', color: '#ff2d6f', strokeWidth: 2.2, clip: true, point: { filled: true, size: 16, color: '#ff2d6f' } },
+        mark: {
+          type: 'line',
+          color: '#ff2d6f',
+          strokeWidth: 2.2,
+          clip: true,
+          point: { filled: true, size: 16, color: '#ff2d6f' },
+        },
         encoding: {
           x: { field: 'w', type: 'quantitative', ...x },
           y: { field: 'b', type: 'quantitative', ...y },
@@ -210,7 +251,15 @@ export function surfaceSpec(
       },
       {
         data: { values: path.slice(0, 1) as PathRow[] },
-        mark: { type: 'point', filled: true, size: 110, color: '#ffffff', stroke: '#1d2733', strokeWidth: 1.5, clip: true },
+        mark: {
+          type: 'point',
+          filled: true,
+          size: 110,
+          color: '#ffffff',
+          stroke: '#1d2733',
+          strokeWidth: 1.5,
+          clip: true,
+        },
         encoding: { x: { field: 'w', type: 'quantitative', ...x }, y: { field: 'b', type: 'quantitative', ...y } },
       },
     ],

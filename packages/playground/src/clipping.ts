@@ -5,7 +5,16 @@
  * `gradclip/tfjs` (state in tf.Variables, no host reads inside the step).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { adaGC, agc, autoClip, globalNormClipper, perTensorNormClipper, valueClipper, zClip, type Clipper } from 'gradclip';
+import {
+  adaGC,
+  agc,
+  autoClip,
+  globalNormClipper,
+  perTensorNormClipper,
+  valueClipper,
+  zClip,
+  type Clipper,
+} from 'gradclip';
 import { tensorClipper } from 'gradclip/tfjs';
 import type { Settings } from './settings.js';
 import type { ClipOutput, ClipStep } from './train.js';

@@ -73,17 +73,24 @@ const en: Strings = {
   },
   explain: {
     none: 'No clipping: plain SGD. Long sequences and a large recurrent weight make the gradient norm spike by orders of magnitude, and one spike can throw the weights far away.',
-    globalNorm: 'All gradients are treated as one vector g. When ‖g‖ exceeds τ the whole vector is scaled down to length τ; its direction is kept (PyTorch clip_grad_norm_, Keras global_clipnorm; Pascanu et al. 2013).',
-    value: 'Every element is clamped to [−c, c] (PyTorch clip_grad_value_, Keras clipvalue). Cheap, but it changes the direction of the gradient.',
-    perTensor: 'Each weight tensor is scaled to norm at most τ on its own (TF clip_by_norm, Keras clipnorm). Directions within a tensor are kept, the balance between tensors is not.',
+    globalNorm:
+      'All gradients are treated as one vector g. When ‖g‖ exceeds τ the whole vector is scaled down to length τ; its direction is kept (PyTorch clip_grad_norm_, Keras global_clipnorm; Pascanu et al. 2013).',
+    value:
+      'Every element is clamped to [−c, c] (PyTorch clip_grad_value_, Keras clipvalue). Cheap, but it changes the direction of the gradient.',
+    perTensor:
+      'Each weight tensor is scaled to norm at most τ on its own (TF clip_by_norm, Keras clipnorm). Directions within a tensor are kept, the balance between tensors is not.',
     agc: 'Adaptive gradient clipping (Brock et al. 2021): each unit’s gradient may be at most λ times the norm of its weights, ‖G_u‖ ≤ λ·‖W_u‖. No fixed threshold to tune.',
-    autoClip: 'AutoClip (Seetharaman et al. 2020): the threshold is the p-th percentile of all gradient norms seen so far, so it follows the scale of the problem.',
-    zClip: 'ZClip (Kumar et al. 2025): keeps an EMA of the mean and variance of the norm; a norm whose z-score exceeds z is a spike and is scaled down towards the mean. τ caps the norm during warm-up (0 = no cap).',
-    adaGC: 'AdaGC (Wang et al. 2025): each tensor keeps an EMA γ of its own clipped gradient norm and is clipped to λ_rel·γ; warm-up clips the global norm to 1.',
+    autoClip:
+      'AutoClip (Seetharaman et al. 2020): the threshold is the p-th percentile of all gradient norms seen so far, so it follows the scale of the problem.',
+    zClip:
+      'ZClip (Kumar et al. 2025): keeps an EMA of the mean and variance of the norm; a norm whose z-score exceeds z is a spike and is scaled down towards the mean. τ caps the norm during warm-up (0 = no cap).',
+    adaGC:
+      'AdaGC (Wang et al. 2025): each tensor keeps an EMA γ of its own clipped gradient norm and is clipped to λ_rel·γ; warm-up clips the global norm to 1.',
   },
   formulaTitle: 'The idea in one formula',
   formula: 'g ← g · min(1, τ / ‖g‖)',
-  formulaNote: 'If the gradient is longer than τ, shorten it to τ; never lengthen it. Clipping bounds the step, it cannot rescue a vanishing gradient.',
+  formulaNote:
+    'If the gradient is longer than τ, shorten it to τ; never lengthen it. Clipping bounds the step, it cannot rescue a vanishing gradient.',
   options: {
     threshold: 'Threshold τ',
     agcClipping: 'AGC factor λ',
@@ -104,7 +111,13 @@ const en: Strings = {
   reset: 'Reset',
   share: 'Copy link',
   copied: 'Link copied',
-  status: { idle: 'Ready', running: 'Training…', paused: 'Paused', done: 'Done', diverged: 'Diverged (loss is not finite)' },
+  status: {
+    idle: 'Ready',
+    running: 'Training…',
+    paused: 'Paused',
+    done: 'Done',
+    diverged: 'Diverged (loss is not finite)',
+  },
   stats: {
     step: 'Step',
     loss: 'Loss',
@@ -127,7 +140,8 @@ const en: Strings = {
   },
   task: 'Task: a tanh RNN (16 units) learns the adding problem — sum the two marked numbers in a sequence of length T. SGD, batch 32.',
   pascanuTitle: 'The cliff: Pascanu’s single-unit RNN',
-  pascanuText: 'x_t = w·σ(x_{t−1}) + b, x₀ = 0.5, 50 steps, loss (σ(x₅₀) − 0.7)². The loss surface over (w, b) has a wall. Gradient descent from the same start (white dot), with the current method and threshold on the right.',
+  pascanuText:
+    'x_t = w·σ(x_{t−1}) + b, x₀ = 0.5, 50 steps, loss (σ(x₅₀) − 0.7)². The loss surface over (w, b) has a wall. Gradient descent from the same start (white dot), with the current method and threshold on the right.',
   unclipped: 'Without clipping',
   clipped: 'With the current method',
   pascanuNoThreshold: 'Method “None” selected: both panels are plain gradient descent.',
@@ -160,17 +174,24 @@ const ko: Strings = {
   },
   explain: {
     none: '클리핑 없음: 일반 SGD입니다. 시퀀스가 길고 순환 가중치가 크면 그래디언트 노름이 몇 자릿수씩 튀고, 한 번의 급등이 가중치를 멀리 날려 보낼 수 있습니다.',
-    globalNorm: '모든 그래디언트를 하나의 벡터 g로 봅니다. ‖g‖가 τ를 넘으면 벡터 전체를 길이 τ로 줄이며 방향은 유지됩니다 (PyTorch clip_grad_norm_, Keras global_clipnorm; Pascanu 외 2013).',
-    value: '각 원소를 [−c, c] 범위로 자릅니다 (PyTorch clip_grad_value_, Keras clipvalue). 계산은 싸지만 그래디언트의 방향이 바뀝니다.',
-    perTensor: '가중치 텐서마다 따로 노름을 최대 τ로 줄입니다 (TF clip_by_norm, Keras clipnorm). 텐서 안의 방향은 유지되지만 텐서 사이의 균형은 바뀝니다.',
+    globalNorm:
+      '모든 그래디언트를 하나의 벡터 g로 봅니다. ‖g‖가 τ를 넘으면 벡터 전체를 길이 τ로 줄이며 방향은 유지됩니다 (PyTorch clip_grad_norm_, Keras global_clipnorm; Pascanu 외 2013).',
+    value:
+      '각 원소를 [−c, c] 범위로 자릅니다 (PyTorch clip_grad_value_, Keras clipvalue). 계산은 싸지만 그래디언트의 방향이 바뀝니다.',
+    perTensor:
+      '가중치 텐서마다 따로 노름을 최대 τ로 줄입니다 (TF clip_by_norm, Keras clipnorm). 텐서 안의 방향은 유지되지만 텐서 사이의 균형은 바뀝니다.',
     agc: '적응형 그래디언트 클리핑 (Brock 외 2021): 각 유닛의 그래디언트는 그 가중치 노름의 λ배를 넘을 수 없습니다, ‖G_u‖ ≤ λ·‖W_u‖. 조정할 고정 임계값이 없습니다.',
-    autoClip: 'AutoClip (Seetharaman 외 2020): 지금까지 본 그래디언트 노름들의 p번째 백분위수를 임계값으로 삼아 문제의 규모를 따라갑니다.',
-    zClip: 'ZClip (Kumar 외 2025): 노름의 평균과 분산을 EMA로 추적하고, z-점수가 z를 넘는 노름을 급등으로 보고 평균 쪽으로 줄입니다. τ는 워밍업 동안의 상한입니다 (0 = 상한 없음).',
-    adaGC: 'AdaGC (Wang 외 2025): 텐서마다 클리핑된 그래디언트 노름의 EMA γ를 유지하고 λ_rel·γ로 클리핑합니다. 워밍업 동안에는 전역 노름을 1로 자릅니다.',
+    autoClip:
+      'AutoClip (Seetharaman 외 2020): 지금까지 본 그래디언트 노름들의 p번째 백분위수를 임계값으로 삼아 문제의 규모를 따라갑니다.',
+    zClip:
+      'ZClip (Kumar 외 2025): 노름의 평균과 분산을 EMA로 추적하고, z-점수가 z를 넘는 노름을 급등으로 보고 평균 쪽으로 줄입니다. τ는 워밍업 동안의 상한입니다 (0 = 상한 없음).',
+    adaGC:
+      'AdaGC (Wang 외 2025): 텐서마다 클리핑된 그래디언트 노름의 EMA γ를 유지하고 λ_rel·γ로 클리핑합니다. 워밍업 동안에는 전역 노름을 1로 자릅니다.',
   },
   formulaTitle: '한 줄로 보는 핵심 공식',
   formula: 'g ← g · min(1, τ / ‖g‖)',
-  formulaNote: '그래디언트가 τ보다 길면 τ로 줄이고, 절대 늘리지 않습니다. 클리핑은 한 걸음의 크기를 제한할 뿐, 소실되는 그래디언트를 살리지는 못합니다.',
+  formulaNote:
+    '그래디언트가 τ보다 길면 τ로 줄이고, 절대 늘리지 않습니다. 클리핑은 한 걸음의 크기를 제한할 뿐, 소실되는 그래디언트를 살리지는 못합니다.',
   options: {
     threshold: '임계값 τ',
     agcClipping: 'AGC 계수 λ',
@@ -191,7 +212,13 @@ const ko: Strings = {
   reset: '초기화',
   share: '링크 복사',
   copied: '링크를 복사했습니다',
-  status: { idle: '준비됨', running: '학습 중…', paused: '일시정지됨', done: '완료', diverged: '발산함 (손실이 유한하지 않음)' },
+  status: {
+    idle: '준비됨',
+    running: '학습 중…',
+    paused: '일시정지됨',
+    done: '완료',
+    diverged: '발산함 (손실이 유한하지 않음)',
+  },
   stats: {
     step: '스텝',
     loss: '손실',
@@ -214,7 +241,8 @@ const ko: Strings = {
   },
   task: '과제: tanh RNN (유닛 16개)이 덧셈 문제를 배웁니다 — 길이 T의 시퀀스에서 표시된 두 수의 합을 맞힙니다. SGD, 배치 32.',
   pascanuTitle: '절벽: Pascanu의 단일 유닛 RNN',
-  pascanuText: 'x_t = w·σ(x_{t−1}) + b, x₀ = 0.5, 50 스텝, 손실 (σ(x₅₀) − 0.7)². (w, b) 위의 손실 곡면에는 벽이 있습니다. 같은 출발점(흰 점)에서의 경사 하강법이며, 오른쪽은 현재 방법과 임계값을 사용합니다.',
+  pascanuText:
+    'x_t = w·σ(x_{t−1}) + b, x₀ = 0.5, 50 스텝, 손실 (σ(x₅₀) − 0.7)². (w, b) 위의 손실 곡면에는 벽이 있습니다. 같은 출발점(흰 점)에서의 경사 하강법이며, 오른쪽은 현재 방법과 임계값을 사용합니다.',
   unclipped: '클리핑 없음',
   clipped: '현재 방법 사용',
   pascanuNoThreshold: '“없음”이 선택되어 있어 두 그림 모두 일반 경사 하강법입니다.',

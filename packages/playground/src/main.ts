@@ -131,7 +131,8 @@ function syncPresetNote(): void {
   const note = $('preset-note');
   note.hidden = id === null;
   note.textContent = id === null ? '' : text.presetNotes[id];
-  for (const b of Array.from(document.querySelectorAll<HTMLButtonElement>('[data-preset]'))) b.setAttribute('aria-pressed', String(b.dataset.preset === id));
+  for (const b of Array.from(document.querySelectorAll<HTMLButtonElement>('[data-preset]')))
+    b.setAttribute('aria-pressed', String(b.dataset.preset === id));
 }
 
 /** Shows the options of the current method only and puts every value in its control. */
@@ -158,7 +159,14 @@ function applyText(): void {
     el.textContent = text.options[el.dataset.opt as NumericKey];
   }
   for (const o of Array.from($<HTMLSelectElement>('method').options)) o.text = text.methods[o.value as Method];
-  for (const [id, key] of Object.entries({ 'l-step': 'step', 'l-loss': 'loss', 'l-pre': 'preNorm', 'l-post': 'postNorm', 'l-frac': 'clippedFrac', 'l-rate': 'stepsPerSec' } as const)) {
+  for (const [id, key] of Object.entries({
+    'l-step': 'step',
+    'l-loss': 'loss',
+    'l-pre': 'preNorm',
+    'l-post': 'postNorm',
+    'l-frac': 'clippedFrac',
+    'l-rate': 'stepsPerSec',
+  } as const)) {
     $(id).textContent = text.stats[key];
   }
   for (const b of Array.from(document.querySelectorAll<HTMLButtonElement>('[data-lang]'))) {
@@ -166,12 +174,19 @@ function applyText(): void {
   }
   $('method-explain').textContent = text.explain[settings.method];
   $('presets-label').textContent = text.presets;
-  for (const b of Array.from(document.querySelectorAll<HTMLButtonElement>('[data-preset]'))) b.textContent = text.presetNames[b.dataset.preset as keyof Strings['presetNames']];
+  for (const b of Array.from(document.querySelectorAll<HTMLButtonElement>('[data-preset]')))
+    b.textContent = text.presetNames[b.dataset.preset as keyof Strings['presetNames']];
   syncPresetNote();
   $('start').textContent = running ? text.pause : text.start;
   $('status').textContent = text.status[status];
   // The charts are canvases: give screen readers their titles.
-  const labels = { 'chart-loss': text.charts.loss, 'chart-norm': text.charts.norm, 'chart-fraction': text.charts.fraction, 'surface-plain': text.unclipped, 'surface-clipped': text.clipped };
+  const labels = {
+    'chart-loss': text.charts.loss,
+    'chart-norm': text.charts.norm,
+    'chart-fraction': text.charts.fraction,
+    'surface-plain': text.unclipped,
+    'surface-clipped': text.clipped,
+  };
   for (const [id, label] of Object.entries(labels)) {
     $(id).setAttribute('role', 'img');
     $(id).setAttribute('aria-label', label);
@@ -232,16 +247,28 @@ async function rebuildCharts(): Promise<void> {
     ),
     norm: await LiveChart.create(
       $('chart-norm'),
-      seriesSpec({ title: c.norm, step: c.step, labels: { pre: c.preNorm, post: c.postNorm, threshold: c.threshold } }, COLORS, w, h, {
-        log: true,
-        dashed: ['threshold'],
-      }),
+      seriesSpec(
+        { title: c.norm, step: c.step, labels: { pre: c.preNorm, post: c.postNorm, threshold: c.threshold } },
+        COLORS,
+        w,
+        h,
+        {
+          log: true,
+          dashed: ['threshold'],
+        },
+      ),
     ),
     fraction: await LiveChart.create(
       $('chart-fraction'),
-      seriesSpec({ title: c.fraction, step: c.step, labels: { cumulative: c.cumulative, window: c.window } }, COLORS, w, h, {
-        domain: [0, 1],
-      }),
+      seriesSpec(
+        { title: c.fraction, step: c.step, labels: { cumulative: c.cumulative, window: c.window } },
+        COLORS,
+        w,
+        h,
+        {
+          domain: [0, 1],
+        },
+      ),
     ),
   };
   // Everything recorded so far goes in now; steps that land while these rows render wait
@@ -262,13 +289,25 @@ async function flush(): Promise<void> {
   const batch = pending;
   pending = [];
   const rows = chartRows(records, records.length - batch.length, records.length);
-  await Promise.all([charts.loss.append(rows.loss), charts.norm.append(rows.norm), charts.fraction.append(rows.fraction)]);
+  await Promise.all([
+    charts.loss.append(rows.loss),
+    charts.norm.append(rows.norm),
+    charts.fraction.append(rows.fraction),
+  ]);
   showStats();
   flushing = false;
 }
 
 const fmt = (x: number | undefined): string =>
-  x === undefined ? '–' : !Number.isFinite(x) ? String(x) : x === 0 ? '0' : Math.abs(x) >= 1e4 || Math.abs(x) < 1e-3 ? x.toExponential(2) : x.toPrecision(4);
+  x === undefined
+    ? '–'
+    : !Number.isFinite(x)
+      ? String(x)
+      : x === 0
+        ? '0'
+        : Math.abs(x) >= 1e4 || Math.abs(x) < 1e-3
+          ? x.toExponential(2)
+          : x.toPrecision(4);
 
 function showStats(): void {
   const last = records.at(-1);
@@ -293,7 +332,12 @@ function setStatus(s: Status): void {
 
 function newTrainer(): Trainer {
   return new Trainer(
-    { seqLen: settings.seqLen, learningRate: settings.learningRate, weightScale: settings.weightScale, seed: settings.seed },
+    {
+      seqLen: settings.seqLen,
+      learningRate: settings.learningRate,
+      weightScale: settings.weightScale,
+      seed: settings.seed,
+    },
     tensorClipStep(settings),
   );
 }
@@ -380,7 +424,8 @@ async function drawPascanu(): Promise<void> {
     $('surface-clipped'),
     surfaceSpec(`${text.clipped}: ${text.methods[settings.method]}`, surface, clipped.path, DOMAIN, size, legend),
   );
-  const caption = (t: ReturnType<typeof trajectory>) => `${text.finalLoss} ${fmt(t.finalLoss)} · ${text.largestStep} ${fmt(t.largestStep)}`;
+  const caption = (t: ReturnType<typeof trajectory>) =>
+    `${text.finalLoss} ${fmt(t.finalLoss)} · ${text.largestStep} ${fmt(t.largestStep)}`;
   $('cap-plain').textContent = caption(plain);
   $('cap-clipped').textContent = settings.method === 'none' ? text.pascanuNoThreshold : caption(clipped);
 }
@@ -430,7 +475,11 @@ async function main(): Promise<void> {
   $('backend').dataset.backend = backend;
   window.playground = {
     history: () => records.slice(),
-    chartRows: () => ({ loss: charts?.loss.rows ?? 0, norm: charts?.norm.rows ?? 0, fraction: charts?.fraction.rows ?? 0 }),
+    chartRows: () => ({
+      loss: charts?.loss.rows ?? 0,
+      norm: charts?.norm.rows ?? 0,
+      fraction: charts?.fraction.rows ?? 0,
+    }),
     status: () => status,
     backend: () => tf.getBackend(),
     numTensors: () => tf.memory().numTensors,

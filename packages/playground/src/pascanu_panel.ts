@@ -7,7 +7,10 @@ import type { Clipper } from 'gradclip';
 import { errorSurface, PASCANU_DEFAULTS, pascanuLossAndGrad } from '@gradclip/experiments/pascanu';
 import type { PathRow, SurfaceRow } from './charts.js';
 
-export const DOMAIN = { w: [PASCANU_DEFAULTS.w.min, PASCANU_DEFAULTS.w.max], b: [PASCANU_DEFAULTS.b.min, PASCANU_DEFAULTS.b.max] } as {
+export const DOMAIN = {
+  w: [PASCANU_DEFAULTS.w.min, PASCANU_DEFAULTS.w.max],
+  b: [PASCANU_DEFAULTS.b.min, PASCANU_DEFAULTS.b.max],
+} as {
   w: [number, number];
   b: [number, number];
 };

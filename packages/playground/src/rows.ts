@@ -22,7 +22,11 @@ export interface SeriesRow {
  * clipped fractions can look back). Log-scale charts cannot show 0, NaN or ±Infinity: those
  * values get no row (a diverged run's line simply ends).
  */
-export function chartRows(records: readonly StepRecord[], from: number, to: number): { loss: LossRow[]; norm: SeriesRow[]; fraction: SeriesRow[] } {
+export function chartRows(
+  records: readonly StepRecord[],
+  from: number,
+  to: number,
+): { loss: LossRow[]; norm: SeriesRow[]; fraction: SeriesRow[] } {
   const loss: LossRow[] = [];
   const norm: SeriesRow[] = [];
   const fraction: SeriesRow[] = [];
@@ -34,7 +38,8 @@ export function chartRows(records: readonly StepRecord[], from: number, to: numb
     if (plottable(r.loss)) loss.push({ step: r.step, value: r.loss });
     if (plottable(r.preNorm)) norm.push({ step: r.step, series: 'pre', value: r.preNorm });
     if (plottable(r.postNorm)) norm.push({ step: r.step, series: 'post', value: r.postNorm });
-    if (r.threshold !== null && plottable(r.threshold)) norm.push({ step: r.step, series: 'threshold', value: r.threshold });
+    if (r.threshold !== null && plottable(r.threshold))
+      norm.push({ step: r.step, series: 'threshold', value: r.threshold });
     if (r.clipped) clippedSoFar++;
     let recent = 0;
     const first = Math.max(0, i + 1 - WINDOW);

@@ -170,7 +170,10 @@ export type PresetId = (typeof PRESET_IDS)[number];
  * and test/preset.test.ts state and check this).
  */
 export const PRESETS: readonly Preset[] = [
-  { id: 'decides', settings: { method: 'globalNorm', threshold: 1, learningRate: 0.3, seqLen: 5, weightScale: 1.5, maxSteps: 500 } },
+  {
+    id: 'decides',
+    settings: { method: 'globalNorm', threshold: 1, learningRate: 0.3, seqLen: 5, weightScale: 1.5, maxSteps: 500 },
+  },
 ];
 
 /** The keys a preset is recognised by: the training settings that decide the outcome. */

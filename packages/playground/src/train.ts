@@ -152,7 +152,13 @@ export class Trainer {
       if (out.threshold !== null) parts.push(out.threshold);
       return tf.stack(parts.map((p) => tf.cast(p, 'float32')));
     });
-    const toDispose = new Set<tf.Tensor>([value, out.preNorm, out.clipped, ...Object.values(grads), ...Object.values(out.grads)]);
+    const toDispose = new Set<tf.Tensor>([
+      value,
+      out.preNorm,
+      out.clipped,
+      ...Object.values(grads),
+      ...Object.values(out.grads),
+    ]);
     if (out.threshold !== null) toDispose.add(out.threshold);
     for (const t of toDispose) t.dispose();
     const v = await stats.data();

@@ -28,11 +28,16 @@ const imgDir = fileURLToPath(
 type Rec = StepRecord;
 
 if (!existsSync(CHROMIUM)) {
-  throw new Error(`the playground e2e test needs Debian's chromium at ${CHROMIUM}: apt-get install chromium (.ci/run does this)`);
+  throw new Error(
+    `the playground e2e test needs Debian's chromium at ${CHROMIUM}: apt-get install chromium (.ci/run does this)`,
+  );
 }
 
 /** Headless Chromium with a fresh profile; console errors and page errors go to `problems`. */
-async function launch(problems: string[], extraArgs: readonly string[] = []): Promise<{ context: BrowserContext; page: Page; userDataDir: string }> {
+async function launch(
+  problems: string[],
+  extraArgs: readonly string[] = [],
+): Promise<{ context: BrowserContext; page: Page; userDataDir: string }> {
   const userDataDir = mkdtempSync(join(tmpdir(), 'gradclip-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
@@ -91,7 +96,10 @@ describe('playground in Chromium', () => {
 
   const history = () => page.evaluate(() => window.playground.history()) as Promise<Rec[]>;
   const finished = () =>
-    page.waitForFunction(() => ['done', 'diverged'].includes(window.playground.status()), null, { timeout: 40_000, polling: 100 });
+    page.waitForFunction(() => ['done', 'diverged'].includes(window.playground.status()), null, {
+      timeout: 40_000,
+      polling: 100,
+    });
 
   it('trains without and with clipping, live, with the norms the settings promise', async () => {
     await page.goto(`${base}?steps=25`);
@@ -143,7 +151,9 @@ describe('playground in Chromium', () => {
     expect(rows.loss).toBe(25);
     expect(rows.norm).toBe(25 * 3); // before, applied, threshold
     expect(rows.fraction).toBe(25 * 2);
-    expect(await page.$eval('#chart-norm canvas', (c) => (c as HTMLCanvasElement).toDataURL())).not.toBe(emptyNormChart);
+    expect(await page.$eval('#chart-norm canvas', (c) => (c as HTMLCanvasElement).toDataURL())).not.toBe(
+      emptyNormChart,
+    );
     expect(Number(await page.textContent('#s-step'))).toBe(25);
 
     // Training continues where it stopped when more steps are allowed, without leaking tensors.
@@ -198,7 +208,13 @@ describe('playground in Chromium', () => {
     // Reloading the shared URL restores the settings; `backend=cpu` picks the cpu backend.
     await page.goto(`${page.url()}&backend=cpu`);
     await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
-    expect(await page.evaluate(() => window.playground.settings())).toMatchObject({ method: 'globalNorm', threshold: 0.5, maxSteps: 1000, lang: 'ko', backend: 'cpu' });
+    expect(await page.evaluate(() => window.playground.settings())).toMatchObject({
+      method: 'globalNorm',
+      threshold: 0.5,
+      maxSteps: 1000,
+      lang: 'ko',
+      backend: 'cpu',
+    });
     expect(await page.inputValue('#opt-threshold')).toBe('0.5');
     expect(await page.textContent('#backend')).toBe('cpu');
 
@@ -207,7 +223,13 @@ describe('playground in Chromium', () => {
     await page.click('button[data-preset="decides"]');
     expect(await page.isVisible('#preset-note')).toBe(true);
     expect(await page.textContent('#preset-note')).toContain('0.2–0.3');
-    expect(await page.evaluate(() => window.playground.settings())).toMatchObject({ method: 'globalNorm', threshold: 1, learningRate: 0.3, seqLen: 5, maxSteps: 500 });
+    expect(await page.evaluate(() => window.playground.settings())).toMatchObject({
+      method: 'globalNorm',
+      threshold: 1,
+      learningRate: 0.3,
+      seqLen: 5,
+      maxSteps: 500,
+    });
     expect(new URL(page.url()).searchParams.get('T')).toBe('5');
 
     expect(problems).toEqual([]);
@@ -230,7 +252,13 @@ describe('playground production build (vite build + vite preview) in Chromium', 
     outDir = mkdtempSync(join(tmpdir(), 'gradclip-playground-build-'));
     const build_ = { outDir, emptyOutDir: true };
     await build({ configFile: join(root, 'vite.config.ts'), root, logLevel: 'error', build: build_ });
-    server = await preview({ configFile: join(root, 'vite.config.ts'), root, logLevel: 'error', build: build_, preview: { port: 0, host: '127.0.0.1', strictPort: false } });
+    server = await preview({
+      configFile: join(root, 'vite.config.ts'),
+      root,
+      logLevel: 'error',
+      build: build_,
+      preview: { port: 0, host: '127.0.0.1', strictPort: false },
+    });
     base = server.resolvedUrls!.local[0]!;
     ({ context, page, userDataDir } = await launch(problems));
   });
@@ -244,7 +272,10 @@ describe('playground production build (vite build + vite preview) in Chromium', 
 
   const history = () => page.evaluate(() => window.playground.history()) as Promise<Rec[]>;
   const finished = () =>
-    page.waitForFunction(() => ['done', 'diverged'].includes(window.playground.status()), null, { timeout: 40_000, polling: 100 });
+    page.waitForFunction(() => ['done', 'diverged'].includes(window.playground.status()), null, {
+      timeout: 40_000,
+      polling: 100,
+    });
 
   it('runs on WebGPU when the browser offers it, and the badge says so (issue 13)', async () => {
     const gpuProblems: string[] = [];
@@ -255,7 +286,10 @@ describe('playground production build (vite build + vite preview) in Chromium', 
       expect(await gpu.page.textContent('#backend')).toBe('webgpu');
       expect(await gpu.page.evaluate(() => window.playground.backend())).toBe('webgpu');
       await gpu.page.click('#start');
-      await gpu.page.waitForFunction(() => ['done', 'diverged'].includes(window.playground.status()), null, { timeout: 90_000, polling: 100 });
+      await gpu.page.waitForFunction(() => ['done', 'diverged'].includes(window.playground.status()), null, {
+        timeout: 90_000,
+        polling: 100,
+      });
       const recs = (await gpu.page.evaluate(() => window.playground.history())) as Rec[];
       expect(recs).toHaveLength(12);
       for (const r of recs) expect(r.postNorm).toBeLessThanOrEqual(1 + 1e-4);
@@ -280,7 +314,9 @@ describe('playground production build (vite build + vite preview) in Chromium', 
       // the largest norm seen, and the applied norm never above it.
       expect(r.threshold).not.toBeNull();
       expect(r.threshold!).toBeGreaterThan(0);
-      expect(r.threshold!).toBeLessThanOrEqual(Math.max(...recs.filter((q) => q.step <= r.step).map((q) => q.preNorm)) * (1 + 1e-6));
+      expect(r.threshold!).toBeLessThanOrEqual(
+        Math.max(...recs.filter((q) => q.step <= r.step).map((q) => q.preNorm)) * (1 + 1e-6),
+      );
       expect(r.postNorm).toBeLessThanOrEqual(r.threshold! * (1 + 1e-4));
       expect(Number.isFinite(r.loss)).toBe(true);
     }
@@ -290,7 +326,9 @@ describe('playground production build (vite build + vite preview) in Chromium', 
 
   it('every method trains after switching to it in the controls', async () => {
     const methods = await page.$$eval('#method option', (os) => os.map((o) => (o as HTMLOptionElement).value));
-    expect(methods).toEqual(expect.arrayContaining(['none', 'globalNorm', 'value', 'perTensor', 'agc', 'autoClip', 'zClip', 'adaGC']));
+    expect(methods).toEqual(
+      expect.arrayContaining(['none', 'globalNorm', 'value', 'perTensor', 'agc', 'autoClip', 'zClip', 'adaGC']),
+    );
     await page.fill('#opt-maxSteps', '3');
     await page.press('#opt-maxSteps', 'Enter');
     let tau: number | null = null;
@@ -301,7 +339,10 @@ describe('playground production build (vite build + vite preview) in Chromium', 
       await finished();
       const recs = await history();
       expect(recs.length, m).toBe(3);
-      expect(recs.every((r) => Number.isFinite(r.preNorm)), m).toBe(true);
+      expect(
+        recs.every((r) => Number.isFinite(r.preNorm)),
+        m,
+      ).toBe(true);
       // Each method clips by its own threshold: AutoClip's is not global-norm clipping's τ.
       if (m === 'globalNorm') tau = recs[0]!.threshold;
       if (m === 'autoClip') {

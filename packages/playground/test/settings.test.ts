@@ -1,7 +1,16 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { STRINGS } from '../src/i18n.js';
-import { BACKENDS, DEFAULTS, LANGS, METHODS, RANGES, settingsFromQuery, settingsToQuery, type Settings } from '../src/settings.js';
+import {
+  BACKENDS,
+  DEFAULTS,
+  LANGS,
+  METHODS,
+  RANGES,
+  settingsFromQuery,
+  settingsToQuery,
+  type Settings,
+} from '../src/settings.js';
 
 const numeric = (key: keyof typeof RANGES) => {
   const r = RANGES[key];
@@ -35,7 +44,9 @@ describe('settings in the URL', () => {
     fc.assert(
       fc.property(settingsArb, (s) => {
         // -0 prints as "0" in a URL; the page never produces it, and 0 means the same.
-        const norm = Object.fromEntries(Object.entries(s).map(([k, v]) => [k, Object.is(v, -0) ? 0 : v])) as unknown as Settings;
+        const norm = Object.fromEntries(
+          Object.entries(s).map(([k, v]) => [k, Object.is(v, -0) ? 0 : v]),
+        ) as unknown as Settings;
         expect(settingsFromQuery(settingsToQuery(norm))).toEqual(norm);
       }),
       { numRuns: 300 },

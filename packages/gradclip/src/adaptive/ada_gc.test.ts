@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { adaGC, type AdaGCOptions } from './ada_gc.js';
-import { decode, f64, loadAdaptiveFixture, maxRelDiff, sequenceArrays, type Num, type SequenceStep } from './test_fixtures.js';
+import {
+  decode,
+  f64,
+  loadAdaptiveFixture,
+  maxRelDiff,
+  sequenceArrays,
+  type Num,
+  type SequenceStep,
+} from './test_fixtures.js';
 
 interface PyOptions {
   beta?: number;

@@ -1,9 +1,28 @@
-import { jsonOptions, makeClipper, splitState, safeRecord, type Clipper, type ClipRule, type StateTree, ruleKind } from '../clipper.js';
+import {
+  jsonOptions,
+  makeClipper,
+  splitState,
+  safeRecord,
+  type Clipper,
+  type ClipRule,
+  type StateTree,
+  ruleKind,
+} from '../clipper.js';
 import { describe, type Leaf } from '../gradients.js';
 import { finaliseNorm, mergeAllNormStats, statsFinite } from '../norm_stats.js';
 import type { ArrayOps } from '../ops.js';
 import type { NonFinitePolicy } from '../types.js';
-import { finiteNonNegative, inRange, integerAtLeast, knownOptions, nonFinitePolicy, positive, stateInteger, stateNumber, stateRecord } from '../validate.js';
+import {
+  finiteNonNegative,
+  inRange,
+  integerAtLeast,
+  knownOptions,
+  nonFinitePolicy,
+  positive,
+  stateInteger,
+  stateNumber,
+  stateRecord,
+} from '../validate.js';
 import { ratioToNorm, scaleEach } from '../rule.js';
 
 export interface AdaGCOptions {
@@ -47,70 +66,84 @@ type AState<S> = { step: S; gamma: Record<string, S> };
  * clipped without shrinking the others. A tensor that first appears after warm-up starts with
  * the warm-up rule for that step. A zero gradient (‖g_i‖ = 0) is left as it is (h_i = 1).
  */
-export const adaGCRule = /* @__PURE__ */ ruleKind('adaGC', function adaGCRule(options: AdaGCOptions = {}): ClipRule<AdaGCState> {
-  knownOptions('options', options, ['beta', 'lambdaAbs', 'lambdaRel', 'warmupSteps', 'eps', 'nonFinite']);
-  const beta = inRange('options.beta', options.beta ?? 0.98, 0, 1);
-  const lambdaAbs = finiteNonNegative('options.lambdaAbs', options.lambdaAbs ?? 1.0);
-  const lambdaRel = positive('options.lambdaRel', options.lambdaRel ?? 1.05);
-  const warmupSteps = integerAtLeast('options.warmupSteps', options.warmupSteps ?? 100, 1);
-  const eps = finiteNonNegative('options.eps', options.eps ?? 1e-8);
-  const policy = nonFinitePolicy('options.nonFinite', options.nonFinite ?? 'propagate');
+export const adaGCRule = /* @__PURE__ */ ruleKind(
+  'adaGC',
+  function adaGCRule(options: AdaGCOptions = {}): ClipRule<AdaGCState> {
+    knownOptions('options', options, ['beta', 'lambdaAbs', 'lambdaRel', 'warmupSteps', 'eps', 'nonFinite']);
+    const beta = inRange('options.beta', options.beta ?? 0.98, 0, 1);
+    const lambdaAbs = finiteNonNegative('options.lambdaAbs', options.lambdaAbs ?? 1.0);
+    const lambdaRel = positive('options.lambdaRel', options.lambdaRel ?? 1.05);
+    const warmupSteps = integerAtLeast('options.warmupSteps', options.warmupSteps ?? 100, 1);
+    const eps = finiteNonNegative('options.eps', options.eps ?? 1e-8);
+    const policy = nonFinitePolicy('options.nonFinite', options.nonFinite ?? 'propagate');
 
-  return {
-    name: 'adaGC',
-    needsParams: false,
-    nonFinite: policy,
-    config: { kind: 'adaGC', args: [jsonOptions(options)] },
-    init: (ops) => ({ step: ops.scalar(0), gamma: safeRecord() }),
-    // γ_i is a clipped norm (≥ 0) or −1 for "not set yet".
-    restore(state: unknown, arg = 'options.state'): AdaGCState {
-      const o = stateRecord(arg, state, 'adaGC', ['step', 'gamma']);
-      const g = o['gamma'];
-      if (typeof g !== 'object' || g === null || Array.isArray(g)) {
-        throw new TypeError(`${arg}.gamma must be a record of numbers by parameter name, got ${describe(g)}`);
-      }
-      const gamma = safeRecord(
-        Object.entries(g).map(([k, v]) => {
-          const at = `${arg}.gamma[${JSON.stringify(k)}]`;
-          return [k, v === -1 ? -1 : stateNumber(at, v)] as const;
-        }),
-      );
-      return { step: stateInteger(`${arg}.step`, o['step'], 0, warmupSteps), gamma };
-    },
-    apply<T, S, B>(ops: ArrayOps<T, S, B>, grads: readonly Leaf<T>[], _params: unknown, state: StateTree<S>) {
-      const st = state as AState<S>;
-      const s = (x: number) => ops.scalar(x);
-      const one = s(1);
-      const zero = s(0);
-      const stats = grads.map((g) => ops.normStats(g.values, 2));
-      const all = mergeAllNormStats(ops, 2, stats);
-      const globalNorm = finaliseNorm(ops, all);
-      const finite = statsFinite(ops, all);
-      const valid = ops.isFinite(globalNorm);
-      const norms = stats.map((x) => finaliseNorm(ops, x));
+    return {
+      name: 'adaGC',
+      needsParams: false,
+      nonFinite: policy,
+      config: { kind: 'adaGC', args: [jsonOptions(options)] },
+      init: (ops) => ({ step: ops.scalar(0), gamma: safeRecord() }),
+      // γ_i is a clipped norm (≥ 0) or −1 for "not set yet".
+      restore(state: unknown, arg = 'options.state'): AdaGCState {
+        const o = stateRecord(arg, state, 'adaGC', ['step', 'gamma']);
+        const g = o['gamma'];
+        if (typeof g !== 'object' || g === null || Array.isArray(g)) {
+          throw new TypeError(`${arg}.gamma must be a record of numbers by parameter name, got ${describe(g)}`);
+        }
+        const gamma = safeRecord(
+          Object.entries(g).map(([k, v]) => {
+            const at = `${arg}.gamma[${JSON.stringify(k)}]`;
+            return [k, v === -1 ? -1 : stateNumber(at, v)] as const;
+          }),
+        );
+        return { step: stateInteger(`${arg}.step`, o['step'], 0, warmupSteps), gamma };
+      },
+      apply<T, S, B>(ops: ArrayOps<T, S, B>, grads: readonly Leaf<T>[], _params: unknown, state: StateTree<S>) {
+        const st = state as AState<S>;
+        const s = (x: number) => ops.scalar(x);
+        const one = s(1);
+        const zero = s(0);
+        const stats = grads.map((g) => ops.normStats(g.values, 2));
+        const all = mergeAllNormStats(ops, 2, stats);
+        const globalNorm = finaliseNorm(ops, all);
+        const finite = statsFinite(ops, all);
+        const valid = ops.isFinite(globalNorm);
+        const norms = stats.map((x) => finaliseNorm(ops, x));
 
-      const warming = ops.gt(s(warmupSteps), ops.add(st.step, one));
-      const h = ops.min(ratioToNorm(ops, s(lambdaAbs), globalNorm, eps, all), one);
-      // Keys are parameter names: a null-prototype record keeps 'toString' or '__proto__' ordinary.
-      const gamma = safeRecord(Object.entries(st.gamma));
-      const factors = grads.map((leaf, i) => {
-        const n = norms[i]!;
-        const old = Object.hasOwn(st.gamma, leaf.name) ? st.gamma[leaf.name]! : s(-1);
-        const unset = ops.gt(zero, old);
-        const warmNorm = ops.mul(h, n);
-        const warmGamma = ops.where(unset, warmNorm, ops.min(old, warmNorm));
-        const hi = ops.where(ops.eq(n, zero), one, ops.min(ratioToNorm(ops, ops.mul(s(lambdaRel), old), n, 0, stats[i]!), one));
-        const afterGamma = ops.add(ops.mul(s(beta), old), ops.mul(s(1 - beta), ops.mul(hi, n)));
-        const useWarm = ops.or(warming, unset);
-        gamma[leaf.name] = ops.where(valid, ops.where(useWarm, warmGamma, afterGamma), old);
-        return ops.where(useWarm, h, hi);
-      });
-      const step = ops.where(valid, ops.min(ops.add(st.step, one), s(warmupSteps)), st.step);
-      const out = scaleEach(ops, grads.map((g) => g.values), factors, globalNorm, finite, policy);
-      return { out, state: { step, gamma } };
-    },
-  } as ClipRule<AdaGCState>;
-});
+        const warming = ops.gt(s(warmupSteps), ops.add(st.step, one));
+        const h = ops.min(ratioToNorm(ops, s(lambdaAbs), globalNorm, eps, all), one);
+        // Keys are parameter names: a null-prototype record keeps 'toString' or '__proto__' ordinary.
+        const gamma = safeRecord(Object.entries(st.gamma));
+        const factors = grads.map((leaf, i) => {
+          const n = norms[i]!;
+          const old = Object.hasOwn(st.gamma, leaf.name) ? st.gamma[leaf.name]! : s(-1);
+          const unset = ops.gt(zero, old);
+          const warmNorm = ops.mul(h, n);
+          const warmGamma = ops.where(unset, warmNorm, ops.min(old, warmNorm));
+          const hi = ops.where(
+            ops.eq(n, zero),
+            one,
+            ops.min(ratioToNorm(ops, ops.mul(s(lambdaRel), old), n, 0, stats[i]!), one),
+          );
+          const afterGamma = ops.add(ops.mul(s(beta), old), ops.mul(s(1 - beta), ops.mul(hi, n)));
+          const useWarm = ops.or(warming, unset);
+          gamma[leaf.name] = ops.where(valid, ops.where(useWarm, warmGamma, afterGamma), old);
+          return ops.where(useWarm, h, hi);
+        });
+        const step = ops.where(valid, ops.min(ops.add(st.step, one), s(warmupSteps)), st.step);
+        const out = scaleEach(
+          ops,
+          grads.map((g) => g.values),
+          factors,
+          globalNorm,
+          finite,
+          policy,
+        );
+        return { out, state: { step, gamma } };
+      },
+    } as ClipRule<AdaGCState>;
+  },
+);
 
 /**
  * AdaGC: per-tensor adaptive thresholds from an EMA of each tensor's clipped norm.

@@ -43,17 +43,23 @@ describe('agc (hand-worked)', () => {
     // G = [[1, 1], [0, 0]]: column norms 1 and 1. clipping 0.1: limits 0.5 and 1e-4.
     // Column 0: 1 ≥ 0.5 → ×0.5; column 1: 1 ≥ 1e-4 → ×1e-4.
     const g = new Float64Array([1, 1, 0, 0]);
-    const r = agc({ clipping: 0.1 }).clip({ values: g, shape: [2, 2] }, { values: new Float64Array([3, 0, 4, 0]), shape: [2, 2] });
+    const r = agc({ clipping: 0.1 }).clip(
+      { values: g, shape: [2, 2] },
+      { values: new Float64Array([3, 0, 4, 0]), shape: [2, 2] },
+    );
     expect([...g]).toEqual([0.5, 0.1 * 1e-3, 0, 0]);
     expect(r.scale).toBeCloseTo(1e-4, 15);
     expect(r.norm).toBeCloseTo(Math.SQRT2, 15);
   });
 
-  it("splits a torch [out, in] matrix by rows and leaves units under the limit alone", () => {
+  it('splits a torch [out, in] matrix by rows and leaves units under the limit alone', () => {
     // W rows (1, 0) and (0, 10): norms 1 and 10; clipping 0.5 → limits 0.5 and 5.
     // G rows (0.3, 0.4) (norm 0.5 ≥ 0.5: factor 0.5/0.5 = 1) and (3, 0) (3 < 5: untouched).
     const g = new Float64Array([0.3, 0.4, 3, 0]);
-    const r = agc({ clipping: 0.5, layout: 'torch' }).clip({ values: g, shape: [2, 2] }, { values: new Float64Array([1, 0, 0, 10]), shape: [2, 2] });
+    const r = agc({ clipping: 0.5, layout: 'torch' }).clip(
+      { values: g, shape: [2, 2] },
+      { values: new Float64Array([1, 0, 0, 10]), shape: [2, 2] },
+    );
     expect([...g]).toEqual([0.3, 0.4, 3, 0]);
     expect(r.scale).toBe(1);
     expect(r.clipped).toBe(false);
@@ -69,7 +75,17 @@ describe('agc (hand-worked)', () => {
           const g = Float64Array.from(gs);
           const w = Float64Array.from(ws);
           agc({ clipping: 0.05, layout }).clip({ values: g, shape: [2, 3] }, { values: w, shape: [2, 3] });
-          const units = layout === 'tf' ? [[0, 3], [1, 4], [2, 5]] : [[0, 1, 2], [3, 4, 5]];
+          const units =
+            layout === 'tf'
+              ? [
+                  [0, 3],
+                  [1, 4],
+                  [2, 5],
+                ]
+              : [
+                  [0, 1, 2],
+                  [3, 4, 5],
+                ];
           for (const u of units) {
             const gn = Math.hypot(...u.map((i) => g[i]!));
             const wn = Math.hypot(...u.map((i) => w[i]!));
@@ -86,10 +102,12 @@ describe('agc (hand-worked)', () => {
     const clipper = agc();
     expect(() => clipper.clip({ w: g })).toThrow(/needs the parameters/);
     expect(() => clipper.clip({ w: g }, { v: new Float64Array(4) })).toThrow(/no entry for gradient 'w'/);
-    expect(() => clipper.clip({ w: { values: g, shape: [2, 2] } }, { w: { values: new Float64Array(4), shape: [4] } })).toThrow(
-      /shape \[2, 2\] but its parameter has shape \[4\]/,
-    );
-    expect(() => clipper.clip({ values: g, shape: [1, 1, 1, 1, 2, 2] }, { values: g, shape: [1, 1, 1, 1, 2, 2] })).toThrow(RangeError);
+    expect(() =>
+      clipper.clip({ w: { values: g, shape: [2, 2] } }, { w: { values: new Float64Array(4), shape: [4] } }),
+    ).toThrow(/shape \[2, 2\] but its parameter has shape \[4\]/);
+    expect(() =>
+      clipper.clip({ values: g, shape: [1, 1, 1, 1, 2, 2] }, { values: g, shape: [1, 1, 1, 1, 2, 2] }),
+    ).toThrow(RangeError);
     expect([...g]).toEqual(before);
     expect(() => agc({ clipping: -1 })).toThrow(/options.clipping.*-1/);
     expect(() => agc({ eps: 0 })).toThrow(/options.eps/);

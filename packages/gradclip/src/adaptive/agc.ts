@@ -1,7 +1,16 @@
 import type { Leaf } from '../gradients.js';
 import type { ArrayOps, UnitLayout } from '../ops.js';
 import { withNonFinitePolicy } from '../rule.js';
-import { jsonOptions, makeClipper, restoreStateless, splitState, type Clipper, type ClipRule, type StateTree, ruleKind } from '../clipper.js';
+import {
+  jsonOptions,
+  makeClipper,
+  restoreStateless,
+  splitState,
+  type Clipper,
+  type ClipRule,
+  type StateTree,
+  ruleKind,
+} from '../clipper.js';
 import type { NonFinitePolicy } from '../types.js';
 import { finiteNonNegative, knownOptions, nonFinitePolicy, oneOf, positive } from '../validate.js';
 import { totalNorm } from './common.js';
@@ -38,11 +47,15 @@ export function matchParams<T>(
     const p = byName.get(g.name);
     const label = g.name === '' ? 'the gradient' : `gradient '${g.name}'`;
     if (p === undefined) {
-      throw new TypeError(`${who}: params has no entry for ${label} (params are matched to grads by record key or list position)`);
+      throw new TypeError(
+        `${who}: params has no entry for ${label} (params are matched to grads by record key or list position)`,
+      );
     }
     const same = p.shape.length === g.shape.length && p.shape.every((d, i) => d === g.shape[i]);
     if (!same) {
-      throw new RangeError(`${who}: ${label} has shape [${g.shape.join(', ')}] but its parameter has shape [${p.shape.join(', ')}]`);
+      throw new RangeError(
+        `${who}: ${label} has shape [${g.shape.join(', ')}] but its parameter has shape [${p.shape.join(', ')}]`,
+      );
     }
     return p;
   });
@@ -73,7 +86,12 @@ export const agcRule = /* @__PURE__ */ ruleKind('agc', function agcRule(options:
     nonFinite: policy,
     config: { kind: 'agc', args: [jsonOptions(options)] },
     init: () => ({}),
-    apply<T, S, B>(ops: ArrayOps<T, S, B>, grads: readonly Leaf<T>[], params: readonly Leaf<T>[] | undefined, state: StateTree<S>) {
+    apply<T, S, B>(
+      ops: ArrayOps<T, S, B>,
+      grads: readonly Leaf<T>[],
+      params: readonly Leaf<T>[] | undefined,
+      state: StateTree<S>,
+    ) {
       const ps = matchParams(grads, params, 'agc');
       for (const g of grads) unitReduceAxes(g.shape.length, layout); // rank check before any work
       const values = grads.map((g) => g.values);
@@ -81,10 +99,14 @@ export const agcRule = /* @__PURE__ */ ruleKind('agc', function agcRule(options:
       const one = ops.scalar(1);
       const floor = ops.scalar(GRAD_NORM_FLOOR);
       const factors = grads.map((g, i) =>
-        ops.mapUnits(ops.unitNorms(g.values, g.shape, layout), ops.unitNorms(ps[i]!.values, g.shape, layout), (gn, pn) => {
-          const maxNorm = ops.mul(ops.max(pn, ops.scalar(eps)), ops.scalar(clipping));
-          return ops.where(ops.ge(gn, maxNorm), ops.div(maxNorm, ops.max(gn, floor)), one);
-        }),
+        ops.mapUnits(
+          ops.unitNorms(g.values, g.shape, layout),
+          ops.unitNorms(ps[i]!.values, g.shape, layout),
+          (gn, pn) => {
+            const maxNorm = ops.mul(ops.max(pn, ops.scalar(eps)), ops.scalar(clipping));
+            return ops.where(ops.ge(gn, maxNorm), ops.div(maxNorm, ops.max(gn, floor)), one);
+          },
+        ),
       );
       const r = withNonFinitePolicy(ops, policy, finite, values, () => {
         const scale = factors.reduce((a, f) => ops.min(a, ops.minOf(f)), one);

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { autoClip, type AutoClipState } from './auto_clip.js';
-import { decode, f64, loadAdaptiveFixture, maxRelDiff, sequenceArrays, type Num, type SequenceStep } from './test_fixtures.js';
+import {
+  decode,
+  f64,
+  loadAdaptiveFixture,
+  maxRelDiff,
+  sequenceArrays,
+  type Num,
+  type SequenceStep,
+} from './test_fixtures.js';
 
 interface AutoRun {
   percentile: number;
@@ -11,26 +19,33 @@ interface AutoRun {
 describe('autoClip against numpy.percentile + torch clip_grad_norm_', () => {
   const fx = loadAdaptiveFixture<{ sequence: Num[][][]; runs: AutoRun[] }>('auto_clip.json');
 
-  it.each(fx.runs.map((r) => [r.percentile, r.historySize ?? 'all', r] as const))('p = %s, history %s', (_p, _h, run) => {
-    const clipper = autoClip({ percentile: run.percentile, historySize: run.historySize ?? Infinity, nonFinite: 'skip' });
-    const seq = sequenceArrays(fx.sequence);
-    let clippedSteps = 0;
-    run.steps.forEach((step, t) => {
-      const grads = seq[t]!;
-      const r = clipper.clip(grads);
-      expect(Math.abs(r.norm - decode(step.norm)) / r.norm || 0).toBeLessThan(1e-12);
-      expect(r.finite).toBe(Number.isFinite(decode(step.norm)));
-      grads.forEach((g, i) => expect(maxRelDiff(g, f64(step.out[i]!))).toBeLessThan(1e-12));
-      if (r.clipped) clippedSteps++;
-    });
-    expect(clippedSteps).toBeGreaterThan(10);
-    // The history holds exactly the finite norms (the most recent historySize of them).
-    const finite = run.steps.map((s) => decode(s.norm)).filter(Number.isFinite);
-    const kept = run.historySize === null ? finite : finite.slice(-run.historySize);
-    const { history, next } = clipper.state;
-    // (Equal up to rounding: the norms are summed in a different order than NumPy's.)
-    expect(maxRelDiff([...history.slice(next), ...history.slice(0, next)], kept)).toBeLessThan(1e-14);
-  });
+  it.each(fx.runs.map((r) => [r.percentile, r.historySize ?? 'all', r] as const))(
+    'p = %s, history %s',
+    (_p, _h, run) => {
+      const clipper = autoClip({
+        percentile: run.percentile,
+        historySize: run.historySize ?? Infinity,
+        nonFinite: 'skip',
+      });
+      const seq = sequenceArrays(fx.sequence);
+      let clippedSteps = 0;
+      run.steps.forEach((step, t) => {
+        const grads = seq[t]!;
+        const r = clipper.clip(grads);
+        expect(Math.abs(r.norm - decode(step.norm)) / r.norm || 0).toBeLessThan(1e-12);
+        expect(r.finite).toBe(Number.isFinite(decode(step.norm)));
+        grads.forEach((g, i) => expect(maxRelDiff(g, f64(step.out[i]!))).toBeLessThan(1e-12));
+        if (r.clipped) clippedSteps++;
+      });
+      expect(clippedSteps).toBeGreaterThan(10);
+      // The history holds exactly the finite norms (the most recent historySize of them).
+      const finite = run.steps.map((s) => decode(s.norm)).filter(Number.isFinite);
+      const kept = run.historySize === null ? finite : finite.slice(-run.historySize);
+      const { history, next } = clipper.state;
+      // (Equal up to rounding: the norms are summed in a different order than NumPy's.)
+      expect(maxRelDiff([...history.slice(next), ...history.slice(0, next)], kept)).toBeLessThan(1e-14);
+    },
+  );
 });
 
 describe('autoClip (hand-worked)', () => {
@@ -76,7 +91,9 @@ describe('autoClip (hand-worked)', () => {
     expect(() => autoClip({ state: { history: [1, null], next: 0 } as never })).toThrow(/options.state.history\[1\]/);
     expect(() => autoClip({ state: { history: [1, 2], next: 2 } })).toThrow(/options.state.next/);
     // Another rule's state, and a sparse history (holes are reported, not skipped).
-    expect(() => autoClip({ state: { count: 3, mean: 1, m2: 0, variance: 0 } as never })).toThrow(/not a autoClip state .*missing history, next/);
+    expect(() => autoClip({ state: { count: 3, mean: 1, m2: 0, variance: 0 } as never })).toThrow(
+      /not a autoClip state .*missing history, next/,
+    );
     // eslint-disable-next-line no-sparse-arrays
     expect(() => autoClip({ state: { history: [1, , 3], next: 0 } as never })).toThrow(/options.state.history\[1\]/);
   });

@@ -1,8 +1,24 @@
-import { jsonOptions, makeClipper, splitState, type Clipper, type ClipRule, type StateTree, ruleKind } from '../clipper.js';
+import {
+  jsonOptions,
+  makeClipper,
+  splitState,
+  type Clipper,
+  type ClipRule,
+  type StateTree,
+  ruleKind,
+} from '../clipper.js';
 import { describe } from '../gradients.js';
 import type { ArrayOps } from '../ops.js';
 import type { NonFinitePolicy } from '../types.js';
-import { inRange, integerAtLeast, knownOptions, nonFinitePolicy, stateInteger, stateNumber, stateRecord } from '../validate.js';
+import {
+  inRange,
+  integerAtLeast,
+  knownOptions,
+  nonFinitePolicy,
+  stateInteger,
+  stateNumber,
+  stateRecord,
+} from '../validate.js';
 import { totalNorm, TORCH_EPS, valuesOf } from './common.js';
 import { ratioToNorm, scaleAll } from '../rule.js';
 import { historyFor, type NormHistory, type NormHistoryFactory } from './norm_history.js';
@@ -50,10 +66,12 @@ const sortedViews = new WeakMap<number[], Cached>();
  * oldest entry at `next`).
  */
 function checkedHistory(state: unknown, historySize: number, arg = 'options.state'): number[] {
-  if (typeof state === 'object' && state !== null && 'buf' in state) return checkedDeviceHistory(state, historySize, arg);
+  if (typeof state === 'object' && state !== null && 'buf' in state)
+    return checkedDeviceHistory(state, historySize, arg);
   const o = stateRecord(arg, state, 'autoClip', ['history', 'next']);
   const history = o['history'];
-  if (!Array.isArray(history)) throw new TypeError(`${arg}.history must be an array of norms, got ${describe(history)}`);
+  if (!Array.isArray(history))
+    throw new TypeError(`${arg}.history must be an array of norms, got ${describe(history)}`);
   // Plain loop: a sparse array's holes must be reported, not skipped as forEach would.
   for (let i = 0; i < history.length; i++) stateNumber(`${arg}.history[${i}]`, history[i]);
   const next = stateInteger(`${arg}.next`, o['next'], 0, Math.max(0, history.length - 1));
@@ -83,7 +101,11 @@ function checkedDeviceHistory(state: object, historySize: number, arg: string): 
   return keep([...slots.slice(next), ...slots.slice(0, next)]);
 }
 
-const typedNormHistory = ((_ops: ArrayOps<unknown, number, boolean>, state: StateTree<number> | undefined, historySize: number) => {
+const typedNormHistory = ((
+  _ops: ArrayOps<unknown, number, boolean>,
+  state: StateTree<number> | undefined,
+  historySize: number,
+) => {
   let arr: number[];
   let cached: Cached | undefined;
   const s = state as AutoClipState | undefined;
@@ -139,37 +161,43 @@ function historyOf<T, S, B>(ops: ArrayOps<T, S, B>): NormHistoryFactory {
  * (τ = g). Non-finite norms are not appended. The threshold follows the training's own
  * scale, which removes the hand-tuned threshold; p = 10 was the paper's choice.
  */
-export const autoClipRule = /* @__PURE__ */ ruleKind('autoClip', function autoClipRule(options: AutoClipOptions = {}): ClipRule<AutoClipState> {
-  knownOptions('options', options, ['percentile', 'historySize', 'nonFinite']);
-  const q = inRange('options.percentile', options.percentile ?? 10, 0, 100);
-  const historySize = integerAtLeast('options.historySize', options.historySize ?? Infinity, 1, true);
-  const policy = nonFinitePolicy('options.nonFinite', options.nonFinite ?? 'propagate');
-  return {
-    name: 'autoClip',
-    needsParams: false,
-    // Canonical form: oldest first, at most historySize norms (the most recent ones), next = 0.
-    // The tfjs device history reads the same form, so both keep the same norms.
-    restore: (state: unknown, arg?: string): AutoClipState => ({ history: checkedHistory(state, historySize, arg).slice(-historySize), next: 0 }),
-    nonFinite: policy,
-    config: { kind: 'autoClip', args: [jsonOptions(options)] },
-    init: (ops) => historyOf(ops)(ops, undefined, historySize).toState(),
-    apply(ops, grads, _params, state) {
-      const values = valuesOf(grads);
-      const { norm, finite, valid, stats } = totalNorm(ops, values);
-      const history = historyOf(ops)(ops, state, historySize);
-      history.push(norm, valid);
-      const threshold = history.percentile(q);
-      const one = ops.scalar(1);
-      // An empty history (only after non-finite steps) has no threshold: no clipping.
-      const factor = ops.where(
-        ops.isNaN(threshold),
-        one,
-        ops.min(one, ratioToNorm(ops, threshold, norm, TORCH_EPS, stats)),
-      );
-      return { out: { ...scaleAll(ops, values, factor, norm, finite, policy), threshold }, state: history.toState() };
-    },
-  };
-});
+export const autoClipRule = /* @__PURE__ */ ruleKind(
+  'autoClip',
+  function autoClipRule(options: AutoClipOptions = {}): ClipRule<AutoClipState> {
+    knownOptions('options', options, ['percentile', 'historySize', 'nonFinite']);
+    const q = inRange('options.percentile', options.percentile ?? 10, 0, 100);
+    const historySize = integerAtLeast('options.historySize', options.historySize ?? Infinity, 1, true);
+    const policy = nonFinitePolicy('options.nonFinite', options.nonFinite ?? 'propagate');
+    return {
+      name: 'autoClip',
+      needsParams: false,
+      // Canonical form: oldest first, at most historySize norms (the most recent ones), next = 0.
+      // The tfjs device history reads the same form, so both keep the same norms.
+      restore: (state: unknown, arg?: string): AutoClipState => ({
+        history: checkedHistory(state, historySize, arg).slice(-historySize),
+        next: 0,
+      }),
+      nonFinite: policy,
+      config: { kind: 'autoClip', args: [jsonOptions(options)] },
+      init: (ops) => historyOf(ops)(ops, undefined, historySize).toState(),
+      apply(ops, grads, _params, state) {
+        const values = valuesOf(grads);
+        const { norm, finite, valid, stats } = totalNorm(ops, values);
+        const history = historyOf(ops)(ops, state, historySize);
+        history.push(norm, valid);
+        const threshold = history.percentile(q);
+        const one = ops.scalar(1);
+        // An empty history (only after non-finite steps) has no threshold: no clipping.
+        const factor = ops.where(
+          ops.isNaN(threshold),
+          one,
+          ops.min(one, ratioToNorm(ops, threshold, norm, TORCH_EPS, stats)),
+        );
+        return { out: { ...scaleAll(ops, values, factor, norm, finite, policy), threshold }, state: history.toState() };
+      },
+    };
+  },
+);
 
 /**
  * AutoClip: clips to a percentile of the gradient norms seen so far.

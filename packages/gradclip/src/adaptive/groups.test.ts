@@ -22,10 +22,18 @@ describe('globMatch', () => {
     expect(globMatch('?', '😀')).toBe(true); // one character, not one UTF-16 unit
   });
 
-  it("agrees with a regular-expression reference on random patterns and names (property)", () => {
-    const toRe = (p: string) => new RegExp(`^${[...p].map((c) => (c === '*' ? '[\\s\\S]*' : c === '?' ? '[\\s\\S]' : c.replace(/[.+^${}()|[\]\\/-]/g, '\\$&'))).join('')}$`, 'u');
+  it('agrees with a regular-expression reference on random patterns and names (property)', () => {
+    const toRe = (p: string) =>
+      new RegExp(
+        `^${[...p].map((c) => (c === '*' ? '[\\s\\S]*' : c === '?' ? '[\\s\\S]' : c.replace(/[.+^${}()|[\]\\/-]/g, '\\$&'))).join('')}$`,
+        'u',
+      );
     fc.assert(
-      fc.property(fc.stringMatching(/^[ab*?.]{0,8}$/), fc.stringMatching(/^[ab.]{0,10}$/), (p, n) => globMatch(p, n) === toRe(p).test(n)),
+      fc.property(
+        fc.stringMatching(/^[ab*?.]{0,8}$/),
+        fc.stringMatching(/^[ab.]{0,10}$/),
+        (p, n) => globMatch(p, n) === toRe(p).test(n),
+      ),
       { seed: 11, numRuns: 2000 },
     );
   });
@@ -72,7 +80,13 @@ describe('perGroup', () => {
 
   it('sends a leaf to the first matching group; list positions are names too', () => {
     const grads = [new Float64Array([5]), new Float64Array([5]), new Float64Array([5])];
-    const clipper = perGroup([{ match: '1', rule: valueClipper(1).rule }, { match: '?', rule: valueClipper(2).rule }], null);
+    const clipper = perGroup(
+      [
+        { match: '1', rule: valueClipper(1).rule },
+        { match: '?', rule: valueClipper(2).rule },
+      ],
+      null,
+    );
     clipper.clip(grads);
     expect(grads.map((g) => g[0])).toEqual([2, 1, 2]);
   });
@@ -87,7 +101,10 @@ describe('perGroup', () => {
   });
 
   it('decides finiteness group by group: a NaN in one group does not stop the others', () => {
-    const clipper = perGroup([{ match: 'a', rule: zClip({ warmupSteps: 5, nonFinite: 'skip' }).rule }], zClip({ warmupSteps: 5, nonFinite: 'skip' }));
+    const clipper = perGroup(
+      [{ match: 'a', rule: zClip({ warmupSteps: 5, nonFinite: 'skip' }).rule }],
+      zClip({ warmupSteps: 5, nonFinite: 'skip' }),
+    );
     const r = clipper.clip({ a: new Float64Array([NaN]), b: new Float64Array([0.5]) });
     expect(r.finite).toBe(false);
     expect((clipper.state.groups[0] as { count: number }).count).toBe(0);
@@ -111,6 +128,8 @@ describe('perGroup', () => {
     expect(() => perGroup([{ match: 'a' }])).toThrow(/groups\[0\] needs a rule or a clipper/);
     expect(() => perGroup([{ match: 'a', rule: 5 as never }])).toThrow(/groups\[0\].rule must be a ClipRule/);
     expect(() => perGroup([{ match: 'a', rule: null, limit: 1 } as never])).toThrow(/unknown option 'limit'/);
-    expect(() => perGroup([{ match: 'a', rule: null }], null, { state: { groups: [], default: null } })).toThrow(/options.state/);
+    expect(() => perGroup([{ match: 'a', rule: null }], null, { state: { groups: [], default: null } })).toThrow(
+      /options.state/,
+    );
   });
 });

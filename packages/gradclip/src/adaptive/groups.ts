@@ -92,11 +92,13 @@ export interface PerGroupOutput<T, S, B> extends RuleOutput<T, S, B> {
  * Leaves go to the first group with a matching pattern, the rest to the default.
  */
 function build(specs: readonly GroupSpec[], fallback: GroupClip | undefined) {
-  if (!Array.isArray(specs)) throw new TypeError(`groups must be an array of { match, rule | clipper }, got ${describe(specs)}`);
+  if (!Array.isArray(specs))
+    throw new TypeError(`groups must be an array of { match, rule | clipper }, got ${describe(specs)}`);
   const initial: (StateTree<number> | undefined)[] = [];
   const groups: Group[] = specs.map((spec: unknown, i) => {
     const arg = `groups[${i}]`;
-    if (typeof spec !== 'object' || spec === null) throw new TypeError(`${arg} must be { match, rule | clipper }, got ${describe(spec)}`);
+    if (typeof spec !== 'object' || spec === null)
+      throw new TypeError(`${arg} must be { match, rule | clipper }, got ${describe(spec)}`);
     knownOptions(arg, spec, ['match', 'rule', 'clipper', 'name']);
     const g = spec as GroupSpec;
     const patterns = typeof g.match === 'string' ? [g.match] : g.match;
@@ -104,7 +106,8 @@ function build(specs: readonly GroupSpec[], fallback: GroupClip | undefined) {
       throw new TypeError(`${arg}.match must be a glob string or a non-empty array of them, got ${describe(g.match)}`);
     }
     if ('rule' in g && 'clipper' in g) throw new TypeError(`${arg} has both rule and clipper: give one`);
-    if (!('rule' in g) && !('clipper' in g)) throw new TypeError(`${arg} needs a rule or a clipper (null for no clipping)`);
+    if (!('rule' in g) && !('clipper' in g))
+      throw new TypeError(`${arg} needs a rule or a clipper (null for no clipping)`);
     const r = 'rule' in g ? ruleOf(g.rule, `${arg}.rule`) : ruleOf(g.clipper, `${arg}.clipper`);
     initial.push(r.state);
     return { name: g.name ?? patterns.join(','), patterns, rule: r.rule };
@@ -132,17 +135,23 @@ function perGroupRuleFrom(groups: readonly Group[]): ClipRule<PerGroupState> {
       : policies.every((p) => p === policies[0])
         ? (policies[0] ?? 'propagate')
         : 'propagate',
-    init: (ops) => ({ groups: groups.slice(0, -1).map((g) => g.rule?.init(ops) ?? null), default: groups.at(-1)!.rule?.init(ops) ?? null }),
+    init: (ops) => ({
+      groups: groups.slice(0, -1).map((g) => g.rule?.init(ops) ?? null),
+      default: groups.at(-1)!.rule?.init(ops) ?? null,
+    }),
     // Each group's state is checked by its own rule; a group without a rule keeps null.
     restore(state: unknown, arg = 'options.state'): PerGroupState {
       const o = stateRecord(arg, state, 'perGroup', ['groups', 'default']);
       const list = o['groups'];
       if (!Array.isArray(list) || list.length !== groups.length - 1) {
-        throw new TypeError(`${arg}.groups must be an array of ${groups.length - 1} group states, got ${describe(list)}`);
+        throw new TypeError(
+          `${arg}.groups must be an array of ${groups.length - 1} group states, got ${describe(list)}`,
+        );
       }
       const one = (g: Group, s: unknown, at: string): StateTree<number> => {
         if (g.rule === null) {
-          if (s !== null && s !== undefined) throw new TypeError(`${at} must be null (the group has no rule), got ${describe(s)}`);
+          if (s !== null && s !== undefined)
+            throw new TypeError(`${at} must be null (the group has no rule), got ${describe(s)}`);
           return null;
         }
         return restoreState(g.rule, s, at);
@@ -152,13 +161,21 @@ function perGroupRuleFrom(groups: readonly Group[]): ClipRule<PerGroupState> {
         default: one(groups.at(-1)!, o['default'], `${arg}.default`),
       };
     },
-    apply<T, S, B>(ops: ArrayOps<T, S, B>, grads: readonly Leaf<T>[], params: readonly Leaf<T>[] | undefined, state: StateTree<S>) {
+    apply<T, S, B>(
+      ops: ArrayOps<T, S, B>,
+      grads: readonly Leaf<T>[],
+      params: readonly Leaf<T>[] | undefined,
+      state: StateTree<S>,
+    ) {
       const st = state as { groups: StateTree<S>[]; default: StateTree<S> };
       const states = [...st.groups, st.default];
       const members: Leaf<T>[][] = groups.map(() => []);
       for (const leaf of grads) members[pick(leaf.name)]!.push(leaf);
       // The combined report's norm covers every gradient, including unclipped groups.
-      const whole = totalNorm(ops, grads.map((l) => l.values));
+      const whole = totalNorm(
+        ops,
+        grads.map((l) => l.values),
+      );
       const outGrads = new Map<Leaf<T>, T>();
       let scale = ops.scalar(1);
       let clipped = ops.bool(false);
@@ -172,7 +189,10 @@ function perGroupRuleFrom(groups: readonly Group[]): ClipRule<PerGroupState> {
           return;
         }
         if (g.rule === null) {
-          const t = totalNorm(ops, leaves.map((l) => l.values));
+          const t = totalNorm(
+            ops,
+            leaves.map((l) => l.values),
+          );
           const out = { grads: [], norm: t.norm, scale: ops.scalar(1), clipped: ops.bool(false), finite: t.finite };
           reports.push({ index: i, leaves: leaves.map((l) => l.name), out });
           return;
@@ -229,7 +249,11 @@ export interface PerGroupClipper extends Clipper<PerGroupState> {
  * );
  * clipper.clip({ 'dense.kernel': gk, 'dense.bias': gb, embedding: ge });
  */
-export function perGroup(groups: readonly GroupSpec[], defaultClip: GroupClip = null, options: { state?: PerGroupState } = {}): PerGroupClipper {
+export function perGroup(
+  groups: readonly GroupSpec[],
+  defaultClip: GroupClip = null,
+  options: { state?: PerGroupState } = {},
+): PerGroupClipper {
   knownOptions('options', options, ['state']);
   const built = build(groups, defaultClip);
   const rule = perGroupRuleFrom(built.groups);
@@ -256,7 +280,8 @@ export function perGroup(groups: readonly GroupSpec[], defaultClip: GroupClip = 
       // Run through the typed rule directly to keep the group reports.
       const g: Leaf<FloatArray>[] = leavesOf(grads, 'grads');
       const p = params === undefined ? undefined : leavesOf(params, 'params');
-      if (rule.needsParams && p === undefined) throw new TypeError('perGroup needs the parameters (a group uses AGC): call clip(grads, params)');
+      if (rule.needsParams && p === undefined)
+        throw new TypeError('perGroup needs the parameters (a group uses AGC): call clip(grads, params)');
       const r = rule.apply(typedOps, g, p, current);
       current = r.state;
       const out = r.out as PerGroupOutput<FloatArray, number, boolean>;

@@ -37,7 +37,9 @@ export function registerNormHistory(opsName: string, factory: NormHistoryFactory
 export function historyFor<T, S, B>(ops: ArrayOps<T, S, B>): NormHistoryFactory {
   const f = factories.get(ops.name);
   if (f === undefined) {
-    throw new TypeError(`autoClip has no norm history for backend '${ops.name}': register one with registerNormHistory`);
+    throw new TypeError(
+      `autoClip has no norm history for backend '${ops.name}': register one with registerNormHistory`,
+    );
   }
   return f;
 }

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { zClip, type ZClipOptions } from './z_clip.js';
-import { decode, f64, loadAdaptiveFixture, maxRelDiff, sequenceArrays, type Num, type SequenceStep } from './test_fixtures.js';
+import {
+  decode,
+  f64,
+  loadAdaptiveFixture,
+  maxRelDiff,
+  sequenceArrays,
+  type Num,
+  type SequenceStep,
+} from './test_fixtures.js';
 
 interface PyOptions {
   alpha?: number;
@@ -49,7 +57,9 @@ describe('zClip against a transcription of bluorion-com/ZClip', () => {
       const mean = step.mean === undefined ? NaN : decode(step.mean);
       if (Number.isFinite(mean)) {
         expect(maxRelDiff([clipper.state.mean], [mean]), `mean at step ${t}`).toBeLessThan(1e-9);
-        expect(maxRelDiff([clipper.state.variance], [decode(step.variance!)]), `variance at step ${t}`).toBeLessThan(1e-7);
+        expect(maxRelDiff([clipper.state.variance], [decode(step.variance!)]), `variance at step ${t}`).toBeLessThan(
+          1e-7,
+        );
       }
       if (r.clipped && r.scale < 0.9) spikes++;
     });

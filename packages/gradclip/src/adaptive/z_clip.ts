@@ -1,4 +1,12 @@
-import { jsonOptions, makeClipper, splitState, type Clipper, type ClipRule, type StateTree, ruleKind } from '../clipper.js';
+import {
+  jsonOptions,
+  makeClipper,
+  splitState,
+  type Clipper,
+  type ClipRule,
+  type StateTree,
+  ruleKind,
+} from '../clipper.js';
 import type { Leaf } from '../gradients.js';
 import type { ArrayOps } from '../ops.js';
 import type { NonFinitePolicy } from '../types.js';
@@ -76,100 +84,119 @@ type ZState<S> = { count: S; mean: S; m2: S; variance: S };
  *
  * Feeding the clipped value x back into the EMA keeps one spike from inflating the statistics.
  */
-export const zClipRule = /* @__PURE__ */ ruleKind('zClip', function zClipRule(options: ZClipOptions = {}): ClipRule<ZClipState> {
-  knownOptions('options', options, [
-    'alpha', 'zThresh', 'maxGradNorm', 'eps', 'warmupSteps', 'mode', 'clipOption', 'clipFactor', 'skipUpdateOnSpike', 'nonFinite',
-  ]);
-  const alpha = inRange('options.alpha', options.alpha ?? 0.97, 0, 1);
-  const zThresh = positive('options.zThresh', options.zThresh ?? 2.5);
-  const maxGradNorm = options.maxGradNorm === null ? null : nonNegative('options.maxGradNorm', options.maxGradNorm ?? 1.0);
-  const eps = finiteNonNegative('options.eps', options.eps ?? 1e-6);
-  const warmupSteps = integerAtLeast('options.warmupSteps', options.warmupSteps ?? 25, 1);
-  const mode = oneOf('options.mode', options.mode ?? 'zscore', ['zscore', 'percentile'] as const);
-  const clipOption = oneOf('options.clipOption', options.clipOption ?? 'adaptive_scaling', ['adaptive_scaling', 'mean'] as const);
-  const clipFactor = positive('options.clipFactor', options.clipFactor ?? 1.0);
-  const skipUpdateOnSpike = flag('options.skipUpdateOnSpike', options.skipUpdateOnSpike, false);
-  const policy = nonFinitePolicy('options.nonFinite', options.nonFinite ?? 'propagate');
+export const zClipRule = /* @__PURE__ */ ruleKind(
+  'zClip',
+  function zClipRule(options: ZClipOptions = {}): ClipRule<ZClipState> {
+    knownOptions('options', options, [
+      'alpha',
+      'zThresh',
+      'maxGradNorm',
+      'eps',
+      'warmupSteps',
+      'mode',
+      'clipOption',
+      'clipFactor',
+      'skipUpdateOnSpike',
+      'nonFinite',
+    ]);
+    const alpha = inRange('options.alpha', options.alpha ?? 0.97, 0, 1);
+    const zThresh = positive('options.zThresh', options.zThresh ?? 2.5);
+    const maxGradNorm =
+      options.maxGradNorm === null ? null : nonNegative('options.maxGradNorm', options.maxGradNorm ?? 1.0);
+    const eps = finiteNonNegative('options.eps', options.eps ?? 1e-6);
+    const warmupSteps = integerAtLeast('options.warmupSteps', options.warmupSteps ?? 25, 1);
+    const mode = oneOf('options.mode', options.mode ?? 'zscore', ['zscore', 'percentile'] as const);
+    const clipOption = oneOf('options.clipOption', options.clipOption ?? 'adaptive_scaling', [
+      'adaptive_scaling',
+      'mean',
+    ] as const);
+    const clipFactor = positive('options.clipFactor', options.clipFactor ?? 1.0);
+    const skipUpdateOnSpike = flag('options.skipUpdateOnSpike', options.skipUpdateOnSpike, false);
+    const policy = nonFinitePolicy('options.nonFinite', options.nonFinite ?? 'propagate');
 
-  return {
-    name: 'zClip',
-    needsParams: false,
-    nonFinite: policy,
-    config: { kind: 'zClip', args: [jsonOptions(options)] },
-    init: (ops) => {
-      const zero = ops.scalar(0);
-      return { count: zero, mean: zero, m2: zero, variance: zero };
-    },
-    // Norms are ≥ 0, so are their mean, m2 and variance: a negative mean would flip the
-    // gradients' sign through the threshold, a negative variance switch spike detection off.
-    restore(state: unknown, arg = 'options.state'): ZClipState {
-      const o = stateRecord(arg, state, 'zClip', ['count', 'mean', 'm2', 'variance']);
-      return {
-        count: stateInteger(`${arg}.count`, o['count'], 0, warmupSteps),
-        mean: stateNumber(`${arg}.mean`, o['mean']),
-        m2: stateNumber(`${arg}.m2`, o['m2']),
-        variance: stateNumber(`${arg}.variance`, o['variance']),
-      };
-    },
-    apply<T, S, B>(ops: ArrayOps<T, S, B>, grads: readonly Leaf<T>[], _params: unknown, state: StateTree<S>) {
-      const st = state as ZState<S>;
-      const values = valuesOf(grads);
-      const { norm: g, finite, valid, stats } = totalNorm(ops, values);
-      const s = (x: number) => ops.scalar(x);
-      const one = s(1);
-      const cap = maxGradNorm === null ? null : s(maxGradNorm);
-      const warming = ops.gt(s(warmupSteps), st.count);
+    return {
+      name: 'zClip',
+      needsParams: false,
+      nonFinite: policy,
+      config: { kind: 'zClip', args: [jsonOptions(options)] },
+      init: (ops) => {
+        const zero = ops.scalar(0);
+        return { count: zero, mean: zero, m2: zero, variance: zero };
+      },
+      // Norms are ≥ 0, so are their mean, m2 and variance: a negative mean would flip the
+      // gradients' sign through the threshold, a negative variance switch spike detection off.
+      restore(state: unknown, arg = 'options.state'): ZClipState {
+        const o = stateRecord(arg, state, 'zClip', ['count', 'mean', 'm2', 'variance']);
+        return {
+          count: stateInteger(`${arg}.count`, o['count'], 0, warmupSteps),
+          mean: stateNumber(`${arg}.mean`, o['mean']),
+          m2: stateNumber(`${arg}.m2`, o['m2']),
+          variance: stateNumber(`${arg}.variance`, o['variance']),
+        };
+      },
+      apply<T, S, B>(ops: ArrayOps<T, S, B>, grads: readonly Leaf<T>[], _params: unknown, state: StateTree<S>) {
+        const st = state as ZState<S>;
+        const values = valuesOf(grads);
+        const { norm: g, finite, valid, stats } = totalNorm(ops, values);
+        const s = (x: number) => ops.scalar(x);
+        const one = s(1);
+        const cap = maxGradNorm === null ? null : s(maxGradNorm);
+        const warming = ops.gt(s(warmupSteps), st.count);
 
-      // Warm-up: Welford update, and the fixed cap alone.
-      const n1 = ops.add(st.count, one);
-      const delta = ops.sub(g, st.mean);
-      const warmMean = ops.add(st.mean, ops.div(delta, n1));
-      const warmM2 = ops.add(st.m2, ops.mul(delta, ops.sub(g, warmMean)));
-      const warmVar = ops.where(ops.eq(n1, s(warmupSteps)), ops.min(ops.div(warmM2, n1), s(MAX_STAT)), st.variance);
-      const warmFactor = cap === null ? one : ops.min(one, ratioToNorm(ops, cap, g, TORCH_EPS, stats));
+        // Warm-up: Welford update, and the fixed cap alone.
+        const n1 = ops.add(st.count, one);
+        const delta = ops.sub(g, st.mean);
+        const warmMean = ops.add(st.mean, ops.div(delta, n1));
+        const warmM2 = ops.add(st.m2, ops.mul(delta, ops.sub(g, warmMean)));
+        const warmVar = ops.where(ops.eq(n1, s(warmupSteps)), ops.min(ops.div(warmM2, n1), s(MAX_STAT)), st.variance);
+        const warmFactor = cap === null ? one : ops.min(one, ratioToNorm(ops, cap, g, TORCH_EPS, stats));
 
-      // After warm-up: z-score test against the EMA statistics.
-      const sigma = ops.sqrt(st.variance);
-      const band = ops.add(st.mean, ops.mul(s(zThresh), sigma));
-      let spike: B;
-      let threshold: S;
-      if (mode === 'percentile') {
-        spike = ops.gt(g, band);
-        threshold = band;
-      } else {
-        const z = ops.div(ops.sub(g, st.mean), ops.add(sigma, s(eps)));
-        spike = ops.gt(z, s(zThresh));
-        threshold =
-          clipOption === 'mean'
-            ? st.mean
-            : ops.mul(ops.add(st.mean, ops.div(ops.mul(s(zThresh), sigma), ops.div(z, s(zThresh)))), s(clipFactor));
-      }
-      const x = ops.where(spike, threshold, g);
-      const effective = cap === null ? x : ops.min(x, cap);
-      const afterFactor = ops.where(ops.gt(g, effective), ratioToNorm(ops, effective, g, TORCH_EPS, stats), one);
-      const emaMean = ops.add(ops.mul(s(alpha), st.mean), ops.mul(s(1 - alpha), x));
-      const dev = ops.sub(x, emaMean);
-      const emaVar = ops.min(ops.add(ops.mul(s(alpha), st.variance), ops.mul(s(1 - alpha), ops.mul(dev, dev))), s(MAX_STAT));
-      const update = skipUpdateOnSpike ? ops.not(spike) : ops.bool(true);
+        // After warm-up: z-score test against the EMA statistics.
+        const sigma = ops.sqrt(st.variance);
+        const band = ops.add(st.mean, ops.mul(s(zThresh), sigma));
+        let spike: B;
+        let threshold: S;
+        if (mode === 'percentile') {
+          spike = ops.gt(g, band);
+          threshold = band;
+        } else {
+          const z = ops.div(ops.sub(g, st.mean), ops.add(sigma, s(eps)));
+          spike = ops.gt(z, s(zThresh));
+          threshold =
+            clipOption === 'mean'
+              ? st.mean
+              : ops.mul(ops.add(st.mean, ops.div(ops.mul(s(zThresh), sigma), ops.div(z, s(zThresh)))), s(clipFactor));
+        }
+        const x = ops.where(spike, threshold, g);
+        const effective = cap === null ? x : ops.min(x, cap);
+        const afterFactor = ops.where(ops.gt(g, effective), ratioToNorm(ops, effective, g, TORCH_EPS, stats), one);
+        const emaMean = ops.add(ops.mul(s(alpha), st.mean), ops.mul(s(1 - alpha), x));
+        const dev = ops.sub(x, emaMean);
+        const emaVar = ops.min(
+          ops.add(ops.mul(s(alpha), st.variance), ops.mul(s(1 - alpha), ops.mul(dev, dev))),
+          s(MAX_STAT),
+        );
+        const update = skipUpdateOnSpike ? ops.not(spike) : ops.bool(true);
 
-      const pick = (warm: S, after: S, old: S) =>
-        ops.where(valid, ops.where(warming, warm, ops.where(update, after, old)), old);
-      const next: ZState<S> = {
-        count: ops.where(valid, ops.where(warming, n1, st.count), st.count),
-        mean: pick(warmMean, emaMean, st.mean),
-        m2: pick(warmM2, st.m2, st.m2),
-        variance: pick(warmVar, emaVar, st.variance),
-      };
-      const factor = ops.where(warming, warmFactor, afterFactor);
-      // The norm above which this step clips: the cap during warm-up; afterwards the z-score
-      // band mean + zThresh·(σ + eps) (or mean + zThresh·σ in percentile mode), under the cap.
-      const noCap = s(Infinity);
-      const spikeAbove = mode === 'percentile' ? band : ops.add(st.mean, ops.mul(s(zThresh), ops.add(sigma, s(eps))));
-      const threshold_ = ops.where(warming, cap ?? noCap, ops.min(spikeAbove, cap ?? noCap));
-      return { out: { ...scaleAll(ops, values, factor, g, finite, policy), threshold: threshold_ }, state: next };
-    },
-  } as ClipRule<ZClipState>;
-});
+        const pick = (warm: S, after: S, old: S) =>
+          ops.where(valid, ops.where(warming, warm, ops.where(update, after, old)), old);
+        const next: ZState<S> = {
+          count: ops.where(valid, ops.where(warming, n1, st.count), st.count),
+          mean: pick(warmMean, emaMean, st.mean),
+          m2: pick(warmM2, st.m2, st.m2),
+          variance: pick(warmVar, emaVar, st.variance),
+        };
+        const factor = ops.where(warming, warmFactor, afterFactor);
+        // The norm above which this step clips: the cap during warm-up; afterwards the z-score
+        // band mean + zThresh·(σ + eps) (or mean + zThresh·σ in percentile mode), under the cap.
+        const noCap = s(Infinity);
+        const spikeAbove = mode === 'percentile' ? band : ops.add(st.mean, ops.mul(s(zThresh), ops.add(sigma, s(eps))));
+        const threshold_ = ops.where(warming, cap ?? noCap, ops.min(spikeAbove, cap ?? noCap));
+        return { out: { ...scaleAll(ops, values, factor, g, finite, policy), threshold: threshold_ }, state: next };
+      },
+    } as ClipRule<ZClipState>;
+  },
+);
 
 /**
  * ZClip: z-score spike clipping with EMA statistics of the gradient norm.

@@ -52,7 +52,9 @@ export interface GradientArena<T extends Float32Array | Float64Array = Float32Ar
  * The stopper is also the unregister token (held weakly), so dispose() drops the entry.
  */
 const reaper =
-  typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<PoolStopper>((stopper) => stopper.stop('collected')) : undefined;
+  typeof FinalizationRegistry === 'function'
+    ? new FinalizationRegistry<PoolStopper>((stopper) => stopper.stop('collected'))
+    : undefined;
 
 /**
  * Live arenas with WebAssembly memory, for the error when the engine refuses another memory
@@ -60,7 +62,8 @@ const reaper =
  * whatever its size, and refuses the ~13,000th live one). Counted down when collected.
  */
 let liveArenas = 0;
-const counter = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<number>(() => liveArenas--) : undefined;
+const counter =
+  typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<number>(() => liveArenas--) : undefined;
 
 /** Live arenas with WebAssembly memory (created and not yet garbage-collected). @internal */
 export function liveArenaCount(): number {
@@ -94,11 +97,21 @@ const MAX_THREADS = 256;
  * w.set(gradW); b.set(gradB);
  * clipByGlobalNorm([w, b], 1);
  */
-export function gradientArena(sizes: readonly number[], dtype: 'float64' | (GradientArenaOptions & { dtype: 'float64' })): GradientArena<Float64Array>;
-export function gradientArena(sizes: readonly number[], dtype?: 'float32' | (GradientArenaOptions & { dtype?: 'float32' })): GradientArena<Float32Array>;
+export function gradientArena(
+  sizes: readonly number[],
+  dtype: 'float64' | (GradientArenaOptions & { dtype: 'float64' }),
+): GradientArena<Float64Array>;
+export function gradientArena(
+  sizes: readonly number[],
+  dtype?: 'float32' | (GradientArenaOptions & { dtype?: 'float32' }),
+): GradientArena<Float32Array>;
 export function gradientArena(sizes: readonly number[], options?: ArenaDtype | GradientArenaOptions): GradientArena;
-export function gradientArena(sizes: readonly number[], options: ArenaDtype | GradientArenaOptions = {}): GradientArena {
-  if (!Array.isArray(sizes)) throw new TypeError(`sizes must be an array of non-negative integers, got ${typeof sizes}`);
+export function gradientArena(
+  sizes: readonly number[],
+  options: ArenaDtype | GradientArenaOptions = {},
+): GradientArena {
+  if (!Array.isArray(sizes))
+    throw new TypeError(`sizes must be an array of non-negative integers, got ${typeof sizes}`);
   sizes.forEach((n: unknown, i) => {
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
       throw new RangeError(`sizes[${i}] must be a non-negative integer, got ${String(n)}`);

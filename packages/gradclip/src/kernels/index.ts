@@ -48,8 +48,11 @@ export function setKernels(k: Kernels): void {
   const wrong: string[] = [];
   if (typeof rec['name'] !== 'string') wrong.push(`name (a string, got ${describe(rec['name'])})`);
   for (const f of REQUIRED) if (typeof rec[f] !== 'function') wrong.push(`${f} (a function, got ${describe(rec[f])})`);
-  for (const f of OPTIONAL) if (rec[f] !== undefined && typeof rec[f] !== 'function') wrong.push(`${f} (optional, but a function if given, got ${describe(rec[f])})`);
-  if (wrong.length > 0) throw new TypeError(`setKernels: k is not a Kernels object: missing or wrong ${wrong.join('; ')}`);
+  for (const f of OPTIONAL)
+    if (rec[f] !== undefined && typeof rec[f] !== 'function')
+      wrong.push(`${f} (optional, but a function if given, got ${describe(rec[f])})`);
+  if (wrong.length > 0)
+    throw new TypeError(`setKernels: k is not a Kernels object: missing or wrong ${wrong.join('; ')}`);
   active = k;
 }
 

@@ -40,7 +40,25 @@ function firstBitDifference(x: FloatArray, y: FloatArray): number {
 
 // Values chosen to hit every branch: NaN, ±Infinity, ±0, float32 / float64 subnormals,
 // values whose squares overflow float32 (1e30) or float64 (1e200), and ordinary ones.
-const special = [NaN, Infinity, -Infinity, 0, -0, 1e-45, -1.4e-45, 1e-40, 5e-324, 1e-310, 1e30, -3e38, 3.4e38, 1e200, -1e300, 1, -1];
+const special = [
+  NaN,
+  Infinity,
+  -Infinity,
+  0,
+  -0,
+  1e-45,
+  -1.4e-45,
+  1e-40,
+  5e-324,
+  1e-310,
+  1e30,
+  -3e38,
+  3.4e38,
+  1e200,
+  -1e300,
+  1,
+  -1,
+];
 const value = fc.oneof(
   { weight: 6, arbitrary: fc.double({ min: -1e3, max: 1e3, noNaN: true }) },
   { weight: 1, arbitrary: fc.constantFrom(...special) },
@@ -140,26 +158,34 @@ describe('WASM SIMD kernels vs the JS reference', () => {
 
   it('scale gives identical bits, including tiny and huge factors', () => {
     fc.assert(
-      fc.property(input, fc.oneof(fc.double({ min: 0, max: 1, noNaN: true }), fc.constantFrom(0, 1e-40, 1e-300, 2, 1e39, NaN)), ({ values, f32, shift }, s) => {
-        const x = place(values, f32, shift);
-        const y = place(values, f32, shift);
-        wasm.scale(x, s);
-        jsKernels.scale(y, s);
-        expect(bits(x)).toEqual(bits(y));
-      }),
+      fc.property(
+        input,
+        fc.oneof(fc.double({ min: 0, max: 1, noNaN: true }), fc.constantFrom(0, 1e-40, 1e-300, 2, 1e39, NaN)),
+        ({ values, f32, shift }, s) => {
+          const x = place(values, f32, shift);
+          const y = place(values, f32, shift);
+          wasm.scale(x, s);
+          jsKernels.scale(y, s);
+          expect(bits(x)).toEqual(bits(y));
+        },
+      ),
       { numRuns: 400 },
     );
   });
 
   it('clamp gives identical bits (NaN stays NaN, ±Infinity becomes ±c)', () => {
     fc.assert(
-      fc.property(input, fc.oneof(fc.double({ min: 0, max: 1e3, noNaN: true }), fc.constantFrom(0, 0.1, 1e39, Infinity)), ({ values, f32, shift }, c) => {
-        const x = place(values, f32, shift);
-        const y = place(values, f32, shift);
-        wasm.clamp(x, c);
-        jsKernels.clamp(y, c);
-        expect(bits(x)).toEqual(bits(y));
-      }),
+      fc.property(
+        input,
+        fc.oneof(fc.double({ min: 0, max: 1e3, noNaN: true }), fc.constantFrom(0, 0.1, 1e39, Infinity)),
+        ({ values, f32, shift }, c) => {
+          const x = place(values, f32, shift);
+          const y = place(values, f32, shift);
+          wasm.clamp(x, c);
+          jsKernels.clamp(y, c);
+          expect(bits(x)).toEqual(bits(y));
+        },
+      ),
       { numRuns: 400 },
     );
   });
@@ -247,6 +273,8 @@ describe('gradientArena', () => {
     expect(() => gradientArena([3, -1])).toThrow(/sizes\[1\] must be a non-negative integer, got -1/);
     expect(() => gradientArena([2.5])).toThrow(RangeError);
     expect(() => gradientArena('10' as unknown as number[])).toThrow(TypeError);
-    expect(() => gradientArena([1], 'int8' as 'float32')).toThrow(/dtype must be one of 'float32', 'float64', got "int8"/);
+    expect(() => gradientArena([1], 'int8' as 'float32')).toThrow(
+      /dtype must be one of 'float32', 'float64', got "int8"/,
+    );
   });
 });

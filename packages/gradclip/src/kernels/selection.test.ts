@@ -60,7 +60,9 @@ describe('kernel selection', () => {
       ...real,
       validate: real.validate,
       Module: function Module() {
-        throw new RangeError('WebAssembly.Module is disallowed on the main thread, if the buffer size is larger than 4KB');
+        throw new RangeError(
+          'WebAssembly.Module is disallowed on the main thread, if the buffer size is larger than 4KB',
+        );
       },
     });
     vi.resetModules();
@@ -89,14 +91,20 @@ describe('setKernels (issue 12: it accepted anything, and the next clip failed s
     const k = await import('./index.js');
     const lib = await import('../index.js');
     k.useKernels('js');
-    expect(() => k.setKernels(null as never)).toThrow(/setKernels: k must be a Kernels object \(name, powSumMax, finiteMax, scaledPowSum, scale, clamp\), got null/);
+    expect(() => k.setKernels(null as never)).toThrow(
+      /setKernels: k must be a Kernels object \(name, powSumMax, finiteMax, scaledPowSum, scale, clamp\), got null/,
+    );
     expect(() => k.setKernels('wasm' as never)).toThrow(TypeError);
     expect(() => k.setKernels({} as never)).toThrow(
       /missing or wrong name \(a string, got undefined\); powSumMax \(a function, got undefined\); finiteMax .*; clamp \(a function, got undefined\)/,
     );
     const { clamp: _omit, ...noClamp } = k.jsKernels;
-    expect(() => k.setKernels(noClamp as never)).toThrow(/^setKernels: k is not a Kernels object: missing or wrong clamp \(a function, got undefined\)$/);
-    expect(() => k.setKernels({ ...k.jsKernels, scaleSet: 3 } as never)).toThrow(/scaleSet \(optional, but a function if given, got 3\)/);
+    expect(() => k.setKernels(noClamp as never)).toThrow(
+      /^setKernels: k is not a Kernels object: missing or wrong clamp \(a function, got undefined\)$/,
+    );
+    expect(() => k.setKernels({ ...k.jsKernels, scaleSet: 3 } as never)).toThrow(
+      /scaleSet \(optional, but a function if given, got 3\)/,
+    );
     // Nothing changed: the clip still works, on the JS kernels.
     expect(k.kernels().name).toBe('js');
     const g = new Float32Array([3, 4]);

@@ -74,7 +74,9 @@ const layout: fc.Arbitrary<Layout> = fc.record({
   gaps: fc.array(fc.integer({ min: 0, max: 17 }), { minLength: 6, maxLength: 6 }),
   lengths: fc.array(length, { minLength: 1, maxLength: 6 }),
   seed: fc.integer({ min: 0, max: 1e6 }),
-  specials: fc.array(fc.tuple(fc.nat(5), fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }), special), { maxLength: 3 }),
+  specials: fc.array(fc.tuple(fc.nat(5), fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }), special), {
+    maxLength: 3,
+  }),
 });
 
 /**
@@ -280,13 +282,20 @@ describe('gradientArena options (fuzz, fixed seeds)', () => {
   });
 
   it('bad sizes are refused with an error that names the entry', () => {
-    const badSize = fc.oneof(fc.integer({ min: -1e6, max: -1 }), fc.double().filter((x) => !Number.isInteger(x)), fc.string(), fc.constantFrom(null, undefined, 1n));
+    const badSize = fc.oneof(
+      fc.integer({ min: -1e6, max: -1 }),
+      fc.double().filter((x) => !Number.isInteger(x)),
+      fc.string(),
+      fc.constantFrom(null, undefined, 1n),
+    );
     fc.assert(
       fc.property(fc.array(fc.nat(100), { maxLength: 3 }), badSize, fc.nat(3), (good, b, where) => {
         const sizes: unknown[] = [...good];
         const i = Math.min(where, sizes.length);
         sizes.splice(i, 0, b);
-        expect(() => gradientArena(sizes as number[], { threads: 2 })).toThrow(new RegExp(`^sizes\\[${i}\\] must be a non-negative integer`));
+        expect(() => gradientArena(sizes as number[], { threads: 2 })).toThrow(
+          new RegExp(`^sizes\\[${i}\\] must be a non-negative integer`),
+        );
       }),
       { seed: SEED + 5, numRuns: 200 },
     );

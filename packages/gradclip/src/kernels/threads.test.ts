@@ -32,7 +32,8 @@ function fill(arrays: readonly (Float32Array | Float64Array)[], seed: number): v
 const REL = 1e-12;
 const copies = (arena: GradientArena) => arena.arrays.map((a) => a.slice());
 /** ‖x‖₂ with the JS kernels (float64, left to right). */
-const jsNorm = (xs: readonly (Float32Array | Float64Array)[]) => Math.sqrt(xs.reduce((s, x) => s + jsKernels.powSumMax(x, 2).sum, 0));
+const jsNorm = (xs: readonly (Float32Array | Float64Array)[]) =>
+  Math.sqrt(xs.reduce((s, x) => s + jsKernels.powSumMax(x, 2).sum, 0));
 
 /**
  * clipByGlobalNorm(maxNorm 1) on the threaded arena: the norm agrees with the JS kernels, and
@@ -55,7 +56,14 @@ function expectClipLikeOneThread(a: GradientArena): void {
 async function bundle(source: string): Promise<string> {
   const { build } = await import('esbuild');
   const here = fileURLToPath(new URL('.', import.meta.url));
-  const out = await build({ stdin: { contents: source, loader: 'ts', resolveDir: here }, bundle: true, format: 'esm', platform: 'node', write: false, logLevel: 'silent' });
+  const out = await build({
+    stdin: { contents: source, loader: 'ts', resolveDir: here },
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    write: false,
+    logLevel: 'silent',
+  });
   return out.outputFiles[0]!.text;
 }
 
@@ -134,7 +142,9 @@ describe('threaded gradient arena', () => {
       const want = oneThreadClip(before, r.norm);
       expect(Math.abs(r.norm - want.norm)).toBeLessThanOrEqual(REL * want.norm);
       a.arrays.forEach((x, i) => {
-        for (let j = 0; j < x.length; j++) if (!Object.is(x[j], want.values[i]![j])) throw new Error(`call ${call}: arrays[${i}][${j}] = ${x[j]}, want ${want.values[i]![j]}`);
+        for (let j = 0; j < x.length; j++)
+          if (!Object.is(x[j], want.values[i]![j]))
+            throw new Error(`call ${call}: arrays[${i}][${j}] = ${x[j]}, want ${want.values[i]![j]}`);
       });
     }
   });
@@ -226,7 +236,9 @@ describe('threaded gradient arena', () => {
     const saved = proc.getBuiltinModule;
     proc.getBuiltinModule = undefined;
     try {
-      expect(() => gradientArena([4], { threads: 2 })).toThrow(/threads = 2 is not possible here: threads need Node.js ≥ 20.16/);
+      expect(() => gradientArena([4], { threads: 2 })).toThrow(
+        /threads = 2 is not possible here: threads need Node.js ≥ 20.16/,
+      );
       // One thread needs nothing of the kind.
       expect(gradientArena([4], { threads: 1 }).threads).toBe(1);
     } finally {
@@ -245,7 +257,10 @@ function blockFor(ms: number): void {
  * given the norm the threaded call found (norms differ in the last bits by summation order, and
  * so would the factor), and the JS kernels' own norm to compare that norm with.
  */
-function oneThreadClip(before: readonly (Float32Array | Float64Array)[], norm: number): { norm: number; values: (Float32Array | Float64Array)[] } {
+function oneThreadClip(
+  before: readonly (Float32Array | Float64Array)[],
+  norm: number,
+): { norm: number; values: (Float32Array | Float64Array)[] } {
   const copy = before.map((x) => x.slice());
   useKernels('js');
   clipByGlobalNorm(copy, 1, { norm });
@@ -263,8 +278,13 @@ describe('threaded gradient arena: memory and lost workers (issue 12)', () => {
    * must not grow by their sum. Before the fix: none collected, RSS +75, +139, +203, +267 MB.
    */
   async function leakCheck(dispose: boolean): Promise<{ collected: boolean[]; rssGrowthMB: number }> {
-    const script = await bundle(readFileSync(fileURLToPath(new URL('./leak_check.fixture.ts', import.meta.url)), 'utf8'));
-    const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script, String(dispose)], { encoding: 'utf8', timeout: 60_000 });
+    const script = await bundle(
+      readFileSync(fileURLToPath(new URL('./leak_check.fixture.ts', import.meta.url)), 'utf8'),
+    );
+    const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script, String(dispose)], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     return JSON.parse(r.stdout) as { collected: boolean[]; rssGrowthMB: number };
@@ -312,7 +332,9 @@ describe('threaded gradient arena: memory and lost workers (issue 12)', () => {
       await exited;
       await new Promise((r) => setTimeout(r, 0));
       expect(arenaPool(a.arrays[0]!)!.running()).toBe(0);
-      expect(warnings.join('\n')).toMatch(/worker thread 1 of a threaded gradient arena exited \(code 1\); the arena goes on with the threads left/);
+      expect(warnings.join('\n')).toMatch(
+        /worker thread 1 of a threaded gradient arena exited \(code 1\); the arena goes on with the threads left/,
+      );
     } finally {
       process.off('warning', onWarning);
     }
@@ -352,7 +374,9 @@ describe('threaded gradient arena: memory and lost workers (issue 12)', () => {
       a.arrays.forEach((x, i) => expect(Array.from(x)).toEqual(Array.from(want.values[i]!)));
       expect(pool.running()).toBe(0); // the workers are stopped; the arena runs here now
       await new Promise((r) => setTimeout(r, 0));
-      expect(String(onWarning.mock.calls[0]?.[0])).toMatch(/stopped answering .* runs on the calling thread from now on/);
+      expect(String(onWarning.mock.calls[0]?.[0])).toMatch(
+        /stopped answering .* runs on the calling thread from now on/,
+      );
     } finally {
       process.off('warning', onWarning);
       pool.testHooks.afterPublish = undefined;
@@ -384,10 +408,14 @@ describe('threaded gradient arena: memory and lost workers (issue 12)', () => {
         message = (e as Error).message;
       }
       expect(performance.now() - t0).toBeLessThan(10_000);
-      expect(message).toMatch(/a worker thread of a threaded gradient arena stopped while scaling .*may be partly scaled/);
+      expect(message).toMatch(
+        /a worker thread of a threaded gradient arena stopped while scaling .*may be partly scaled/,
+      );
       // The values the error names were never touched (the simulated worker did nothing);
       // every other value is scaled exactly as on one thread.
-      const named = [...message.matchAll(/arrays\[(\d+)\]\[(\d+), (\d+)\)/g)].map((m) => m.slice(1).map(Number) as [number, number, number]);
+      const named = [...message.matchAll(/arrays\[(\d+)\]\[(\d+), (\d+)\)/g)].map(
+        (m) => m.slice(1).map(Number) as [number, number, number],
+      );
       expect(named.length).toBeGreaterThan(0);
       a.arrays.forEach((x, i) => {
         const inNamed = (j: number) => named.some(([k, from, to]) => k === i && j >= from && j < to);

@@ -172,7 +172,8 @@ function workerConstructor(): WorkerCtor | string {
 
 /** Why `threads > 1` cannot work here, or undefined when it can. */
 export function threadsUnavailableReason(): string | undefined {
-  if (typeof SharedArrayBuffer !== 'function' || typeof Atomics !== 'object') return 'SharedArrayBuffer and Atomics are not available';
+  if (typeof SharedArrayBuffer !== 'function' || typeof Atomics !== 'object')
+    return 'SharedArrayBuffer and Atomics are not available';
   const w = workerConstructor();
   return typeof w === 'string' ? w : undefined;
 }
@@ -224,7 +225,9 @@ function watch(worker: NodeWorker, q: Int32Array, id: number, life: Life): Promi
       const wasUp = Atomics.exchange(q, STATES + id, 2) === 1;
       started();
       if (wasUp && life.stopped === undefined) {
-        warn(`gradclip: worker thread ${id + 1} of a threaded gradient arena ${what}; the arena goes on with the threads left (the calling thread takes its share)`);
+        warn(
+          `gradclip: worker thread ${id + 1} of a threaded gradient arena ${what}; the arena goes on with the threads left (the calling thread takes its share)`,
+        );
       }
     };
     worker.on('message', started);
@@ -273,7 +276,12 @@ export interface ThreadPool {
  * Starts `workers` workers on a shared memory. `headerOf(i)` is the byte address of worker i's
  * 64-byte result header (the calling thread's own instance uses another).
  */
-export function startPool(module: WebAssembly.Module, memory: WebAssembly.Memory, workers: number, headerOf: (i: number) => number): ThreadPool {
+export function startPool(
+  module: WebAssembly.Module,
+  memory: WebAssembly.Memory,
+  workers: number,
+  headerOf: (i: number) => number,
+): ThreadPool {
   const Worker = workerConstructor();
   if (typeof Worker === 'string') throw new Error(Worker);
   if (workers > MAX_WORKERS) throw new RangeError(`workers must be at most ${MAX_WORKERS}, got ${workers}`);
@@ -285,14 +293,24 @@ export function startPool(module: WebAssembly.Module, memory: WebAssembly.Memory
   const list: NodeWorker[] = [];
   const started: Promise<void>[] = [];
   for (let id = 0; id < workers; id++) {
-    const setup: WorkerSetup = { module, memory, queue: q.buffer as SharedArrayBuffer, results: f.buffer as SharedArrayBuffer, header: headerOf(id), id, names: THREAD_KERNELS };
+    const setup: WorkerSetup = {
+      module,
+      memory,
+      queue: q.buffer as SharedArrayBuffer,
+      results: f.buffer as SharedArrayBuffer,
+      header: headerOf(id),
+      id,
+      names: THREAD_KERNELS,
+    };
     let w: NodeWorker;
     try {
       w = new Worker(WORKER_SOURCE, { eval: true, workerData: setup });
     } catch (e) {
       // (Node reports most failures later, as an 'error' event; this is the synchronous rest.)
       for (const started of list) void started.terminate();
-      throw new Error(`gradientArena: could not start worker thread ${id + 1} of ${workers}: ${String(e)}`, { cause: e });
+      throw new Error(`gradientArena: could not start worker thread ${id + 1} of ${workers}: ${String(e)}`, {
+        cause: e,
+      });
     }
     list.push(w);
     started.push(watch(w, q, id, life));
@@ -301,7 +319,13 @@ export function startPool(module: WebAssembly.Module, memory: WebAssembly.Memory
 }
 
 /** The pool proper (a separate function, so none of its closures can see the memory). */
-function makePool(q: Int32Array, f: Float64Array, workers: readonly NodeWorker[], started: readonly Promise<void>[], life: Life): ThreadPool {
+function makePool(
+  q: Int32Array,
+  f: Float64Array,
+  workers: readonly NodeWorker[],
+  started: readonly Promise<void>[],
+  life: Life,
+): ThreadPool {
   const stopper = stopperOf(q, workers, life);
   const hooks: PoolTestHooks = { workers, afterPublish: undefined };
   let round = 0;
@@ -424,11 +448,13 @@ function makePool(q: Int32Array, f: Float64Array, workers: readonly NodeWorker[]
         hooks.afterPublish?.(kernel, take);
         Atomics.add(q, GEN, 1);
         Atomics.notify(q, GEN);
-        for (let g; (g = take()) >= 0; ) runGroup(g, self, selfMax);
+        for (let g; (g = take()) >= 0;) runGroup(g, self, selfMax);
         const lost = awaitGroups(groups);
         if (lost.length > 0) {
           stopper.stop(`a worker thread took part of a call and did not finish it within ${STALL_MS} ms`);
-          warn(`gradclip: a worker thread of a threaded gradient arena stopped answering (a part of the work it took was not done after ${STALL_MS} ms); its workers are stopped and the arena runs on the calling thread from now on`);
+          warn(
+            `gradclip: a worker thread of a threaded gradient arena stopped answering (a part of the work it took was not done after ${STALL_MS} ms); its workers are stopped and the arena runs on the calling thread from now on`,
+          );
           for (const g of lost) {
             if (kernel.startsWith('scale')) {
               // Part of the group may already be scaled, and scaling again would scale it twice.

@@ -154,7 +154,12 @@ export function arenaPool(x: FloatArray): ThreadPool | undefined {
  * array by array on the calling thread. Returns the kernel's results summed and the largest
  * max it left in the header.
  */
-function onArena(entry: ArenaEntry, kernel: ThreadKernel, xs: readonly Float32Array[] | readonly Float64Array[], arg: number): { sum: number; max: number } {
+function onArena(
+  entry: ArenaEntry,
+  kernel: ThreadKernel,
+  xs: readonly Float32Array[] | readonly Float64Array[],
+  arg: number,
+): { sum: number; max: number } {
   const { inst, pool } = entry;
   const fn = inst.ex[kernel] as (p: number, n: number, arg: number) => number | undefined;
   const self = (p: number, n: number) => fn(p, n, arg) ?? 0;
@@ -308,7 +313,8 @@ export function loadWasmKernels(
       if ((p !== 2 && p !== 1) || !(inv < Infinity)) return jsKernels.scaledPowSum(x, p, ref);
       const f32 = x instanceof Float32Array;
       const arena = arenas.get(x.buffer);
-      if (arena !== undefined) return (f32 ? arena.inst.ex.scaled_f32 : arena.inst.ex.scaled_f64)(x.byteOffset, x.length, inv, p);
+      if (arena !== undefined)
+        return (f32 ? arena.inst.ex.scaled_f32 : arena.inst.ex.scaled_f64)(x.byteOffset, x.length, inv, p);
       const fn = f32 ? ex.scaled_f32 : ex.scaled_f64;
       const chunk = chunkOf(x);
       let sum = 0;

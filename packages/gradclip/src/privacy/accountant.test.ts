@@ -8,7 +8,9 @@ describe('RDPAccountant', () => {
     for (let i = 0; i < 250; i++) acc.step({ noiseMultiplier: 1.1, sampleRate: 0.01 });
     expect(acc.steps).toBe(250);
     expect(acc.history).toEqual([{ noiseMultiplier: 1.1, sampleRate: 0.01, steps: 250 }]);
-    expect(acc.privacySpent(1e-5)).toEqual(privacySpent({ sampleRate: 0.01, noiseMultiplier: 1.1, steps: 250, delta: 1e-5 }));
+    expect(acc.privacySpent(1e-5)).toEqual(
+      privacySpent({ sampleRate: 0.01, noiseMultiplier: 1.1, steps: 250, delta: 1e-5 }),
+    );
   });
 
   it('different steps add their RDP (Opacus example: ε ≈ 0.336 at order 23)', () => {
@@ -22,7 +24,13 @@ describe('RDPAccountant', () => {
     // Same as summing the two RDP curves by hand.
     const a = computeRdp({ sampleRate: 1e-5, noiseMultiplier: 1, steps: 10 }, orders);
     const b = computeRdp({ sampleRate: 1e-4, noiseMultiplier: 3, steps: 4 }, orders);
-    expect(spent).toEqual(epsilonFromRdp(orders, a.map((x, k) => x + b[k]!), 1e-5));
+    expect(spent).toEqual(
+      epsilonFromRdp(
+        orders,
+        a.map((x, k) => x + b[k]!),
+        1e-5,
+      ),
+    );
   });
 
   it('ε grows with every step and an empty accountant has spent nothing', () => {

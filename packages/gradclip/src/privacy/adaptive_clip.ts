@@ -48,7 +48,12 @@ export class AdaptiveClip {
   private c: number;
 
   constructor(expectedBatchSize: number, options: AdaptiveClipOptions = {}, state?: AdaptiveClipState) {
-    knownOptions('adaptive clipping options', options, ['initialClip', 'targetQuantile', 'learningRate', 'countStddev']);
+    knownOptions('adaptive clipping options', options, [
+      'initialClip',
+      'targetQuantile',
+      'learningRate',
+      'countStddev',
+    ]);
     this.expectedBatchSize = positive('expectedBatchSize', expectedBatchSize);
     this.c = positive('initialClip', state?.clip ?? options.initialClip ?? 0.1);
     this.targetQuantile = inRange('targetQuantile', options.targetQuantile ?? 0.5, 0, 1);
@@ -71,7 +76,8 @@ export class AdaptiveClip {
    * alone would spend the whole budget).
    */
   gradientNoiseMultiplier(noiseMultiplier: number): number {
-    if (typeof noiseMultiplier !== 'number') throw new TypeError(`noiseMultiplier must be a number, got ${describe(noiseMultiplier)}`);
+    if (typeof noiseMultiplier !== 'number')
+      throw new TypeError(`noiseMultiplier must be a number, got ${describe(noiseMultiplier)}`);
     if (noiseMultiplier === 0) return 0;
     const count = 2 * this.countStddev;
     if (!(count > noiseMultiplier)) {

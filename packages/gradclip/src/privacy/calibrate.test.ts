@@ -11,7 +11,8 @@ describe('noiseMultiplierFor', () => {
   ])('returns the smallest σ on the 0.01 grid within the budget: %o', (o) => {
     const sigma = noiseMultiplierFor(o);
     expect(sigma).toBe(Math.round(sigma * 100) / 100);
-    const at = (s: number) => privacySpent({ sampleRate: o.sampleRate, noiseMultiplier: s, steps: o.steps, delta: o.delta }).epsilon;
+    const at = (s: number) =>
+      privacySpent({ sampleRate: o.sampleRate, noiseMultiplier: s, steps: o.steps, delta: o.delta }).epsilon;
     expect(at(sigma)).toBeLessThanOrEqual(o.targetEpsilon);
     expect(at(Math.round(sigma * 100 - 1) / 100)).toBeGreaterThan(o.targetEpsilon);
   });
@@ -29,20 +30,29 @@ describe('noiseMultiplierFor', () => {
     const alone = noiseMultiplierFor({ targetEpsilon: 2, delta: 1e-5, sampleRate: 0.01, steps: 1000 });
     const sigma = noiseMultiplierFor({ targetEpsilon: 2, delta: 1e-5, sampleRate: 0.01, steps: 1000, accountant: acc });
     expect(sigma).toBeGreaterThan(alone); // less budget left: more noise
-    const total = (s: number) => RDPAccountant.fromJSON(acc.toJSON()).step({ noiseMultiplier: s, sampleRate: 0.01, steps: 1000 }).privacySpent(1e-5).epsilon;
+    const total = (s: number) =>
+      RDPAccountant.fromJSON(acc.toJSON())
+        .step({ noiseMultiplier: s, sampleRate: 0.01, steps: 1000 })
+        .privacySpent(1e-5).epsilon;
     expect(total(sigma)).toBeLessThanOrEqual(2);
     expect(total(Math.round(sigma * 100 - 1) / 100)).toBeGreaterThan(2);
     expect(acc.privacySpent(1e-5).epsilon).toBe(before); // the accountant is not changed
-    expect(() => noiseMultiplierFor({ targetEpsilon: before / 2, delta: 1e-5, sampleRate: 0.01, steps: 10, accountant: acc })).toThrow(
-      /already spent: the accountant reports ε = /,
-    );
+    expect(() =>
+      noiseMultiplierFor({ targetEpsilon: before / 2, delta: 1e-5, sampleRate: 0.01, steps: 10, accountant: acc }),
+    ).toThrow(/already spent: the accountant reports ε = /);
   });
 
   it('an unreachable target or bad input is an error naming the argument', () => {
     // With δ = 1e-5 even infinite noise leaves ε ≈ 0.10 from the conversion.
-    expect(() => noiseMultiplierFor({ targetEpsilon: 0.05, delta: 1e-5, sampleRate: 0.01, steps: 10 })).toThrow(RangeError);
-    expect(() => noiseMultiplierFor({ targetEpsilon: 0, delta: 1e-5, sampleRate: 0.01, steps: 10 })).toThrow(/targetEpsilon must be > 0, got 0/);
-    expect(() => noiseMultiplierFor({ targetEpsilon: 1, delta: 1e-5, sampleRate: 0.01, steps: 0 })).toThrow(/steps must be an integer ≥ 1/);
+    expect(() => noiseMultiplierFor({ targetEpsilon: 0.05, delta: 1e-5, sampleRate: 0.01, steps: 10 })).toThrow(
+      RangeError,
+    );
+    expect(() => noiseMultiplierFor({ targetEpsilon: 0, delta: 1e-5, sampleRate: 0.01, steps: 10 })).toThrow(
+      /targetEpsilon must be > 0, got 0/,
+    );
+    expect(() => noiseMultiplierFor({ targetEpsilon: 1, delta: 1e-5, sampleRate: 0.01, steps: 0 })).toThrow(
+      /steps must be an integer ≥ 1/,
+    );
     expect(() => noiseMultiplierFor({ targetEpsilon: 1, delta: 1e-5, sampleRate: -1, steps: 5 })).toThrow(/sampleRate/);
   });
 });

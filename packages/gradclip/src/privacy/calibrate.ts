@@ -40,8 +40,16 @@ const MAX_SIGMA = 10_000;
  * (≈ 0.10 for δ = 1e−5 with the default orders): a target under that is a RangeError.
  */
 export function noiseMultiplierFor(options: NoiseMultiplierForOptions): number {
-  knownOptions('noiseMultiplierFor options', options, ['targetEpsilon', 'delta', 'sampleRate', 'steps', 'orders', 'accountant']);
-  if (options === undefined) throw new TypeError('noiseMultiplierFor needs { targetEpsilon, delta, sampleRate, steps }');
+  knownOptions('noiseMultiplierFor options', options, [
+    'targetEpsilon',
+    'delta',
+    'sampleRate',
+    'steps',
+    'orders',
+    'accountant',
+  ]);
+  if (options === undefined)
+    throw new TypeError('noiseMultiplierFor needs { targetEpsilon, delta, sampleRate, steps }');
   const { targetEpsilon } = options;
   if (typeof targetEpsilon !== 'number') {
     throw new TypeError(`targetEpsilon must be a number > 0, got ${describe(targetEpsilon)}`);

@@ -104,7 +104,9 @@ describe('AdaptiveClip (Andrew et al. 2021)', () => {
     const sd = a.gradientNoiseMultiplier(1);
     expect(sd).toBeCloseTo(1 / Math.sqrt(0.99), 12);
     expect(sd ** -2 + (2 * 5) ** -2).toBeCloseTo(1, 12);
-    expect(() => new AdaptiveClip(10, { countStddev: 0.4 }).gradientNoiseMultiplier(1)).toThrow(/countStddev > noiseMultiplier \/ 2/);
+    expect(() => new AdaptiveClip(10, { countStddev: 0.4 }).gradientNoiseMultiplier(1)).toThrow(
+      /countStddev > noiseMultiplier \/ 2/,
+    );
     expect(() => new AdaptiveClip(10, { targetQuantile: 2 })).toThrow(/targetQuantile must be in \[0, 1\], got 2/);
   });
 });

@@ -29,9 +29,11 @@ export interface GaussianNoiseOptions {
  * @param stddev σ·C for DP-SGD (≥ 0).
  */
 export function gaussianNoise(length: number, stddev: number, options: GaussianNoiseOptions = {}): Float64Array {
-  if (!Number.isInteger(length) || length < 0) throw new RangeError(`length must be an integer ≥ 0, got ${describe(length)}`);
+  if (!Number.isInteger(length) || length < 0)
+    throw new RangeError(`length must be an integer ≥ 0, got ${describe(length)}`);
   if (typeof stddev !== 'number') throw new TypeError(`stddev must be a number ≥ 0, got ${describe(stddev)}`);
-  if (!(stddev >= 0) || !Number.isFinite(stddev)) throw new RangeError(`stddev must be a finite number ≥ 0, got ${stddev}`);
+  if (!(stddev >= 0) || !Number.isFinite(stddev))
+    throw new RangeError(`stddev must be a finite number ≥ 0, got ${stddev}`);
   const rng = randomFrom(options);
   const out = new Float64Array(length);
   fillGaussian(out, stddev, rng);
@@ -40,7 +42,7 @@ export function gaussianNoise(length: number, stddev: number, options: GaussianN
 
 /** Fills `out` with N(0, stddev²) values by the polar method (see `gaussianNoise`). */
 export function fillGaussian(out: Float32Array | Float64Array, stddev: number, rng: RandomSource): void {
-  for (let i = 0; i < out.length; ) {
+  for (let i = 0; i < out.length;) {
     let u: number;
     let v: number;
     let s: number;

@@ -59,7 +59,9 @@ describe('clipPerExample', () => {
     expect(() => clipPerExample([g], NaN)).toThrow(RangeError);
     expect(() => clipPerExample([g], '1' as unknown as number)).toThrow(TypeError);
     expect(() => clipPerExample(new Float64Array(2) as unknown as typeof g, 1)).toThrow(TypeError);
-    expect(() => clipPerExample([{ values: [1, 2], shape: [2] }] as unknown as [typeof g], 1)).toThrow(/grads\[0\].values/);
+    expect(() => clipPerExample([{ values: [1, 2], shape: [2] }] as unknown as [typeof g], 1)).toThrow(
+      /grads\[0\].values/,
+    );
     expect(() => clipPerExample([{ values: new Float64Array(1), shape: [] }], 1)).toThrow(/batch dimension first/);
   });
 });

@@ -7,9 +7,7 @@ import type { FloatArray, Shaped } from '../types.js';
  * parameter without gradient) whose first dimension is the batch B, the same in every leaf.
  */
 export type PerExampleGradients =
-  | Shaped
-  | readonly (Shaped | null | undefined)[]
-  | Readonly<Record<string, Shaped | null | undefined>>;
+  Shaped | readonly (Shaped | null | undefined)[] | Readonly<Record<string, Shaped | null | undefined>>;
 
 /** The container of `G` with the batch dimension summed away. */
 export type SummedGradients<G> = G extends Shaped
@@ -46,15 +44,19 @@ export interface ClipPerExampleResult<G> {
  * @param l2NormClip C > 0 (Infinity: no clipping, plain sum).
  */
 export function clipPerExample<G extends PerExampleGradients>(grads: G, l2NormClip: number): ClipPerExampleResult<G> {
-  if (typeof l2NormClip !== 'number') throw new TypeError(`l2NormClip must be a number > 0, got ${describe(l2NormClip)}`);
+  if (typeof l2NormClip !== 'number')
+    throw new TypeError(`l2NormClip must be a number > 0, got ${describe(l2NormClip)}`);
   if (!(l2NormClip > 0)) throw new RangeError(`l2NormClip must be > 0, got ${l2NormClip}`);
   const leaves = leavesOf(grads, 'grads');
-  const path = (name: string) => (name === '' ? 'grads' : Array.isArray(grads) ? `grads[${name}]` : `grads[${JSON.stringify(name)}]`);
+  const path = (name: string) =>
+    name === '' ? 'grads' : Array.isArray(grads) ? `grads[${name}]` : `grads[${JSON.stringify(name)}]`;
   let batch = -1;
   let first = '';
   for (const l of leaves) {
     if (l.values === (grads as unknown) || l.shape.length === 0) {
-      throw new TypeError(`${path(l.name)} must be { values, shape } with the batch dimension first, got ${describe(l.values)}`);
+      throw new TypeError(
+        `${path(l.name)} must be { values, shape } with the batch dimension first, got ${describe(l.values)}`,
+      );
     }
     const b = l.shape[0]!;
     if (batch < 0) {

@@ -73,7 +73,10 @@ describe('RDP special cases worked by hand', () => {
   });
   it('σ = 0 gives no privacy (ε = ∞) and zero steps spend nothing', () => {
     expect(privacySpent({ sampleRate: 0.1, noiseMultiplier: 0, steps: 5, delta: 1e-5 }).epsilon).toBe(Infinity);
-    expect(privacySpent({ sampleRate: 0.1, noiseMultiplier: 1, steps: 0, delta: 1e-5 })).toEqual({ epsilon: 0, order: NaN });
+    expect(privacySpent({ sampleRate: 0.1, noiseMultiplier: 1, steps: 0, delta: 1e-5 })).toEqual({
+      epsilon: 0,
+      order: NaN,
+    });
   });
   it('a larger δ or fewer steps or more noise never spends more', () => {
     const base = { sampleRate: 0.01, noiseMultiplier: 1, steps: 1000, delta: 1e-5 };

@@ -196,7 +196,8 @@ function logSub(x: number, y: number): number {
 
 /** sampleRate ∈ (0, 1], noiseMultiplier ≥ 0 (finite), steps an integer ≥ 0. */
 export function checkMechanism(fn: string, m: unknown): Mechanism {
-  if (typeof m !== 'object' || m === null) throw new TypeError(`${fn} needs { sampleRate, noiseMultiplier, steps }, got ${describe(m)}`);
+  if (typeof m !== 'object' || m === null)
+    throw new TypeError(`${fn} needs { sampleRate, noiseMultiplier, steps }, got ${describe(m)}`);
   const { sampleRate, noiseMultiplier, steps } = m as Record<string, unknown>;
   return {
     sampleRate: checkSampleRate('sampleRate', sampleRate),

@@ -36,8 +36,18 @@ const shapes = { w: [3, 2], b: [3] };
 /** Typed-array clipper and its tensor twin, built from the same options. */
 const cases: [string, () => Clipper, () => TensorClipper, boolean][] = [
   ['autoClip (unbounded)', () => autoClip({ percentile: 25 }), () => autoClipTensorClipper({ percentile: 25 }), false],
-  ['autoClip (historySize 4)', () => autoClip({ percentile: 50, historySize: 4 }), () => autoClipTensorClipper({ percentile: 50, historySize: 4 }), false],
-  ['zClip zscore', () => zClip({ warmupSteps: 4, zThresh: 1.5 }), () => zClipTensorClipper({ warmupSteps: 4, zThresh: 1.5 }), false],
+  [
+    'autoClip (historySize 4)',
+    () => autoClip({ percentile: 50, historySize: 4 }),
+    () => autoClipTensorClipper({ percentile: 50, historySize: 4 }),
+    false,
+  ],
+  [
+    'zClip zscore',
+    () => zClip({ warmupSteps: 4, zThresh: 1.5 }),
+    () => zClipTensorClipper({ warmupSteps: 4, zThresh: 1.5 }),
+    false,
+  ],
   [
     'zClip percentile, mean, skipUpdateOnSpike',
     () => zClip({ warmupSteps: 3, mode: 'percentile', maxGradNorm: 20, skipUpdateOnSpike: true }),
@@ -63,7 +73,10 @@ for (const backend of BACKENDS) {
         const tc = typed();
         const dc = tensor();
         for (const [t, g] of steps(20, true).entries()) {
-          const gt = { w: { values: Float32Array.from(g.w), shape: shapes.w }, b: { values: Float32Array.from(g.b), shape: shapes.b } };
+          const gt = {
+            w: { values: Float32Array.from(g.w), shape: shapes.w },
+            b: { values: Float32Array.from(g.b), shape: shapes.b },
+          };
           const pt = { w: { values: params.w, shape: shapes.w }, b: { values: params.b, shape: shapes.b } };
           const ref = needsParams ? tc.clip(gt, pt) : tc.clip(gt);
           const gd = { w: tf.tensor(g.w, shapes.w), b: tf.tensor(g.b, shapes.b) };
@@ -87,8 +100,14 @@ for (const backend of BACKENDS) {
 
     it('ZClip and AdaGC device state equals the typed state; a typed state resumes on device', async () => {
       for (const [typed, tensor] of [
-        [() => zClip({ warmupSteps: 3 }), (s?: object) => zClipTensorClipper({ warmupSteps: 3, ...(s ? { state: s as never } : {}) })],
-        [() => adaGC({ warmupSteps: 3 }), (s?: object) => adaGCTensorClipper({ warmupSteps: 3, ...(s ? { state: s as never } : {}) })],
+        [
+          () => zClip({ warmupSteps: 3 }),
+          (s?: object) => zClipTensorClipper({ warmupSteps: 3, ...(s ? { state: s as never } : {}) }),
+        ],
+        [
+          () => adaGC({ warmupSteps: 3 }),
+          (s?: object) => adaGCTensorClipper({ warmupSteps: 3, ...(s ? { state: s as never } : {}) }),
+        ],
       ] as const) {
         const tc = typed();
         const dc = tensor();
@@ -100,7 +119,11 @@ for (const backend of BACKENDS) {
         const dev = (await dc.readState()) as Record<string, unknown>;
         const host = JSON.parse(JSON.stringify(tc.state)) as Record<string, unknown>;
         const flat = (x: unknown): number[] =>
-          typeof x === 'number' ? [x] : Object.keys(x as object).sort().flatMap((k) => flat((x as Record<string, unknown>)[k]));
+          typeof x === 'number'
+            ? [x]
+            : Object.keys(x as object)
+                .sort()
+                .flatMap((k) => flat((x as Record<string, unknown>)[k]));
         flat(dev).forEach((v, i) => expect(v / (flat(host)[i]! || 1)).toBeCloseTo(flat(host)[i]! === 0 ? 0 : 1, 4));
         // Resume on device from the typed snapshot: the next steps agree.
         const resumed = tensor(host);
@@ -129,7 +152,10 @@ for (const backend of BACKENDS) {
       ['autoClip unbounded', () => autoClipTensorClipper({ percentile: 10 })],
       ['zClip', () => zClipTensorClipper({ warmupSteps: 5 })],
       ['adaGC', () => adaGCTensorClipper({ warmupSteps: 5 })],
-      ['perGroup', () => perGroupTensorClipper([{ match: '*kernel*', rule: globalNormRuleOf(1) }], globalNormRuleOf(0.5))],
+      [
+        'perGroup',
+        () => perGroupTensorClipper([{ match: '*kernel*', rule: globalNormRuleOf(1) }], globalNormRuleOf(0.5)),
+      ],
     ];
 
     it('no host reads and no leaks over 1000 minimize steps, every adaptive clipper', async () => {

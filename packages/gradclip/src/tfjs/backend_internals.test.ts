@@ -25,9 +25,17 @@ describe('backend internals: one module, checked before use', () => {
     expect(internalsOf('wasm', { typedArrayFromHeap: () => new Float32Array(0) })).toBeUndefined();
     expect(internalsOf('tensorflow', cpu)).toBeUndefined();
     // A webgpu backend whose device allows fewer storage buffers than a dispatch needs.
-    const fakeGpu = { runWebGPUProgram: (a: 1, b: 2, c: 3, d: 4, e: 5) => [a, b, c, d, e], makeTensorInfo() {}, disposeData() {}, device: { limits: { maxStorageBuffersPerShaderStage: 1, maxComputeInvocationsPerWorkgroup: 256 } } };
+    const fakeGpu = {
+      runWebGPUProgram: (a: 1, b: 2, c: 3, d: 4, e: 5) => [a, b, c, d, e],
+      makeTensorInfo() {},
+      disposeData() {},
+      device: { limits: { maxStorageBuffersPerShaderStage: 1, maxComputeInvocationsPerWorkgroup: 256 } },
+    };
     expect(internalsOf('webgpu', fakeGpu)).toBeUndefined();
-    const okGpu = { ...fakeGpu, device: { limits: { maxStorageBuffersPerShaderStage: 10, maxComputeInvocationsPerWorkgroup: 256 } } };
+    const okGpu = {
+      ...fakeGpu,
+      device: { limits: { maxStorageBuffersPerShaderStage: 10, maxComputeInvocationsPerWorkgroup: 256 } },
+    };
     expect(internalsOf('webgpu', okGpu)).toMatchObject({ kind: 'webgpu', maxInputs: 7 });
   });
 
@@ -54,7 +62,11 @@ describe('backend internals: one module, checked before use', () => {
       const c = globalNormTensorClipper(1);
       const r = c.clip(data.map((a) => tf.tensor1d(a)));
       expect(r.norm.dataSync()[0]! / ref.norm).toBeCloseTo(1, 5);
-      r.grads.forEach((g, i) => Array.from(g!.dataSync()).forEach((v, k) => expect(v / want[i]![k]! || 0).toBeCloseTo(want[i]![k]! === 0 ? 0 : 1, 5)));
+      r.grads.forEach((g, i) =>
+        Array.from(g!.dataSync()).forEach((v, k) =>
+          expect(v / want[i]![k]! || 0).toBeCloseTo(want[i]![k]! === 0 ? 0 : 1, 5),
+        ),
+      );
       c.dispose();
     });
   });

@@ -157,7 +157,8 @@ function wasmInternals(b: unknown): HostInternals | undefined {
       // The wasm backend keeps a reference count per buffer in its data map but has no method
       // to raise it: it is incremented there, so the buffer is freed with its last tensor.
       const entry = w.dataIdMap.get(x.dataId);
-      if (entry === undefined || typeof entry.refCount !== 'number') throw new Error('gradclip: unexpected wasm backend data map');
+      if (entry === undefined || typeof entry.refCount !== 'number')
+        throw new Error('gradclip: unexpected wasm backend data map');
       entry.refCount++;
       return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
     },
@@ -174,7 +175,11 @@ interface WebGLBackendLike {
   ): tf.TensorInfo;
   disposeIntermediateTensorInfo(t: tf.TensorInfo): void;
   uploadToGPU(dataId: object): void;
-  texData: { get(dataId: object): { isPacked?: boolean; slice?: unknown; texShape?: [number, number] | null; dtype?: string } | undefined };
+  texData: {
+    get(
+      dataId: object,
+    ): { isPacked?: boolean; slice?: unknown; texShape?: [number, number] | null; dtype?: string } | undefined;
+  };
   gpgpu: { gl: { getParameter(p: number): unknown; MAX_TEXTURE_IMAGE_UNITS: number } };
 }
 
@@ -183,7 +188,8 @@ function webglInternals(b: unknown): WebGLInternals | undefined {
   if (tf.env().getNumber('WEBGL_VERSION') !== 2) return undefined;
   // float16 render targets (some mobile GPUs) would lose the statistics' precision.
   if (!tf.env().getBool('WEBGL_RENDER_FLOAT32_ENABLED')) return undefined;
-  if (!isFn(b, 'compileAndRun') || !isFn(b, 'runWebGLProgram') || !isFn(b, 'disposeIntermediateTensorInfo')) return undefined;
+  if (!isFn(b, 'compileAndRun') || !isFn(b, 'runWebGLProgram') || !isFn(b, 'disposeIntermediateTensorInfo'))
+    return undefined;
   if (!isFn(b, 'uploadToGPU') || !isFn(obj(b, 'texData'), 'get')) return undefined;
   const gl = obj(obj(b, 'gpgpu'), 'gl') as WebGLBackendLike['gpgpu']['gl'] | undefined;
   if (!isFn(gl, 'getParameter')) return undefined;
@@ -203,7 +209,8 @@ function webglInternals(b: unknown): WebGLInternals | undefined {
       w.uploadToGPU(t.dataId);
       const d = w.texData.get(t.dataId);
       const shape = d?.texShape;
-      if (d === undefined || d.isPacked !== false || d.slice != null || d.dtype !== 'float32' || !Array.isArray(shape)) return undefined;
+      if (d === undefined || d.isPacked !== false || d.slice != null || d.dtype !== 'float32' || !Array.isArray(shape))
+        return undefined;
       const [r, c] = shape;
       if (!Number.isInteger(r) || !Number.isInteger(c) || r * c < tf.util.sizeFromShape(t.shape)) return undefined;
       return [r, c];

@@ -38,7 +38,10 @@ for (const backend of BACKENDS) {
           const want = globalNorm(arrays, p);
           const wantFinite = normStatistics(arrays, p);
           tf.tidy(() => {
-            const s = tfOps.normStatsOfSet!(arrays.map((a) => tf.tensor1d(a)), p);
+            const s = tfOps.normStatsOfSet!(
+              arrays.map((a) => tf.tensor1d(a)),
+              p,
+            );
             const got = num(finaliseNorm(tfOps, s));
             if (Number.isNaN(want)) expect(got).toBeNaN();
             // A norm beyond float32's range is Infinity on the device (the rules then take
@@ -56,8 +59,13 @@ for (const backend of BACKENDS) {
 
     it('stay finite for 1,000 values of 1e20 (3.162e21) and exact for 1e-25s', () => {
       tf.tidy(() => {
-        expect(num(finaliseNorm(tfOps, tfOps.normStatsOfSet!([tf.fill([1000], 1e20)], 2))) / 3.16227766e21).toBeCloseTo(1, 5);
-        expect(num(finaliseNorm(tfOps, tfOps.normStatsOfSet!([tf.fill([1000], 1e-25)], 2))) / 3.16227766e-24).toBeCloseTo(1, 5);
+        expect(num(finaliseNorm(tfOps, tfOps.normStatsOfSet!([tf.fill([1000], 1e20)], 2))) / 3.16227766e21).toBeCloseTo(
+          1,
+          5,
+        );
+        expect(
+          num(finaliseNorm(tfOps, tfOps.normStatsOfSet!([tf.fill([1000], 1e-25)], 2))) / 3.16227766e-24,
+        ).toBeCloseTo(1, 5);
       });
     });
   });

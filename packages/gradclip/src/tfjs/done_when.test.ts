@@ -24,21 +24,38 @@ const lr = 0.05;
 
 function model(): tfl.LayersModel {
   const m = tfl.sequential();
-  m.add(tfl.layers.dense({ units: 8, inputShape: [4], activation: 'tanh', kernelInitializer: tfl.initializers.glorotUniform({ seed: 21 }) }));
+  m.add(
+    tfl.layers.dense({
+      units: 8,
+      inputShape: [4],
+      activation: 'tanh',
+      kernelInitializer: tfl.initializers.glorotUniform({ seed: 21 }),
+    }),
+  );
   m.add(tfl.layers.dense({ units: 1, kernelInitializer: tfl.initializers.glorotUniform({ seed: 22 }) }));
   return m;
 }
 
 /** Targets of ±1000 with every 5th batch 30× larger: huge, spiky gradients. */
 function data(n: number): { x: tf.Tensor2D; y: tf.Tensor2D } {
-  const x = tf.tensor2d(Array.from({ length: n * 4 }, (_, i) => Math.sin(i * 1.3)), [n, 4]);
-  const y = tf.tensor2d(Array.from({ length: n }, (_, i) => 1000 * Math.cos(i * 0.7) * (Math.floor(i / 8) % 5 === 4 ? 30 : 1)), [n, 1]);
+  const x = tf.tensor2d(
+    Array.from({ length: n * 4 }, (_, i) => Math.sin(i * 1.3)),
+    [n, 4],
+  );
+  const y = tf.tensor2d(
+    Array.from({ length: n }, (_, i) => 1000 * Math.cos(i * 0.7) * (Math.floor(i / 8) % 5 === 4 ? 30 : 1)),
+    [n, 1],
+  );
   return { x, y };
 }
 
 type Weights = { name: string; shape: number[]; values: number[] }[];
 const snapshot = (m: tfl.LayersModel): Weights =>
-  m.trainableWeights.map((w) => ({ name: w.originalName, shape: w.shape as number[], values: Array.from(w.read().dataSync()) }));
+  m.trainableWeights.map((w) => ({
+    name: w.originalName,
+    shape: w.shape as number[],
+    values: Array.from(w.read().dataSync()),
+  }));
 const norm = (xs: number[]) => Math.sqrt(xs.reduce((s, x) => s + x * x, 0));
 const delta = (a: Weights, b: Weights) => a.map((w, i) => w.values.map((v, j) => b[i]!.values[j]! - v));
 
@@ -55,7 +72,11 @@ async function train(clipper: TensorClipper | { globalClipnorm: number } | null)
   // Stateful clippers create their state variables on first sight of a tensor (AdaGC's γ_i):
   // those are state, not leaks.
   const count = (x: unknown): number =>
-    x instanceof tf.Tensor ? 1 : typeof x === 'object' && x !== null ? Object.values(x).reduce((a: number, v) => a + count(v), 0) : 0;
+    x instanceof tf.Tensor
+      ? 1
+      : typeof x === 'object' && x !== null
+        ? Object.values(x).reduce((a: number, v) => a + count(v), 0)
+        : 0;
   const stateCount = () => (opt === null ? 0 : count(opt.clipper.state));
   const before = tf.memory().numTensors - stateCount();
   await m.fit(x, y, {
@@ -120,7 +141,11 @@ for (const backend of BACKENDS) {
 
     for (const [name, device, typed] of [
       ['autoClip', () => autoClipTensorClipper({ percentile: 10 }), () => autoClip({ percentile: 10 })],
-      ['zClip', () => zClipTensorClipper({ warmupSteps: 4, zThresh: 1.5 }), () => zClip({ warmupSteps: 4, zThresh: 1.5 })],
+      [
+        'zClip',
+        () => zClipTensorClipper({ warmupSteps: 4, zThresh: 1.5 }),
+        () => zClip({ warmupSteps: 4, zThresh: 1.5 }),
+      ],
     ] as const) {
       it(`${name}: ‖Δw_t‖ = lr·‖g_t‖·scale_t with the typed clipper's scale replayed on the same norms`, async () => {
         const r = await train(device());
@@ -153,7 +178,9 @@ for (const backend of BACKENDS) {
     });
 
     it('perGroup: kernels and biases each stay within their own group threshold', async () => {
-      const r = await train(perGroupTensorClipper([{ match: '*kernel', rule: globalNormRuleOf(1) }], globalNormRuleOf(0.1)));
+      const r = await train(
+        perGroupTensorClipper([{ match: '*kernel', rule: globalNormRuleOf(1) }], globalNormRuleOf(0.1)),
+      );
       common(r);
       for (let t = 0; t < r.records.length; t++) {
         const d = delta(r.snaps[t]!, r.snaps[t + 1]!);

@@ -4,7 +4,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ClipMonitor, adaGCTensorClipper, autoClipTensorClipper, globalNormTensorClipper, withClipping, zClipTensorClipper } from './index.js';
+import {
+  ClipMonitor,
+  adaGCTensorClipper,
+  autoClipTensorClipper,
+  globalNormTensorClipper,
+  withClipping,
+  zClipTensorClipper,
+} from './index.js';
 import { autoClip } from '../index.js';
 import { BACKENDS, useBackend } from './test_backends.js';
 import { saveAndLoad } from './test_models.js';
@@ -29,7 +36,8 @@ async function trained(clipper: Parameters<typeof withClipping>[1]): Promise<tfl
 function renameOptimizerWeight(a: tf.io.ModelArtifacts, from: string, to: string): void {
   const specs = a.weightSpecs!;
   const spec = specs.find((s) => s.name.startsWith(from));
-  if (spec === undefined) throw new Error(`no saved weight starts with ${from}: ${specs.map((s) => s.name).join(', ')}`);
+  if (spec === undefined)
+    throw new Error(`no saved weight starts with ${from}: ${specs.map((s) => s.name).join(', ')}`);
   spec.name = to;
 }
 
@@ -38,10 +46,16 @@ for (const backend of BACKENDS) {
     beforeAll(() => useBackend(backend));
 
     describe('issue 12, item 1: a saved model cannot pollute Object.prototype', () => {
-      for (const name of ['gradclip/__proto__/isAdmin', 'gradclip/%5F%5Fproto%5F%5F/isAdmin', 'gradclip/constructor/prototype/isAdmin']) {
+      for (const name of [
+        'gradclip/__proto__/isAdmin',
+        'gradclip/%5F%5Fproto%5F%5F/isAdmin',
+        'gradclip/constructor/prototype/isAdmin',
+      ]) {
         it(`an optimizer weight renamed to '${name}' is refused, and {} stays clean`, async () => {
           const m = await trained(zClipTensorClipper({ warmupSteps: 2 }));
-          await expect(saveAndLoad(m, (a) => renameOptimizerWeight(a, 'gradclip/mean', name))).rejects.toThrow(/not a zClip state|unexpected/);
+          await expect(saveAndLoad(m, (a) => renameOptimizerWeight(a, 'gradclip/mean', name))).rejects.toThrow(
+            /not a zClip state|unexpected/,
+          );
           expect('isAdmin' in {}).toBe(false);
           expect(({} as Record<string, unknown>)['isAdmin']).toBeUndefined();
           m.dispose();
@@ -50,8 +64,12 @@ for (const backend of BACKENDS) {
 
       it('a malformed weight name (bad URI escape, empty segment) is refused with its name', async () => {
         const m = await trained(zClipTensorClipper({ warmupSteps: 2 }));
-        await expect(saveAndLoad(m, (a) => renameOptimizerWeight(a, 'gradclip/mean', 'gradclip/%E0%A4%A'))).rejects.toThrow(/'gradclip\/%E0%A4%A' is malformed/);
-        await expect(saveAndLoad(m, (a) => renameOptimizerWeight(a, 'gradclip/mean', 'gradclip//mean'))).rejects.toThrow(/is malformed \(empty path segment\)/);
+        await expect(
+          saveAndLoad(m, (a) => renameOptimizerWeight(a, 'gradclip/mean', 'gradclip/%E0%A4%A')),
+        ).rejects.toThrow(/'gradclip\/%E0%A4%A' is malformed/);
+        await expect(
+          saveAndLoad(m, (a) => renameOptimizerWeight(a, 'gradclip/mean', 'gradclip//mean')),
+        ).rejects.toThrow(/is malformed \(empty path segment\)/);
         m.dispose();
       });
 
@@ -61,11 +79,36 @@ for (const backend of BACKENDS) {
           const tc = a.trainingConfig as unknown as { optimizer_config: { config: Record<string, unknown> } };
           f(tc.optimizer_config.config);
         };
-        await expect(saveAndLoad(m, withConfig((c) => (c['clipper'] = { kind: 'constructor', args: [] })))).rejects.toThrow(/unknown gradclip clipper kind "constructor"/);
-        await expect(saveAndLoad(m, withConfig((c) => (c['clipper'] = { kind: 'x\u001b[2J', args: [] })))).rejects.toThrow(/kind "x\\u001b\[2J"/);
-        await expect(saveAndLoad(m, withConfig((c) => (c['clipper'] = null)))).rejects.toThrow(/must be \{ kind: string, args: \[\] \}, got null/);
-        await expect(saveAndLoad(m, withConfig((c) => delete c['optimizer']))).rejects.toThrow(/must hold optimizer: \{ className, config \}/);
-        await expect(saveAndLoad(m, withConfig((c) => (c['optimizer'] = { className: 'constructor', config: {} })))).rejects.toThrow(/unknown optimizer class "constructor"/);
+        await expect(
+          saveAndLoad(
+            m,
+            withConfig((c) => (c['clipper'] = { kind: 'constructor', args: [] })),
+          ),
+        ).rejects.toThrow(/unknown gradclip clipper kind "constructor"/);
+        await expect(
+          saveAndLoad(
+            m,
+            withConfig((c) => (c['clipper'] = { kind: 'x\u001b[2J', args: [] })),
+          ),
+        ).rejects.toThrow(/kind "x\\u001b\[2J"/);
+        await expect(
+          saveAndLoad(
+            m,
+            withConfig((c) => (c['clipper'] = null)),
+          ),
+        ).rejects.toThrow(/must be \{ kind: string, args: \[\] \}, got null/);
+        await expect(
+          saveAndLoad(
+            m,
+            withConfig((c) => delete c['optimizer']),
+          ),
+        ).rejects.toThrow(/must hold optimizer: \{ className, config \}/);
+        await expect(
+          saveAndLoad(
+            m,
+            withConfig((c) => (c['optimizer'] = { className: 'constructor', config: {} })),
+          ),
+        ).rejects.toThrow(/unknown optimizer class "constructor"/);
         expect('isAdmin' in {}).toBe(false);
         m.dispose();
       });
@@ -96,7 +139,14 @@ for (const backend of BACKENDS) {
         const r = c.clip(grads);
         const out = (r.grads as { tensor: tf.Tensor }[]).flatMap((g) => Array.from(g.tensor.dataSync()));
         expect(out.every(Number.isFinite)).toBe(true);
-        tf.dispose([...grads.map((g) => g.tensor), ...(r.grads as { tensor: tf.Tensor }[]).map((g) => g.tensor), r.norm, r.scale, r.clipped, r.finite]);
+        tf.dispose([
+          ...grads.map((g) => g.tensor),
+          ...(r.grads as { tensor: tf.Tensor }[]).map((g) => g.tensor),
+          r.norm,
+          r.scale,
+          r.clipped,
+          r.finite,
+        ]);
       }
       c.dispose();
       expect(({} as Record<string, unknown>)['toString']).toBe(Object.prototype.toString);
@@ -105,7 +155,9 @@ for (const backend of BACKENDS) {
     it('issue 12, item 8: setState and tensor factories check the state like the typed factories', () => {
       const c = zClipTensorClipper();
       expect(() => c.setState({ count: 3, mean: -50, m2: 0, variance: 1 })).toThrow(/state\.mean/);
-      expect(() => zClipTensorClipper({ state: { count: 3, mean: 1, m2: 0, variance: -1 } })).toThrow(/options\.state\.variance/);
+      expect(() => zClipTensorClipper({ state: { count: 3, mean: 1, m2: 0, variance: -1 } })).toThrow(
+        /options\.state\.variance/,
+      );
       // The old state is kept after a refused setState.
       expect(() => c.setState({ count: 1, mean: 2, m2: 0, variance: 0 })).not.toThrow();
       c.dispose();
@@ -158,7 +210,19 @@ describe('fuzz: saved-model weight names (issue 12)', () => {
   it('any renamed gradclip/… weight either loads or is refused with a TypeError / RangeError, and never pollutes Object.prototype', async () => {
     const m = await trained(adaGCTensorClipper({ warmupSteps: 2 }));
     const segment = fc.oneof(
-      fc.constantFrom('__proto__', '%5F%5Fproto%5F%5F', 'constructor', 'prototype', 'gamma', 'step', 'polluted', '', '%', '%E0', 'toString'),
+      fc.constantFrom(
+        '__proto__',
+        '%5F%5Fproto%5F%5F',
+        'constructor',
+        'prototype',
+        'gamma',
+        'step',
+        'polluted',
+        '',
+        '%',
+        '%E0',
+        'toString',
+      ),
       fc.string({ maxLength: 6 }),
     );
     await fc.assert(

@@ -54,7 +54,13 @@ describe('heap_kernels.wat', () => {
       if (n > 2) {
         x[1] = NaN;
         expect(ex.sumsq_max(128, n)).toBeNaN();
-        expect(ex.last_max()).toBe(Math.max(...Array.from(x).filter((v) => !Number.isNaN(v)).map(Math.abs)));
+        expect(ex.last_max()).toBe(
+          Math.max(
+            ...Array.from(x)
+              .filter((v) => !Number.isNaN(v))
+              .map(Math.abs),
+          ),
+        );
       }
     }
   });

@@ -47,7 +47,10 @@ for (const backend of BACKENDS) {
       const parts = [[3, 4], [], [1e20, -1e20], [NaN, 1], [Infinity]].map((x) => Float32Array.from(x));
       const ref = normStatistics(parts, 2);
       tf.tidy(() => {
-        const s = fusedSetNormStats(parts.map((x) => tf.tensor1d(x)), 2);
+        const s = fusedSetNormStats(
+          parts.map((x) => tf.tensor1d(x)),
+          2,
+        );
         expect(num(s.ref)).toBe(Math.fround(ref.ref));
         expect(num(s.sum)).toBeCloseTo(ref.sum, 5);
         expect([num(s.nan), num(s.inf)]).toEqual([1, 1]);
@@ -88,7 +91,11 @@ for (const backend of BACKENDS) {
       tf.dispose([one, yes, zeros]);
       const after = tf.memory();
       // Every buffer is freed exactly once: the counts return to where they were.
-      expect([after.numTensors, after.numDataBuffers, after.numBytes]).toEqual([before.numTensors, before.numDataBuffers, before.numBytes]);
+      expect([after.numTensors, after.numDataBuffers, after.numBytes]).toEqual([
+        before.numTensors,
+        before.numDataBuffers,
+        before.numBytes,
+      ]);
     });
 
     if (backend === 'wasm') {

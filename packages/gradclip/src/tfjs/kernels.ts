@@ -59,7 +59,8 @@ function withKernels<R>(k: Kernels, f: () => R): R {
 
 function host(name: KernelBackend, b: unknown): HostInternals {
   const h = internalsOf(name, b);
-  if (h === undefined || (h.kind !== 'cpu' && h.kind !== 'wasm')) throw new Error(`gradclip: ${name} backend internals changed`);
+  if (h === undefined || (h.kind !== 'cpu' && h.kind !== 'wasm'))
+    throw new Error(`gradclip: ${name} backend internals changed`);
   return h;
 }
 
@@ -73,7 +74,9 @@ function float32Of(h: HostInternals, t: tf.TensorInfo): Float32Array {
 function statsOf(h: HostInternals, t: tf.TensorInfo, p: number): NormStats<number> {
   const x = float32Of(h, t);
   // The wasm heap: SIMD kernels instantiated on it, or plain JS on heap views.
-  return h.kind === 'wasm' ? withKernels(wasmHeapKernels(h.backend) ?? jsKernels, () => typedNormStats(x, p)) : typedNormStats(x, p);
+  return h.kind === 'wasm'
+    ? withKernels(wasmHeapKernels(h.backend) ?? jsKernels, () => typedNormStats(x, p))
+    : typedNormStats(x, p);
 }
 
 function scalarsOut(h: HostInternals, xs: readonly number[]): tf.TensorInfo[] {
@@ -111,7 +114,8 @@ function registerHost(name: 'cpu' | 'wasm'): void {
       let acc: NormStats<number> = { p, ref: 0, sum: 0, nan: 0, inf: 0 };
       // Last tensor first: the rules then scale from the first tensor on, so the tensors read
       // last here are the first ones scaled, while they are still in the CPU cache.
-      for (const t of Object.values(inputs).reverse()) acc = mergeNormStats(typedOps, acc, statsOf(h, t as tf.TensorInfo, p));
+      for (const t of Object.values(inputs).reverse())
+        acc = mergeNormStats(typedOps, acc, statsOf(h, t as tf.TensorInfo, p));
       return scalarsOut(h, [acc.ref, acc.sum, acc.nan, acc.inf]);
     },
   });
@@ -220,7 +224,12 @@ const float32 = (t: tf.Tensor): tf.Tensor => (t.dtype === 'float32' ? t : tf.cas
  * Runs a statistics kernel; a failure (the backend's internals differ after all) marks the
  * backend unusable, so this and every later call use the composed ops instead.
  */
-function runStats(kernel: string, inputs: tf.NamedTensorMap, p: number, composed: () => NormStats<tf.Scalar>): NormStats<tf.Scalar> {
+function runStats(
+  kernel: string,
+  inputs: tf.NamedTensorMap,
+  p: number,
+  composed: () => NormStats<tf.Scalar>,
+): NormStats<tf.Scalar> {
   let out: tf.Tensor | tf.Tensor[];
   try {
     out = tf.engine().runKernel(kernel, inputs, { p } as unknown as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
@@ -235,14 +244,22 @@ function runStats(kernel: string, inputs: tf.NamedTensorMap, p: number, composed
 }
 
 /** Norm statistics of one tensor by the fused kernel; `composed` computes them if the kernel fails. */
-export function fusedNormStats(t: tf.Tensor, p: number, composed: () => NormStats<tf.Scalar> = failed): NormStats<tf.Scalar> {
+export function fusedNormStats(
+  t: tf.Tensor,
+  p: number,
+  composed: () => NormStats<tf.Scalar> = failed,
+): NormStats<tf.Scalar> {
   if (t.size === 0) return zeroStats(p);
   if (fusedKind() === 'gpu') return runStats(SET_NORM_STATS_KERNEL, { x0: float32(t) }, p, composed);
   return runStats(NORM_STATS_KERNEL, { x: float32(t) }, p, composed);
 }
 
 /** Merged norm statistics of a whole set of tensors by one fused kernel call. */
-export function fusedSetNormStats(ts: readonly tf.Tensor[], p: number, composed: () => NormStats<tf.Scalar> = failed): NormStats<tf.Scalar> {
+export function fusedSetNormStats(
+  ts: readonly tf.Tensor[],
+  p: number,
+  composed: () => NormStats<tf.Scalar> = failed,
+): NormStats<tf.Scalar> {
   const nonEmpty = ts.filter((t) => t.size > 0);
   if (nonEmpty.length === 0) return zeroStats(p);
   const inputs: tf.NamedTensorMap = {};

@@ -30,7 +30,7 @@ export interface DeviceHistoryState {
 function fromState(state: StateTree<tf.Scalar> | undefined, size: number): DeviceHistoryState {
   if (state === undefined || state === null) {
     return {
-      buf: size === Infinity ? tf.tensor1d([]) : tf.fill([size], NaN) as tf.Tensor1D,
+      buf: size === Infinity ? tf.tensor1d([]) : (tf.fill([size], NaN) as tf.Tensor1D),
       next: tf.scalar(0),
     };
   }
@@ -42,7 +42,8 @@ function fromState(state: StateTree<tf.Scalar> | undefined, size: number): Devic
   const k = history.length;
   const values = k === 0 ? tf.tensor1d([]) : (tf.stack(history) as tf.Tensor1D);
   if (size === Infinity) return { buf: values, next: tf.scalar(k) };
-  if (k >= size) return { buf: tf.slice(values, k - size, size), next: k === size ? (s['next'] as tf.Scalar) : tf.scalar(0) };
+  if (k >= size)
+    return { buf: tf.slice(values, k - size, size), next: k === size ? (s['next'] as tf.Scalar) : tf.scalar(0) };
   return { buf: tf.concat([values, tf.fill([size - k], NaN) as tf.Tensor1D]), next: tf.scalar(k) };
 }
 

@@ -129,7 +129,14 @@ const fastPow = (p: number, r: string) => (p === 2 ? `${r} * ${r}` : `abs(${r})`
  * WGSL statements that fold the values `load(i)` for i = first + k·stride, k < count·BLOCK,
  * i < n into the function variables m, s, nn, ni (declared by the caller), block by block.
  */
-export function wgslFold(p: number, load: (i: string) => string, first: string, stride: number, count: number, n: string): string {
+export function wgslFold(
+  p: number,
+  load: (i: string) => string,
+  first: string,
+  stride: number,
+  count: number,
+  n: string,
+): string {
   const careful = `
       for (var k = 0; k < ${BLOCK}; k = k + 1) {
         let o = push(Acc(m, s, nn, ni), blockVals[k]);

@@ -30,10 +30,19 @@ for (const backend of BACKENDS) {
       const forms: [string, () => Parameters<typeof withClipping>[1]][] = [
         ['a typed-array Clipper: zClip({ nonFinite: "skip" })', () => zClip({ nonFinite: 'skip' })],
         ['a ClipRule: zClipRule({ nonFinite: "skip" })', () => zClipRule({ nonFinite: 'skip' })],
-        ['a tensor clipper: zClipTensorClipper({ nonFinite: "skip" })', () => zClipTensorClipper({ nonFinite: 'skip' })],
+        [
+          'a tensor clipper: zClipTensorClipper({ nonFinite: "skip" })',
+          () => zClipTensorClipper({ nonFinite: 'skip' }),
+        ],
         ['a typed-array Clipper: autoClip({ nonFinite: "skip" })', () => autoClip({ nonFinite: 'skip' })],
-        ['a typed-array Clipper: globalNormClipper(1, { nonFinite: "skip" })', () => globalNormClipper(1, { nonFinite: 'skip' })],
-        ['Keras options: { globalClipnorm: 1, nonFinite: "skip" }', () => ({ globalClipnorm: 1, nonFinite: 'skip' as const })],
+        [
+          'a typed-array Clipper: globalNormClipper(1, { nonFinite: "skip" })',
+          () => globalNormClipper(1, { nonFinite: 'skip' }),
+        ],
+        [
+          'Keras options: { globalClipnorm: 1, nonFinite: "skip" }',
+          () => ({ globalClipnorm: 1, nonFinite: 'skip' as const }),
+        ],
       ];
       for (const [what, make] of forms) {
         it(what, () => {
@@ -79,7 +88,9 @@ for (const backend of BACKENDS) {
 
       it('clipnorm / globalClipnorm of 0, a negative value, NaN or Infinity is refused with a RangeError naming the option', () => {
         for (const bad of [0, -1, NaN, Infinity]) {
-          expect(() => withClipping(tf.train.sgd(0.1), { globalClipnorm: bad })).toThrow(/clipping\.globalClipnorm must be/);
+          expect(() => withClipping(tf.train.sgd(0.1), { globalClipnorm: bad })).toThrow(
+            /clipping\.globalClipnorm must be/,
+          );
           expect(() => withClipping(tf.train.sgd(0.1), { clipnorm: bad })).toThrow(RangeError);
         }
       });

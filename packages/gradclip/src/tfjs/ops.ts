@@ -17,7 +17,9 @@ type S = tf.Scalar;
  */
 function nanSafe(f: (a: S, b: S) => S): (a: S, b: S) => S {
   return (a, b) =>
-    NAN_PROPAGATING.has(tf.getBackend()) ? f(a, b) : (where(tf.logicalOr(tf.isNaN(a), tf.isNaN(b)), tf.add(a, b), f(a, b)) as S);
+    NAN_PROPAGATING.has(tf.getBackend())
+      ? f(a, b)
+      : (where(tf.logicalOr(tf.isNaN(a), tf.isNaN(b)), tf.add(a, b), f(a, b)) as S);
 }
 
 /**
@@ -35,9 +37,16 @@ const NAN_PROPAGATING = new Set(['cpu', 'webgl', 'webgpu']);
 function where(c: tf.Tensor, a: tf.Tensor, b: tf.Tensor): tf.Tensor {
   const same = tf.util.arraysEqual(c.shape, a.shape) && tf.util.arraysEqual(a.shape, b.shape);
   if (same) return tf.where(c, a, b);
-  const shape = tf.backend_util.assertAndGetBroadcastShape(tf.backend_util.assertAndGetBroadcastShape(c.shape, a.shape), b.shape);
+  const shape = tf.backend_util.assertAndGetBroadcastShape(
+    tf.backend_util.assertAndGetBroadcastShape(c.shape, a.shape),
+    b.shape,
+  );
   const grow = (x: tf.Tensor) =>
-    tf.util.arraysEqual(x.shape, shape) ? x : x.dtype === 'bool' ? tf.logicalAnd(x, tf.ones(shape, 'bool')) : tf.add(x, tf.zeros(shape, x.dtype));
+    tf.util.arraysEqual(x.shape, shape)
+      ? x
+      : x.dtype === 'bool'
+        ? tf.logicalAnd(x, tf.ones(shape, 'bool'))
+        : tf.add(x, tf.zeros(shape, x.dtype));
   return tf.where(grow(c), grow(a), grow(b));
 }
 

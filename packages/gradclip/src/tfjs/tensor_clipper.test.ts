@@ -44,7 +44,15 @@ for (const backend of BACKENDS) {
           const c = tensorClipper(typed);
           const g = tf.tensor([3, 4]);
           const r = c.clip([g]);
-          tf.dispose([g, ...r.grads.filter((t) => t !== null), r.norm, r.scale, r.clipped, r.finite, ...(r.threshold ? [r.threshold] : [])]);
+          tf.dispose([
+            g,
+            ...r.grads.filter((t) => t !== null),
+            r.norm,
+            r.scale,
+            r.clipped,
+            r.finite,
+            ...(r.threshold ? [r.threshold] : []),
+          ]);
           c.setState(typed.state);
           c.dispose();
         }
@@ -141,7 +149,11 @@ for (const backend of BACKENDS) {
 
       it('p-norms other than 2 and ∞ (tf.norm has neither p = 3 nor overflow safety)', () => {
         // ‖[1, 2, 2]‖₃ = (1 + 8 + 8)^(1/3) = 17^(1/3) ≈ 2.5713; ‖·‖∞ = 2; ‖·‖₁ = 5.
-        for (const [p, want] of [[3, 17 ** (1 / 3)], [Infinity, 2], [1, 5]] as const) {
+        for (const [p, want] of [
+          [3, 17 ** (1 / 3)],
+          [Infinity, 2],
+          [1, 5],
+        ] as const) {
           const r = globalNormTensorClipper(1, { normType: p }).clip([tf.tensor([1, -2]), tf.tensor([2])]);
           expect(read(r.norm)[0]).toBeCloseTo(want, 4);
         }

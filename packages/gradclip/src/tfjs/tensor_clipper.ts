@@ -117,7 +117,9 @@ export function normaliseGradients(grads: unknown, arg = 'grads'): Normalised {
     return {
       leaves,
       rebuild: (out) => {
-        const res: unknown[] = grads.map((e: unknown) => (named ? { name: (e as { name: string }).name, tensor: null } : null));
+        const res: unknown[] = grads.map((e: unknown) =>
+          named ? { name: (e as { name: string }).name, tensor: null } : null,
+        );
         slots.forEach((slot, k) => {
           if (named) (res[slot] as { tensor: tf.Tensor }).tensor = out[k]!;
           else res[slot] = out[k]!;
@@ -138,7 +140,9 @@ export function normaliseGradients(grads: unknown, arg = 'grads'): Normalised {
       rebuild: (out) => Object.fromEntries(leaves.map((l, i) => [l.name, out[i]!])),
     };
   }
-  throw new TypeError(`${arg} must be a tf.Tensor, a list of them, a NamedTensorMap or NamedTensor[], got ${describe(grads)}`);
+  throw new TypeError(
+    `${arg} must be a tf.Tensor, a list of them, a NamedTensorMap or NamedTensor[], got ${describe(grads)}`,
+  );
 }
 
 type Tree<L> = StateTree<L>;
@@ -152,7 +156,9 @@ function mapTree<A, B>(t: Tree<A>, leaf: (a: A, path: string) => B, isA: (x: unk
   if (t === null || typeof t !== 'object') return t;
   if (Array.isArray(t)) return t.map((x: Tree<A>, i) => mapTree(x, leaf, isA, `${path}/${i}`));
   // Keys can be parameter names (AdaGC): a null-prototype record keeps '__proto__' an ordinary key.
-  return safeRecord(Object.entries(t as Record<string, Tree<A>>).map(([k, v]) => [k, mapTree(v, leaf, isA, `${path}/${k}`)] as const));
+  return safeRecord(
+    Object.entries(t as Record<string, Tree<A>>).map(([k, v]) => [k, mapTree(v, leaf, isA, `${path}/${k}`)] as const),
+  );
 }
 
 function leavesOfTree<A>(t: Tree<A>, isA: (x: unknown) => x is A, path = '', out: [string, A][] = []): [string, A][] {
@@ -163,7 +169,6 @@ function leavesOfTree<A>(t: Tree<A>, isA: (x: unknown) => x is A, path = '', out
   }
   return out;
 }
-
 
 /** Tensor leaves → numbers (scalars) or arrays (higher ranks), as `readState` gives them. */
 function tensorsToNumbers(t: Tree<number | tf.Tensor>): Tree<number> {
@@ -185,7 +190,12 @@ function numbersToVariables(state: Tree<number | tf.Tensor>): Tree<tf.Variable> 
   // tf.variable shares the scalar's data and takes its own reference: the tidy frees the
   // temporary scalars, leaving only the variables.
   return tf.tidy(
-    () => mapTree(state, (x) => tf.variable(typeof x === 'number' ? tf.scalar(x) : x, false), isValue) as unknown as tf.TensorContainer,
+    () =>
+      mapTree(
+        state,
+        (x) => tf.variable(typeof x === 'number' ? tf.scalar(x) : x, false),
+        isValue,
+      ) as unknown as tf.TensorContainer,
   ) as unknown as Tree<tf.Variable>;
 }
 
@@ -224,16 +234,17 @@ function commitState(old: Tree<tf.Variable>, next: Tree<tf.Tensor>): Tree<tf.Var
  */
 export function tensorClipper(ruleOrClipper: ClipRule | Clipper, options: TensorClipperOptions = {}): TensorClipper {
   const rule: ClipRule = 'clip' in ruleOrClipper ? ruleOrClipper.rule : ruleOrClipper;
-  if (typeof rule?.apply !== 'function') throw new TypeError(`tensorClipper needs a ClipRule or a Clipper, got ${describe(ruleOrClipper)}`);
+  if (typeof rule?.apply !== 'function')
+    throw new TypeError(`tensorClipper needs a ClipRule or a Clipper, got ${describe(ruleOrClipper)}`);
   const given = options.state ?? ('clip' in ruleOrClipper ? ruleOrClipper.state : undefined);
   const initial = given === undefined ? undefined : restoreState(rule, given);
   let state: Tree<tf.Variable> =
     initial !== undefined
       ? numbersToVariables(initial)
-      : tf.tidy(() => {
+      : (tf.tidy(() => {
           const init = rule.init(tfOps) as Tree<tf.Tensor>;
           return mapTree(init, (t) => tf.variable(t, false), isLeaf) as unknown as tf.TensorContainer;
-        }) as unknown as Tree<tf.Variable>;
+        }) as unknown as Tree<tf.Variable>);
   return {
     name: rule.name,
     rule,
@@ -251,7 +262,8 @@ export function tensorClipper(ruleOrClipper: ClipRule | Clipper, options: Tensor
         const o = r.out;
         // Outputs that are the inputs themselves (an untouched gradient) are cloned, so the
         // caller owns every tensor in the result and can dispose it.
-        const own = (t: tf.Tensor) => (g.leaves.some((l) => l.values === t) || t instanceof tf.Variable ? tf.clone(t) : t);
+        const own = (t: tf.Tensor) =>
+          g.leaves.some((l) => l.values === t) || t instanceof tf.Variable ? tf.clone(t) : t;
         return {
           grads: o.grads.map(own),
           norm: own(o.norm),
@@ -310,7 +322,10 @@ export function tensorClipper(ruleOrClipper: ClipRule | Clipper, options: Tensor
 }
 
 /** Tensor form of `clipByGlobalNorm` (PyTorch `clip_grad_norm_`, Keras `global_clipnorm`). */
-export function globalNormTensorClipper(maxNorm: number, options: Omit<ClipByGlobalNormOptions, 'norm' | 'statistics'> = {}): TensorClipper {
+export function globalNormTensorClipper(
+  maxNorm: number,
+  options: Omit<ClipByGlobalNormOptions, 'norm' | 'statistics'> = {},
+): TensorClipper {
   return tensorClipper(globalNormRuleOf(maxNorm, options));
 }
 

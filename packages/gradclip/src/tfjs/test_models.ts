@@ -6,7 +6,10 @@ import * as tfl from '@tensorflow/tfjs-layers';
  * or localStorage would), lets `edit` change them (as an attacker with the file could), and
  * loads the model back.
  */
-export async function saveAndLoad(m: tfl.LayersModel, edit: (a: tf.io.ModelArtifacts) => void = () => {}): Promise<tfl.LayersModel> {
+export async function saveAndLoad(
+  m: tfl.LayersModel,
+  edit: (a: tf.io.ModelArtifacts) => void = () => {},
+): Promise<tfl.LayersModel> {
   let saved: tf.io.ModelArtifacts | undefined;
   await m.save(
     tf.io.withSaveHandler(async (a) => {

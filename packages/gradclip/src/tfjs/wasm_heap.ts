@@ -95,7 +95,8 @@ function heapKernels(memory: WebAssembly.Memory, ex: HeapExports, own: OwnExport
       ex.clamp_f32(x.byteOffset, x.length, c);
     },
     scaleInto(src, dst, s) {
-      if (!onHeap(src) || !onHeap(dst) || src.length !== dst.length) throw new RangeError('scaleInto: two heap views of the same length');
+      if (!onHeap(src) || !onHeap(dst) || src.length !== dst.length)
+        throw new RangeError('scaleInto: two heap views of the same length');
       own.scale_into(src.byteOffset, dst.byteOffset, src.length, s);
     },
   };

@@ -107,7 +107,10 @@ function partialsProgram(inputs: readonly Input[], p: number): { program: WebGLP
     .map(({ size: n, cols }, j) => {
       const lo = end;
       end += Math.ceil(n / CHUNK);
-      const fold = cols === undefined ? glslFold(p, (i) => `getX${j}(${i})`, 'start', 'stop') : glslFold2D(p, `getX${j}`, cols, 'start', 'stop');
+      const fold =
+        cols === undefined
+          ? glslFold(p, (i) => `getX${j}(${i})`, 'start', 'stop')
+          : glslFold2D(p, `getX${j}`, cols, 'start', 'stop');
       return `${j === 0 ? '' : 'else '}if (c < ${end}) {
       int start = (c - ${lo}) * ${CHUNK};
       int stop = min(start + ${CHUNK}, ${n});
@@ -143,7 +146,10 @@ void main() {
 function mergeProgram(grids: readonly Grid[], p: number, final: boolean): WebGLProgramSpec {
   // Texels past the last chunk hold zeros, which merge as nothing.
   const loops = grids
-    .map(([r, c], j) => `for (int i = 0; i < ${r}; i++) { for (int k = 0; k < ${c}; k++) { acc = mergeAcc(acc, getP${j}(2 * i, 2 * k)); } }`)
+    .map(
+      ([r, c], j) =>
+        `for (int i = 0; i < ${r}; i++) { for (int k = 0; k < ${c}; k++) { acc = mergeAcc(acc, getP${j}(2 * i, 2 * k)); } }`,
+    )
     .join('\n  ');
   const out = final
     ? `int comp = getOutputCoords();
@@ -179,7 +185,12 @@ export function webglSetNormStats(g: WebGLInternals, xs: readonly tf.TensorInfo[
       // Batch dimensions fold into one: a packed texture's layout depends only on the last two.
       const r = x.shape.length >= 2 ? x.shape[x.shape.length - 2]! : 1;
       const c = x.shape[x.shape.length - 1] ?? 1;
-      packed.push({ info: { dataId: x.dataId, shape: [size / (r * c), r, c], dtype: x.dtype }, batch: size / (r * c), rows: r, cols: c });
+      packed.push({
+        info: { dataId: x.dataId, shape: [size / (r * c), r, c], dtype: x.dtype },
+        batch: size / (r * c),
+        rows: r,
+        cols: c,
+      });
       continue;
     }
     // An unpacked tensor is presented as its texture's [rows, cols] where tfjs allows (read in
@@ -192,24 +203,57 @@ export function webglSetNormStats(g: WebGLInternals, xs: readonly tf.TensorInfo[
   for (let i = 0; i < unpacked.length; i += u) {
     const group = unpacked.slice(i, i + u);
     const { program, grid } = partialsProgram(group, p);
-    level.push({ t: g.run(program, group.map((x) => x.info), 'float32'), grid });
+    level.push({
+      t: g.run(
+        program,
+        group.map((x) => x.info),
+        'float32',
+      ),
+      grid,
+    });
   }
   for (let i = 0; i < packed.length; i += u) {
     const group = packed.slice(i, i + u);
     const { program, grid } = packedPartialsProgram(group, p);
-    level.push({ t: g.run(program, group.map((x) => x.info), 'float32'), grid });
+    level.push({
+      t: g.run(
+        program,
+        group.map((x) => x.info),
+        'float32',
+      ),
+      grid,
+    });
   }
   // Merge levels until one program can read every partials texture.
   while (level.length > u) {
     const next: { t: tf.TensorInfo; grid: Grid }[] = [];
     for (let i = 0; i < level.length; i += u) {
       const group = level.slice(i, i + u);
-      next.push({ t: g.run(mergeProgram(group.map((x) => x.grid), p, false), group.map((x) => x.t), 'float32'), grid: [1, 1] });
+      next.push({
+        t: g.run(
+          mergeProgram(
+            group.map((x) => x.grid),
+            p,
+            false,
+          ),
+          group.map((x) => x.t),
+          'float32',
+        ),
+        grid: [1, 1],
+      });
       group.forEach((x) => g.free(x.t));
     }
     level = next;
   }
-  const out = g.run(mergeProgram(level.map((x) => x.grid), p, true), level.map((x) => x.t), 'float32');
+  const out = g.run(
+    mergeProgram(
+      level.map((x) => x.grid),
+      p,
+      true,
+    ),
+    level.map((x) => x.t),
+    'float32',
+  );
   level.forEach((x) => g.free(x.t));
   return out;
 }

@@ -50,7 +50,8 @@ var<workgroup> sn : array<f32, ${WEBGPU_WORKGROUP}>;
 var<workgroup> si : array<f32, ${WEBGPU_WORKGROUP}>;
 `;
 
-const flatWorkgroup = 'i32(workgroupId.z * numWorkgroups.x * numWorkgroups.y + workgroupId.y * numWorkgroups.x + workgroupId.x)';
+const flatWorkgroup =
+  'i32(workgroupId.z * numWorkgroups.x * numWorkgroups.y + workgroupId.y * numWorkgroups.x + workgroupId.x)';
 
 function partialsProgram(k: number, p: number, workgroups: number): WebGPUProgramSpec {
   const names = Array.from({ length: k }, (_, j) => `x${j}`);
@@ -151,7 +152,9 @@ const int = (x: number) => ({ type: 'int32' as const, data: [x] });
  * intermediate buffers are released once the queued dispatches that use them have run.
  */
 export function webgpuSetNormStats(g: WebGPUInternals, xs: readonly tf.TensorInfo[], p: number): tf.TensorInfo[] {
-  const flat = xs.map((x) => ({ dataId: x.dataId, shape: [x.shape.reduce((a, b) => a * b, 1)], dtype: x.dtype })).filter((x) => x.shape[0]! > 0);
+  const flat = xs
+    .map((x) => ({ dataId: x.dataId, shape: [x.shape.reduce((a, b) => a * b, 1)], dtype: x.dtype }))
+    .filter((x) => x.shape[0]! > 0);
   const chunks = flat.map((x) => Math.ceil(x.shape[0]! / CHUNK));
   let rows = chunks.reduce((a, b) => a + b, 0) * PARTIAL_GROUP;
   let partials = g.alloc([Math.max(rows, 1), 4], 'float32');

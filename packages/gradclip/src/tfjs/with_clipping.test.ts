@@ -21,14 +21,27 @@ const read = (t: tf.Tensor) => Array.from(t.dataSync());
 /** A small dense model; big targets make big gradients. */
 function model(seed = 1): tfl.LayersModel {
   const m = tfl.sequential();
-  m.add(tfl.layers.dense({ units: 8, inputShape: [4], activation: 'tanh', kernelInitializer: tfl.initializers.glorotUniform({ seed }) }));
+  m.add(
+    tfl.layers.dense({
+      units: 8,
+      inputShape: [4],
+      activation: 'tanh',
+      kernelInitializer: tfl.initializers.glorotUniform({ seed }),
+    }),
+  );
   m.add(tfl.layers.dense({ units: 1, kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 1 }) }));
   return m;
 }
 
 function data(n: number, scale = 1000): { x: tf.Tensor2D; y: tf.Tensor2D } {
-  const x = tf.tensor2d(Array.from({ length: n * 4 }, (_, i) => Math.sin(i * 1.7)), [n, 4]);
-  const y = tf.tensor2d(Array.from({ length: n }, (_, i) => scale * Math.cos(i * 0.3)), [n, 1]);
+  const x = tf.tensor2d(
+    Array.from({ length: n * 4 }, (_, i) => Math.sin(i * 1.7)),
+    [n, 4],
+  );
+  const y = tf.tensor2d(
+    Array.from({ length: n }, (_, i) => scale * Math.cos(i * 0.3)),
+    [n, 1],
+  );
   return { x, y };
 }
 
@@ -88,8 +101,14 @@ for (const backend of BACKENDS) {
 
     it('clipnorm / clipvalue act per tensor / per element in fit', async () => {
       for (const [opts, check] of [
-        [{ clipnorm: 0.2 }, (d: number[][]) => d.forEach((t) => expect(Math.hypot(...t)).toBeLessThanOrEqual(0.1 * 0.2 * (1 + 1e-4)))],
-        [{ clipvalue: 0.05 }, (d: number[][]) => d.flat().forEach((v) => expect(Math.abs(v)).toBeLessThanOrEqual(0.1 * 0.05 * (1 + 1e-4)))],
+        [
+          { clipnorm: 0.2 },
+          (d: number[][]) => d.forEach((t) => expect(Math.hypot(...t)).toBeLessThanOrEqual(0.1 * 0.2 * (1 + 1e-4))),
+        ],
+        [
+          { clipvalue: 0.05 },
+          (d: number[][]) => d.flat().forEach((v) => expect(Math.abs(v)).toBeLessThanOrEqual(0.1 * 0.05 * (1 + 1e-4))),
+        ],
       ] as const) {
         const m = model(3);
         m.compile({ optimizer: withClipping(tf.train.sgd(0.1), opts), loss: 'meanSquaredError' });
@@ -105,7 +124,9 @@ for (const backend of BACKENDS) {
 
     it("Keras 3's only-one rule and bad options give clear errors", () => {
       const sgd = tf.train.sgd(0.1);
-      expect(() => withClipping(sgd, { clipnorm: 1, globalClipnorm: 1 })).toThrow(/only one of clipnorm, clipvalue and globalClipnorm/);
+      expect(() => withClipping(sgd, { clipnorm: 1, globalClipnorm: 1 })).toThrow(
+        /only one of clipnorm, clipvalue and globalClipnorm/,
+      );
       expect(() => withClipping(sgd, {})).toThrow(/needs one of/);
       expect(() => withClipping(sgd, { clipNorm: 1 } as never)).toThrow(/unknown option 'clipNorm'/);
       expect(() => withClipping(sgd, { globalClipnorm: -1 })).toThrow(RangeError);
@@ -206,7 +227,10 @@ for (const backend of BACKENDS) {
       expect(opt.clipper.rule.config).toEqual({ kind: 'keras', args: [{ globalClipnorm: 0.25 }] });
       expect(opt.optimizer.getClassName()).toBe('Adam');
       expect(opt.iterations).toBe(2);
-      const [w0, w1] = [await opt.optimizer.getWeights(), await (m.optimizer as ClippedOptimizer).optimizer.getWeights()];
+      const [w0, w1] = [
+        await opt.optimizer.getWeights(),
+        await (m.optimizer as ClippedOptimizer).optimizer.getWeights(),
+      ];
       expect(w0.map((w) => read(w.tensor))).toEqual(w1.map((w) => read(w.tensor)));
       // Training on: the loaded optimizer's clipper runs every batch and its output norm is ≤ c.
       const clip = opt.clipper.clip.bind(opt.clipper);
@@ -228,8 +252,16 @@ for (const backend of BACKENDS) {
 
     for (const [name, make, config] of [
       ['zClip', () => zClipTensorClipper({ warmupSteps: 2 }), { kind: 'zClip', args: [{ warmupSteps: 2 }] }],
-      ['adaGC (state grows per variable)', () => adaGCTensorClipper({ warmupSteps: 2 }), { kind: 'adaGC', args: [{ warmupSteps: 2 }] }],
-      ['autoClip (device buffer)', () => autoClipTensorClipper({ historySize: 3 }), { kind: 'autoClip', args: [{ historySize: 3 }] }],
+      [
+        'adaGC (state grows per variable)',
+        () => adaGCTensorClipper({ warmupSteps: 2 }),
+        { kind: 'adaGC', args: [{ warmupSteps: 2 }] },
+      ],
+      [
+        'autoClip (device buffer)',
+        () => autoClipTensorClipper({ historySize: 3 }),
+        { kind: 'autoClip', args: [{ historySize: 3 }] },
+      ],
     ] as const) {
       it(`a stateful clipper's state is saved with the model and restored: ${name}`, async () => {
         const m = model(6);
@@ -243,7 +275,9 @@ for (const backend of BACKENDS) {
         expect(opt.clipper.rule.config).toEqual(config);
         expect(await opt.clipper.readState()).toEqual(state);
         // The restored clipper continues exactly like the original on the same batch.
-        const grads = [{ name: m.trainableWeights[0]!.originalName, tensor: tf.onesLike(m.trainableWeights[0]!.read()) }];
+        const grads = [
+          { name: m.trainableWeights[0]!.originalName, tensor: tf.onesLike(m.trainableWeights[0]!.read()) },
+        ];
         const a = clipper.clip(grads);
         const b = opt.clipper.clip(grads);
         expect(read(b.scale)).toEqual(read(a.scale));
@@ -267,7 +301,8 @@ for (const backend of BACKENDS) {
         iterator: async () => {
           let i = 0;
           return {
-            next: async () => (i++ < 4 ? { value: { xs: x.clone(), ys: y.clone() }, done: false } : { value: undefined, done: true }),
+            next: async () =>
+              i++ < 4 ? { value: { xs: x.clone(), ys: y.clone() }, done: false } : { value: undefined, done: true },
           };
         },
         size: 4,
@@ -285,7 +320,12 @@ for (const backend of BACKENDS) {
       const b = tf.variable(tf.zeros([20]), true, `nosync_b_${backend}`);
       const x = tf.randomNormal([16, 50], 0, 10, 'float32', 4);
       const loss = () => tf.sum(tf.square(tf.add(tf.matMul(x, w), b))) as tf.Scalar;
-      for (const clip of [{ globalClipnorm: 1 }, { clipnorm: 1 }, { clipvalue: 0.1 }, { globalClipnorm: 1, nonFinite: 'skip' as const }]) {
+      for (const clip of [
+        { globalClipnorm: 1 },
+        { clipnorm: 1 },
+        { clipvalue: 0.1 },
+        { globalClipnorm: 1, nonFinite: 'skip' as const },
+      ]) {
         const opt = withClipping(tf.train.adam(0.01), clip);
         for (let i = 0; i < 2; i++) opt.minimize(loss, false, [w, b]); // slot creation
         const reads = await countReads(() => {
@@ -360,10 +400,20 @@ for (const backend of BACKENDS) {
 
     it('monitoring records norm, threshold and clipped flag on device, read after training', async () => {
       const chunks: ClipRecord[][] = [];
-      const opt = withClipping(tf.train.sgd(0.01), { globalClipnorm: 2 }, { monitor: { chunkSize: 4, onRecords: (r) => chunks.push(r) } });
+      const opt = withClipping(
+        tf.train.sgd(0.01),
+        { globalClipnorm: 2 },
+        { monitor: { chunkSize: 4, onRecords: (r) => chunks.push(r) } },
+      );
       const w = tf.variable(tf.tensor([0, 0]), true, `mon_w_${backend}`);
       // loss = g·w with g = [3, 4] then [0.3, 0.4]: gradient norm 5 (clipped) then 0.5 (not).
-      for (const g of [[3, 4], [0.3, 0.4], [3, 4], [0.3, 0.4], [3, 4]]) {
+      for (const g of [
+        [3, 4],
+        [0.3, 0.4],
+        [3, 4],
+        [0.3, 0.4],
+        [3, 4],
+      ]) {
         opt.minimize(() => tf.sum(tf.mul(w, tf.tensor(g))), false, [w]);
       }
       const recs = await opt.monitor!.read();

@@ -39,7 +39,9 @@ const isTensorClipper = (c: object): c is TensorClipper => 'clip' in c && 'readS
  */
 export function toTensorClipper(c: KerasClipOptions | TensorClipper | Clipper | ClipRule): TensorClipper {
   if (typeof c !== 'object' || c === null) {
-    throw new TypeError(`clipping must be { clipnorm | clipvalue | globalClipnorm }, a clipper or a rule, got ${describe(c)}`);
+    throw new TypeError(
+      `clipping must be { clipnorm | clipvalue | globalClipnorm }, a clipper or a rule, got ${describe(c)}`,
+    );
   }
   if (isTensorClipper(c)) return c;
   if ('apply' in c || 'clip' in c) return tensorClipper(c as ClipRule | Clipper);
@@ -81,7 +83,11 @@ const STATE_PREFIX = 'gradclip/';
  * The state's tensors with their paths: keys joined by '/', each key URI-encoded so that
  * tfjs variable names (which contain '/') cannot be confused with the nesting.
  */
-function stateLeaves(t: StateTree<tf.Variable>, path: string[] = [], out: [string, tf.Variable][] = []): [string, tf.Variable][] {
+function stateLeaves(
+  t: StateTree<tf.Variable>,
+  path: string[] = [],
+  out: [string, tf.Variable][] = [],
+): [string, tf.Variable][] {
   if (t instanceof tf.Tensor) out.push([path.map(encodeURIComponent).join('/'), t as tf.Variable]);
   else if (Array.isArray(t)) t.forEach((x: StateTree<tf.Variable>, i) => stateLeaves(x, [...path, String(i)], out));
   else if (t !== null && typeof t === 'object') {
@@ -154,10 +160,16 @@ export function registerClipperKind(kind: string, factory: (...args: never[]) =>
 }
 
 /** A saved config's field as it may appear in an error message: quoted, escaped and short. */
-const shown = (x: unknown) => (typeof x === 'string' ? JSON.stringify(x.length > 60 ? `${x.slice(0, 60)}…` : x) : describe(x));
+const shown = (x: unknown) =>
+  typeof x === 'string' ? JSON.stringify(x.length > 60 ? `${x.slice(0, 60)}…` : x) : describe(x);
 
 function clipperFromConfig(c: unknown): TensorClipper {
-  if (typeof c !== 'object' || c === null || typeof (c as RuleConfig).kind !== 'string' || !Array.isArray((c as RuleConfig).args)) {
+  if (
+    typeof c !== 'object' ||
+    c === null ||
+    typeof (c as RuleConfig).kind !== 'string' ||
+    !Array.isArray((c as RuleConfig).args)
+  ) {
     throw new TypeError(`the saved optimizer config's clipper must be { kind: string, args: [] }, got ${describe(c)}`);
   }
   const { kind, args } = c as RuleConfig;
@@ -203,7 +215,10 @@ export class ClippedOptimizer extends tf.Optimizer {
     return this.optimizer.iterations;
   }
 
-  override computeGradients(f: () => tf.Scalar, varList?: tf.Variable[]): { value: tf.Scalar; grads: tf.NamedTensorMap } {
+  override computeGradients(
+    f: () => tf.Scalar,
+    varList?: tf.Variable[],
+  ): { value: tf.Scalar; grads: tf.NamedTensorMap } {
     return this.optimizer.computeGradients(f, varList);
   }
 
@@ -215,7 +230,9 @@ export class ClippedOptimizer extends tf.Optimizer {
   override minimize(f: () => tf.Scalar, returnCost = false, varList?: tf.Variable[]): tf.Scalar | null {
     const { value, grads } = this.computeGradients(f, varList);
     try {
-      this.applyGradients(varList === undefined ? grads : varList.map((v) => ({ name: v.name, tensor: grads[v.name]! })));
+      this.applyGradients(
+        varList === undefined ? grads : varList.map((v) => ({ name: v.name, tensor: grads[v.name]! })),
+      );
     } catch (e) {
       tf.dispose(grads);
       value.dispose();
@@ -286,7 +303,13 @@ export class ClippedOptimizer extends tf.Optimizer {
     config: tf.serialization.ConfigDict,
   ): T {
     const o = config['optimizer'] as { className?: unknown; config?: unknown } | null | undefined;
-    if (typeof o !== 'object' || o === null || typeof o.className !== 'string' || typeof o.config !== 'object' || o.config === null) {
+    if (
+      typeof o !== 'object' ||
+      o === null ||
+      typeof o.className !== 'string' ||
+      typeof o.config !== 'object' ||
+      o.config === null
+    ) {
       throw new TypeError(`the saved optimizer config must hold optimizer: { className, config }, got ${describe(o)}`);
     }
     const map = tf.serialization.SerializationMap.getMap().classNameMap;
@@ -317,7 +340,8 @@ export function withClipping(
   clipping: KerasClipOptions | TensorClipper | Clipper | ClipRule,
   options: WithClippingOptions = {},
 ): ClippedOptimizer {
-  if (!(optimizer instanceof tf.Optimizer)) throw new TypeError(`optimizer must be a tf.Optimizer, got ${describe(optimizer)}`);
+  if (!(optimizer instanceof tf.Optimizer))
+    throw new TypeError(`optimizer must be a tf.Optimizer, got ${describe(optimizer)}`);
   knownOptions('options', options, ['monitor']);
   return new ClippedOptimizer(optimizer, toTensorClipper(clipping), options);
 }

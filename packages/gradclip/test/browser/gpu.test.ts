@@ -22,7 +22,9 @@ for (const backend of ['webgl', 'webgpu'] as const satisfies readonly GpuBackend
       bp.page.evaluate(
         ([s, b, a]) => {
           const t = window.gradclipTest;
-          return t.suites.use(b as GpuBackend).then(() => (t.suites[s as keyof S] as (...x: unknown[]) => unknown)(...(a as unknown[])));
+          return t.suites
+            .use(b as GpuBackend)
+            .then(() => (t.suites[s as keyof S] as (...x: unknown[]) => unknown)(...(a as unknown[])));
         },
         [suite, backend, args] as const,
       ) as Promise<Awaited<ReturnType<S[K]>>>;
@@ -43,7 +45,8 @@ for (const backend of ['webgl', 'webgpu'] as const satisfies readonly GpuBackend
     it('norms match the float64 statistics of the core (1e-5 relative), p = 1, 2, 3, ∞', async () => {
       const rows = await run('norms');
       expect(rows.length).toBeGreaterThan(20);
-      for (const r of rows) expect(Math.abs(r.got - r.want) / r.want, `${r.label}, p = ${r.p}: ${r.got} vs ${r.want}`).toBeLessThan(1e-5);
+      for (const r of rows)
+        expect(Math.abs(r.got - r.want) / r.want, `${r.label}, p = ${r.p}: ${r.got} vs ${r.want}`).toBeLessThan(1e-5);
     });
 
     it('norms of gradients as backprop leaves them (packed textures on webgl, odd shapes) match the core', async () => {
@@ -52,7 +55,8 @@ for (const backend of ['webgl', 'webgpu'] as const satisfies readonly GpuBackend
       // On webgl matMul writes packed textures: the kernel must read them as they are.
       if (backend === 'webgl') expect(packed).toEqual([true, true, true, true, true]);
       expect(rows).toHaveLength(4);
-      for (const r of rows) expect(Math.abs(r.got - r.want) / r.want, `p = ${r.p}: ${r.got} vs ${r.want}`).toBeLessThan(1e-5);
+      for (const r of rows)
+        expect(Math.abs(r.got - r.want) / r.want, `p = ${r.p}: ${r.got} vs ${r.want}`).toBeLessThan(1e-5);
     });
 
     it('the norm of 1,000 values of 1e20 is finite (3.162e21) and the clip scales them; 1e-25s do not underflow; a NaN or Infinity deep in a large tensor is found', async () => {
@@ -134,7 +138,11 @@ for (const backend of ['webgl', 'webgpu'] as const satisfies readonly GpuBackend
     it("the non-finite policy 'error' throws NonFiniteGradientError like the typed-array function", async () => {
       const rows = await run('policies', ['error']);
       expect(rows).toHaveLength(3);
-      expect(rows.map((r) => r.threw)).toEqual(['NonFiniteGradientError', 'NonFiniteGradientError', 'NonFiniteGradientError']);
+      expect(rows.map((r) => r.threw)).toEqual([
+        'NonFiniteGradientError',
+        'NonFiniteGradientError',
+        'NonFiniteGradientError',
+      ]);
       checkPolicies(rows);
     });
   });

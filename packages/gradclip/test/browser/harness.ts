@@ -60,7 +60,9 @@ export interface BrowserPage {
  */
 export async function openPage(script: string, global: string): Promise<BrowserPage> {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`the browser tests need Debian's chromium at ${CHROMIUM}: apt-get install chromium (.ci/run does this)`);
+    throw new Error(
+      `the browser tests need Debian's chromium at ${CHROMIUM}: apt-get install chromium (.ci/run does this)`,
+    );
   }
   const server = http.createServer((req, res) => {
     if (req.url === '/entry.js') {
@@ -68,7 +70,9 @@ export async function openPage(script: string, global: string): Promise<BrowserP
       res.end(script);
     } else {
       res.setHeader('content-type', 'text/html');
-      res.end('<!doctype html><meta charset="utf-8"><title>gradclip</title><script type="module" src="/entry.js"></script>');
+      res.end(
+        '<!doctype html><meta charset="utf-8"><title>gradclip</title><script type="module" src="/entry.js"></script>',
+      );
     }
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -83,7 +87,9 @@ export async function openPage(script: string, global: string): Promise<BrowserP
     });
     page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
     await page.goto(url);
-    await page.waitForFunction((g) => (window as unknown as Record<string, unknown>)[g] !== undefined, global, { timeout: 60_000 });
+    await page.waitForFunction((g) => (window as unknown as Record<string, unknown>)[g] !== undefined, global, {
+      timeout: 60_000,
+    });
     const b = browser;
     return {
       page,

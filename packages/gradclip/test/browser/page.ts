@@ -62,7 +62,11 @@ async function use(backend: GpuBackend): Promise<{ backend: string; fused: strin
   await tf.ready();
   setFusedKernelsDisabled(false);
   const kind = fusedKind();
-  return { backend: tf.getBackend(), fused: kind ?? null, registered: tf.getKernel(SET_NORM_STATS_KERNEL, backend) !== undefined };
+  return {
+    backend: tf.getBackend(),
+    fused: kind ?? null,
+    registered: tf.getKernel(SET_NORM_STATS_KERNEL, backend) !== undefined,
+  };
 }
 
 const num = async (t: tf.Tensor) => (await t.data())[0]!;
@@ -70,8 +74,17 @@ const num = async (t: tf.Tensor) => (await t.data())[0]!;
 /** Disposes every tensor of a clip result. */
 function release(r: TensorClipResult<TensorGradients>): void {
   const grads = (r.grads instanceof tf.Tensor ? [r.grads] : Object.values(r.grads)) as unknown[];
-  const ts = grads.map((g) => (g !== null && typeof g === 'object' && 'tensor' in g ? (g as { tensor: unknown }).tensor : g));
-  tf.dispose([...ts.filter((t): t is tf.Tensor => t instanceof tf.Tensor), r.norm, r.scale, r.clipped, r.finite, ...(r.threshold ? [r.threshold] : [])]);
+  const ts = grads.map((g) =>
+    g !== null && typeof g === 'object' && 'tensor' in g ? (g as { tensor: unknown }).tensor : g,
+  );
+  tf.dispose([
+    ...ts.filter((t): t is tf.Tensor => t instanceof tf.Tensor),
+    r.norm,
+    r.scale,
+    r.clipped,
+    r.finite,
+    ...(r.threshold ? [r.threshold] : []),
+  ]);
 }
 
 /** Norms of many tensor sets and p against the core's float64 statistics. */
@@ -113,7 +126,13 @@ async function norms(): Promise<{ label: string; p: number; got: number; want: n
 }
 
 /** 1,000 float32 values of 1e20 (PyTorch 1.13: inf) and of 1e-25 (squares underflow float32). */
-async function extremes(): Promise<{ big: number; bigScaled: number; tiny: number; lateNaN: number[]; lateInf: number[] }> {
+async function extremes(): Promise<{
+  big: number;
+  bigScaled: number;
+  tiny: number;
+  lateNaN: number[];
+  lateInf: number[];
+}> {
   const c = globalNormTensorClipper(1);
   const big = c.clip([tf.fill([1000], 1e20)]);
   const tiny = c.clip([tf.fill([1000], 1e-25)]);
@@ -136,7 +155,13 @@ async function extremes(): Promise<{ big: number; bigScaled: number; tiny: numbe
       cp.dispose();
     }
   }
-  const res = { big: await num(big.norm), bigScaled: (await big.grads[0]!.data())[7]!, tiny: await num(tiny.norm), lateNaN, lateInf };
+  const res = {
+    big: await num(big.norm),
+    bigScaled: (await big.grads[0]!.data())[7]!,
+    tiny: await num(tiny.norm),
+    lateNaN,
+    lateInf,
+  };
   release(big);
   release(tiny);
   return res;
@@ -185,7 +210,17 @@ async function policies(which: readonly NonFinitePolicy[]): Promise<PolicyResult
       }
       tf.dispose(ts);
       c.dispose();
-      out.push({ policy, bad, threw, wantThrew, got, want: typed.flatMap((a) => Array.from(a)), norm, wantNorm, finite });
+      out.push({
+        policy,
+        bad,
+        threw,
+        wantThrew,
+        got,
+        want: typed.flatMap((a) => Array.from(a)),
+        norm,
+        wantNorm,
+        finite,
+      });
     }
   }
   return out;
@@ -220,7 +255,12 @@ export const twins: Twin[] = [
   ['value', () => null, () => valueTensorClipper(0.3), false],
   ['agc', () => agc({ clipping: 0.05 }), () => agcTensorClipper({ clipping: 0.05 }), true],
   ['autoClip', () => autoClip({ percentile: 25 }), () => autoClipTensorClipper({ percentile: 25 }), false],
-  ['zClip', () => zClip({ warmupSteps: 4, zThresh: 1.5 }), () => zClipTensorClipper({ warmupSteps: 4, zThresh: 1.5 }), false],
+  [
+    'zClip',
+    () => zClip({ warmupSteps: 4, zThresh: 1.5 }),
+    () => zClipTensorClipper({ warmupSteps: 4, zThresh: 1.5 }),
+    false,
+  ],
   ['adaGC', () => adaGC({ warmupSteps: 4 }), () => adaGCTensorClipper({ warmupSteps: 4 }), false],
   [
     'perGroup',
@@ -259,10 +299,16 @@ async function twinSteps(): Promise<TwinResult[]> {
       const gt = Object.fromEntries(
         (['w', 'b', 'big'] as const).map((k) => [k, { values: Float32Array.from(g[k]), shape: shapes[k] }]),
       );
-      const pt = Object.fromEntries((['w', 'b', 'big'] as const).map((k) => [k, { values: params[k], shape: shapes[k] }]));
+      const pt = Object.fromEntries(
+        (['w', 'b', 'big'] as const).map((k) => [k, { values: params[k], shape: shapes[k] }]),
+      );
       const ref = tc === null ? statelessTyped(name, gt) : needsParams ? tc.clip(gt, pt) : tc.clip(gt);
       const gd = { w: tf.tensor(g.w, shapes.w), b: tf.tensor(g.b, shapes.b), big: tf.tensor(g.big, shapes.big) };
-      const pd = { w: tf.tensor(params.w, shapes.w), b: tf.tensor(params.b, shapes.b), big: tf.tensor(params.big, shapes.big) };
+      const pd = {
+        w: tf.tensor(params.w, shapes.w),
+        b: tf.tensor(params.b, shapes.b),
+        big: tf.tensor(params.big, shapes.big),
+      };
       const r = needsParams ? dc.clip(gd, pd) : dc.clip(gd);
       const clipped = (await num(r.clipped)) !== 0;
       const finite = (await num(r.finite)) !== 0;
@@ -294,7 +340,9 @@ async function twinSteps(): Promise<TwinResult[]> {
 }
 
 /** Tensors alive and backend reads after `n` clipping steps of every clipper. */
-async function leaksAndReads(n: number): Promise<{ name: string; leaked: number; buffers: number; reads: number; fused: string | null }[]> {
+async function leaksAndReads(
+  n: number,
+): Promise<{ name: string; leaked: number; buffers: number; reads: number; fused: string | null }[]> {
   const out: { name: string; leaked: number; buffers: number; reads: number; fused: string | null }[] = [];
   const b = tf.backend() as unknown as Record<string, (...a: unknown[]) => unknown>;
   let reads = 0;
@@ -310,13 +358,23 @@ async function leaksAndReads(n: number): Promise<{ name: string; leaked: number;
     const data = steps(10);
     // Every clipper, plus the policies that choose between tensors on the device.
     const clippers: [string, () => TensorClipper, boolean][] = [
-      ...twins.map(([name, , tensor, needsParams]) => [name, tensor, needsParams] as [string, () => TensorClipper, boolean]),
+      ...twins.map(
+        ([name, , tensor, needsParams]) => [name, tensor, needsParams] as [string, () => TensorClipper, boolean],
+      ),
       ["globalNorm, nonFinite 'skip'", () => globalNormTensorClipper(1, { nonFinite: 'skip' }), false],
       ["globalNorm, nonFinite 'zero'", () => globalNormTensorClipper(1, { nonFinite: 'zero' }), false],
     ];
     for (const [name, tensor, needsParams] of clippers) {
-      const gd = data.map((g) => ({ w: tf.tensor(g.w, shapes.w), b: tf.tensor(g.b, shapes.b), big: tf.tensor(g.big, shapes.big) }));
-      const pd = { w: tf.tensor(params.w, shapes.w), b: tf.tensor(params.b, shapes.b), big: tf.tensor(params.big, shapes.big) };
+      const gd = data.map((g) => ({
+        w: tf.tensor(g.w, shapes.w),
+        b: tf.tensor(g.b, shapes.b),
+        big: tf.tensor(g.big, shapes.big),
+      }));
+      const pd = {
+        w: tf.tensor(params.w, shapes.w),
+        b: tf.tensor(params.b, shapes.b),
+        big: tf.tensor(params.big, shapes.big),
+      };
       const dc = tensor();
       // One step first: a rule may create its state on the first step (AdaGC's per-tensor γ).
       const first = needsParams ? dc.clip(gd[0]!, pd) : dc.clip(gd[0]!);
@@ -348,16 +406,53 @@ async function leaksAndReads(n: number): Promise<{ name: string; leaked: number;
  * shapes included, so that the kernel reads packed textures (four values per texel, padding
  * lanes masked). Returns whether each input really was packed, and norms against the core.
  */
-async function packedNorms(): Promise<{ packed: boolean[]; rows: { p: number; got: number; want: number }[]; bad: number[] }> {
+async function packedNorms(): Promise<{
+  packed: boolean[];
+  rows: { p: number; got: number; want: number }[];
+  bad: number[];
+}> {
   const shapes: [number[], number[]][] = [
-    [[3, 4], [4, 5]],
-    [[7, 2], [2, 1]],
-    [[1, 6], [6, 9]],
-    [[2, 3, 4], [2, 4, 5]],
-    [[65, 30], [30, 33]],
+    [
+      [3, 4],
+      [4, 5],
+    ],
+    [
+      [7, 2],
+      [2, 1],
+    ],
+    [
+      [1, 6],
+      [6, 9],
+    ],
+    [
+      [2, 3, 4],
+      [2, 4, 5],
+    ],
+    [
+      [65, 30],
+      [30, 33],
+    ],
   ];
-  const ts = shapes.map(([a, b], i) => tf.matMul(tf.tensor(normal(a.reduce((x, y) => x * y), 50 + i), a), tf.tensor(normal(b.reduce((x, y) => x * y), 60 + i), b)));
-  const texData = (tf.backend() as unknown as { texData?: { get(id: object): { isPacked?: boolean } | undefined } }).texData;
+  const ts = shapes.map(([a, b], i) =>
+    tf.matMul(
+      tf.tensor(
+        normal(
+          a.reduce((x, y) => x * y),
+          50 + i,
+        ),
+        a,
+      ),
+      tf.tensor(
+        normal(
+          b.reduce((x, y) => x * y),
+          60 + i,
+        ),
+        b,
+      ),
+    ),
+  );
+  const texData = (tf.backend() as unknown as { texData?: { get(id: object): { isPacked?: boolean } | undefined } })
+    .texData;
   const packed = ts.map((t) => texData?.get(t.dataId)?.isPacked === true);
   const arrays = await Promise.all(ts.map(async (t) => Float32Array.from(await t.data())));
   const rows: { p: number; got: number; want: number }[] = [];
@@ -373,7 +468,13 @@ async function packedNorms(): Promise<{ packed: boolean[]; rows: { p: number; go
   const bad: number[] = [];
   for (const v of [NaN, Infinity]) {
     const x = tf.tensor(normal(65 * 33, 70), [65, 33]);
-    const t = tf.mul(tf.add(x, tf.scalar(0)), tf.tensor(Float32Array.from({ length: 65 * 33 }, (_, i) => (i === 1500 ? v : 1)), [65, 33]));
+    const t = tf.mul(
+      tf.add(x, tf.scalar(0)),
+      tf.tensor(
+        Float32Array.from({ length: 65 * 33 }, (_, i) => (i === 1500 ? v : 1)),
+        [65, 33],
+      ),
+    );
     for (const p of [1, 2, 3]) {
       const c = globalNormTensorClipper(1, { normType: p });
       const r = c.clip([t]);
@@ -419,7 +520,13 @@ export const suites = { use, norms, extremes, policies, twinSteps, leaksAndReads
 
 declare global {
   interface Window {
-    gradclipTest: { suites: typeof suites; tf: typeof tf; normal: typeof normal; globalNormTensorClipper: typeof globalNormTensorClipper; setFusedKernelsDisabled: typeof setFusedKernelsDisabled };
+    gradclipTest: {
+      suites: typeof suites;
+      tf: typeof tf;
+      normal: typeof normal;
+      globalNormTensorClipper: typeof globalNormTensorClipper;
+      setFusedKernelsDisabled: typeof setFusedKernelsDisabled;
+    };
   }
 }
 

@@ -24,7 +24,9 @@ export function expectAllClose(
     const a = actual[i]!;
     const d = desired[i]!;
     const ok =
-      Number.isNaN(d) || !Number.isFinite(d) ? Object.is(a, d) || (Number.isNaN(a) && Number.isNaN(d)) : Math.abs(a - d) <= atol + rtol * Math.abs(d);
+      Number.isNaN(d) || !Number.isFinite(d)
+        ? Object.is(a, d) || (Number.isNaN(a) && Number.isNaN(d))
+        : Math.abs(a - d) <= atol + rtol * Math.abs(d);
     if (!ok) bad.push(`[${i}] ${a} vs ${d}`);
   }
   expect(bad, `${what} not close (rtol ${rtol}, atol ${atol})`).toEqual([]);
@@ -57,7 +59,13 @@ const FIXTURE = new URL('../fixtures/peers/peers.json', import.meta.url);
 
 export interface PeerFixture {
   torch: string;
-  pytorch_clip_grad_norm: { normType: number | 'Infinity'; maxNorm: number; norm: number; weight: Num[]; bias: Num[] }[];
+  pytorch_clip_grad_norm: {
+    normType: number | 'Infinity';
+    maxNorm: number;
+    norm: number;
+    weight: Num[];
+    bias: Num[];
+  }[];
   timm_agc: {
     name: string;
     clipFactor: number;

@@ -73,11 +73,18 @@ const kerasClipByValue = (g: ArrayLike<number>, c: number) => Float32Array.from(
 /** (2): the clipped gradient is Keras's float32 result to 1 ulp. */
 function expectKerasFloat32(actual: ArrayLike<number>, keras: ArrayLike<number>, what: string): void {
   const d = Array.from(actual, (a, i) => ulpDistance(a, keras[i]!, 'float32'));
-  expect(Math.max(0, ...d), `${what}: ${Array.from(actual).join(', ')} vs Keras float32 ${Array.from(keras).join(', ')}`).toBeLessThanOrEqual(1);
+  expect(
+    Math.max(0, ...d),
+    `${what}: ${Array.from(actual).join(', ')} vs Keras float32 ${Array.from(keras).join(', ')}`,
+  ).toBeLessThanOrEqual(1);
 }
 
 /** `optimizer._clip_gradients(grads)` through withClipping: the gradients the wrapped optimizer is handed. */
-function clipGradients(inner: tf.Optimizer, clipping: Parameters<typeof withClipping>[1], grads: number[][]): Float32Array[] {
+function clipGradients(
+  inner: tf.Optimizer,
+  clipping: Parameters<typeof withClipping>[1],
+  grads: number[][],
+): Float32Array[] {
   const vars = grads.map((g) => variable(g.map(() => 0)));
   const { optimizer, calls } = recording(inner);
   const opt = withClipping(optimizer, clipping);
@@ -128,8 +135,12 @@ describe('Keras peer suite (withClipping with Keras-named options)', () => {
         opt.dispose();
       }
       // Only one of clipnorm, clipvalue and global_clipnorm can be set (Keras: ValueError, gradclip: TypeError)
-      expect(() => withClipping(tf.train.sgd(1.0), { clipnorm: 0.1, clipvalue: 0.1 })).toThrow(/only one of clipnorm, clipvalue and globalClipnorm/i);
-      expect(() => withClipping(tf.train.sgd(1.0), { clipnorm: 0.1, globalClipnorm: 0.1 })).toThrow(/only one of clipnorm, clipvalue and globalClipnorm/i);
+      expect(() => withClipping(tf.train.sgd(1.0), { clipnorm: 0.1, clipvalue: 0.1 })).toThrow(
+        /only one of clipnorm, clipvalue and globalClipnorm/i,
+      );
+      expect(() => withClipping(tf.train.sgd(1.0), { clipnorm: 0.1, globalClipnorm: 0.1 })).toThrow(
+        /only one of clipnorm, clipvalue and globalClipnorm/i,
+      );
     });
 
     it(`${K3}/optimizer_test.py OptimizerTest.test_clip_norm`, () => {
@@ -148,7 +159,11 @@ describe('Keras peer suite (withClipping with Keras-named options)', () => {
       const grad = new Float32Array([50, 100]);
       const globalNorm = fr(Math.sqrt(fr(fr(50 * 50) + fr(100 * 100)))); // np.linalg.norm of a float32 array
       const [g] = clipGradients(tf.train.sgd(0.01), { globalClipnorm: 1 }, [Array.from(grad)]);
-      expectAllClose(g!, Array.from(grad, (x) => fr(x / globalNorm)), TF_CLOSE);
+      expectAllClose(
+        g!,
+        Array.from(grad, (x) => fr(x / globalNorm)),
+        TF_CLOSE,
+      );
       expectKerasFloat32(g!, kerasClipByGlobalNorm([grad], 1)[0]!, 'global_clipnorm');
     });
 
@@ -166,7 +181,11 @@ describe('Keras peer suite (withClipping with Keras-named options)', () => {
 
     it(`${K3}/adam_test.py AdamTest.test_clipnorm_indexed_slices (Embedding → Flatten → Dense, Adam clipnorm 100, fit)`, async () => {
       const model = tfl.sequential({
-        layers: [tfl.layers.embedding({ inputDim: 10, outputDim: 4, inputLength: 5 }), tfl.layers.flatten(), tfl.layers.dense({ units: 2 })],
+        layers: [
+          tfl.layers.embedding({ inputDim: 10, outputDim: 4, inputLength: 5 }),
+          tfl.layers.flatten(),
+          tfl.layers.dense({ units: 2 }),
+        ],
       });
       model.compile({ optimizer: withClipping(tf.train.adam(), { clipnorm: 100 }), loss: 'meanSquaredError' });
       const x = tf.ones([8, 5]);
@@ -270,7 +289,12 @@ describe('Keras peer suite (withClipping with Keras-named options)', () => {
         const { optimizer: inner, calls } = recording(restored.optimizer);
         const again = new ClippedOptimizer(inner, restored.clipper);
         tf.tidy(() => again.applyGradients([{ name: v.name, tensor: tf.tensor1d(g) }]));
-        const expected = key === 'clipvalue' ? kerasClipByValue(g, 2) : key === 'clipnorm' ? kerasClipByNorm(g, 2) : kerasClipByGlobalNorm([g], 2)[0]!;
+        const expected =
+          key === 'clipvalue'
+            ? kerasClipByValue(g, 2)
+            : key === 'clipnorm'
+              ? kerasClipByNorm(g, 2)
+              : kerasClipByGlobalNorm([g], 2)[0]!;
         expectKerasFloat32(calls[0]!.get(v.name)!, expected, kerasName);
         opt.dispose();
         again.dispose();
@@ -286,7 +310,9 @@ describe('Keras peer suite (withClipping with Keras-named options)', () => {
         return (s + 0.5) / 2 ** 32;
       };
       const normal = () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
-      const templates = Array.from({ length: classes }, () => Array.from({ length: dim }, () => 2 * classes * uniform()));
+      const templates = Array.from({ length: classes }, () =>
+        Array.from({ length: dim }, () => 2 * classes * uniform()),
+      );
       const labels = Array.from({ length: n }, () => Math.min(classes - 1, Math.floor(uniform() * classes)));
       const x = labels.flatMap((c) => templates[c]!.map((t) => t + normal()));
       const y = labels.flatMap((c) => Array.from({ length: classes }, (_, k) => (k === c ? 1 : 0)));
@@ -300,7 +326,10 @@ describe('Keras peer suite (withClipping with Keras-named options)', () => {
       it(`${K2}/optimizer_v1_test.py KerasOptimizersTest.${name} (SGD lr 0.01 momentum 0.9, 2 epochs, acc ≥ 0.75)`, async () => {
         const { x, y } = testData(1000, 10, 2, 1337);
         const model = tfl.sequential({
-          layers: [tfl.layers.dense({ units: 20, activation: 'relu', inputShape: [10] }), tfl.layers.dense({ units: 2, activation: 'softmax' })],
+          layers: [
+            tfl.layers.dense({ units: 20, activation: 'relu', inputShape: [10] }),
+            tfl.layers.dense({ units: 2, activation: 'softmax' }),
+          ],
         });
         const opt = withClipping(tf.train.momentum(0.01, 0.9), clipping);
         model.compile({ loss: 'categoricalCrossentropy', optimizer: opt, metrics: ['acc'] });

@@ -134,7 +134,9 @@ describe(`optax peer suite (${SRC})`, () => {
     expect(() => unitReduceAxes(6, 'tf')).toThrow(RangeError);
     const shape = [2, 2, 2, 2, 2, 2];
     const g = filled(shape, 1);
-    expect(() => agc({ clipping: 0.5 }).clip([shaped(g, shape)], [shaped(filled(shape, 1), shape)])).toThrow(RangeError);
+    expect(() => agc({ clipping: 0.5 }).clip([shaped(g, shape)], [shaped(filled(shape, 1), shape)])).toThrow(
+      RangeError,
+    );
     expect(Array.from(g)).toEqual(Array.from(filled(shape, 1))); // untouched when it throws
   });
 });

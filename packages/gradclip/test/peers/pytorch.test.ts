@@ -60,7 +60,10 @@ function compareScaling(after: Float32Array[], before: Float32Array[]): number {
 }
 
 /** nn.Linear(10, 10)'s gradients in test_clip_grad_norm: arange(1, 101).view(10, 10) and ones(10) / 1000. */
-const linearGrads = () => [Float32Array.from({ length: 100 }, (_, i) => i + 1), new Float32Array(10).fill(Math.fround(1 / 1000))];
+const linearGrads = () => [
+  Float32Array.from({ length: 100 }, (_, i) => i + 1),
+  new Float32Array(10).fill(Math.fround(1 / 1000)),
+];
 
 /** A small seeded generator for upstream's torch.rand (the assertions do not depend on the draws). */
 function rand(n: number, seed: number): Float32Array {
@@ -126,7 +129,10 @@ describe(`PyTorch peer suite (${SRC})`, () => {
       compareScaling(grads, linearGrads());
 
       // Small gradients should be left unchanged
-      const small = () => [Float32Array.from(rand(100, 7 + ci), (x) => x / 10000), new Float32Array(10).fill(Math.fround(1 / 500))];
+      const small = () => [
+        Float32Array.from(rand(100, 7 + ci), (x) => x / 10000),
+        new Float32Array(10).fill(Math.fround(1 / 500)),
+      ];
       grads = small();
       normBefore = computeNorm(grads, p);
       const rs = clipByGlobalNorm(grads, maxNorm, { normType: p });
@@ -189,8 +195,10 @@ describe(`PyTorch peer suite (${SRC})`, () => {
     const runs: Run[] = [];
     for (const [one, prefix, scalars, nonFiniteNorms, finiteNorms] of table) {
       for (const error of [false, true]) {
-        for (const p of nonFiniteNorms) for (const scalar of scalars) runs.push({ p, error, scalar, one, prefix, nonFinite: true });
-        for (const p of finiteNorms) for (const scalar of scalars) runs.push({ p, error, scalar, one, prefix, nonFinite: false });
+        for (const p of nonFiniteNorms)
+          for (const scalar of scalars) runs.push({ p, error, scalar, one, prefix, nonFinite: true });
+        for (const p of finiteNorms)
+          for (const scalar of scalars) runs.push({ p, error, scalar, one, prefix, nonFinite: false });
       }
     }
     const label = (r: Run) =>
@@ -236,7 +244,7 @@ describe(`PyTorch peer suite (${SRC})`, () => {
       expect(checked).toBe(280);
     });
 
-    it('differs on purpose: ±2e200 with norm_type 2 / 3.5 overflows to inf in PyTorch; gradclip\'s norm is finite and clips correctly', () => {
+    it("differs on purpose: ±2e200 with norm_type 2 / 3.5 overflows to inf in PyTorch; gradclip's norm is finite and clips correctly", () => {
       let checked = 0;
       for (const r of runs.filter((r) => r.p > 0 && overflowOnly(r))) {
         const params = genParameters(r.scalar, r.one, r.prefix);
@@ -247,7 +255,12 @@ describe(`PyTorch peer suite (${SRC})`, () => {
         expect(res.finite, label(r)).toBe(true);
         expectAllClose([res.norm], [exact], TORCH_F64, label(r));
         const after = params.flatMap((g) => Array.from(g));
-        expectAllClose(after, all.map((x) => x / (exact + 1e-6)), TORCH_F64, label(r));
+        expectAllClose(
+          after,
+          all.map((x) => x / (exact + 1e-6)),
+          TORCH_F64,
+          label(r),
+        );
         checked++;
       }
       expect(checked).toBe(32);
@@ -265,7 +278,12 @@ describe(`PyTorch peer suite (${SRC})`, () => {
       const r0 = clipByGlobalNorm(shard0, 0.5, { normType: p, statistics: merged });
       const r1 = clipByGlobalNorm(shard1, 0.5, { normType: p, statistics: merged });
       const expected = clipByGlobalNorm(reference, 0.5, { normType: p });
-      expectAllClose([normFromStatistics(merged), r0.norm, r1.norm], [expected.norm, expected.norm, expected.norm], TORCH_F32, `p=${p} norm`);
+      expectAllClose(
+        [normFromStatistics(merged), r0.norm, r1.norm],
+        [expected.norm, expected.norm, expected.norm],
+        TORCH_F32,
+        `p=${p} norm`,
+      );
       [...shard0, ...shard1].forEach((g, k) => expectAllClose(g, reference[k]!, TORCH_F32, `p=${p} tensor ${k}`));
     }
   });

@@ -32,11 +32,18 @@ describe(`timm AGC peer suite (${SRC}, reference runs from PyTorch ${fixture.tor
       const r = agc({ clipping: run.clipFactor, eps: run.eps, layout: 'torch' }).clip(grads, params);
       run.tensors.forEach((t, i) => {
         const expected = f32(t.expected);
-        expect(maxUlps(grads[i]!.values, expected, 'float32'), `tensor ${i} [${t.shape.join(', ')}]`).toBeLessThanOrEqual(4);
+        expect(
+          maxUlps(grads[i]!.values, expected, 'float32'),
+          `tensor ${i} [${t.shape.join(', ')}]`,
+        ).toBeLessThanOrEqual(4);
         // the rule's promise, checked on the result: every unit within clip_factor · max(‖W_u‖, eps)
         const gn = unitNormsTorch(grads[i]!.values, t.shape);
         const pn = unitNormsTorch(params[i]!.values, t.shape);
-        gn.forEach((n, u) => expect(n, `tensor ${i} unit ${u}`).toBeLessThanOrEqual(run.clipFactor * Math.max(pn[u]!, run.eps) * (1 + 1e-6)));
+        gn.forEach((n, u) =>
+          expect(n, `tensor ${i} unit ${u}`).toBeLessThanOrEqual(
+            run.clipFactor * Math.max(pn[u]!, run.eps) * (1 + 1e-6),
+          ),
+        );
       });
       const changed = run.tensors.some((t) => t.grad.some((g, k) => g !== t.expected[k]));
       expect(r.clipped).toBe(changed);
@@ -46,7 +53,10 @@ describe(`timm AGC peer suite (${SRC}, reference runs from PyTorch ${fixture.tor
   it(`${SRC}: a parameter without a gradient (p.grad is None) is skipped`, () => {
     const run = fixture.timm_agc[0]!;
     const t = run.tensors[0]!;
-    const params = [{ values: f32(t.param), shape: t.shape }, { values: new Float32Array([1, 2, 3]), shape: [3] }];
+    const params = [
+      { values: f32(t.param), shape: t.shape },
+      { values: new Float32Array([1, 2, 3]), shape: [3] },
+    ];
     const g = { values: f32(t.grad), shape: t.shape };
     agc({ clipping: run.clipFactor, eps: run.eps, layout: 'torch' }).clip([g, null], params);
     expect(maxUlps(g.values, f32(t.expected), 'float32')).toBeLessThanOrEqual(4);

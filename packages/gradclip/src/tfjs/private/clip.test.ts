@@ -6,7 +6,6 @@ import { clipPerExample } from '../../privacy/per_example.js';
 import { clippedGradients, type PerExampleMethod } from './clip.js';
 import type { ModelLike } from './model.js';
 
-
 const init = (seed: number) => tfl.initializers.glorotUniform({ seed });
 const wave = (n: number, f: number, scale = 1) => Array.from({ length: n }, (_, i) => scale * Math.sin(i * f + 0.3));
 
@@ -14,7 +13,13 @@ const wave = (n: number, f: number, scale = 1) => Array.from({ length: n }, (_, 
  * The reference: per-example gradients one at a time with model.apply and tf.variableGrads,
  * read back to the host, then clipped and summed by the core's `clipPerExample` (float64).
  */
-function bruteForce(model: tfl.LayersModel, x: tf.Tensor, y: tf.Tensor, c: number, loss: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor) {
+function bruteForce(
+  model: tfl.LayersModel,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  c: number,
+  loss: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor,
+) {
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const b = x.shape[0]!;
   const per = vars.map((v) => new Float64Array(b * v.size));
@@ -79,7 +84,13 @@ const cases: Case[] = [
     model: () =>
       tfl.sequential({
         layers: [
-          tfl.layers.dense({ inputShape: [5, 4], units: 6, activation: 'relu', kernelInitializer: init(3), biasInitializer: 'ones' }),
+          tfl.layers.dense({
+            inputShape: [5, 4],
+            units: 6,
+            activation: 'relu',
+            kernelInitializer: init(3),
+            biasInitializer: 'ones',
+          }),
           tfl.layers.dense({ units: 16, activation: 'tanh', kernelInitializer: init(4) }),
           tfl.layers.flatten(),
           tfl.layers.dense({ units: 2, kernelInitializer: init(5) }),
@@ -97,7 +108,15 @@ const cases: Case[] = [
     model: () =>
       tfl.sequential({
         layers: [
-          tfl.layers.conv2d({ inputShape: [6, 6, 2], filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(6), biasInitializer: 'ones' }),
+          tfl.layers.conv2d({
+            inputShape: [6, 6, 2],
+            filters: 4,
+            kernelSize: 3,
+            padding: 'same',
+            activation: 'relu',
+            kernelInitializer: init(6),
+            biasInitializer: 'ones',
+          }),
           tfl.layers.conv2d({ filters: 5, kernelSize: 3, strides: 2, activation: 'tanh', kernelInitializer: init(7) }),
           tfl.layers.maxPooling2d({ poolSize: 2 }),
           tfl.layers.flatten(),
@@ -116,12 +135,18 @@ const cases: Case[] = [
     model: () =>
       tfl.sequential({
         layers: [
-          tfl.layers.embedding({ inputDim: 7, outputDim: 3, inputLength: 5, embeddingsInitializer: tfl.initializers.randomUniform({ minval: -1, maxval: 1, seed: 9 }) }),
+          tfl.layers.embedding({
+            inputDim: 7,
+            outputDim: 3,
+            inputLength: 5,
+            embeddingsInitializer: tfl.initializers.randomUniform({ minval: -1, maxval: 1, seed: 9 }),
+          }),
           tfl.layers.flatten(),
           tfl.layers.dense({ units: 2, kernelInitializer: init(10) }),
         ],
       }),
-    x: () => tf.tensor2d([1, 2, 1, 1, 6, 0, 0, 0, 3, 4, 5, 5, 5, 5, 5, 2, 3, 4, 2, 3, 6, 1, 6, 1, 6, 0, 1, 2, 3, 4], [B, 5]),
+    x: () =>
+      tf.tensor2d([1, 2, 1, 1, 6, 0, 0, 0, 3, 4, 5, 5, 5, 5, 5, 2, 3, 4, 2, 3, 6, 1, 6, 1, 6, 0, 1, 2, 3, 4], [B, 5]),
     y: () => tf.tensor2d(wave(B * 2, 1.1, 2), [B, 2]),
     loss: 'meanSquaredError',
     expect: 'ghost',
@@ -132,7 +157,9 @@ const cases: Case[] = [
     name: 'functional model (microbatch fallback)',
     model: () => {
       const input = tfl.input({ shape: [4] });
-      const h = tfl.layers.dense({ units: 5, activation: 'relu', kernelInitializer: init(13) }).apply(input) as tfl.SymbolicTensor;
+      const h = tfl.layers
+        .dense({ units: 5, activation: 'relu', kernelInitializer: init(13) })
+        .apply(input) as tfl.SymbolicTensor;
       const out = tfl.layers.dense({ units: 2, kernelInitializer: init(14) }).apply(h) as tfl.SymbolicTensor;
       return tfl.model({ inputs: input, outputs: out });
     },
@@ -159,59 +186,81 @@ const cases: Case[] = [
   },
 ];
 
-describe.each(BACKENDS)('clippedGradients equals brute-force per-example clipping (1e-5 relative) — %s backend', (backend) => {
-  beforeAll(() => useBackend(backend));
-  for (const cs of cases.filter((c) => backend === 'cpu' || !c.cpuOnly)) {
-    for (const method of ['auto', 'microbatch'] as PerExampleMethod[]) {
-      if (method === 'microbatch' && cs.expect === 'microbatch') continue;
-      it(`${cs.name} — method ${method}`, () => {
-        const model = cs.model();
-        model.compile({ optimizer: 'sgd', loss: cs.loss });
-        const x = cs.x();
-        const y = cs.y();
-        type LossHolder = { lossFunctions?: ((a: tf.Tensor, b: tf.Tensor) => tf.Tensor)[]; model?: LossHolder };
-        const holder = model as unknown as LossHolder;
-        const lossFn = (holder.lossFunctions ?? holder.model!.lossFunctions!)[0]!;
-        // C at the median norm: about half the examples are clipped, half are not.
-        const probe = bruteForce(model, x, y, Infinity, lossFn);
-        const c = [...probe.norms].sort((a, b) => a - b)[B / 2]!;
-        const ref = bruteForce(model, x, y, c, lossFn);
-        const before = tf.memory().numTensors;
-        const typed: ModelLike = model; // a tfjs-layers model fits the structural type
-        const got = clippedGradients(typed, x, y, c, { method });
-        expect(got.method).toBe(method === 'auto' ? cs.expect : 'microbatch');
-        expect(relErr(got.norms.dataSync(), ref.norms)).toBeLessThan(1e-5);
-        for (let k = 0; k < probe.norms.length; k++) expect(Math.abs(got.norms.dataSync()[k]! / ref.norms[k]! - 1)).toBeLessThan(1e-5);
-        for (const { name, values } of ref.sums) {
-          expect(got.grads[name], name).toBeDefined();
-          expect(relErr(got.grads[name]!.dataSync(), values), name).toBeLessThan(1e-5);
-        }
-        // Σ ℓᵢ is the plain loss sum.
-        const lossSum = tf.tidy(() => tf.sum(lossFn(y, model.apply(x) as tf.Tensor)).dataSync()[0]!);
-        expect(got.lossSum.dataSync()[0]).toBeCloseTo(lossSum, 4);
-        tf.dispose([got.norms, got.lossSum, ...Object.values(got.grads)]);
-        expect(tf.memory().numTensors).toBe(before); // nothing leaked
-        tf.dispose([x, y]);
-        model.dispose();
-      });
+describe.each(BACKENDS)(
+  'clippedGradients equals brute-force per-example clipping (1e-5 relative) — %s backend',
+  (backend) => {
+    beforeAll(() => useBackend(backend));
+    for (const cs of cases.filter((c) => backend === 'cpu' || !c.cpuOnly)) {
+      for (const method of ['auto', 'microbatch'] as PerExampleMethod[]) {
+        if (method === 'microbatch' && cs.expect === 'microbatch') continue;
+        it(`${cs.name} — method ${method}`, () => {
+          const model = cs.model();
+          model.compile({ optimizer: 'sgd', loss: cs.loss });
+          const x = cs.x();
+          const y = cs.y();
+          type LossHolder = { lossFunctions?: ((a: tf.Tensor, b: tf.Tensor) => tf.Tensor)[]; model?: LossHolder };
+          const holder = model as unknown as LossHolder;
+          const lossFn = (holder.lossFunctions ?? holder.model!.lossFunctions!)[0]!;
+          // C at the median norm: about half the examples are clipped, half are not.
+          const probe = bruteForce(model, x, y, Infinity, lossFn);
+          const c = [...probe.norms].sort((a, b) => a - b)[B / 2]!;
+          const ref = bruteForce(model, x, y, c, lossFn);
+          const before = tf.memory().numTensors;
+          const typed: ModelLike = model; // a tfjs-layers model fits the structural type
+          const got = clippedGradients(typed, x, y, c, { method });
+          expect(got.method).toBe(method === 'auto' ? cs.expect : 'microbatch');
+          expect(relErr(got.norms.dataSync(), ref.norms)).toBeLessThan(1e-5);
+          for (let k = 0; k < probe.norms.length; k++)
+            expect(Math.abs(got.norms.dataSync()[k]! / ref.norms[k]! - 1)).toBeLessThan(1e-5);
+          for (const { name, values } of ref.sums) {
+            expect(got.grads[name], name).toBeDefined();
+            expect(relErr(got.grads[name]!.dataSync(), values), name).toBeLessThan(1e-5);
+          }
+          // Σ ℓᵢ is the plain loss sum.
+          const lossSum = tf.tidy(() => tf.sum(lossFn(y, model.apply(x) as tf.Tensor)).dataSync()[0]!);
+          expect(got.lossSum.dataSync()[0]).toBeCloseTo(lossSum, 4);
+          tf.dispose([got.norms, got.lossSum, ...Object.values(got.grads)]);
+          expect(tf.memory().numTensors).toBe(before); // nothing leaked
+          tf.dispose([x, y]);
+          model.dispose();
+        });
+      }
     }
-  }
-});
+  },
+);
 
 describe('clippedGradients: models and arguments it refuses', () => {
   beforeAll(() => useBackend('cpu'));
   it('BatchNormalization mixes examples: a TypeError', () => {
-    const model = tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [2], units: 2 }), tfl.layers.batchNormalization(), tfl.layers.dense({ units: 1 })] });
+    const model = tfl.sequential({
+      layers: [
+        tfl.layers.dense({ inputShape: [2], units: 2 }),
+        tfl.layers.batchNormalization(),
+        tfl.layers.dense({ units: 1 }),
+      ],
+    });
     model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
-    expect(() => clippedGradients(model as unknown as ModelLike, tf.ones([2, 2]), tf.ones([2, 1]), 1)).toThrow(/BatchNormalization.*mixes the examples/);
+    expect(() => clippedGradients(model as unknown as ModelLike, tf.ones([2, 2]), tf.ones([2, 1]), 1)).toThrow(
+      /BatchNormalization.*mixes the examples/,
+    );
   });
   it("method 'ghost' on an unsupported model says why; bad C and batch mismatch are named", () => {
-    const model = tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [2], units: 2 }), tfl.layers.dropout({ rate: 0.5 }), tfl.layers.dense({ units: 1 })] });
+    const model = tfl.sequential({
+      layers: [
+        tfl.layers.dense({ inputShape: [2], units: 2 }),
+        tfl.layers.dropout({ rate: 0.5 }),
+        tfl.layers.dense({ units: 1 }),
+      ],
+    });
     model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
     const m = model as unknown as ModelLike;
-    expect(() => clippedGradients(m, tf.ones([2, 2]), tf.ones([2, 1]), 1, { method: 'ghost' })).toThrow(/Dropout\) is random in training/);
+    expect(() => clippedGradients(m, tf.ones([2, 2]), tf.ones([2, 1]), 1, { method: 'ghost' })).toThrow(
+      /Dropout\) is random in training/,
+    );
     expect(() => clippedGradients(m, tf.ones([2, 2]), tf.ones([2, 1]), 0)).toThrow(/l2NormClip must be > 0, got 0/);
     expect(() => clippedGradients(m, tf.ones([2, 2]), tf.ones([3, 1]), 1)).toThrow(/x has 2 examples but y has 3/);
-    expect(() => clippedGradients(m, tf.ones([2, 2]), tf.ones([2, 1]), 1, { method: 'fast' as 'auto' })).toThrow(/method must be one of/);
+    expect(() => clippedGradients(m, tf.ones([2, 2]), tf.ones([2, 1]), 1, { method: 'fast' as 'auto' })).toThrow(
+      /method must be one of/,
+    );
   });
 });

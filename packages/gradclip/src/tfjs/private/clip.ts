@@ -63,7 +63,8 @@ export function clippedGradients(
   options: ClippedGradientsOptions = {},
 ): ClippedGradients {
   knownOptions('clippedGradients options', options, ['method', 'loss']);
-  if (typeof l2NormClip !== 'number') throw new TypeError(`l2NormClip must be a number > 0, got ${describe(l2NormClip)}`);
+  if (typeof l2NormClip !== 'number')
+    throw new TypeError(`l2NormClip must be a number > 0, got ${describe(l2NormClip)}`);
   if (!(l2NormClip > 0)) throw new RangeError(`l2NormClip must be > 0, got ${l2NormClip}`);
   const method = oneOf('method', options.method ?? 'auto', ['auto', 'ghost', 'microbatch'] as const);
   if (x.shape[0] !== y.shape[0]) {
@@ -124,7 +125,13 @@ function ghostClip(
   return { grads, norms, lossSum: lossSum!, method: 'ghost' };
 }
 
-function microbatchClip(model: ModelLike, x: tf.Tensor, y: tf.Tensor, c: number, loss: PerExampleLoss): ClippedGradients {
+function microbatchClip(
+  model: ModelLike,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  c: number,
+  loss: PerExampleLoss,
+): ClippedGradients {
   const vars = variablesOf(model);
   const b = x.shape[0]!;
   let acc: tf.NamedTensorMap = Object.fromEntries(vars.map((v) => [v.name, tf.zerosLike(v)]));

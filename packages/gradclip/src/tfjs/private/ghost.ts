@@ -77,7 +77,11 @@ export function capturedNormSq(c: Captured, delta: tf.Tensor): tf.Tensor1D {
     const step = c.step;
     switch (step.kind) {
       case 'dense':
-        return linearNormSq(c.input as tf.Tensor3D, tf.reshape(delta, [b, -1, step.kernel.shape[1]!]), step.bias !== null);
+        return linearNormSq(
+          c.input as tf.Tensor3D,
+          tf.reshape(delta, [b, -1, step.kernel.shape[1]!]),
+          step.bias !== null,
+        );
       case 'conv2d': {
         const cols = patches(c.input as tf.Tensor4D, step.kernel.shape, step.strides, step.padding, step.dilations);
         return linearNormSq(cols, tf.reshape(delta, [b, -1, step.kernel.shape[3]!]), step.bias !== null);

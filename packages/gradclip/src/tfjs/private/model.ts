@@ -39,7 +39,13 @@ interface LayerInternals {
 
 /** A layer of the ghost-clipping forward pass. */
 export type GhostStep =
-  | { kind: 'dense'; layer: LayerLike; kernel: tf.Variable; bias: tf.Variable | null; activation: LayerInternals['activation'] }
+  | {
+      kind: 'dense';
+      layer: LayerLike;
+      kernel: tf.Variable;
+      bias: tf.Variable | null;
+      activation: LayerInternals['activation'];
+    }
   | {
       kind: 'conv2d';
       layer: LayerLike;
@@ -78,8 +84,20 @@ export function ghostPlan(model: ModelLike): GhostStep[] | string {
       continue;
     }
     if (cls === 'Dense' && l.kernel) {
-      steps.push({ kind: 'dense', layer, kernel: l.kernel.read() as tf.Variable, bias: (l.bias?.read() ?? null) as tf.Variable | null, activation: l.activation });
-    } else if (cls === 'Conv2D' && l.kernel && l.dataFormat === 'channelsLast' && l.rank === 2 && l.padding !== 'causal') {
+      steps.push({
+        kind: 'dense',
+        layer,
+        kernel: l.kernel.read() as tf.Variable,
+        bias: (l.bias?.read() ?? null) as tf.Variable | null,
+        activation: l.activation,
+      });
+    } else if (
+      cls === 'Conv2D' &&
+      l.kernel &&
+      l.dataFormat === 'channelsLast' &&
+      l.rank === 2 &&
+      l.padding !== 'causal'
+    ) {
       steps.push({
         kind: 'conv2d',
         layer,
@@ -97,7 +115,8 @@ export function ghostPlan(model: ModelLike): GhostStep[] | string {
     }
     const own = steps[steps.length - 1]!;
     const used = own.kind === 'embedding' ? 1 : own.kind === 'other' ? 0 : own.bias ? 2 : 1;
-    if (layer.trainableWeights.length !== used) return `layer ${layer.name} (${cls}) has weights ghost clipping does not know`;
+    if (layer.trainableWeights.length !== used)
+      return `layer ${layer.name} (${cls}) has weights ghost clipping does not know`;
   }
   return steps;
 }
@@ -152,7 +171,14 @@ export function ghostForward(
         break;
       }
       case 'conv2d': {
-        let z: tf.Tensor = tf.conv2d(h as tf.Tensor4D, step.kernel as tf.Tensor4D, step.strides, step.padding, 'NHWC', step.dilations);
+        let z: tf.Tensor = tf.conv2d(
+          h as tf.Tensor4D,
+          step.kernel as tf.Tensor4D,
+          step.strides,
+          step.padding,
+          'NHWC',
+          step.dilations,
+        );
         if (step.bias) z = tf.add(z, step.bias);
         // A clone (shares the data): the captured tensor is disposed later, the input must not be.
         if (capture) capture.push({ step, input: tf.keep(tf.clone(h)) });
@@ -182,7 +208,7 @@ export function probeShapes(steps: readonly GhostStep[], inputShape: readonly nu
   const out: number[][] = [];
   for (const step of steps) {
     const next = step.layer.computeOutputShape(shape) as (number | null)[];
-    if (step.kind !== 'other') out.push(next.map((d, i) => (d === null ? inputShape[i] ?? -1 : d)));
+    if (step.kind !== 'other') out.push(next.map((d, i) => (d === null ? (inputShape[i] ?? -1) : d)));
     shape = next;
   }
   return out;
@@ -192,8 +218,14 @@ export function probeShapes(steps: readonly GhostStep[], inputShape: readonly nu
 export function perExampleLoss(loss: PerExampleLoss, yTrue: tf.Tensor, yPred: tf.Tensor): tf.Tensor1D {
   const l = loss(yTrue, yPred);
   if (l.rank === 1) return l as tf.Tensor1D;
-  if (l.rank === 0) throw new TypeError('loss must return one value per example (a tensor with the batch dimension first), got a scalar');
-  return tf.mean(l, Array.from({ length: l.rank - 1 }, (_, i) => i + 1));
+  if (l.rank === 0)
+    throw new TypeError(
+      'loss must return one value per example (a tensor with the batch dimension first), got a scalar',
+    );
+  return tf.mean(
+    l,
+    Array.from({ length: l.rank - 1 }, (_, i) => i + 1),
+  );
 }
 
 /** The compiled model's loss function (tfjs-layers' losses already return one value per example). */
@@ -201,7 +233,9 @@ export function compiledLoss(model: ModelLike): PerExampleLoss {
   const m = model as unknown as { lossFunctions?: PerExampleLoss[]; model?: { lossFunctions?: PerExampleLoss[] } };
   const fns = m.lossFunctions ?? m.model?.lossFunctions;
   if (!fns || fns.length !== 1) {
-    throw new TypeError('model must be compiled with one loss (or pass options.loss: (yTrue, yPred) => per-example loss)');
+    throw new TypeError(
+      'model must be compiled with one loss (or pass options.loss: (yTrue, yPred) => per-example loss)',
+    );
   }
   return fns[0]!;
 }

@@ -27,8 +27,17 @@ function blobs(n: number) {
 function classifier(optimizer: tf.Optimizer | string = 'sgd') {
   const m = tfl.sequential({
     layers: [
-      tfl.layers.dense({ inputShape: [2], units: 8, activation: 'relu', kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) }),
-      tfl.layers.dense({ units: 2, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }) }),
+      tfl.layers.dense({
+        inputShape: [2],
+        units: 8,
+        activation: 'relu',
+        kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }),
+      }),
+      tfl.layers.dense({
+        units: 2,
+        activation: 'softmax',
+        kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }),
+      }),
     ],
   });
   m.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
@@ -36,7 +45,10 @@ function classifier(optimizer: tf.Optimizer | string = 'sgd') {
 }
 
 function accuracy(m: tfl.LayersModel, xs: tf.Tensor, ys: tf.Tensor): number {
-  return tf.tidy(() => tf.mean(tf.cast(tf.equal(tf.argMax(m.predict(xs) as tf.Tensor, 1), tf.argMax(ys, 1)), 'float32')).dataSync()[0]!);
+  return tf.tidy(
+    () =>
+      tf.mean(tf.cast(tf.equal(tf.argMax(m.predict(xs) as tf.Tensor, 1), tf.argMax(ys, 1)), 'float32')).dataSync()[0]!,
+  );
 }
 
 describe('privateFit', () => {
@@ -84,7 +96,14 @@ describe('privateFit', () => {
 
   it('calibrates σ for targetEpsilon and stays within it', async () => {
     const { xs, ys } = blobs(200);
-    const r = await privateFit(classifier(), xs, ys, { l2NormClip: 1, targetEpsilon: 2, delta: 1e-5, epochs: 2, batchSize: 20, insecureSeed: 4 });
+    const r = await privateFit(classifier(), xs, ys, {
+      l2NormClip: 1,
+      targetEpsilon: 2,
+      delta: 1e-5,
+      epochs: 2,
+      batchSize: 20,
+      insecureSeed: 4,
+    });
     expect(r.epsilon).toBeLessThanOrEqual(2);
     expect(r.epsilon).toBeGreaterThan(1.5); // the smallest σ on the grid: close to the budget
     expect(r.accountant.steps).toBe(20);
@@ -113,22 +132,46 @@ describe('privateFit', () => {
   it('model.save keeps the accountant; a later run continues it', async () => {
     const { xs, ys } = blobs(100);
     const model = classifier();
-    const r = await privateFit(model, xs, ys, { l2NormClip: 1, noiseMultiplier: 2, epochs: 1, batchSize: 10, insecureSeed: 6 });
+    const r = await privateFit(model, xs, ys, {
+      l2NormClip: 1,
+      noiseMultiplier: 2,
+      epochs: 1,
+      batchSize: 10,
+      insecureSeed: 6,
+    });
     let saved: tf.io.ModelArtifacts | undefined;
-    await model.save(tf.io.withSaveHandler(async (a) => ((saved = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
+    await model.save(
+      tf.io.withSaveHandler(
+        async (a) => ((saved = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }),
+      ),
+    );
     const loaded = await tfl.loadLayersModel(tf.io.fromMemory(saved!));
     const restored = accountantOf(loaded);
     expect(restored).toBeInstanceOf(RDPAccountant);
     expect(restored!.toJSON()).toEqual(r.accountant.toJSON());
     loaded.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
-    const again = await privateFit(loaded, xs, ys, { l2NormClip: 1, noiseMultiplier: 2, epochs: 1, batchSize: 10, insecureSeed: 7 });
+    const again = await privateFit(loaded, xs, ys, {
+      l2NormClip: 1,
+      noiseMultiplier: 2,
+      epochs: 1,
+      batchSize: 10,
+      insecureSeed: 7,
+    });
     expect(again.accountant.steps).toBe(20);
     expect(again.epsilon).toBe(privacySpent({ sampleRate: 0.1, noiseMultiplier: 2, steps: 20, delta: 1e-5 }).epsilon);
     // A budget given to a continued run covers the earlier steps too.
-    const third = await privateFit(loaded, xs, ys, { l2NormClip: 1, targetEpsilon: 1.5, epochs: 1, batchSize: 10, insecureSeed: 8 });
+    const third = await privateFit(loaded, xs, ys, {
+      l2NormClip: 1,
+      targetEpsilon: 1.5,
+      epochs: 1,
+      batchSize: 10,
+      insecureSeed: 8,
+    });
     expect(third.accountant.steps).toBe(30);
     expect(third.epsilon).toBeLessThanOrEqual(1.5);
-    expect(third.noiseMultiplier).toBeGreaterThan(noiseMultiplierFor({ targetEpsilon: 1.5, delta: 1e-5, sampleRate: 0.1, steps: 10 }));
+    expect(third.noiseMultiplier).toBeGreaterThan(
+      noiseMultiplierFor({ targetEpsilon: 1.5, delta: 1e-5, sampleRate: 0.1, steps: 10 }),
+    );
     tf.dispose([xs, ys]);
   });
 
@@ -153,12 +196,20 @@ describe('privateFit', () => {
   it('rejects bad options by name', async () => {
     const { xs, ys } = blobs(20);
     const m = classifier();
-    await expect(privateFit(m, xs, ys, { l2NormClip: 1, epochs: 1 })).rejects.toThrow(/exactly one of noiseMultiplier and targetEpsilon/);
+    await expect(privateFit(m, xs, ys, { l2NormClip: 1, epochs: 1 })).rejects.toThrow(
+      /exactly one of noiseMultiplier and targetEpsilon/,
+    );
     await expect(privateFit(m, xs, ys, { noiseMultiplier: 1 })).rejects.toThrow(/needs l2NormClip/);
-    await expect(privateFit(m, xs, ys, { l2NormClip: 1, noiseMultiplier: 1, batchSize: 50 })).rejects.toThrow(/batchSize must be ≤ the number of examples \(20\), got 50/);
+    await expect(privateFit(m, xs, ys, { l2NormClip: 1, noiseMultiplier: 1, batchSize: 50 })).rejects.toThrow(
+      /batchSize must be ≤ the number of examples \(20\), got 50/,
+    );
     await expect(privateFit(m, xs, ys, { l2NormClip: -1, noiseMultiplier: 1 })).rejects.toThrow(/l2NormClip/);
-    await expect(privateFit(m, xs, ys, { l2NormClip: 1, noiseMultiplier: 1, delta: 2 })).rejects.toThrow(/delta must be in \(0, 1\), got 2/);
-    await expect(privateFit(m, xs, ys, { l2NormClip: 1, noiseMultiplier: 1, sampling: 'random' as 'poisson' })).rejects.toThrow(/sampling must be one of/);
+    await expect(privateFit(m, xs, ys, { l2NormClip: 1, noiseMultiplier: 1, delta: 2 })).rejects.toThrow(
+      /delta must be in \(0, 1\), got 2/,
+    );
+    await expect(
+      privateFit(m, xs, ys, { l2NormClip: 1, noiseMultiplier: 1, sampling: 'random' as 'poisson' }),
+    ).rejects.toThrow(/sampling must be one of/);
     tf.dispose([xs, ys]);
   });
 });

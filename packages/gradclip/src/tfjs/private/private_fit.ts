@@ -121,10 +121,22 @@ export async function privateFit(
   options: PrivateFitOptions,
 ): Promise<PrivateFitResult> {
   knownOptions('privateFit options', options, [
-    'l2NormClip', 'adaptiveClipping', 'noiseMultiplier', 'targetEpsilon', 'delta', 'epochs', 'batchSize',
-    'sampling', 'method', 'loss', 'accountant', 'callbacks', 'insecureSeed',
+    'l2NormClip',
+    'adaptiveClipping',
+    'noiseMultiplier',
+    'targetEpsilon',
+    'delta',
+    'epochs',
+    'batchSize',
+    'sampling',
+    'method',
+    'loss',
+    'accountant',
+    'callbacks',
+    'insecureSeed',
   ]);
-  if (options === undefined) throw new TypeError('privateFit needs options { l2NormClip, noiseMultiplier | targetEpsilon, … }');
+  if (options === undefined)
+    throw new TypeError('privateFit needs options { l2NormClip, noiseMultiplier | targetEpsilon, … }');
   const optimizer = model.optimizer;
   if (!optimizer) throw new TypeError('model must be compiled with an optimizer before privateFit');
   const n = xs.shape[0]!;
@@ -139,7 +151,8 @@ export async function privateFit(
   const stepsPerEpoch = Math.max(1, Math.round(n / batchSize));
 
   const accountant = options.accountant ?? accountantOf(model) ?? new RDPAccountant();
-  if (!(accountant instanceof RDPAccountant)) throw new TypeError(`accountant must be an RDPAccountant, got ${describe(accountant)}`);
+  if (!(accountant instanceof RDPAccountant))
+    throw new TypeError(`accountant must be an RDPAccountant, got ${describe(accountant)}`);
   let sigma: number;
   if ((options.noiseMultiplier === undefined) === (options.targetEpsilon === undefined)) {
     throw new TypeError('privateFit needs exactly one of noiseMultiplier and targetEpsilon');
@@ -147,14 +160,23 @@ export async function privateFit(
   if (options.noiseMultiplier !== undefined) sigma = checkNoiseMultiplier('noiseMultiplier', options.noiseMultiplier);
   else {
     // The budget is for the whole life of the model: steps the accountant already holds count.
-    sigma = noiseMultiplierFor({ targetEpsilon: options.targetEpsilon!, delta, sampleRate: q, steps: epochs * stepsPerEpoch, accountant });
+    sigma = noiseMultiplierFor({
+      targetEpsilon: options.targetEpsilon!,
+      delta,
+      sampleRate: q,
+      steps: epochs * stepsPerEpoch,
+      accountant,
+    });
   }
 
   let adaptive: AdaptiveClip | null = null;
   let clip: number;
   if (options.adaptiveClipping !== undefined) {
     const initialClip = options.adaptiveClipping.initialClip ?? options.l2NormClip;
-    adaptive = new AdaptiveClip(batchSize, { ...options.adaptiveClipping, ...(initialClip === undefined ? {} : { initialClip }) });
+    adaptive = new AdaptiveClip(batchSize, {
+      ...options.adaptiveClipping,
+      ...(initialClip === undefined ? {} : { initialClip }),
+    });
     clip = adaptive.clip;
   } else {
     if (options.l2NormClip === undefined) throw new TypeError('privateFit needs l2NormClip (or adaptiveClipping)');
@@ -163,7 +185,9 @@ export async function privateFit(
   // Gradient noise multiplier: σ itself, or σ_Δ when the clipped-count query shares the budget.
   const gradientSigma = adaptive ? adaptive.gradientNoiseMultiplier(sigma) : sigma;
 
-  const random: RandomSource = randomFrom(options.insecureSeed === undefined ? {} : { insecureSeed: options.insecureSeed });
+  const random: RandomSource = randomFrom(
+    options.insecureSeed === undefined ? {} : { insecureSeed: options.insecureSeed },
+  );
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const history: PrivateFitEpoch[] = [];
   let batch = 0;
@@ -289,7 +313,8 @@ function shuffled(n: number, random: RandomSource): Uint32Array {
 
 /** Stores the accountant in the model's user-defined metadata (kept by `model.save`). */
 export function attachAccountant(model: ModelLike, accountant: RDPAccountant): void {
-  if (!model.setUserDefinedMetadata) throw new TypeError('model has no setUserDefinedMetadata: not a tfjs-layers model?');
+  if (!model.setUserDefinedMetadata)
+    throw new TypeError('model has no setUserDefinedMetadata: not a tfjs-layers model?');
   const old = (model.getUserDefinedMetadata?.() ?? {}) as Record<string, unknown>;
   model.setUserDefinedMetadata({ ...old, [ACCOUNTANT_METADATA_KEY]: accountant.toJSON() });
 }
