@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { build, createServer, preview, type PreviewServer, type ViteDevServer } from 'vite';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StepRecord } from '../src/train.js';
 
@@ -322,6 +323,64 @@ describe('playground production build (vite build + vite preview) in Chromium', 
     }
     expect(recs.filter((r) => r.clipped).length).toBeGreaterThan(5);
     expect(problems).toEqual([]);
+  });
+
+  it('fuzz: hostile query strings never break the built page (issue 12)', async () => {
+    const keys = [
+      'method',
+      'tau',
+      'agc',
+      'pct',
+      'z',
+      'ema',
+      'warmup',
+      'lrel',
+      'lr',
+      'T',
+      'scale',
+      'seed',
+      'steps',
+      'lang',
+      'backend',
+    ];
+    const value = fc.oneof(
+      fc.constantFrom(
+        '__proto__',
+        'constructor',
+        'NaN',
+        'Infinity',
+        '-1',
+        '1e308',
+        '',
+        '<img src=x onerror=alert(1)>',
+        '%00',
+        'webgpu',
+      ),
+      fc.string({ maxLength: 12 }),
+      fc.double().map(String),
+    );
+    const queries = fc.sample(
+      fc
+        .array(fc.tuple(fc.constantFrom(...keys, 'toString', 'x'), value), { maxLength: 5 })
+        .map((pairs) => new URLSearchParams(pairs).toString()),
+      { seed: 1211, numRuns: 8 },
+    );
+    const protoSize = await page.evaluate(() => Object.getOwnPropertyNames(Object.prototype).length);
+    for (const q of queries) {
+      const before = problems.length;
+      await page.goto(`${base}?${q}&backend=cpu`);
+      await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+      const s = (await page.evaluate(() => window.playground.settings())) as unknown as Record<string, unknown>;
+      // Every setting is a valid value (unknown or bad ones fall back to the defaults).
+      expect(['none', 'globalNorm', 'value', 'perTensor', 'agc', 'autoClip', 'zClip', 'adaGC'], q).toContain(
+        s['method'],
+      );
+      for (const k of ['threshold', 'learningRate', 'seqLen', 'maxSteps'])
+        expect(Number.isFinite(s[k]), `${q}: ${k}`).toBe(true);
+      expect(await page.evaluate(() => document.querySelectorAll('img[src="x"]').length), q).toBe(0);
+      expect(await page.evaluate(() => Object.getOwnPropertyNames(Object.prototype).length), q).toBe(protoSize);
+      expect(problems.slice(before), q).toEqual([]);
+    }
   });
 
   it('every method trains after switching to it in the controls', async () => {
