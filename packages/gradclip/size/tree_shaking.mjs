@@ -22,7 +22,7 @@ async function kindsIn(code) {
     logLevel: 'silent',
   });
   const out = r.outputFiles[0].text;
-  return { out, kinds: [...new Set([...out.matchAll(/ruleKind\d*\("(\w+)"/g)].map((m) => m[1]))].sort() };
+  return { out, kinds: [...new Set([...out.matchAll(/ruleKind\d*\(\s*"(\w+)"/g)].map((m) => m[1]))].sort() };
 }
 
 const cases = [
@@ -42,6 +42,6 @@ for (const [code, expected] of cases) {
     `${code}\n  carries the clipper kinds ${JSON.stringify(kinds)}, expected ${JSON.stringify(expected)}`,
   );
   if (code.includes('tfjs'))
-    assert.match(out, /registerClass\(ClippedOptimizer\d*\)/, `${code}\n  lost the optimizer class registration`);
+    assert.match(out, /registerClass\(\s*ClippedOptimizer\d*\s*\)/, `${code}\n  lost the optimizer class registration`);
   console.log(`tree-shaking: ${code.replace(/;.*$/, '')} → ${kinds.length ? kinds.join(', ') : 'no adaptive clipper'}`);
 }
