@@ -27,7 +27,7 @@ import { chartRows } from './rows.js';
 import { Trainer, type StepRecord } from './train.js';
 import { addingProblem } from '@gradclip/experiments/tasks';
 import './style.css';
-import { throttle } from './throttle.js';
+import { redrawBudget } from './throttle.js';
 
 type NumericKey = keyof typeof RANGES;
 type Status = keyof Strings['status'];
@@ -279,13 +279,18 @@ async function rebuildCharts(): Promise<void> {
   charts = made;
 }
 
-/** At most four chart updates a second while training (see throttle.ts); the rest wait in `pending`. */
-const flushSoon = throttle(() => void flush(), 250);
+/** Chart redraws: at most one a second, and a pause after each that grows with its cost (throttle.ts). */
+const charting = redrawBudget(1000, 0.2);
+
+function flushSoon(): void {
+  if (charting.ready()) void flush();
+}
 
 /** Streams the steps recorded since the last flush into the charts and the stats row. */
 async function flush(): Promise<void> {
   if (flushing || charts === null || pending.length === 0) return;
   flushing = true;
+  const started = performance.now();
   const batch = pending;
   pending = [];
   const rows = chartRows(records, records.length - batch.length, records.length);
@@ -295,6 +300,7 @@ async function flush(): Promise<void> {
     charts.fraction.append(rows.fraction),
   ]);
   showStats();
+  charting.done(started);
   flushing = false;
 }
 

@@ -1,38 +1,63 @@
 import { describe, expect, it } from 'vitest';
-import { throttle } from '../src/throttle.js';
+import { redrawBudget } from '../src/throttle.js';
 
-describe('throttle (issue 12, item 17: chart updates no longer scale with the step rate)', () => {
-  it('1,350 steps 10 ms apart (13.5 s) give at most 55 chart updates at 250 ms, not 1,350', () => {
-    let t = 0;
-    let runs = 0;
-    const update = throttle(
-      () => runs++,
-      250,
-      () => t,
-    );
-    for (let step = 0; step < 1350; step++) {
-      update();
-      t += 10;
+/**
+ * Simulates a run: a training step every 60 ms; a redraw (when allowed) takes 0.3 ms per point
+ * already drawn, so it grows with the run. Returns the share of time spent drawing in the
+ * last 200 steps and the number of redraws.
+ */
+function simulate(budget: ((now: () => number) => { ready(): boolean; done(s: number): void }) | null, steps = 1350) {
+  let t = 0;
+  const b = budget?.(() => t);
+  let drawing = 0;
+  let lateDrawing = 0;
+  let redraws = 0;
+  for (let step = 1; step <= steps; step++) {
+    t += 60;
+    if (b === undefined || b.ready()) {
+      const start = t;
+      const cost = 0.3 * step;
+      t += cost;
+      drawing += cost;
+      if (step > steps - 200) lateDrawing += cost;
+      redraws++;
+      b?.done(start);
     }
-    // One update per 250 ms window: ⌈13,500 / 250⌉ = 54.
-    expect(runs).toBe(54);
+  }
+  return { lateShare: lateDrawing / (200 * 60 + lateDrawing), redraws, drawing };
+}
+
+describe('redraw budget (issue 12, item 17: long runs no longer slow the page down)', () => {
+  it('drawing after every step takes most of the time late in a run; the budget keeps it at ≤ 20 %', () => {
+    const every = simulate(null);
+    // Late steps: 60 ms of training and ~390 ms of drawing each (0.3 ms × ~1,300 points).
+    expect(every.lateShare).toBeGreaterThan(0.8);
+    const budgeted = simulate((now) => redrawBudget(250, 0.2, now));
+    // (≤ 0.21: the 200-step window can end inside a pause and so count a little less waiting.)
+    expect(budgeted.lateShare).toBeLessThanOrEqual(0.21);
+    expect(budgeted.redraws).toBeGreaterThan(20); // still live
   });
 
-  it('the first call runs at once, and a call after the interval runs again', () => {
+  it('at most one redraw per minMs when redraws are cheap, and the first one at once', () => {
     let t = 1000;
-    let runs = 0;
-    const update = throttle(
-      () => runs++,
-      250,
-      () => t,
-    );
-    update();
-    expect(runs).toBe(1);
+    const b = redrawBudget(250, 0.2, () => t);
+    expect(b.ready()).toBe(true);
+    b.done(t); // took 0 ms
     t += 249;
-    update();
-    expect(runs).toBe(1);
+    expect(b.ready()).toBe(false);
     t += 1;
-    update();
-    expect(runs).toBe(2);
+    expect(b.ready()).toBe(true);
+  });
+
+  it('after a 100 ms redraw the next waits 400 ms (drawing stays at a fifth of the time)', () => {
+    let t = 0;
+    const b = redrawBudget(250, 0.2, () => t);
+    t = 100;
+    b.done(0);
+    t = 499;
+    expect(b.ready()).toBe(false);
+    t = 500;
+    expect(b.ready()).toBe(true);
+    expect(() => redrawBudget(250, 1)).toThrow(RangeError);
   });
 });
