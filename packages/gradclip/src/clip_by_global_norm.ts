@@ -1,8 +1,8 @@
 import { checkNormStatistics, setNormStats } from './global_norm.js';
 import { leavesOf } from './gradients.js';
-import { finaliseNorm, statsFinite } from './norm_stats.js';
-import type { ArrayOps, NormStats } from './ops.js';
-import { ratioToNorm, scaleAll, toClipResult, type RuleOutput } from './rule.js';
+import { finaliseNorm, statsFinite, statsScalars } from './norm_stats.js';
+import { runScalars, type ArrayOps, type NormStats, type ScalarOps } from './ops.js';
+import { applyFactor, factorScalars, ratioToNorm, toClipResult, type FactorScalars, type RuleOutput } from './rule.js';
 import { typedOps } from './typed_ops.js';
 import type { ClipResult, GradientSet, NonFinitePolicy } from './types.js';
 import { globalNormOptions } from './validate.js';
@@ -46,28 +46,39 @@ export function globalNormRule<T, S, B>(
   maxNorm: number,
   o: GlobalNormRuleOptions<S>,
 ): RuleOutput<T, S, B> {
-  const mx = ops.scalar(maxNorm);
-  let norm: S;
-  let finite: B;
-  let stats: NormStats<S> | undefined;
-  if (o.norm !== undefined) {
-    norm = o.norm;
-    finite = ops.isFinite(norm);
-  } else {
-    stats = o.statistics ?? setNormStats(ops, grads, o.p);
-    norm = finaliseNorm(ops, stats);
-    finite = statsFinite(ops, stats);
-  }
+  // Everything between the statistics and the scale is scalar arithmetic, run as one block
+  // (one GPU program per output type instead of ~30 one-value programs).
+  const policy = o.nonFinite;
+  const r: FactorScalars<S, B> =
+    o.norm !== undefined
+      ? runScalars(ops, { s: { norm: o.norm }, b: {} }, (s, x) =>
+          factorScalars(s, policy, x.s.norm, s.isFinite(x.s.norm), globalNormFactor(s, maxNorm, o.eps, x.s.norm)),
+        )
+      : runScalars(ops, { s: statsScalars(o.statistics ?? setNormStats(ops, grads, o.p)), b: {} }, (s, x) => {
+          const stats = { p: o.p, ...x.s };
+          const norm = finaliseNorm(s, stats);
+          return factorScalars(
+            s,
+            policy,
+            norm,
+            statsFinite(s, stats),
+            globalNormFactor(s, maxNorm, o.eps, norm, stats),
+          );
+        });
+  return applyFactor(ops, grads, r, policy);
+}
+
+/** min(1, maxNorm / (norm + eps)), guarded as described below. */
+function globalNormFactor<S, B>(ops: ScalarOps<S, B>, maxNorm: number, eps: number, norm: S, stats?: NormStats<S>): S {
   const one = ops.scalar(1);
+  // maxNorm = Infinity means "no limit": factor 1 whatever the norm (Inf / Inf would be NaN).
+  if (maxNorm === Infinity) return one;
   // norm + eps = 0 only for all-zero gradients with eps = 0: any factor leaves them 0, and
   // 1 avoids 0/0 = NaN. A NaN norm is not equal to 0 and still propagates (PyTorch).
   // With statistics, a norm beyond the float64 range (float64 data near 1e308) still gives
   // the right ratio: see ratioToNorm.
-  // maxNorm = Infinity means "no limit": factor 1 whatever the norm (Inf / Inf would be NaN).
-  const allZero = ops.eq(ops.add(norm, ops.scalar(o.eps)), ops.scalar(0));
-  const scale =
-    maxNorm === Infinity ? one : ops.where(allZero, one, ops.min(one, ratioToNorm(ops, mx, norm, o.eps, stats)));
-  return scaleAll(ops, grads, scale, norm, finite, o.nonFinite);
+  const allZero = ops.eq(ops.add(norm, ops.scalar(eps)), ops.scalar(0));
+  return ops.where(allZero, one, ops.min(one, ratioToNorm(ops, ops.scalar(maxNorm), norm, eps, stats)));
 }
 
 /**

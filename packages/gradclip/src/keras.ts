@@ -3,9 +3,9 @@ import { valueRule } from './clip_by_value.js';
 import { jsonOptions, restoreStateless, type ClipRule } from './clipper.js';
 import { setNormStats } from './global_norm.js';
 import { describe } from './gradients.js';
-import { finaliseNorm, statsFinite } from './norm_stats.js';
-import type { ArrayOps } from './ops.js';
-import { ratioToNorm, scaleAll, type RuleOutput } from './rule.js';
+import { finaliseNorm, statsFinite, statsScalars } from './norm_stats.js';
+import { runScalars, type ArrayOps } from './ops.js';
+import { applyFactor, factorScalars, ratioToNorm, type FactorScalars, type RuleOutput } from './rule.js';
 import type { NonFinitePolicy } from './types.js';
 import { knownOptions, nonFinitePolicy } from './validate.js';
 
@@ -57,12 +57,14 @@ function kerasGlobalNormRule<T, S, B>(
   c: number,
   policy: NonFinitePolicy,
 ): RuleOutput<T, S, B> {
-  const stats = setNormStats(ops, grads, 2);
-  const norm = finaliseNorm(ops, stats);
-  const finite = statsFinite(ops, stats);
-  const one = ops.scalar(1);
-  const factor = ops.where(finite, ops.min(one, ratioToNorm(ops, ops.scalar(c), norm, 0, stats)), ops.scalar(NaN));
-  return scaleAll(ops, grads, factor, norm, finite, policy);
+  const r: FactorScalars<S, B> = runScalars(ops, { s: statsScalars(setNormStats(ops, grads, 2)), b: {} }, (s, x) => {
+    const stats = { p: 2, ...x.s };
+    const norm = finaliseNorm(s, stats);
+    const finite = statsFinite(s, stats);
+    const factor = s.where(finite, s.min(s.scalar(1), ratioToNorm(s, s.scalar(c), norm, 0, stats)), s.scalar(NaN));
+    return factorScalars(s, policy, norm, finite, factor);
+  });
+  return applyFactor(ops, grads, r, policy);
 }
 
 /**

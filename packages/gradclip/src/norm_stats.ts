@@ -34,6 +34,11 @@ export function mergeAllNormStats<S, B>(ops: ScalarOps<S, B>, p: number, all: re
   return acc;
 }
 
+/** The fields of norm statistics that are scalars (a block's inputs). */
+export function statsScalars<S>(st: NormStats<S>): { ref: S; sum: S; nan: S; inf: S } {
+  return { ref: st.ref, sum: st.sum, nan: st.nan, inf: st.inf };
+}
+
 /** Whether the values behind the statistics were all finite. */
 export function statsFinite<S, B>(ops: ScalarOps<S, B>, s: NormStats<S>): B {
   const zero = ops.scalar(0);

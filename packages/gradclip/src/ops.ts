@@ -55,8 +55,34 @@ export interface NormStats<S> {
   readonly inf: S;
 }
 
+/** Named scalars of a fused block: numbers in `s`, booleans in `b`. */
+export interface Scalars<S, B, N extends string, F extends string> {
+  readonly s: { readonly [k in N]: S };
+  readonly b: { readonly [k in F]: B };
+}
+
+/**
+ * A pure computation on scalars, written once with whatever scalar operations it is given:
+ * the backend's own (numbers, tf.Scalars), or symbolic ones that compile it into one GPU program
+ * (gradclip/tfjs on webgl / webgpu). It must not read values on the host nor keep its arguments.
+ */
+export type ScalarBlock<I extends string, J extends string, O extends string, P extends string> = <S2, B2>(
+  ops: ScalarOps<S2, B2>,
+  x: Scalars<S2, B2, I, J>,
+) => Scalars<S2, B2, O, P>;
+
 export interface ArrayOps<T, S, B> extends ScalarOps<S, B> {
   readonly name: string;
+  /**
+   * Optional: runs a scalar block as one unit. On a GPU every scalar operation is a program
+   * of its own, and a rule's arithmetic between its statistics and its factor is a few dozen
+   * of them; gradclip/tfjs compiles the block into one program per output type instead.
+   * Without it, `runScalars` calls the block with these ops.
+   */
+  fuse?<I extends string, J extends string, O extends string, P extends string>(
+    x: Scalars<S, B, I, J>,
+    block: ScalarBlock<I, J, O, P>,
+  ): Scalars<S, B, O, P>;
   /** Norm statistics of one tensor (overflow- and underflow-safe). */
   normStats(t: T, p: number): NormStats<S>;
   /**
@@ -120,3 +146,12 @@ export interface ArrayOps<T, S, B> extends ScalarOps<S, B> {
  *           reduce every axis but axis 0.
  */
 export type UnitLayout = 'tf' | 'torch';
+
+/** Runs a scalar block with the backend's fused evaluation where it has one, else op by op. */
+export function runScalars<T, S, B, I extends string, J extends string, O extends string, P extends string>(
+  ops: ArrayOps<T, S, B>,
+  x: Scalars<S, B, I, J>,
+  block: ScalarBlock<I, J, O, P>,
+): Scalars<S, B, O, P> {
+  return ops.fuse !== undefined ? ops.fuse(x, block) : block(ops, x);
+}

@@ -1,5 +1,5 @@
 import { ratioFromStats, statsFinite } from './norm_stats.js';
-import type { ArrayOps, NormStats, ScalarOps } from './ops.js';
+import { runScalars, type ArrayOps, type NormStats, type Scalars, type ScalarOps } from './ops.js';
 import type { ClipResult, NonFinitePolicy } from './types.js';
 
 /** What a rule returns on any backend: new (or, for typed arrays, the same) tensors and a report. */
@@ -82,6 +82,74 @@ export function ratioToNorm<S, B>(ops: ScalarOps<S, B>, target: S, norm: S, eps:
   return ops.where(overflowed, ratioFromStats(ops, target, stats), plain);
 }
 
+/**
+ * What a one-factor rule reports and applies under a non-finite policy — pure scalar logic, so
+ * it can run inside a fused scalar block (see `runScalars`):
+ *   apply   — the factor the gradients are multiplied by: for 'skip' 1 when the gradients are
+ *             not finite (x · 1 = x for every value, NaN and ±Infinity included, so this leaves
+ *             them exactly as they are);
+ *   scale   — the factor reported (0 for 'zero' on non-finite gradients);
+ *   clipped — whether the step changed the gradients' length.
+ */
+export function policyReport<S, B>(
+  ops: ScalarOps<S, B>,
+  policy: NonFinitePolicy,
+  finite: B,
+  factor: S,
+): { apply: S; scale: S; clipped: B } {
+  const one = ops.scalar(1);
+  const clipped = ops.not(ops.ge(factor, one));
+  switch (policy) {
+    case 'propagate':
+    case 'error':
+      return { apply: factor, scale: factor, clipped };
+    case 'skip': {
+      const f = ops.where(finite, factor, one);
+      return { apply: f, scale: f, clipped: ops.and(finite, clipped) };
+    }
+    case 'zero':
+      return {
+        apply: factor,
+        scale: ops.where(finite, factor, ops.scalar(0)),
+        clipped: ops.or(ops.not(finite), clipped),
+      };
+  }
+}
+
+/** The scalars a one-factor rule's block hands to `applyFactor`. */
+export type FactorScalars<S, B> = Scalars<S, B, 'norm' | 'apply' | 'scale', 'finite' | 'clipped'>;
+
+/** The block's end for a one-factor rule: the policy's report and the norm, in the shape `applyFactor` takes. */
+export function factorScalars<S, B>(
+  ops: ScalarOps<S, B>,
+  policy: NonFinitePolicy,
+  norm: S,
+  finite: B,
+  factor: S,
+): FactorScalars<S, B> {
+  const r = policyReport(ops, policy, finite, factor);
+  return { s: { norm, apply: r.apply, scale: r.scale }, b: { finite, clipped: r.clipped } };
+}
+
+/**
+ * Multiplies every gradient by the factor a rule's scalar block computed (see `factorScalars`),
+ * under the non-finite policy: 'error' throws before anything is changed, 'zero' replaces
+ * non-finite gradients by zeros (x · 0 would keep a NaN), the others scale.
+ */
+export function applyFactor<T, S, B>(
+  ops: ArrayOps<T, S, B>,
+  grads: readonly T[],
+  r: FactorScalars<S, B>,
+  policy: NonFinitePolicy,
+): RuleOutput<T, S, B> {
+  const { finite, clipped } = r.b;
+  if (policy === 'error' && !ops.readBool(finite)) throw new NonFiniteGradientError('the gradients');
+  const scaled = () =>
+    ops.scaleSet !== undefined ? ops.scaleSet(grads, r.s.apply) : grads.map((g) => ops.scale(g, r.s.apply));
+  const out = policy === 'zero' ? ops.choose(finite, scaled, () => grads.map((g) => ops.zeros(g))) : scaled();
+  return { grads: out, norm: r.s.norm, scale: r.s.scale, clipped, finite };
+}
+
 /** Multiplies every gradient by one factor (≤ 1) under a non-finite policy, and reports it. */
 export function scaleAll<T, S, B>(
   ops: ArrayOps<T, S, B>,
@@ -91,13 +159,10 @@ export function scaleAll<T, S, B>(
   finite: B,
   policy: NonFinitePolicy,
 ): RuleOutput<T, S, B> {
-  const one = ops.scalar(1);
-  const r = withNonFinitePolicy(ops, policy, finite, [...grads], () => ({
-    grads: ops.scaleSet !== undefined ? ops.scaleSet(grads, factor) : grads.map((g) => ops.scale(g, factor)),
-    scale: factor,
-    clipped: ops.not(ops.ge(factor, one)),
-  }));
-  return { ...r, norm, finite };
+  const r: FactorScalars<S, B> = runScalars(ops, { s: { factor, norm }, b: { finite } }, (s, x) =>
+    factorScalars(s, policy, x.s.norm, x.b.finite, x.s.factor),
+  );
+  return applyFactor(ops, grads, r, policy);
 }
 
 /** Multiplies gradient i by factors[i] (≤ 1) under a non-finite policy; reports the smallest factor. */

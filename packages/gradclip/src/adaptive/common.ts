@@ -1,7 +1,7 @@
 import { setNormStats } from '../global_norm.js';
 import type { Leaf } from '../gradients.js';
 import { finaliseNorm, statsFinite } from '../norm_stats.js';
-import type { ArrayOps, NormStats } from '../ops.js';
+import type { ArrayOps, NormStats, ScalarOps } from '../ops.js';
 
 /** PyTorch's `clip_grad_norm_` adds this to the norm; the AutoClip, ZClip and AdaGC references inherit it. */
 export const TORCH_EPS = 1e-6;
@@ -11,7 +11,14 @@ export function totalNorm<T, S, B>(
   ops: ArrayOps<T, S, B>,
   grads: readonly T[],
 ): { norm: S; finite: B; valid: B; stats: NormStats<S> } {
-  const stats = setNormStats(ops, grads, 2);
+  return normOfStats(ops, setNormStats(ops, grads, 2));
+}
+
+/** `totalNorm` from statistics: scalar operations only, so it can run in a scalar block. */
+export function normOfStats<S, B>(
+  ops: ScalarOps<S, B>,
+  stats: NormStats<S>,
+): { norm: S; finite: B; valid: B; stats: NormStats<S> } {
   const norm = finaliseNorm(ops, stats);
   // `valid` also excludes a norm that overflowed although every value was finite (float64
   // data near 1e308): such a norm would put Infinity into the statistics.

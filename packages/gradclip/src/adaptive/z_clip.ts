@@ -8,7 +8,7 @@ import {
   ruleKind,
 } from '../clipper.js';
 import type { Leaf } from '../gradients.js';
-import type { ArrayOps } from '../ops.js';
+import { runScalars, type ArrayOps, type Scalars, type ScalarOps } from '../ops.js';
 import type { NonFinitePolicy } from '../types.js';
 import {
   finiteNonNegative,
@@ -24,8 +24,10 @@ import {
   stateNumber,
   stateRecord,
 } from '../validate.js';
-import { MAX_STAT, totalNorm, TORCH_EPS, valuesOf } from './common.js';
-import { ratioToNorm, scaleAll } from '../rule.js';
+import { setNormStats } from '../global_norm.js';
+import { statsScalars } from '../norm_stats.js';
+import { applyFactor, factorScalars, ratioToNorm } from '../rule.js';
+import { MAX_STAT, normOfStats, TORCH_EPS, valuesOf } from './common.js';
 
 export interface ZClipOptions {
   /** EMA smoothing factor for the mean and variance of the norm. Default 0.97. */
@@ -114,6 +116,71 @@ export const zClipRule = /* @__PURE__ */ ruleKind(
     const skipUpdateOnSpike = flag('options.skipUpdateOnSpike', options.skipUpdateOnSpike, false);
     const policy = nonFinitePolicy('options.nonFinite', options.nonFinite ?? 'propagate');
 
+    /** One step's scalars: the statistics and the state in, the factor, report and new state out. */
+    function step<S, B>(
+      ops: ScalarOps<S, B>,
+      inputs: Scalars<S, B, 'ref' | 'sum' | 'nan' | 'inf' | keyof ZState<S>, never>,
+    ) {
+      const { ref, sum, nan, inf, ...st } = inputs.s;
+      const { norm: g, finite, valid, stats } = normOfStats(ops, { p: 2, ref, sum, nan, inf });
+      const s = (x: number) => ops.scalar(x);
+      const one = s(1);
+      const cap = maxGradNorm === null ? null : s(maxGradNorm);
+      const warming = ops.gt(s(warmupSteps), st.count);
+
+      // Warm-up: Welford update, and the fixed cap alone.
+      const n1 = ops.add(st.count, one);
+      const delta = ops.sub(g, st.mean);
+      const warmMean = ops.add(st.mean, ops.div(delta, n1));
+      const warmM2 = ops.add(st.m2, ops.mul(delta, ops.sub(g, warmMean)));
+      const warmVar = ops.where(ops.eq(n1, s(warmupSteps)), ops.min(ops.div(warmM2, n1), s(MAX_STAT)), st.variance);
+      const warmFactor = cap === null ? one : ops.min(one, ratioToNorm(ops, cap, g, TORCH_EPS, stats));
+
+      // After warm-up: z-score test against the EMA statistics.
+      const sigma = ops.sqrt(st.variance);
+      const band = ops.add(st.mean, ops.mul(s(zThresh), sigma));
+      let spike: B;
+      let threshold: S;
+      if (mode === 'percentile') {
+        spike = ops.gt(g, band);
+        threshold = band;
+      } else {
+        const z = ops.div(ops.sub(g, st.mean), ops.add(sigma, s(eps)));
+        spike = ops.gt(z, s(zThresh));
+        threshold =
+          clipOption === 'mean'
+            ? st.mean
+            : ops.mul(ops.add(st.mean, ops.div(ops.mul(s(zThresh), sigma), ops.div(z, s(zThresh)))), s(clipFactor));
+      }
+      const x = ops.where(spike, threshold, g);
+      const effective = cap === null ? x : ops.min(x, cap);
+      const afterFactor = ops.where(ops.gt(g, effective), ratioToNorm(ops, effective, g, TORCH_EPS, stats), one);
+      const emaMean = ops.add(ops.mul(s(alpha), st.mean), ops.mul(s(1 - alpha), x));
+      const dev = ops.sub(x, emaMean);
+      const emaVar = ops.min(
+        ops.add(ops.mul(s(alpha), st.variance), ops.mul(s(1 - alpha), ops.mul(dev, dev))),
+        s(MAX_STAT),
+      );
+      const update = skipUpdateOnSpike ? ops.not(spike) : ops.bool(true);
+
+      const pick = (warm: S, after: S, old: S) =>
+        ops.where(valid, ops.where(warming, warm, ops.where(update, after, old)), old);
+      const next: ZState<S> = {
+        count: ops.where(valid, ops.where(warming, n1, st.count), st.count),
+        mean: pick(warmMean, emaMean, st.mean),
+        m2: pick(warmM2, st.m2, st.m2),
+        variance: pick(warmVar, emaVar, st.variance),
+      };
+      const factor = ops.where(warming, warmFactor, afterFactor);
+      // The norm above which this step clips: the cap during warm-up; afterwards the z-score
+      // band mean + zThresh·(σ + eps) (or mean + zThresh·σ in percentile mode), under the cap.
+      const noCap = s(Infinity);
+      const spikeAbove = mode === 'percentile' ? band : ops.add(st.mean, ops.mul(s(zThresh), ops.add(sigma, s(eps))));
+      const threshold_ = ops.where(warming, cap ?? noCap, ops.min(spikeAbove, cap ?? noCap));
+      const f = factorScalars(ops, policy, g, finite, factor);
+      return { s: { ...f.s, threshold: threshold_, ...next }, b: f.b };
+    }
+
     return {
       name: 'zClip',
       needsParams: false,
@@ -137,62 +204,14 @@ export const zClipRule = /* @__PURE__ */ ruleKind(
       apply<T, S, B>(ops: ArrayOps<T, S, B>, grads: readonly Leaf<T>[], _params: unknown, state: StateTree<S>) {
         const st = state as ZState<S>;
         const values = valuesOf(grads);
-        const { norm: g, finite, valid, stats } = totalNorm(ops, values);
-        const s = (x: number) => ops.scalar(x);
-        const one = s(1);
-        const cap = maxGradNorm === null ? null : s(maxGradNorm);
-        const warming = ops.gt(s(warmupSteps), st.count);
-
-        // Warm-up: Welford update, and the fixed cap alone.
-        const n1 = ops.add(st.count, one);
-        const delta = ops.sub(g, st.mean);
-        const warmMean = ops.add(st.mean, ops.div(delta, n1));
-        const warmM2 = ops.add(st.m2, ops.mul(delta, ops.sub(g, warmMean)));
-        const warmVar = ops.where(ops.eq(n1, s(warmupSteps)), ops.min(ops.div(warmM2, n1), s(MAX_STAT)), st.variance);
-        const warmFactor = cap === null ? one : ops.min(one, ratioToNorm(ops, cap, g, TORCH_EPS, stats));
-
-        // After warm-up: z-score test against the EMA statistics.
-        const sigma = ops.sqrt(st.variance);
-        const band = ops.add(st.mean, ops.mul(s(zThresh), sigma));
-        let spike: B;
-        let threshold: S;
-        if (mode === 'percentile') {
-          spike = ops.gt(g, band);
-          threshold = band;
-        } else {
-          const z = ops.div(ops.sub(g, st.mean), ops.add(sigma, s(eps)));
-          spike = ops.gt(z, s(zThresh));
-          threshold =
-            clipOption === 'mean'
-              ? st.mean
-              : ops.mul(ops.add(st.mean, ops.div(ops.mul(s(zThresh), sigma), ops.div(z, s(zThresh)))), s(clipFactor));
-        }
-        const x = ops.where(spike, threshold, g);
-        const effective = cap === null ? x : ops.min(x, cap);
-        const afterFactor = ops.where(ops.gt(g, effective), ratioToNorm(ops, effective, g, TORCH_EPS, stats), one);
-        const emaMean = ops.add(ops.mul(s(alpha), st.mean), ops.mul(s(1 - alpha), x));
-        const dev = ops.sub(x, emaMean);
-        const emaVar = ops.min(
-          ops.add(ops.mul(s(alpha), st.variance), ops.mul(s(1 - alpha), ops.mul(dev, dev))),
-          s(MAX_STAT),
-        );
-        const update = skipUpdateOnSpike ? ops.not(spike) : ops.bool(true);
-
-        const pick = (warm: S, after: S, old: S) =>
-          ops.where(valid, ops.where(warming, warm, ops.where(update, after, old)), old);
-        const next: ZState<S> = {
-          count: ops.where(valid, ops.where(warming, n1, st.count), st.count),
-          mean: pick(warmMean, emaMean, st.mean),
-          m2: pick(warmM2, st.m2, st.m2),
-          variance: pick(warmVar, emaVar, st.variance),
+        // The statistics, then every scalar of the step (norm, test, factor, new state) as one block.
+        const stats = statsScalars(setNormStats(ops, values, 2));
+        const r = runScalars(ops, { s: { ...stats, ...st }, b: {} }, step);
+        const { threshold, count, mean, m2, variance } = r.s;
+        return {
+          out: { ...applyFactor(ops, values, r, policy), threshold },
+          state: { count, mean, m2, variance },
         };
-        const factor = ops.where(warming, warmFactor, afterFactor);
-        // The norm above which this step clips: the cap during warm-up; afterwards the z-score
-        // band mean + zThresh·(σ + eps) (or mean + zThresh·σ in percentile mode), under the cap.
-        const noCap = s(Infinity);
-        const spikeAbove = mode === 'percentile' ? band : ops.add(st.mean, ops.mul(s(zThresh), ops.add(sigma, s(eps))));
-        const threshold_ = ops.where(warming, cap ?? noCap, ops.min(spikeAbove, cap ?? noCap));
-        return { out: { ...scaleAll(ops, values, factor, g, finite, policy), threshold: threshold_ }, state: next };
       },
     } as ClipRule<ZClipState>;
   },

@@ -38,6 +38,8 @@ export interface WebGLProgramSpec {
   userCode: string;
   packedInputs?: boolean;
   packedOutput?: boolean;
+  /** Uniforms of the program's own (values passed to `run`); `arrayIndex` makes an array. */
+  customUniforms?: { name: string; type: 'float'; arrayIndex?: number }[];
 }
 
 export interface WebGLInternals {
@@ -45,7 +47,7 @@ export interface WebGLInternals {
   /** Texture units a fragment shader may sample: the most inputs one program can read. */
   readonly maxTextureUnits: number;
   /** Compiles (cached by tfjs) and runs a program; the output is not unpacked eagerly. */
-  run(program: WebGLProgramSpec, inputs: tf.TensorInfo[], dtype: tf.DataType): tf.TensorInfo;
+  run(program: WebGLProgramSpec, inputs: tf.TensorInfo[], dtype: tf.DataType, uniforms?: number[][]): tf.TensorInfo;
   /** Releases an intermediate result that no tensor refers to. */
   free(t: tf.TensorInfo): void;
   /**
@@ -199,7 +201,7 @@ function webglInternals(b: unknown): WebGLInternals | undefined {
   return {
     kind: 'webgl',
     maxTextureUnits: units,
-    run: (program, inputs, dtype) => w.compileAndRun(program, inputs, dtype, undefined, true),
+    run: (program, inputs, dtype, uniforms) => w.compileAndRun(program, inputs, dtype, uniforms, true),
     free: (t) => w.disposeIntermediateTensorInfo(t),
     isPacked(t) {
       const packed = w.texData.get(t.dataId)?.isPacked;

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { jsKernels, kernels, setKernels, type Kernels } from '../kernels/index.js';
 import { mergeNormStats } from '../norm_stats.js';
-import type { NormStats } from '../ops.js';
+import type { NormStats, ScalarBlock, Scalars } from '../ops.js';
 import { typedNormStats, typedOps } from '../typed_ops.js';
 import {
   activeInternals,
@@ -12,6 +12,14 @@ import {
   type KernelBackend,
 } from './backend_internals.js';
 import { wasmHeapKernels } from './wasm_heap.js';
+import {
+  DIALECTS,
+  namedOutputs,
+  traceBlock,
+  webglScalars,
+  webgpuScalars,
+  type TracedBlock,
+} from './scalar_programs.js';
 import { webglScale, webglSetNormStats } from './webgl_kernels.js';
 import { webgpuSetNormStats } from './webgpu_kernels.js';
 
@@ -45,6 +53,7 @@ export const NORM_STATS_KERNEL = 'GradclipNormStats';
 export const SET_NORM_STATS_KERNEL = 'GradclipSetNormStats';
 export const SCALE_KERNEL = 'GradclipScale';
 export const SELECT_KERNEL = 'GradclipSelect';
+export const SCALARS_KERNEL = 'GradclipScalars';
 
 /** Runs f with `k` as the core's active kernels (the core's typedNormStats then runs on the backend's memory). */
 function withKernels<R>(k: Kernels, f: () => R): R {
@@ -162,6 +171,18 @@ function registerGpu(name: 'webgl' | 'webgpu'): void {
       },
     });
   }
+  tf.registerKernel({
+    kernelName: SCALARS_KERNEL,
+    backendName: name,
+    kernelFunc: ({ inputs, backend: b, attrs }) => {
+      const g = internalsOf(name, b);
+      const traced = (attrs as unknown as { traced: TracedBlock }).traced;
+      const xs = Object.values(inputs) as tf.TensorInfo[];
+      if (g?.kind === 'webgpu') return webgpuScalars(g, traced, xs);
+      if (g?.kind === 'webgl') return webglScalars(g, traced, xs);
+      throw new Error(`gradclip: ${name} backend internals changed`);
+    },
+  });
   tf.registerKernel({
     kernelName: SET_NORM_STATS_KERNEL,
     backendName: name,
@@ -299,4 +320,43 @@ export function fusedScale(t: tf.Tensor, s: tf.Scalar): tf.Tensor {
   if (t.dtype !== 'float32' || s.dtype !== 'float32' || fusedKind() === undefined) return tf.mul(t, s);
   if (tf.getKernel(SCALE_KERNEL, tf.getBackend()) === undefined) return tf.mul(t, s);
   return tf.engine().runKernel(SCALE_KERNEL, { x: t, s }, {}) as tf.Tensor;
+}
+
+/**
+ * A scalar block (`runScalars`) as GPU programs on webgl / webgpu (scalar_programs.ts): one
+ * program per output type on webgl, one dispatch per output on webgpu, instead of one per
+ * operation. `opByOp` runs the block with tf ops: on other backends, for blocks with more
+ * inputs than a program can bind, and after a failure (which marks the backend unusable).
+ */
+export function fusedScalars<I extends string, J extends string, O extends string, P extends string>(
+  x: Scalars<tf.Scalar, tf.Scalar, I, J>,
+  block: ScalarBlock<I, J, O, P>,
+  opByOp: () => Scalars<tf.Scalar, tf.Scalar, O, P>,
+): Scalars<tf.Scalar, tf.Scalar, O, P> {
+  const i = fusedKind() === 'gpu' ? activeInternals() : undefined;
+  if (i === undefined || (i.kind !== 'webgl' && i.kind !== 'webgpu')) return opByOp();
+  const numberKeys = Object.keys(x.s) as I[];
+  const boolKeys = Object.keys(x.b) as J[];
+  const n = numberKeys.length + boolKeys.length;
+  // webgpu binds ≤ maxInputs buffers: more inputs are packed into ≤ maxInputs buffers first.
+  const limit = i.kind === 'webgl' ? i.maxTextureUnits : i.maxInputs * i.maxInputs;
+  if (n > limit) return opByOp();
+  const dialect = i.kind === 'webgl' ? DIALECTS.glsl : DIALECTS.wgsl(n > i.maxInputs ? i.maxInputs : undefined);
+  const traced = traceBlock(dialect, numberKeys, boolKeys, block);
+  if (traced.values.length === 0) return opByOp();
+  const inputs: tf.NamedTensorMap = {};
+  numberKeys.forEach((k, j) => (inputs[`v${j}`] = float32(x.s[k])));
+  boolKeys.forEach((k, j) => (inputs[`v${numberKeys.length + j}`] = x.b[k]));
+  let out: tf.Tensor[];
+  try {
+    out = tf.engine().runKernel(SCALARS_KERNEL, inputs, { traced } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+  } catch (e) {
+    if (e instanceof TypeError) throw e;
+    markUnusable(tf.backend());
+    return opByOp();
+  }
+  // webgl returns a float vector and a bool vector (unstacked: shallow slices); webgpu scalars.
+  const values = i.kind === 'webgl' ? out.flatMap((v) => tf.unstack(v)) : out;
+  if (i.kind === 'webgl') tf.dispose(out);
+  return namedOutputs(traced, values as tf.Scalar[], (v) => tf.clone(v));
 }

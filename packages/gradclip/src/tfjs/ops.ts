@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { unitReduceAxes } from '../units.js';
 import type { ArrayOps, NormStats, UnitLayout } from '../ops.js';
 import './norm_history.js';
-import { fusedNormStats, fusedScale, fusedSetNormStats, hasFusedKernels, select } from './kernels.js';
+import { fusedNormStats, fusedScalars, fusedScale, fusedSetNormStats, hasFusedKernels, select } from './kernels.js';
 import { mergeAllNormStats } from '../norm_stats.js';
 
 type T = tf.Tensor;
@@ -152,6 +152,7 @@ export const tfOps: ArrayOps<T, S, S> = {
   isNaN: (a) => tf.isNaN(a),
   where: (c, a, b) => where(c, a, b) as S,
 
+  fuse: (x, block) => fusedScalars(x, block, () => block(tfOps, x)),
   normStats(t, p) {
     const composed = () => composedSetNormStats([t], p);
     return hasFusedKernels() ? fusedNormStats(t, p, composed) : composed();

@@ -128,6 +128,14 @@ for (const backend of ['webgl', 'webgpu'] as const satisfies readonly GpuBackend
       }
     });
 
+    it('a scalar block runs as one fused program and computes what float32 arithmetic gives, NaN and ±Infinity included', async () => {
+      const r = await run('scalarBlocks');
+      // 12 × 12 pairs, 13 numbers and 8 booleans each; a block of 12 inputs (3 outputs).
+      expect(r.checked).toBe(144 * 21 + 3);
+      expect(r.kernels).toEqual(['GradclipScalars']);
+      expect(r.mismatches).toEqual([]);
+    });
+
     it('the page logged no errors', () => {
       expect(bp.problems).toEqual([]);
     });

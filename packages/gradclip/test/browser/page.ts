@@ -33,7 +33,10 @@ import {
   type TensorClipResult,
   type TensorGradients,
 } from '../../src/tfjs/index.js';
-import { fusedKind, SET_NORM_STATS_KERNEL, setFusedKernelsDisabled } from '../../src/tfjs/kernels.js';
+import { runScalars, type ScalarOps } from '../../src/ops.js';
+import { typedOps } from '../../src/typed_ops.js';
+import { fusedKind, SCALARS_KERNEL, SET_NORM_STATS_KERNEL, setFusedKernelsDisabled } from '../../src/tfjs/kernels.js';
+import { tfOps } from '../../src/tfjs/ops.js';
 
 export type GpuBackend = 'webgl' | 'webgpu';
 
@@ -57,10 +60,21 @@ function normal(n: number, seed: number, scale = 1): Float32Array {
   return out;
 }
 
+const watched = new WeakSet<object>();
+
 async function use(backend: GpuBackend): Promise<{ backend: string; fused: string | null; registered: boolean }> {
   if (!(await tf.setBackend(backend))) throw new Error(`backend ${backend} failed to initialise`);
   await tf.ready();
   setFusedKernelsDisabled(false);
+  // WebGPU reports an invalid shader or binding asynchronously, not as an exception: log it as
+  // an error so that the 'no errors' test fails on it.
+  const device = (tf.backend() as { device?: EventTarget }).device;
+  if (backend === 'webgpu' && device !== undefined && !watched.has(device)) {
+    watched.add(device);
+    device.addEventListener('uncapturederror', (e) =>
+      console.error(`WebGPU: ${(e as Event & { error?: { message?: string } }).error?.message ?? 'error'}`),
+    );
+  }
   const kind = fusedKind();
   return {
     backend: tf.getBackend(),
@@ -516,7 +530,123 @@ async function composed(): Promise<{ got: number; want: number }[]> {
   }
 }
 
-export const suites = { use, norms, extremes, policies, twinSteps, leaksAndReads, composed, packedNorms };
+/**
+ * Every scalar operation of a fused block (scalar_programs.ts) on every pair of special values
+ * — ±0, ±1, tiny, huge, float32's largest, ±Infinity, NaN — against JavaScript's float64
+ * arithmetic rounded to float32 (what tf ops on scalars compute). One block per pair, so the
+ * block compiles once and every pair reuses it. Returns the mismatches and how many programs
+ * the blocks ran (the block must be fused, not op by op).
+ */
+async function scalarBlocks(): Promise<{ checked: number; kernels: string[]; mismatches: string[] }> {
+  const V = [0, -0, 1, -1, 0.1, 2.5, 1e-30, 1e30, 3.4e38, Infinity, -Infinity, NaN];
+  const block = <S, B>(o: ScalarOps<S, B>, x: { s: { a: S; b: S }; b: Record<never, B> }) => {
+    const { a, b } = x.s;
+    const gt = o.gt(a, b);
+    return {
+      s: {
+        add: o.add(a, b),
+        sub: o.sub(a, b),
+        mul: o.mul(a, b),
+        div: o.div(a, b),
+        min: o.min(a, b),
+        max: o.max(a, b),
+        sqrt: o.sqrt(a),
+        square: o.pow(a, 2),
+        root: o.pow(a, 0.5),
+        cube: o.pow(a, 3),
+        inverse: o.pow(a, -1.5),
+        constant: o.add(o.scalar(0.5), o.scalar(1e-6)),
+        where: o.where(gt, a, b),
+      },
+      b: {
+        gt,
+        ge: o.ge(a, b),
+        eq: o.eq(a, b),
+        and: o.and(gt, o.isFinite(a)),
+        or: o.or(o.isNaN(a), o.bool(false)),
+        not: o.not(o.eq(a, b)),
+        isFinite: o.isFinite(a),
+        isNaN: o.isNaN(b),
+      },
+    };
+  };
+  const f = Math.fround;
+  // The reference: the core's scalar operations (JavaScript's float64) rounded to float32.
+  const rounded =
+    <A extends unknown[]>(g: (...a: A) => number) =>
+    (...a: A) =>
+      f(g(...a));
+  const ref: ScalarOps<number, boolean> = {
+    ...typedOps,
+    scalar: rounded(typedOps.scalar),
+    add: rounded(typedOps.add),
+    sub: rounded(typedOps.sub),
+    mul: rounded(typedOps.mul),
+    div: rounded(typedOps.div),
+    sqrt: rounded(typedOps.sqrt),
+    // e = 0.5 is the square root, as tfOps computes it (Math.pow(-Infinity, 0.5) is +Infinity).
+    pow: (a, e) => f(e === 0.5 ? Math.sqrt(a) : typedOps.pow(a, e)),
+  };
+  // Division, square root and powers on a GPU are not exactly rounded (GLSL ES allows 2.5 ulp
+  // for division, exp2 / log2 for pow): a relative tolerance for those, exact for the rest.
+  const tolerance: Record<string, number> = { div: 1e-6, sqrt: 1e-6, root: 1e-6, cube: 2e-6, inverse: 2e-6 };
+  const mismatches: string[] = [];
+  let checked = 0;
+  let kernels: string[] = [];
+  for (const a of V) {
+    for (const b of V) {
+      const want = block(ref, { s: { a: f(a), b: f(b) }, b: {} });
+      const ta = tf.scalar(a);
+      const tb = tf.scalar(b);
+      const profile = await tf.profile(() => {
+        const r = runScalars(tfOps, { s: { a: ta, b: tb }, b: {} }, block);
+        return [...Object.values(r.s), ...Object.values(r.b)];
+      });
+      kernels = profile.kernels.map((k) => k.name);
+      const got = runScalars(tfOps, { s: { a: ta, b: tb }, b: {} }, block);
+      for (const [k, w] of Object.entries(want.s)) {
+        const t = got.s[k as keyof typeof got.s];
+        const g = (await t.data())[0]!;
+        checked++;
+        const tol = tolerance[k] ?? 0;
+        // GPUs flush subnormal results to zero (tf's own webgl / webgpu ops do too).
+        const flushed = g === 0 && Math.abs(w) < 2 ** -126;
+        const same = Number.isNaN(w)
+          ? Number.isNaN(g)
+          : !Number.isFinite(w) || tol === 0
+            ? g === w || flushed
+            : Math.abs(g - w) <= tol * Math.abs(w) || flushed;
+        if (!same || t.dtype !== 'float32') mismatches.push(`${k}(${a}, ${b}): ${g} (${t.dtype}), want ${w}`);
+      }
+      for (const [k, w] of Object.entries(want.b)) {
+        const t = got.b[k as keyof typeof got.b];
+        const g = (await t.data())[0] !== 0;
+        checked++;
+        if (g !== w || t.dtype !== 'bool') mismatches.push(`${k}(${a}, ${b}): ${g} (${t.dtype}), want ${w}`);
+      }
+      tf.dispose([ta, tb, ...Object.values(got.s), ...Object.values(got.b)]);
+    }
+  }
+  // A block with more inputs than a WebGPU dispatch binds (7): packed into buffers first.
+  const wide = <S, B>(o: ScalarOps<S, B>, x: { s: Record<string, S>; b: { p: B; q: B } }) => ({
+    s: { total: Object.values(x.s).reduce((a, v) => o.add(a, v), o.scalar(0)) },
+    b: { either: o.or(x.b.p, x.b.q), both: o.and(x.b.p, x.b.q) },
+  });
+  const ins = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`x${i}`, tf.scalar(i + 1)]));
+  const flags = { p: tf.scalar(true, 'bool'), q: tf.scalar(false, 'bool') };
+  const w = runScalars(tfOps, { s: ins, b: flags }, wide);
+  const wideGot = [(await w.s.total.data())[0], (await w.b.either.data())[0], (await w.b.both.data())[0]];
+  checked += 3;
+  if (wideGot.join() !== '55,1,0') mismatches.push(`wide block: ${wideGot.join()}, want 55,1,0`);
+  tf.dispose([...Object.values(ins), flags.p, flags.q, w.s.total, w.b.either, w.b.both]);
+  return {
+    checked,
+    kernels: kernels.filter((k) => k === SCALARS_KERNEL || !/^(Unpack|Identity)$/.test(k)),
+    mismatches,
+  };
+}
+
+export const suites = { use, norms, extremes, policies, twinSteps, leaksAndReads, composed, packedNorms, scalarBlocks };
 
 declare global {
   interface Window {
