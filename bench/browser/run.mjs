@@ -120,9 +120,12 @@ try {
       const none = median(r.times.none);
       const clip = median(r.times.gradclip);
       const naive = median(r.times.naive);
-      // Clipping's share of a clipped step: the extra time over the unclipped step.
-      const share = (clip - none) / clip;
-      const naiveShare = (naive - none) / naive;
+      // Clipping's share of a clipped step: the extra time over the unclipped step, taken per
+      // round (the three steps of a round run back to back, so the machine's drift and load
+      // cancel out) and then the median over the rounds.
+      const paired = (xs) => median(xs.map((t, i) => (t - r.times.none[i]) / t));
+      const share = paired(r.times.gradclip);
+      const naiveShare = paired(r.times.naive);
       entry.training[name] = {
         stepMs: none,
         gradclipStepMs: clip,
