@@ -1,5 +1,5 @@
 import { ratioFromStats, statsFinite } from './norm_stats.js';
-import { runScalars, type ArrayOps, type NormStats, type Scalars, type ScalarOps } from './ops.js';
+import type { ArrayOps, NormStats, Scalars, ScalarOps } from './ops.js';
 import type { ClipResult, NonFinitePolicy } from './types.js';
 
 /** What a rule returns on any backend: new (or, for typed arrays, the same) tensors and a report. */
@@ -148,21 +148,6 @@ export function applyFactor<T, S, B>(
     ops.scaleSet !== undefined ? ops.scaleSet(grads, r.s.apply) : grads.map((g) => ops.scale(g, r.s.apply));
   const out = policy === 'zero' ? ops.choose(finite, scaled, () => grads.map((g) => ops.zeros(g))) : scaled();
   return { grads: out, norm: r.s.norm, scale: r.s.scale, clipped, finite };
-}
-
-/** Multiplies every gradient by one factor (≤ 1) under a non-finite policy, and reports it. */
-export function scaleAll<T, S, B>(
-  ops: ArrayOps<T, S, B>,
-  grads: readonly T[],
-  factor: S,
-  norm: S,
-  finite: B,
-  policy: NonFinitePolicy,
-): RuleOutput<T, S, B> {
-  const r: FactorScalars<S, B> = runScalars(ops, { s: { factor, norm }, b: { finite } }, (s, x) =>
-    factorScalars(s, policy, x.s.norm, x.b.finite, x.s.factor),
-  );
-  return applyFactor(ops, grads, r, policy);
 }
 
 /** Multiplies gradient i by factors[i] (≤ 1) under a non-finite policy; reports the smallest factor. */

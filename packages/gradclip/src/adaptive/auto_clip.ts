@@ -8,7 +8,9 @@ import {
   ruleKind,
 } from '../clipper.js';
 import { describe } from '../gradients.js';
-import type { ArrayOps } from '../ops.js';
+import { setNormStats } from '../global_norm.js';
+import { statsScalars } from '../norm_stats.js';
+import { runScalars, type ArrayOps } from '../ops.js';
 import type { NonFinitePolicy } from '../types.js';
 import {
   inRange,
@@ -19,8 +21,8 @@ import {
   stateNumber,
   stateRecord,
 } from '../validate.js';
-import { totalNorm, TORCH_EPS, valuesOf } from './common.js';
-import { ratioToNorm, scaleAll } from '../rule.js';
+import { applyFactor, factorScalars, ratioToNorm } from '../rule.js';
+import { normOfStats, TORCH_EPS, valuesOf } from './common.js';
 import { historyFor, type NormHistory, type NormHistoryFactory } from './norm_history.js';
 import { SortedBlocks } from './order_statistics.js';
 
@@ -182,18 +184,23 @@ export const autoClipRule = /* @__PURE__ */ ruleKind(
       init: (ops) => historyOf(ops)(ops, undefined, historySize).toState(),
       apply(ops, grads, _params, state) {
         const values = valuesOf(grads);
-        const { norm, finite, valid, stats } = totalNorm(ops, values);
+        // Two scalar blocks around the history's percentile (a tensor operation on the device).
+        const stats = statsScalars(setNormStats(ops, values, 2));
+        const n = runScalars(ops, { s: stats, b: {} }, (o, x) => {
+          const { norm, finite, valid } = normOfStats(o, { p: 2, ...x.s });
+          return { s: { norm }, b: { finite, valid } };
+        });
         const history = historyOf(ops)(ops, state, historySize);
-        history.push(norm, valid);
+        history.push(n.s.norm, n.b.valid);
         const threshold = history.percentile(q);
-        const one = ops.scalar(1);
-        // An empty history (only after non-finite steps) has no threshold: no clipping.
-        const factor = ops.where(
-          ops.isNaN(threshold),
-          one,
-          ops.min(one, ratioToNorm(ops, threshold, norm, TORCH_EPS, stats)),
-        );
-        return { out: { ...scaleAll(ops, values, factor, norm, finite, policy), threshold }, state: history.toState() };
+        const r = runScalars(ops, { s: { ...stats, norm: n.s.norm, threshold }, b: { finite: n.b.finite } }, (o, x) => {
+          const { norm, threshold: t, ...st } = x.s;
+          const one = o.scalar(1);
+          // An empty history (only after non-finite steps) has no threshold: no clipping.
+          const factor = o.where(o.isNaN(t), one, o.min(one, ratioToNorm(o, t, norm, TORCH_EPS, { p: 2, ...st })));
+          return factorScalars(o, policy, norm, x.b.finite, factor);
+        });
+        return { out: { ...applyFactor(ops, values, r, policy), threshold }, state: history.toState() };
       },
     };
   },
