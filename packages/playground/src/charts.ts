@@ -1,10 +1,11 @@
 /**
  * The page's charts, written as Vega-Lite specs and rendered by Vega on canvas. Live charts
- * receive new rows through Vega changesets (no re-render of the whole spec), so hundreds of
- * steps stream in without slowing training down.
+ * receive new rows by replacing their data set (no re-render of the whole spec) and draw a
+ * bounded, decimated view of the run, so a redraw costs the same however long the run is.
  */
-import { changeset, parse, View } from 'vega';
+import { parse, View } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
+import { ChartDecimator, type Point } from './decimate.js';
 
 const FONT = 'system-ui, -apple-system, "Segoe UI", "Noto Sans KR", "Apple SD Gothic Neo", sans-serif';
 
@@ -51,40 +52,58 @@ async function render(container: HTMLElement, spec: TopLevelSpec): Promise<View>
   return view;
 }
 
-/** A chart whose named data set grows as rows are streamed in. */
+/**
+ * Most points a live chart draws per series. Every redraw draws every point a chart holds:
+ * fed every step, a chart would cost more to redraw as the run grows and slow training
+ * down. Beyond this, older steps are thinned (decimate.ts: each bucket keeps its minimum
+ * and maximum, so spikes stay visible), so a redraw costs the same at step 100 and at step
+ * 10,000. A decimated series keeps 125–250 buckets of up to two points each, one to two
+ * points per pixel of a chart on a desktop screen (a cap of 250 looked coarse). The run's
+ * data stay complete in the page (`history()`, the stats); only what is drawn is thinned.
+ */
+export const MAX_POINTS_PER_SERIES = 500;
+
+/** A chart that shows a growing run, at most `MAX_POINTS_PER_SERIES` points per series. */
 export class LiveChart {
-  private constructor(
-    private readonly view: View,
-    private count = 0,
-  ) {}
+  private readonly data = new ChartDecimator<Point & { series?: string }>(MAX_POINTS_PER_SERIES);
+  private shown: readonly (Point & { series?: string })[] = [];
+
+  private constructor(private readonly view: View) {}
 
   static async create(container: HTMLElement, spec: TopLevelSpec): Promise<LiveChart> {
     container.replaceChildren();
     return new LiveChart(await render(container, spec));
   }
 
-  /** Appends rows and re-renders (asynchronously; calls are serialised by Vega). */
-  async append(rows: readonly object[]): Promise<void> {
+  /**
+   * Adds rows ({ step, value } or { step, series, value }, in step order) and re-renders
+   * (asynchronously; calls are serialised by Vega).
+   */
+  async append(rows: readonly (Point & { series?: string })[]): Promise<void> {
     if (rows.length === 0) return;
-    this.count += rows.length;
+    this.data.push(rows);
+    this.shown = this.data.rows();
+    // view.data() replaces the data set; Vega matches the rows that stay by identity (the
+    // decimator hands back the very row objects), so only thinned-out and new rows change.
     // resize(): re-run the layout, since new axis labels (a log axis gaining a decade) can
     // need more room than the first layout, which was made for an empty chart.
-    await this.view.change('points', changeset().insert(rows)).resize().runAsync();
+    await this.view.data('points', this.shown).resize().runAsync();
   }
 
   async clear(): Promise<void> {
-    this.count = 0;
-    await this.view
-      .change(
-        'points',
-        changeset().remove(() => true),
-      )
-      .runAsync();
+    this.data.clear();
+    this.shown = [];
+    await this.view.data('points', []).runAsync();
   }
 
-  /** Number of rows the chart's data holds (what the e2e test checks). */
+  /** Number of rows the chart draws (at most MAX_POINTS_PER_SERIES per series). */
   get rows(): number {
-    return this.count;
+    return this.shown.length;
+  }
+
+  /** The latest step the chart draws (0 when empty). */
+  get lastStep(): number {
+    return this.shown.reduce((m, r) => Math.max(m, r.step), 0);
   }
 
   finalize(): void {

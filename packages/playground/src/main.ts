@@ -279,7 +279,11 @@ async function rebuildCharts(): Promise<void> {
   charts = made;
 }
 
-/** Chart redraws: at most one a second, and a pause after each that grows with its cost (throttle.ts). */
+/**
+ * Chart redraws: at most one a second, and a pause after each that grows with its cost
+ * (throttle.ts). Each redraw draws a bounded, decimated view of the run (charts.ts), so its
+ * cost does not grow with the run.
+ */
 const charting = redrawBudget(1000, 0.2);
 
 function flushSoon(): void {
@@ -463,7 +467,10 @@ declare global {
   interface Window {
     playground: {
       history(): StepRecord[];
+      /** Rows each live chart draws (bounded: decimated beyond MAX_POINTS_PER_SERIES a series). */
       chartRows(): { loss: number; norm: number; fraction: number };
+      /** The latest step each live chart draws. */
+      chartSteps(): { loss: number; norm: number; fraction: number };
       status(): string;
       backend(): string;
       numTensors(): number;
@@ -485,6 +492,11 @@ async function main(): Promise<void> {
       loss: charts?.loss.rows ?? 0,
       norm: charts?.norm.rows ?? 0,
       fraction: charts?.fraction.rows ?? 0,
+    }),
+    chartSteps: () => ({
+      loss: charts?.loss.lastStep ?? 0,
+      norm: charts?.norm.lastStep ?? 0,
+      fraction: charts?.fraction.lastStep ?? 0,
     }),
     status: () => status,
     backend: () => tf.getBackend(),

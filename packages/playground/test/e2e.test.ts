@@ -147,11 +147,12 @@ describe('playground in Chromium', () => {
     }
     expect(Math.max(...clipped.map((r) => r.preNorm))).toBeGreaterThan(1);
 
-    // The charts received every step and were redrawn.
+    // The charts received every step (a run this short is drawn whole) and were redrawn.
     const rows = await page.evaluate(() => window.playground.chartRows());
     expect(rows.loss).toBe(25);
     expect(rows.norm).toBe(25 * 3); // before, applied, threshold
     expect(rows.fraction).toBe(25 * 2);
+    expect(await page.evaluate(() => window.playground.chartSteps())).toEqual({ loss: 25, norm: 25, fraction: 25 });
     expect(await page.$eval('#chart-norm canvas', (c) => (c as HTMLCanvasElement).toDataURL())).not.toBe(
       emptyNormChart,
     );
@@ -381,6 +382,32 @@ describe('playground production build (vite build + vite preview) in Chromium', 
       expect(await page.evaluate(() => Object.getOwnPropertyNames(Object.prototype).length), q).toBe(protoSize);
       expect(problems.slice(before), q).toEqual([]);
     }
+  });
+
+  it('a long run: the charts draw a bounded, thinned view up to the latest step; the history stays whole (issue 12, item 17)', async () => {
+    // 600 steps > MAX_POINTS_PER_SERIES (500): every series is decimated (from ~250 points on).
+    await page.goto(`${base}?steps=600&backend=cpu`);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+    await page.click('#start');
+    await page.waitForFunction(() => ['done', 'diverged'].includes(window.playground.status()), null, {
+      timeout: 110_000,
+      polling: 250,
+    });
+    expect(await page.evaluate(() => window.playground.status())).toBe('done');
+    const recs = await history();
+    expect(recs.map((r) => r.step)).toEqual(Array.from({ length: 600 }, (_, i) => i + 1));
+    expect(await page.textContent('#s-step')).toBe('600');
+    const rows = await page.evaluate(() => window.playground.chartRows());
+    // At most 500 points a series (loss: 1 series, norm: 3, fraction: 2), fewer than the run has…
+    expect(rows.loss).toBeLessThanOrEqual(500);
+    expect(rows.loss).toBeLessThan(600);
+    expect(rows.norm).toBeLessThanOrEqual(3 * 500);
+    expect(rows.fraction).toBeLessThanOrEqual(2 * 500);
+    // …yet not thinned to a sketch (≥ 150 buckets of 4 steps here, each drawing its min and
+    // max), and every chart reaches the latest step.
+    expect(rows.loss).toBeGreaterThanOrEqual(150);
+    expect(await page.evaluate(() => window.playground.chartSteps())).toEqual({ loss: 600, norm: 600, fraction: 600 });
+    expect(problems).toEqual([]);
   });
 
   it('every method trains after switching to it in the controls', async () => {
