@@ -1,7 +1,7 @@
 /**
  * The page side of `npm run bench:browser` (bundled by bench/browser/run.mjs): gradclip's
  * global-norm clip against the naive tfjs composition on the GPU backends, and clipping's share
- * of a training step.
+ * of a training step; and the per-tensor clip (Keras `clipnorm`) against its naive form.
  *
  *   naive     per tensor sum(square(t)), a pairwise add of the sums (tfjs's addN with more than
  *             7 inputs builds an invalid pipeline on WebGPU), sqrt, minimum(1, c / (norm + 1e-6)),
@@ -18,7 +18,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-webgl';
 import '@tensorflow/tfjs-backend-webgpu';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
-import { globalNormTensorClipper } from '../../packages/gradclip/src/tfjs/index.js';
+import { globalNormTensorClipper, perTensorNormTensorClipper } from '../../packages/gradclip/src/tfjs/index.js';
 import { fusedKind } from '../../packages/gradclip/src/tfjs/kernels.js';
 import { Trainer, type ClipStep } from '../../packages/playground/src/train.js';
 
@@ -44,7 +44,24 @@ function naiveClip(ts: readonly tf.Tensor[]): { grads: tf.Tensor[]; norm: tf.Sca
   });
 }
 
+/** The hand-written per-tensor clip (Keras clipnorm, TF clip_by_norm): t · c / max(‖t‖, c). */
+function naivePerTensorClip(ts: readonly tf.Tensor[]): { grads: tf.Tensor[]; norm: tf.Scalar } {
+  return tf.tidy(() => {
+    const squares = ts.map((t) => tf.sum(tf.square(t)));
+    const c = tf.scalar(MAX_NORM);
+    const grads = ts.map((t, i) => tf.mul(t, tf.div(c, tf.maximum(tf.sqrt(squares[i]!), c))));
+    return { grads, norm: tf.sqrt(pairwiseSum(squares)) as tf.Scalar };
+  });
+}
+
 const clipper = globalNormTensorClipper(MAX_NORM);
+const perTensorClipper = perTensorNormTensorClipper(MAX_NORM);
+
+function gradclipPerTensorClip(ts: readonly tf.Tensor[]): { grads: tf.Tensor[]; norm: tf.Scalar } {
+  const r = perTensorClipper.clip(ts as tf.Tensor[]);
+  tf.dispose([r.scale, r.clipped, r.finite]);
+  return { grads: r.grads as tf.Tensor[], norm: r.norm };
+}
 
 function gradclipClip(ts: readonly tf.Tensor[]): { grads: tf.Tensor[]; norm: tf.Scalar } {
   const r = clipper.clip(ts as tf.Tensor[]);
@@ -81,14 +98,24 @@ async function use(backend: string): Promise<{ backend: string; fused: string | 
   return { backend: tf.getBackend(), fused: fusedKind() ?? null, adapter };
 }
 
-/** Interleaved rounds of naive vs gradclip on `tensors` float32 tensors of `size` values ~ N(0, 1). */
-async function clipCase(label: string, tensors: number, size: number, rounds: number, warmup = 3): Promise<CaseResult> {
+/**
+ * Interleaved rounds of naive vs gradclip on `tensors` float32 tensors of `size` values ~ N(0, 1):
+ * the global-norm clip, or (`perTensor`) the per-tensor one.
+ */
+async function clipCase(
+  label: string,
+  tensors: number,
+  size: number,
+  rounds: number,
+  perTensor = false,
+  warmup = 3,
+): Promise<CaseResult> {
   const ts = Array.from({ length: tensors }, (_, i) => tf.randomNormal([size], 0, 1, 'float32', i + 1));
   // Settle the uploads before timing.
   await Promise.all(ts.map((t) => tf.sum(t).data()));
   const candidates: Record<string, (ts: readonly tf.Tensor[]) => { grads: tf.Tensor[]; norm: tf.Scalar }> = {
-    naive: naiveClip,
-    gradclip: gradclipClip,
+    naive: perTensor ? naivePerTensorClip : naiveClip,
+    gradclip: perTensor ? gradclipPerTensorClip : gradclipClip,
   };
   const times: Record<string, number[]> = { naive: [], gradclip: [] };
   const norms: Record<string, number> = {};

@@ -1,6 +1,6 @@
 import { leavesOf } from './gradients.js';
 import { finaliseNorm, mergeAllNormStats, statsFinite } from './norm_stats.js';
-import type { ArrayOps } from './ops.js';
+import type { ArrayOps, NormStats } from './ops.js';
 import { ratioToNorm, scaleEach, toClipResult, type RuleOutput } from './rule.js';
 import { typedOps } from './typed_ops.js';
 import type { ClipResult, GradientSet, NonFinitePolicy } from './types.js';
@@ -25,20 +25,29 @@ export function perTensorNormRule<T, S, B>(
   maxNorm: number,
   nonFinite: NonFinitePolicy,
 ): RuleOutput<T, S, B> {
+  const c = ops.scalar(maxNorm);
+  const one = ops.scalar(1);
+  // c / max(‖t‖, c) is 1 for ‖t‖ ≤ c (also a zero tensor with c = 0, where TF gives 0/0 =
+  // NaN), else c / ‖t‖ — taken from the statistics when ‖t‖ overflows float64 although
+  // every value is finite (float64 data near 1e308), so such a tensor is scaled, not zeroed.
+  const factorOf = (s: NormStats<S>) => {
+    const norm = finaliseNorm(ops, s);
+    return ops.where(ops.ge(c, norm), one, ratioToNorm(ops, c, norm, 0, s));
+  };
+  // All tensors at once where the backend gives per-tensor statistics as vectors.
+  const batched = ops.normStatsEach?.(grads, 2);
+  if (batched !== undefined) {
+    const { all } = batched;
+    const f = maxNorm === Infinity ? undefined : factorOf(batched.each);
+    const factors = f === undefined ? grads.map(() => one) : batched.split(f);
+    const smallest = f === undefined ? one : ops.min(one, batched.min(f));
+    return scaleEach(ops, grads, factors, finaliseNorm(ops, all), statsFinite(ops, all), nonFinite, smallest);
+  }
   const stats = grads.map((g) => ops.normStats(g, 2));
   const all = mergeAllNormStats(ops, 2, stats);
   const finite = statsFinite(ops, all);
-  const c = ops.scalar(maxNorm);
-  const one = ops.scalar(1);
-  const factors = stats.map((s) => {
-    // maxNorm = Infinity means "no limit" (c / max(‖t‖, c) would be Inf / Inf = NaN).
-    if (maxNorm === Infinity) return one;
-    // c / max(‖t‖, c) is 1 for ‖t‖ ≤ c (also a zero tensor with c = 0, where TF gives 0/0 =
-    // NaN), else c / ‖t‖ — taken from the statistics when ‖t‖ overflows float64 although
-    // every value is finite (float64 data near 1e308), so such a tensor is scaled, not zeroed.
-    const norm = finaliseNorm(ops, s);
-    return ops.where(ops.ge(c, norm), one, ratioToNorm(ops, c, norm, 0, s));
-  });
+  // maxNorm = Infinity means "no limit" (c / max(‖t‖, c) would be Inf / Inf = NaN).
+  const factors = stats.map((s) => (maxNorm === Infinity ? one : factorOf(s)));
   return scaleEach(ops, grads, factors, finaliseNorm(ops, all), finite, nonFinite);
 }
 

@@ -71,6 +71,18 @@ export type ScalarBlock<I extends string, J extends string, O extends string, P 
   x: Scalars<S2, B2, I, J>,
 ) => Scalars<S2, B2, O, P>;
 
+/** What `ArrayOps.normStatsEach` returns: per-tensor statistics and how to take them apart. */
+export interface EachNormStats<S> {
+  /** Every tensor's statistics, one entry per tensor in each field. */
+  readonly each: NormStats<S>;
+  /** The statistics of the whole set (what merging every tensor's gives). */
+  readonly all: NormStats<S>;
+  /** A per-tensor value computed from `each`, as one scalar per tensor. */
+  split(v: S): S[];
+  /** The smallest entry of a per-tensor value (NaN if any entry is NaN). */
+  min(v: S): S;
+}
+
 export interface ArrayOps<T, S, B> extends ScalarOps<S, B> {
   readonly name: string;
   /**
@@ -91,6 +103,13 @@ export interface ArrayOps<T, S, B> extends ScalarOps<S, B> {
    * — gradclip/tfjs does it in one fused kernel instead of ~12 scalar ops per tensor.
    */
   normStatsOfSet?(ts: readonly T[], p: number): NormStats<S>;
+  /**
+   * Optional: the statistics of every tensor of a set on its own, in one call, as values that
+   * hold one entry per tensor (gradclip/tfjs: vectors, on which its scalar operations work
+   * elementwise), so that a per-tensor rule does its arithmetic once for all tensors rather
+   * than once per tensor. Undefined where it does not apply; the rule then goes tensor by tensor.
+   */
+  normStatsEach?(ts: readonly T[], p: number): EachNormStats<S> | undefined;
   /** t · s. */
   scale(t: T, s: S): T;
   /**

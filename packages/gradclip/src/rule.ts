@@ -150,7 +150,10 @@ export function applyFactor<T, S, B>(
   return { grads: out, norm: r.s.norm, scale: r.s.scale, clipped, finite };
 }
 
-/** Multiplies gradient i by factors[i] (≤ 1) under a non-finite policy; reports the smallest factor. */
+/**
+ * Multiplies gradient i by factors[i] (≤ 1) under a non-finite policy; reports the smallest
+ * factor (`smallest`, when the caller has it already: min(1, every factor)).
+ */
 export function scaleEach<T, S, B>(
   ops: ArrayOps<T, S, B>,
   grads: readonly T[],
@@ -158,10 +161,11 @@ export function scaleEach<T, S, B>(
   norm: S,
   finite: B,
   policy: NonFinitePolicy,
+  smallest?: S,
 ): RuleOutput<T, S, B> {
   const one = ops.scalar(1);
   const r = withNonFinitePolicy(ops, policy, finite, [...grads], () => {
-    const scale = factors.reduce((a, f) => ops.min(a, f), one);
+    const scale = smallest ?? factors.reduce((a, f) => ops.min(a, f), one);
     return {
       grads: grads.map((g, i) => ops.scale(g, factors[i]!)),
       scale,

@@ -20,8 +20,8 @@ import {
   webgpuScalars,
   type TracedBlock,
 } from './scalar_programs.js';
-import { webglScale, webglSetNormStats } from './webgl_kernels.js';
-import { webgpuSetNormStats } from './webgpu_kernels.js';
+import { webglEachNormStats, webglScale, webglSetNormStats } from './webgl_kernels.js';
+import { webgpuEachNormStats, webgpuSetNormStats } from './webgpu_kernels.js';
 
 /**
  * Fused tfjs kernels: the norm statistics of a set of tensors in one read of the data, and an
@@ -54,6 +54,7 @@ export const SET_NORM_STATS_KERNEL = 'GradclipSetNormStats';
 export const SCALE_KERNEL = 'GradclipScale';
 export const SELECT_KERNEL = 'GradclipSelect';
 export const SCALARS_KERNEL = 'GradclipScalars';
+export const EACH_NORM_STATS_KERNEL = 'GradclipEachNormStats';
 
 /** Runs f with `k` as the core's active kernels (the core's typedNormStats then runs on the backend's memory). */
 function withKernels<R>(k: Kernels, f: () => R): R {
@@ -171,6 +172,18 @@ function registerGpu(name: 'webgl' | 'webgpu'): void {
       },
     });
   }
+  tf.registerKernel({
+    kernelName: EACH_NORM_STATS_KERNEL,
+    backendName: name,
+    kernelFunc: ({ inputs, backend: b, attrs }) => {
+      const g = internalsOf(name, b);
+      const xs = Object.values(inputs) as tf.TensorInfo[];
+      const p = (attrs as { p: number }).p;
+      if (g?.kind === 'webgpu') return webgpuEachNormStats(g, xs, p);
+      if (g?.kind === 'webgl') return webglEachNormStats(g, xs, p);
+      throw new Error(`gradclip: ${name} backend internals changed`);
+    },
+  });
   tf.registerKernel({
     kernelName: SCALARS_KERNEL,
     backendName: name,
@@ -359,4 +372,34 @@ export function fusedScalars<I extends string, J extends string, O extends strin
   const values = i.kind === 'webgl' ? out.flatMap((v) => tf.unstack(v)) : out;
   if (i.kind === 'webgl') tf.dispose(out);
   return namedOutputs(traced, values as tf.Scalar[], (v) => tf.clone(v));
+}
+
+/**
+ * The statistics of every tensor on its own, as four vectors (one entry per tensor), by one
+ * kernel call on the GPU backends: they take up to 16 (webgl) / 7
+ * (webgpu) tensors per program and give [4, k] parts, concatenated here. Undefined where the
+ * kernels do not apply (no kernels, an empty or non-float32 tensor); a failing kernel marks the
+ * backend unusable, and the caller then computes the statistics per tensor.
+ */
+export function fusedEachNormStats(ts: readonly tf.Tensor[], p: number): NormStats<tf.Tensor1D> | undefined {
+  // GPU backends only: there every scalar op is a program, and splitting the vectors is free on
+  // webgl; on cpu / wasm a per-tensor kernel costs microseconds and wasm's slices read back.
+  if (ts.length === 0 || fusedKind() !== 'gpu') return undefined;
+  if (ts.some((t) => t.size === 0 || t.dtype !== 'float32')) return undefined;
+  const inputs: tf.NamedTensorMap = {};
+  ts.forEach((t, i) => (inputs[`x${i}`] = t));
+  let out: tf.Tensor | tf.Tensor[];
+  try {
+    out = tf.engine().runKernel(EACH_NORM_STATS_KERNEL, inputs, { p } as unknown as tf.NamedAttrMap) as
+      tf.Tensor | tf.Tensor[];
+  } catch (e) {
+    if (e instanceof TypeError) throw e;
+    markUnusable(tf.backend());
+    return undefined;
+  }
+  const parts = Array.isArray(out) ? out : [out];
+  const all = parts.length === 1 ? parts[0]! : tf.concat(parts, 1);
+  const [ref, sum, nan, inf] = tf.unstack(all) as tf.Tensor1D[];
+  tf.dispose([...parts, all].filter((x) => x !== ref && x !== sum && x !== nan && x !== inf));
+  return { p, ref: ref!, sum: sum!, nan: nan!, inf: inf! };
 }

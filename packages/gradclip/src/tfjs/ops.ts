@@ -1,8 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { unitReduceAxes } from '../units.js';
-import type { ArrayOps, NormStats, UnitLayout } from '../ops.js';
+import type { ArrayOps, EachNormStats, NormStats, UnitLayout } from '../ops.js';
 import './norm_history.js';
-import { fusedNormStats, fusedScalars, fusedScale, fusedSetNormStats, hasFusedKernels, select } from './kernels.js';
+import {
+  fusedEachNormStats,
+  fusedNormStats,
+  fusedScalars,
+  fusedScale,
+  fusedSetNormStats,
+  hasFusedKernels,
+  select,
+} from './kernels.js';
 import { mergeAllNormStats } from '../norm_stats.js';
 
 type T = tf.Tensor;
@@ -122,6 +130,31 @@ function composedSetNormStats(ts: readonly T[], p: number): NormStats<S> {
 }
 
 /**
+ * Per-tensor statistics as vectors (one entry per tensor) by the fused kernel, with their
+ * merge (mergeNormStats over the entries: rescale every sum to the largest reference), the
+ * split into per-tensor scalars (shallow slices on webgl) and the smallest entry.
+ */
+function eachNormStats(ts: readonly T[], p: number): EachNormStats<S> | undefined {
+  const each = fusedEachNormStats(ts, p);
+  if (each === undefined) return undefined;
+  const ref = tf.max(each.ref) as S;
+  const nan = tf.sum(each.nan) as S;
+  const inf = tf.sum(each.inf) as S;
+  let sum: S = tf.scalar(0);
+  if (p !== Infinity) {
+    // ref_i / ref ≤ 1: the rescaled sums cannot overflow; a zero ref leaves every sum 0.
+    const rel = tf.div(each.ref, tf.where(tf.greater(ref, tf.scalar(0)), ref, tf.scalar(1)));
+    sum = tf.sum(tf.mul(each.sum, p === 1 ? rel : p === 2 ? tf.square(rel) : tf.pow(rel, tf.scalar(p)))) as S;
+  }
+  return {
+    each: each as unknown as NormStats<S>,
+    all: { p, ref, sum, nan, inf },
+    split: (v) => tf.unstack(v) as S[],
+    min: (v) => tfOps.minOf(v),
+  };
+}
+
+/**
  * ArrayOps over tf.Tensor: T = tf.Tensor, S = float32 tf.Scalar, B = bool tf.Scalar. Every
  * operation returns a new tensor and nothing is read back to the host (except `readBool`, used
  * only by the 'error' non-finite policy). Callers run the rules inside `tf.tidy`.
@@ -161,6 +194,7 @@ export const tfOps: ArrayOps<T, S, S> = {
     const composed = () => composedSetNormStats(ts, p);
     return ts.length > 0 && hasFusedKernels() ? fusedSetNormStats(ts, p, composed) : composed();
   },
+  normStatsEach: eachNormStats,
   scale: (t, s) => fusedScale(t, s),
   // The wasm backend's clip turns NaN into a bound; PyTorch (and the core) keep NaN.
   clamp: (t, c) => tf.where(tf.isNaN(t), t, tf.clipByValue(t, -c, c)),

@@ -44,6 +44,13 @@ interface PackedInput {
 /** Texels a fragment reads from a packed texture (≈ CHUNK values). */
 const TEXELS = CHUNK / 4;
 
+/** A partials program, its grid, and where each input's chunks end in it (cumulative). */
+interface Partials {
+  program: WebGLProgramSpec;
+  grid: Grid;
+  ends: number[];
+}
+
 /** A square grid for `chunks` accumulators. */
 function gridFor(chunks: number): Grid {
   const cols = Math.ceil(Math.sqrt(chunks));
@@ -54,8 +61,9 @@ function gridFor(chunks: number): Grid {
  * Partials of packed textures: a fragment folds TEXELS texels of one tensor, four values at a
  * time (lanes outside the tensor — odd row or column counts — read as 0).
  */
-function packedPartialsProgram(inputs: readonly PackedInput[], p: number): { program: WebGLProgramSpec; grid: Grid } {
+function packedPartialsProgram(inputs: readonly PackedInput[], p: number): Partials {
   let end = 0;
+  const ends: number[] = [];
   const branches = inputs
     .map(({ batch, rows, cols }, j) => {
       const hr = Math.ceil(rows / 2);
@@ -63,6 +71,7 @@ function packedPartialsProgram(inputs: readonly PackedInput[], p: number): { pro
       const texels = batch * hr * hc;
       const lo = end;
       end += Math.ceil(texels / TEXELS);
+      ends.push(end);
       return `${j === 0 ? '' : 'else '}if (c < ${end}) {
       int t0 = (c - ${lo}) * ${TEXELS};
       int t1 = min(t0 + ${TEXELS}, ${texels});
@@ -82,6 +91,7 @@ function packedPartialsProgram(inputs: readonly PackedInput[], p: number): { pro
   const grid = gridFor(end);
   return {
     grid,
+    ends,
     program: {
       variableNames: inputs.map((_, j) => `x${j}`),
       outputShape: [2 * grid[0], 2 * grid[1]],
@@ -101,12 +111,14 @@ void main() {
   };
 }
 
-function partialsProgram(inputs: readonly Input[], p: number): { program: WebGLProgramSpec; grid: Grid } {
+function partialsProgram(inputs: readonly Input[], p: number): Partials {
   let end = 0;
+  const ends: number[] = [];
   const branches = inputs
     .map(({ size: n, cols }, j) => {
       const lo = end;
       end += Math.ceil(n / CHUNK);
+      ends.push(end);
       const fold =
         cols === undefined
           ? glslFold(p, (i) => `getX${j}(${i})`, 'start', 'stop')
@@ -123,6 +135,7 @@ function partialsProgram(inputs: readonly Input[], p: number): { program: WebGLP
   const grid = gridFor(end);
   return {
     grid,
+    ends,
     program: {
       variableNames: inputs.map((_, j) => `x${j}`),
       outputShape: [2 * grid[0], 2 * grid[1]],
@@ -171,6 +184,86 @@ void main() {
 }
 
 /**
+ * How a partials program reads a tensor: a packed texture as it is (tfjs would unpack it first:
+ * a whole extra pass; batch dimensions fold into one, as a packed layout depends only on the
+ * last two), an unpacked one as its texture's [rows, cols] where tfjs allows (read in place, no
+ * index arithmetic), else flat (tfjs applies slice offsets). Undefined for an empty tensor.
+ */
+function asInput(g: WebGLInternals, x: tf.TensorInfo): Input | PackedInput | undefined {
+  const size = x.shape.reduce((a, b) => a * b, 1);
+  if (size === 0) return undefined;
+  if (g.isPacked(x) === true) {
+    const r = x.shape.length >= 2 ? x.shape[x.shape.length - 2]! : 1;
+    const c = x.shape[x.shape.length - 1] ?? 1;
+    return {
+      info: { dataId: x.dataId, shape: [size / (r * c), r, c], dtype: x.dtype },
+      batch: size / (r * c),
+      rows: r,
+      cols: c,
+    };
+  }
+  const tex = g.texShape(x);
+  return { info: { dataId: x.dataId, shape: tex ?? [size], dtype: x.dtype }, size, cols: tex?.[1] };
+}
+
+/**
+ * [ref, sum, nan, inf] of every tensor of `xs` on its own (non-empty float32 tensors), as
+ * [4, k] parts (row r: statistic r of each tensor of the part), in order: consecutive tensors
+ * of the same layout share a partials program (≤ texture units), and one program per part
+ * merges each tensor's chunks. The caller concatenates the parts.
+ */
+export function webglEachNormStats(g: WebGLInternals, xs: readonly tf.TensorInfo[], p: number): tf.TensorInfo[] {
+  const inputs = xs.map((x) => asInput(g, x));
+  if (inputs.some((i) => i === undefined)) throw new TypeError('gradclip: per-tensor statistics of an empty tensor');
+  const u = units(g);
+  const parts: tf.TensorInfo[] = [];
+  let i = 0;
+  while (i < inputs.length) {
+    const isPacked = 'batch' in inputs[i]!;
+    let j = i + 1;
+    while (j < inputs.length && j - i < u && 'batch' in inputs[j]! === isPacked) j++;
+    const group = inputs.slice(i, j) as (Input | PackedInput)[];
+    const { program, grid, ends } = isPacked
+      ? packedPartialsProgram(group as PackedInput[], p)
+      : partialsProgram(group as Input[], p);
+    const partials = g.run(
+      program,
+      group.map((x) => x.info),
+      'float32',
+    );
+    parts.push(g.run(mergeEachProgram(grid, ends, p), [partials], 'float32'));
+    g.free(partials);
+    i = j;
+  }
+  return parts;
+}
+
+/** Merges the chunks of each tensor of a partials texture: output [4, k], fragment (stat, tensor). */
+function mergeEachProgram([, cols]: Grid, ends: readonly number[], p: number): WebGLProgramSpec {
+  const ranges = ends
+    .map((end, j) => `${j === 0 ? '' : 'else '}if (t == ${j}) { lo = ${j === 0 ? 0 : ends[j - 1]}; hi = ${end}; }`)
+    .join(' ');
+  return {
+    variableNames: ['p0'],
+    outputShape: [4, ends.length],
+    packedInputs: true,
+    packedOutput: false,
+    userCode: `
+${glslPairs(p)}
+void main() {
+  ivec2 rc = getOutputCoords();
+  int t = rc.y;
+  int lo = 0;
+  int hi = 0;
+  ${ranges}
+  vec4 acc = vec4(0.0);
+  for (int c = lo; c < hi; c++) { acc = mergeAcc(acc, getP0(2 * (c / ${cols}), 2 * (c - (c / ${cols}) * ${cols}))); }
+  setOutput(rc.x == 0 ? acc.x : rc.x == 1 ? acc.y : rc.x == 2 ? acc.z : acc.w);
+}`,
+  };
+}
+
+/**
  * [ref, sum, nan, inf] of the float32 tensors `xs` as one new unpacked [4] TensorInfo.
  * Intermediate textures are released as soon as they are merged.
  */
@@ -178,25 +271,10 @@ export function webglSetNormStats(g: WebGLInternals, xs: readonly tf.TensorInfo[
   const unpacked: Input[] = [];
   const packed: PackedInput[] = [];
   for (const x of xs) {
-    const size = x.shape.reduce((a, b) => a * b, 1);
-    if (size === 0) continue;
-    if (g.isPacked(x) === true) {
-      // Read packed textures as they are (tfjs would unpack them first: a whole extra pass).
-      // Batch dimensions fold into one: a packed texture's layout depends only on the last two.
-      const r = x.shape.length >= 2 ? x.shape[x.shape.length - 2]! : 1;
-      const c = x.shape[x.shape.length - 1] ?? 1;
-      packed.push({
-        info: { dataId: x.dataId, shape: [size / (r * c), r, c], dtype: x.dtype },
-        batch: size / (r * c),
-        rows: r,
-        cols: c,
-      });
-      continue;
-    }
-    // An unpacked tensor is presented as its texture's [rows, cols] where tfjs allows (read in
-    // place, no index arithmetic), else flat (tfjs applies slice offsets).
-    const tex = g.texShape(x);
-    unpacked.push({ info: { dataId: x.dataId, shape: tex ?? [size], dtype: x.dtype }, size, cols: tex?.[1] });
+    const i = asInput(g, x);
+    if (i === undefined) continue;
+    if ('batch' in i) packed.push(i);
+    else unpacked.push(i);
   }
   const u = units(g);
   let level: { t: tf.TensorInfo; grid: Grid }[] = [];

@@ -185,3 +185,63 @@ export function webgpuSetNormStats(g: WebGPUInternals, xs: readonly tf.TensorInf
   g.free(partials);
   return out;
 }
+
+/**
+ * [ref, sum, nan, inf] of every tensor of `xs` on its own (non-empty float32 tensors), as
+ * [4, k] parts of at most 7 tensors (row r: statistic r of each tensor of the part): per part
+ * one partials dispatch and one that merges each tensor's rows. The caller concatenates them.
+ */
+export function webgpuEachNormStats(g: WebGPUInternals, xs: readonly tf.TensorInfo[], p: number): tf.TensorInfo[] {
+  const flat = xs.map((x) => ({ dataId: x.dataId, shape: [x.shape.reduce((a, b) => a * b, 1)], dtype: x.dtype }));
+  if (flat.some((x) => x.shape[0] === 0)) throw new TypeError('gradclip: per-tensor statistics of an empty tensor');
+  const parts: tf.TensorInfo[] = [];
+  for (let i = 0; i < flat.length; i += g.maxInputs) {
+    const group = flat.slice(i, i + g.maxInputs);
+    const ends: number[] = [];
+    let end = 0;
+    for (const x of group) ends.push((end += Math.ceil(x.shape[0]! / CHUNK)));
+    const partials = g.alloc([end * PARTIAL_GROUP, 4], 'float32');
+    g.run(partialsProgram(group.length, p, end), group, 'float32', [int(0), ...ends.map(int)], partials);
+    parts.push(g.run(mergeEachProgram(ends, p), [partials], 'float32'));
+    g.free(partials);
+  }
+  return parts;
+}
+
+/** Invocation (stat, tensor) merges the tensor's rows: output [4, k]. */
+function mergeEachProgram(ends: readonly number[], p: number): WebGPUProgramSpec {
+  const k = ends.length;
+  const ranges = ends
+    .map(
+      (end, j) =>
+        `${j === 0 ? '' : 'else '}if (t == ${j}) { lo = ${(j === 0 ? 0 : ends[j - 1]!) * PARTIAL_GROUP}; hi = ${end * PARTIAL_GROUP}; }`,
+    )
+    .join(' ');
+  return {
+    variableNames: ['partials'],
+    outputShape: [4, k],
+    // The chunk ends are in the code: tfjs compiles once per set of shapes (the same every step).
+    shaderKey: `gradclipNormMergeEach_${p}_${ends.join('_')}`,
+    dispatchLayout: { x: [0] },
+    dispatch: [1, 1, 1],
+    workgroupSize: [4 * k, 1, 1],
+    getUserCode: () => `
+${wgslPairs(p)}
+fn main(index : i32) {
+  _ = uniforms.NAN; // tfjs binds its uniforms: the layout must include them
+  let i = i32(localIndex);
+  let t = i % ${k};
+  let stat = i / ${k};
+  var lo = 0;
+  var hi = 0;
+  ${ranges}
+  var acc = Acc(0.0, 0.0, 0.0, 0.0);
+  for (var r = lo; r < hi; r = r + 1) {
+    acc = mergeAcc(acc, Acc(partials[r * 4], partials[r * 4 + 1], partials[r * 4 + 2], partials[r * 4 + 3]));
+  }
+  var v = acc.m;
+  if (stat == 1) { v = acc.s; } else if (stat == 2) { v = acc.n; } else if (stat == 3) { v = acc.i; }
+  result[i] = v;
+}`,
+  };
+}

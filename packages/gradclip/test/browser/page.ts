@@ -646,7 +646,67 @@ async function scalarBlocks(): Promise<{ checked: number; kernels: string[]; mis
   };
 }
 
-export const suites = { use, norms, extremes, policies, twinSteps, leaksAndReads, composed, packedNorms, scalarBlocks };
+/**
+ * Per-tensor clipping of large sets (the batched per-tensor statistics: several programs' worth
+ * of tensors, packed and unpacked textures mixed, float32 extremes) against the core's
+ * clipByNorm, tensor by tensor; and the number of kernels one clip runs (it must not grow by
+ * a few dozen per tensor, as it did with per-tensor arithmetic).
+ */
+async function perTensorSets(): Promise<{ n: number; worst: number; where: string; kernels: number }[]> {
+  const rows: { n: number; worst: number; where: string; kernels: number }[] = [];
+  for (const n of [1, 7, 8, 17, 40]) {
+    const ts = Array.from({ length: n }, (_, i) => {
+      const scale = i % 5 === 3 ? 1e20 : i % 5 === 4 ? 1e-20 : 0.1 * (i + 1);
+      const size = 1 + ((i * 997) % 3000);
+      const t = tf.tensor(normal(size, 100 + i, scale), [size]);
+      if (i % 3 !== 1) return t;
+      // A packed texture on webgl: a matMul result.
+      const m = tf.matMul(tf.reshape(t, [size, 1]), tf.ones([1, 2]));
+      tf.dispose(t);
+      return m;
+    });
+    const host = await Promise.all(ts.map(async (t) => Float32Array.from(await t.data())));
+    const want = host.map((h) => Float32Array.from(h));
+    clipByNorm(want, 1);
+    const clipper = perTensorNormTensorClipper(1);
+    const profile = await tf.profile(() => {
+      const r = clipper.clip(ts);
+      return [...(r.grads as tf.Tensor[]), r.norm, r.scale, r.clipped, r.finite];
+    });
+    const r = clipper.clip(ts);
+    let worst = 0;
+    let where = '';
+    for (let i = 0; i < n; i++) {
+      const got = await (r.grads as tf.Tensor[])[i]!.data();
+      for (let j = 0; j < got.length; j++) {
+        const w = want[i]![j]!;
+        const e = Math.abs(got[j]! - w) / Math.max(Math.abs(w), 1e-30);
+        if (!(e <= worst)) {
+          worst = Number.isNaN(e) ? Infinity : e;
+          where = `tensor ${i}[${j}]: ${got[j]} vs ${w}`;
+        }
+      }
+    }
+    rows.push({ n, worst, where, kernels: profile.kernels.length });
+    release(r as TensorClipResult<TensorGradients>);
+    clipper.dispose();
+    tf.dispose(ts);
+  }
+  return rows;
+}
+
+export const suites = {
+  use,
+  norms,
+  extremes,
+  policies,
+  twinSteps,
+  leaksAndReads,
+  composed,
+  packedNorms,
+  scalarBlocks,
+  perTensorSets,
+};
 
 declare global {
   interface Window {
