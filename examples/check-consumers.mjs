@@ -25,10 +25,10 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { CHROMIUM, chromiumArgs, requireChromium } from '../scripts/chromium.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const lib = join(root, 'packages/gradclip');
-const CHROMIUM = '/usr/bin/chromium';
 const keep = process.argv.includes('--keep');
 const t0 = performance.now();
 const log = (m) => console.log(`[consumers ${((performance.now() - t0) / 1000).toFixed(1)} s] ${m}`);
@@ -54,10 +54,7 @@ function installedVersion(name, from = root) {
 
 if (!existsSync(join(lib, 'dist/tfjs/index.js')))
   throw new Error('packages/gradclip/dist is missing: run `npm run build -w gradclip` first');
-if (!existsSync(CHROMIUM))
-  throw new Error(
-    `the Vite consumer check needs Debian's chromium at ${CHROMIUM}: apt-get install chromium (.ci/run does this)`,
-  );
+requireChromium('the Vite consumer check');
 
 const work = mkdtempSync(join(tmpdir(), 'gradclip-consumers-'));
 
@@ -167,14 +164,7 @@ try {
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-    ],
+    args: chromiumArgs({ disableGpu: true }),
   });
   try {
     const page = context.pages()[0] ?? (await context.newPage());

@@ -11,6 +11,7 @@
 // Software renderers: compare ratios within one run, never absolute times.
 //
 // Flags: --rounds=15  --train-rounds=30  --backends=webgl,webgpu  --cases=20x50000,...
+//        --per-tensor-cases=20x50000,100x10000 (the per-tensor clip, Keras clipnorm; '' for none)
 //        --gpu (use the hardware GPU: no SwiftShader flags)  --out=bench-results
 import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -20,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
+import { CHROMIUM, chromiumArgs } from '../../scripts/chromium.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const { values: args } = parseArgs({ strict: false });
@@ -27,9 +29,13 @@ const rounds = Number(args.rounds ?? 15);
 const trainRounds = Number(args['train-rounds'] ?? 30);
 const backends = String(args.backends ?? 'webgl,webgpu').split(',');
 const out = resolve(root, args.out ?? 'bench-results');
-const cases = String(args.cases ?? '20x50000,100x10000,4x250000,1000x1000')
-  .split(',')
-  .map((c) => c.split('x').map(Number));
+const parseCases = (x) =>
+  String(x)
+    .split(',')
+    .filter((c) => c !== '')
+    .map((c) => c.split('x').map(Number));
+const cases = parseCases(args.cases ?? '20x50000,100x10000,4x250000,1000x1000');
+const perTensorCases = parseCases(args['per-tensor-cases'] ?? '20x50000,100x10000');
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -60,13 +66,10 @@ const server = http.createServer((req, res) => {
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const url = `http://127.0.0.1:${server.address().port}/`;
 
-const gpuArgs = args.gpu
-  ? ['--enable-unsafe-webgpu', '--ignore-gpu-blocklist']
-  : ['--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--enable-unsafe-webgpu'];
 const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
+  executablePath: CHROMIUM,
   headless: true,
-  args: ['--headless', '--no-sandbox', '--no-first-run', '--disable-background-networking', ...gpuArgs],
+  args: chromiumArgs({ gpu: args.gpu ? 'hardware' : 'swiftshader', webgpu: true }),
 });
 
 const results = {
@@ -87,30 +90,40 @@ try {
     await page.waitForFunction(() => window.gradclipBench !== undefined, undefined, { timeout: 60_000 });
     const info = await page.evaluate((b) => window.gradclipBench.use(b), backend);
     console.log(`\n${backend}: gradclip kernels ${info.fused ?? 'none (composed ops)'}; ${info.adapter}`);
-    const entry = { ...info, cases: [], training: {} };
-    console.log('  case                naive ms   gradclip ms   ratio   (norms agree)');
-    for (const [tensors, size] of cases) {
-      const label = `${tensors} × ${size.toLocaleString('en')}`;
-      const r = await page.evaluate(
-        ([l, t, s, n]) => window.gradclipBench.clipCase(l, t, s, n),
-        [label, tensors, size, rounds],
-      );
-      const naive = median(r.times.naive);
-      const ours = median(r.times.gradclip);
-      const agree = Math.abs(r.norms.naive - r.norms.gradclip) / r.norms.gradclip < 1e-4;
-      entry.cases.push({
-        label,
-        tensors,
-        size,
-        naiveMs: naive,
-        gradclipMs: ours,
-        ratio: ours / naive,
-        normsAgree: agree,
-        times: r.times,
-      });
+    const entry = { ...info, cases: [], perTensorCases: [], training: {} };
+    for (const [kind, list] of [
+      ['global', cases],
+      ['perTensor', perTensorCases],
+    ]) {
+      if (list.length === 0) continue;
       console.log(
-        `  ${label.padEnd(18)} ${fmt(naive).padStart(9)} ${fmt(ours).padStart(12)}   ${(ours / naive).toFixed(2)}×   ${agree ? 'yes' : `NO: ${r.norms.naive} vs ${r.norms.gradclip}`}`,
+        kind === 'global'
+          ? '  global norm         naive ms   gradclip ms   ratio   (norms agree)'
+          : '  per tensor          naive ms   gradclip ms   ratio   (norms agree)',
       );
+      for (const [tensors, size] of list) {
+        const label = `${tensors} × ${size.toLocaleString('en')}`;
+        const r = await page.evaluate(
+          ([l, t, s, n, pt]) => window.gradclipBench.clipCase(l, t, s, n, pt),
+          [label, tensors, size, rounds, kind === 'perTensor'],
+        );
+        const naive = median(r.times.naive);
+        const ours = median(r.times.gradclip);
+        const agree = Math.abs(r.norms.naive - r.norms.gradclip) / r.norms.gradclip < 1e-4;
+        entry[kind === 'global' ? 'cases' : 'perTensorCases'].push({
+          label,
+          tensors,
+          size,
+          naiveMs: naive,
+          gradclipMs: ours,
+          ratio: ours / naive,
+          normsAgree: agree,
+          times: r.times,
+        });
+        console.log(
+          `  ${label.padEnd(18)} ${fmt(naive).padStart(9)} ${fmt(ours).padStart(12)}   ${(ours / naive).toFixed(2)}×   ${agree ? 'yes' : `NO: ${r.norms.naive} vs ${r.norms.gradclip}`}`,
+        );
+      }
     }
     for (const [name, fn] of [
       ['rnn', 'rnnShare'],

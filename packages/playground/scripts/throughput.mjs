@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 import { build, preview } from 'vite';
+import { CHROMIUM, chromiumArgs } from '../../../scripts/chromium.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -42,7 +43,6 @@ const seconds = Number(opts.seconds);
 const interval = Number(opts.interval);
 if (!(seconds > 0 && interval > 0)) throw new Error('--seconds and --interval must be positive numbers');
 
-const CHROMIUM = '/usr/bin/chromium';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const configFile = join(root, 'vite.config.ts');
 
@@ -100,18 +100,7 @@ try {
   context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--disable-quic',
-      '--use-angle=swiftshader',
-      '--enable-unsafe-swiftshader',
-    ],
+    args: chromiumArgs({ disableGpu: true }),
     viewport: { width: 1440, height: 1000 },
     deviceScaleFactor: 1,
   });

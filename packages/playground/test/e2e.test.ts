@@ -17,8 +17,8 @@ import { build, createServer, preview, type PreviewServer, type ViteDevServer } 
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StepRecord } from '../src/train.js';
+import { CHROMIUM, chromiumArgs, requireChromium } from '../../../scripts/chromium.mjs';
 
-const CHROMIUM = '/usr/bin/chromium';
 const root = fileURLToPath(new URL('..', import.meta.url));
 // Screenshots go to a git-ignored folder on every run; `UPDATE_SCREENSHOTS=1 npm test`
 // refreshes the ones the docs show.
@@ -28,11 +28,7 @@ const imgDir = fileURLToPath(
 
 type Rec = StepRecord;
 
-if (!existsSync(CHROMIUM)) {
-  throw new Error(
-    `the playground e2e test needs Debian's chromium at ${CHROMIUM}: apt-get install chromium (.ci/run does this)`,
-  );
-}
+requireChromium('the playground e2e test');
 
 /** Headless Chromium with a fresh profile; console errors and page errors go to `problems`. */
 async function launch(
@@ -43,19 +39,7 @@ async function launch(
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--disable-quic',
-      '--use-angle=swiftshader',
-      '--enable-unsafe-swiftshader',
-      ...extraArgs,
-    ],
+    args: chromiumArgs({ disableGpu: true, extra: extraArgs }),
     viewport: { width: 1440, height: 1000 },
     deviceScaleFactor: 1,
   });

@@ -7,26 +7,15 @@
  * Vulkan adapter that --enable-unsafe-webgpu exposes for WebGPU — so the tests check
  * behaviour, and benchmarks compare ratios within one run, never absolute times.
  */
-import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { CHROMIUM, chromiumArgs, requireChromium } from '../../../../scripts/chromium.mjs';
 
-export const CHROMIUM = '/usr/bin/chromium';
-
-/** Chromium flags per backend: SwiftShader WebGL, and the unsafe-WebGPU switch for WebGPU. */
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--use-angle=swiftshader',
-  '--enable-unsafe-swiftshader',
-  '--enable-unsafe-webgpu',
-];
+/** Chromium flags: SwiftShader WebGL, and the unsafe-WebGPU switch for WebGPU. */
+export const CHROMIUM_ARGS = chromiumArgs({ webgpu: true });
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
 
@@ -59,11 +48,7 @@ export interface BrowserPage {
  * script sets on window when it has loaded.
  */
 export async function openPage(script: string, global: string): Promise<BrowserPage> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `the browser tests need Debian's chromium at ${CHROMIUM}: apt-get install chromium (.ci/run does this)`,
-    );
-  }
+  requireChromium('the browser tests');
   const server = http.createServer((req, res) => {
     if (req.url === '/entry.js') {
       res.setHeader('content-type', 'text/javascript');
