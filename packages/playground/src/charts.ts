@@ -27,6 +27,12 @@ const CONFIG = {
   title: { color: '#1d2733', fontSize: 13, fontWeight: 600, anchor: 'start' },
 } as const;
 
+/**
+ * The step axis: labels that cannot overlap (a long run's "10,000" is five digits wide; Vega's
+ * default tick count would run them together) and compact (2k, 10k).
+ */
+const STEP_AXIS = { labelOverlap: true, format: '~s', tickMinStep: 1 } as const;
+
 /** Log axes: a few ticks, labelled compactly (0.01, 1, 100, 1e+6) so exploded values fit. */
 const LOG_AXIS = {
   // Label 1·10^k, 2·10^k and 5·10^k only (and drop the overlapping ones); other ticks keep
@@ -149,7 +155,10 @@ export function lossSpec(
       {
         data: { name: 'points' },
         mark: { type: 'line', color: COLORS.loss, strokeWidth: 1.5, clip: true },
-        encoding: { x: { field: 'step', type: 'quantitative', title: t.step, scale: { nice: false } }, y },
+        encoding: {
+          x: { field: 'step', type: 'quantitative', title: t.step, scale: { nice: false }, axis: STEP_AXIS },
+          y,
+        },
       },
       {
         data: { values: [{ value: chanceLoss }] },
@@ -179,7 +188,7 @@ export function seriesSpec(
     title: t.title,
     mark: { type: 'line', strokeWidth: 1.6, clip: true, interpolate: 'linear' },
     encoding: {
-      x: { field: 'step', type: 'quantitative', title: t.step, scale: { nice: false } },
+      x: { field: 'step', type: 'quantitative', title: t.step, scale: { nice: false }, axis: STEP_AXIS },
       y: {
         field: 'value',
         type: 'quantitative',
