@@ -10,6 +10,8 @@ import {
   type BackendInternals,
   type HostInternals,
   type KernelBackend,
+  type WebGLInternals,
+  type WebGPUInternals,
 } from './backend_internals.js';
 import { wasmHeapKernels } from './wasm_heap.js';
 import {
@@ -172,42 +174,39 @@ function registerGpu(name: 'webgl' | 'webgpu'): void {
       },
     });
   }
-  tf.registerKernel({
-    kernelName: EACH_NORM_STATS_KERNEL,
-    backendName: name,
-    kernelFunc: ({ inputs, backend: b, attrs }) => {
-      const g = internalsOf(name, b);
-      const xs = Object.values(inputs) as tf.TensorInfo[];
-      const p = (attrs as { p: number }).p;
-      if (g?.kind === 'webgpu') return webgpuEachNormStats(g, xs, p);
-      if (g?.kind === 'webgl') return webglEachNormStats(g, xs, p);
-      throw new Error(`gradclip: ${name} backend internals changed`);
-    },
-  });
-  tf.registerKernel({
-    kernelName: SCALARS_KERNEL,
-    backendName: name,
-    kernelFunc: ({ inputs, backend: b, attrs }) => {
-      const g = internalsOf(name, b);
-      const traced = (attrs as unknown as { traced: TracedBlock }).traced;
-      const xs = Object.values(inputs) as tf.TensorInfo[];
-      if (g?.kind === 'webgpu') return webgpuScalars(g, traced, xs);
-      if (g?.kind === 'webgl') return webglScalars(g, traced, xs);
-      throw new Error(`gradclip: ${name} backend internals changed`);
-    },
-  });
-  tf.registerKernel({
-    kernelName: SET_NORM_STATS_KERNEL,
-    backendName: name,
-    kernelFunc: ({ inputs, backend: b, attrs }) => {
-      const g = internalsOf(name, b);
-      const xs = Object.values(inputs) as tf.TensorInfo[];
-      const p = (attrs as { p: number }).p;
-      if (g?.kind === 'webgpu') return webgpuSetNormStats(g, xs, p);
-      if (g?.kind === 'webgl') return webglSetNormStats(g, xs, p);
-      throw new Error(`gradclip: ${name} backend internals changed`);
-    },
-  });
+  // Kernels with a webgl and a webgpu implementation over the tensors' TensorInfos and attrs.
+  const gpuKernel = <A>(
+    kernelName: string,
+    webgl: (g: WebGLInternals, xs: tf.TensorInfo[], attrs: A) => tf.TensorInfo | tf.TensorInfo[],
+    webgpu: (g: WebGPUInternals, xs: tf.TensorInfo[], attrs: A) => tf.TensorInfo | tf.TensorInfo[],
+  ) =>
+    tf.registerKernel({
+      kernelName,
+      backendName: name,
+      kernelFunc: ({ inputs, backend: b, attrs }) => {
+        const g = internalsOf(name, b);
+        const xs = Object.values(inputs) as tf.TensorInfo[];
+        const a = attrs as unknown as A;
+        if (g?.kind === 'webgpu') return webgpu(g, xs, a);
+        if (g?.kind === 'webgl') return webgl(g, xs, a);
+        throw new Error(`gradclip: ${name} backend internals changed`);
+      },
+    });
+  gpuKernel<{ p: number }>(
+    EACH_NORM_STATS_KERNEL,
+    (g, xs, { p }) => webglEachNormStats(g, xs, p),
+    (g, xs, { p }) => webgpuEachNormStats(g, xs, p),
+  );
+  gpuKernel<{ traced: TracedBlock }>(
+    SCALARS_KERNEL,
+    (g, xs, { traced }) => webglScalars(g, traced, xs),
+    (g, xs, { traced }) => webgpuScalars(g, traced, xs),
+  );
+  gpuKernel<{ p: number }>(
+    SET_NORM_STATS_KERNEL,
+    (g, xs, { p }) => webglSetNormStats(g, xs, p),
+    (g, xs, { p }) => webgpuSetNormStats(g, xs, p),
+  );
 }
 
 const registered = new Set<string>();
