@@ -79,6 +79,8 @@ export interface EachNormStats<S> {
   readonly all: NormStats<S>;
   /** A per-tensor value computed from `each`, as one scalar per tensor. */
   split(v: S): S[];
+  /** One scalar per tensor (in order) as a per-tensor value, the inverse of `split`. */
+  join(xs: readonly S[]): S;
   /** The smallest entry of a per-tensor value (NaN if any entry is NaN). */
   min(v: S): S;
 }

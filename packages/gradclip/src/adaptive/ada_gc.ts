@@ -10,7 +10,7 @@ import {
 } from '../clipper.js';
 import { describe, type Leaf } from '../gradients.js';
 import { finaliseNorm, mergeAllNormStats, statsFinite } from '../norm_stats.js';
-import type { ArrayOps } from '../ops.js';
+import type { ArrayOps, NormStats } from '../ops.js';
 import type { NonFinitePolicy } from '../types.js';
 import {
   finiteNonNegative,
@@ -103,42 +103,55 @@ export const adaGCRule = /* @__PURE__ */ ruleKind(
         const s = (x: number) => ops.scalar(x);
         const one = s(1);
         const zero = s(0);
-        const stats = grads.map((g) => ops.normStats(g.values, 2));
-        const all = mergeAllNormStats(ops, 2, stats);
+        const values = grads.map((g) => g.values);
+        // Every tensor at once where the backend gives per-tensor statistics as vectors (GPU):
+        // `tensorStep` then works on vectors with one entry per tensor; else tensor by tensor.
+        const batched = ops.normStatsEach?.(values, 2);
+        const stats = batched === undefined ? values.map((v) => ops.normStats(v, 2)) : undefined;
+        const all = batched?.all ?? mergeAllNormStats(ops, 2, stats!);
         const globalNorm = finaliseNorm(ops, all);
         const finite = statsFinite(ops, all);
         const valid = ops.isFinite(globalNorm);
-        const norms = stats.map((x) => finaliseNorm(ops, x));
-
         const warming = ops.gt(s(warmupSteps), ops.add(st.step, one));
         const h = ops.min(ratioToNorm(ops, s(lambdaAbs), globalNorm, eps, all), one);
-        // Keys are parameter names: a null-prototype record keeps 'toString' or '__proto__' ordinary.
-        const gamma = safeRecord(Object.entries(st.gamma));
-        const factors = grads.map((leaf, i) => {
-          const n = norms[i]!;
-          const old = Object.hasOwn(st.gamma, leaf.name) ? st.gamma[leaf.name]! : s(-1);
+        const olds = grads.map((leaf) => (Object.hasOwn(st.gamma, leaf.name) ? st.gamma[leaf.name]! : s(-1)));
+
+        /** One tensor's (or, batched, every tensor's) factor and new γ from its statistics and old γ. */
+        const tensorStep = (x: NormStats<S>, old: S) => {
+          const n = finaliseNorm(ops, x);
           const unset = ops.gt(zero, old);
           const warmNorm = ops.mul(h, n);
           const warmGamma = ops.where(unset, warmNorm, ops.min(old, warmNorm));
           const hi = ops.where(
             ops.eq(n, zero),
             one,
-            ops.min(ratioToNorm(ops, ops.mul(s(lambdaRel), old), n, 0, stats[i]!), one),
+            ops.min(ratioToNorm(ops, ops.mul(s(lambdaRel), old), n, 0, x), one),
           );
           const afterGamma = ops.add(ops.mul(s(beta), old), ops.mul(s(1 - beta), ops.mul(hi, n)));
           const useWarm = ops.or(warming, unset);
-          gamma[leaf.name] = ops.where(valid, ops.where(useWarm, warmGamma, afterGamma), old);
-          return ops.where(useWarm, h, hi);
-        });
+          return {
+            gamma: ops.where(valid, ops.where(useWarm, warmGamma, afterGamma), old),
+            factor: ops.where(useWarm, h, hi),
+          };
+        };
+        let factors: S[];
+        let gammas: S[];
+        let smallest: S | undefined;
+        if (batched !== undefined) {
+          const r = tensorStep(batched.each, batched.join(olds));
+          factors = batched.split(r.factor);
+          gammas = batched.split(r.gamma);
+          smallest = ops.min(one, batched.min(r.factor));
+        } else {
+          const rs = stats!.map((x, i) => tensorStep(x, olds[i]!));
+          factors = rs.map((r) => r.factor);
+          gammas = rs.map((r) => r.gamma);
+        }
+        // Keys are parameter names: a null-prototype record keeps 'toString' or '__proto__' ordinary.
+        const gamma = safeRecord(Object.entries(st.gamma));
+        grads.forEach((leaf, i) => (gamma[leaf.name] = gammas[i]!));
         const step = ops.where(valid, ops.min(ops.add(st.step, one), s(warmupSteps)), st.step);
-        const out = scaleEach(
-          ops,
-          grads.map((g) => g.values),
-          factors,
-          globalNorm,
-          finite,
-          policy,
-        );
+        const out = scaleEach(ops, values, factors, globalNorm, finite, policy, smallest);
         return { out, state: { step, gamma } };
       },
     } as ClipRule<AdaGCState>;

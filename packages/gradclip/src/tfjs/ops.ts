@@ -150,6 +150,7 @@ function eachNormStats(ts: readonly T[], p: number): EachNormStats<S> | undefine
     each: each as unknown as NormStats<S>,
     all: { p, ref, sum, nan, inf },
     split: (v) => tf.unstack(v) as S[],
+    join: (xs) => tf.stack(xs as S[]) as S,
     min: (v) => tfOps.minOf(v),
   };
 }
