@@ -6,7 +6,7 @@
  */
 export type { ClipResult, Entry, FloatArray, GradientSet, NonFinitePolicy, Shaped } from './types.js';
 export type { Leaf } from './gradients.js';
-export type { ArrayOps, NormStats, ScalarOps, UnitLayout } from './ops.js';
+export type { ArrayOps, EachNormStats, NormStats, ScalarBlock, Scalars, ScalarOps, UnitLayout } from './ops.js';
 export type { RuleOutput } from './rule.js';
 export type { ClipByGlobalNormOptions, GlobalNormRuleOptions } from './clip_by_global_norm.js';
 export type { ClipByNormOptions } from './clip_by_norm.js';
