@@ -18,7 +18,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-webgl';
 import '@tensorflow/tfjs-backend-webgpu';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
-import { globalNormTensorClipper, perTensorNormTensorClipper } from '../../packages/gradclip/src/tfjs/index.js';
+import {
+  adaGCTensorClipper,
+  globalNormTensorClipper,
+  perTensorNormTensorClipper,
+} from '../../packages/gradclip/src/tfjs/index.js';
+import { tfOps } from '../../packages/gradclip/src/tfjs/ops.js';
 import { fusedKind } from '../../packages/gradclip/src/tfjs/kernels.js';
 import { Trainer, type ClipStep } from '../../packages/playground/src/train.js';
 
@@ -257,7 +262,48 @@ async function denseShare(rounds: number): Promise<{ times: Record<string, numbe
   return { times };
 }
 
-export const bench = { use, clipCase, rnnShare, denseShare, median };
+/**
+ * AdaGC (per-tensor thresholds) with the per-tensor statistics batched (`tfOps.normStatsEach`,
+ * the default on GPU backends) against the same clipper with it switched off (statistics and
+ * arithmetic tensor by tensor), interleaved on the same named tensors.
+ */
+async function batchingCase(
+  tensors: number,
+  size: number,
+  rounds: number,
+  warmup = 3,
+): Promise<Record<string, number[]>> {
+  const each = tfOps.normStatsEach;
+  const grads = Object.fromEntries(
+    Array.from({ length: tensors }, (_, i) => [`w${i}`, tf.randomNormal([size], 0, 1, 'float32', i + 1)]),
+  );
+  const clippers = {
+    batched: adaGCTensorClipper({ warmupSteps: 2 }),
+    perTensor: adaGCTensorClipper({ warmupSteps: 2 }),
+  };
+  const times: Record<string, number[]> = { batched: [], perTensor: [] };
+  try {
+    for (let round = -warmup; round < rounds; round++) {
+      const order = round % 2 === 0 ? (['batched', 'perTensor'] as const) : (['perTensor', 'batched'] as const);
+      for (const name of order) {
+        (tfOps as unknown as { normStatsEach: typeof each | undefined }).normStatsEach =
+          name === 'batched' ? each : undefined;
+        const t0 = performance.now();
+        const r = clippers[name].clip(grads);
+        await r.norm.data();
+        if (round >= 0) times[name]!.push(performance.now() - t0);
+        tf.dispose([...Object.values(r.grads as tf.NamedTensorMap), r.norm, r.scale, r.clipped, r.finite]);
+      }
+    }
+  } finally {
+    (tfOps as unknown as { normStatsEach: typeof each | undefined }).normStatsEach = each;
+    Object.values(clippers).forEach((c) => c.dispose());
+    tf.dispose(Object.values(grads));
+  }
+  return times;
+}
+
+export const bench = { use, clipCase, batchingCase, rnnShare, denseShare, median };
 
 declare global {
   interface Window {

@@ -12,6 +12,7 @@
 //
 // Flags: --rounds=15  --train-rounds=30  --backends=webgl,webgpu  --cases=20x50000,...
 //        --per-tensor-cases=20x50000,100x10000 (the per-tensor clip, Keras clipnorm; '' for none)
+//        --batching-cases=100x10000 (AdaGC, per-tensor statistics batched vs tensor by tensor)
 //        --gpu (use the hardware GPU: no SwiftShader flags)  --out=bench-results
 import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -36,6 +37,7 @@ const parseCases = (x) =>
     .map((c) => c.split('x').map(Number));
 const cases = parseCases(args.cases ?? '20x50000,100x10000,4x250000,1000x1000');
 const perTensorCases = parseCases(args['per-tensor-cases'] ?? '20x50000,100x10000');
+const batchingCases = parseCases(args['batching-cases'] ?? '100x10000');
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -90,7 +92,7 @@ try {
     await page.waitForFunction(() => window.gradclipBench !== undefined, undefined, { timeout: 60_000 });
     const info = await page.evaluate((b) => window.gradclipBench.use(b), backend);
     console.log(`\n${backend}: gradclip kernels ${info.fused ?? 'none (composed ops)'}; ${info.adapter}`);
-    const entry = { ...info, cases: [], perTensorCases: [], training: {} };
+    const entry = { ...info, cases: [], perTensorCases: [], batchingCases: [], training: {} };
     for (const [kind, list] of [
       ['global', cases],
       ['perTensor', perTensorCases],
@@ -124,6 +126,25 @@ try {
           `  ${label.padEnd(18)} ${fmt(naive).padStart(9)} ${fmt(ours).padStart(12)}   ${(ours / naive).toFixed(2)}×   ${agree ? 'yes' : `NO: ${r.norms.naive} vs ${r.norms.gradclip}`}`,
         );
       }
+    }
+    if (batchingCases.length > 0) console.log('  AdaGC step          per tensor ms   batched ms   ratio');
+    for (const [tensors, size] of batchingCases) {
+      const label = `${tensors} × ${size.toLocaleString('en')}`;
+      const t = await page.evaluate(([n, s, r]) => window.gradclipBench.batchingCase(n, s, r), [tensors, size, rounds]);
+      const per = median(t.perTensor);
+      const batched = median(t.batched);
+      entry.batchingCases.push({
+        label,
+        tensors,
+        size,
+        perTensorMs: per,
+        batchedMs: batched,
+        ratio: batched / per,
+        times: t,
+      });
+      console.log(
+        `  ${label.padEnd(18)} ${fmt(per).padStart(13)} ${fmt(batched).padStart(12)}   ${(batched / per).toFixed(2)}×`,
+      );
     }
     for (const [name, fn] of [
       ['rnn', 'rnnShare'],
