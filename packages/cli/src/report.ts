@@ -31,7 +31,7 @@ import { adaGCWarmup, ZCLIP_MAX_GRAD_NORM, ZCLIP_WARMUP } from './methods.js';
 import type { BiasResult, HeavyTailResult } from './noise.js';
 import { renderChart, type RenderedChart } from './render.js';
 import { writeReportFiles } from './report_files.js';
-import { deviationNote, learningSections, learningVerdict, reproductions } from './report_learning.js';
+import { deviationNote, f3, learningSections, learningVerdict, reproductions } from './report_learning.js';
 import type { TrainConfig } from './train.js';
 
 export interface ReportInput {
@@ -69,12 +69,6 @@ export interface Verdict {
   text: string;
 }
 
-const f3 = (x: number | null | undefined): string =>
-  x === null || x === undefined || !Number.isFinite(x)
-    ? '—'
-    : Math.abs(x) >= 1e4 || Math.abs(x) < 1e-3
-      ? x.toExponential(2)
-      : x.toPrecision(3);
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** The verdicts, computed from the numbers (nothing here is written in advance). */

@@ -8,7 +8,8 @@ import { learningChecks, type LearningChecks, type LearningCurve } from './learn
 import { adaGCWarmup, parseMethod, ZCLIP_MAX_GRAD_NORM, ZCLIP_WARMUP } from './methods.js';
 import type { ReportInput, Verdict } from './report.js';
 
-const f3 = (x: number | null | undefined): string =>
+/** A number for the report: 3 significant digits, exponent form outside [1e-3, 1e4), — for none. */
+export const f3 = (x: number | null | undefined): string =>
   x === null || x === undefined || !Number.isFinite(x)
     ? '—'
     : Math.abs(x) >= 1e4 || Math.abs(x) < 1e-3

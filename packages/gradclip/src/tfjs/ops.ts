@@ -117,16 +117,29 @@ function composedSetNormStats(ts: readonly T[], p: number): NormStats<S> {
   const zeros = tf.zerosLike(m);
   // p = ∞: the norm is the reference itself, so it is not raised.
   const refs = tf.where(ok, p === Infinity ? m : tf.maximum(m, tf.scalar(TINY)), zeros);
-  const ref = tf.max(refs) as S;
-  const nan = tf.sum(tf.cast(nanV, 'float32')) as S;
-  const inf = tf.sum(tf.cast(infV, 'float32')) as S;
+  return mergeStacked({
+    p,
+    ref: refs,
+    sum: tf.where(ok, sums, zeros),
+    nan: tf.cast(nanV, 'float32'),
+    inf: tf.cast(infV, 'float32'),
+  });
+}
+
+/**
+ * Merges statistics stacked as vectors (one entry per tensor) into those of the whole set, as
+ * mergeNormStats does pairwise: the largest reference, every sum rescaled to it (ref_i / ref ≤ 1:
+ * the rescaled sums cannot overflow; a zero ref leaves every sum 0), the counts added.
+ */
+function mergeStacked(v: NormStats<tf.Tensor>): NormStats<S> {
+  const { p } = v;
+  const ref = tf.max(v.ref) as S;
+  const nan = tf.sum(v.nan) as S;
+  const inf = tf.sum(v.inf) as S;
   if (p === Infinity) return { p, ref, sum: tf.scalar(0), nan, inf };
-  // refs / ref ≤ 1: the rescaled sums cannot overflow (see mergeNormStats).
-  const positive = tf.greater(ref, tf.scalar(0));
-  const rel = tf.div(refs, tf.where(positive, ref, tf.scalar(1)));
+  const rel = tf.div(v.ref, tf.where(tf.greater(ref, tf.scalar(0)), ref, tf.scalar(1)));
   const weights = p === 1 ? rel : p === 2 ? tf.square(rel) : tf.pow(rel, tf.scalar(p));
-  const sum = tf.sum(tf.mul(tf.where(ok, sums, zeros), weights)) as S;
-  return { p, ref, sum, nan, inf };
+  return { p, ref, sum: tf.sum(tf.mul(v.sum, weights)) as S, nan, inf };
 }
 
 /**
@@ -137,18 +150,9 @@ function composedSetNormStats(ts: readonly T[], p: number): NormStats<S> {
 function eachNormStats(ts: readonly T[], p: number): EachNormStats<S> | undefined {
   const each = fusedEachNormStats(ts, p);
   if (each === undefined) return undefined;
-  const ref = tf.max(each.ref) as S;
-  const nan = tf.sum(each.nan) as S;
-  const inf = tf.sum(each.inf) as S;
-  let sum: S = tf.scalar(0);
-  if (p !== Infinity) {
-    // ref_i / ref ≤ 1: the rescaled sums cannot overflow; a zero ref leaves every sum 0.
-    const rel = tf.div(each.ref, tf.where(tf.greater(ref, tf.scalar(0)), ref, tf.scalar(1)));
-    sum = tf.sum(tf.mul(each.sum, p === 1 ? rel : p === 2 ? tf.square(rel) : tf.pow(rel, tf.scalar(p)))) as S;
-  }
   return {
     each: each as unknown as NormStats<S>,
-    all: { p, ref, sum, nan, inf },
+    all: mergeStacked(each),
     split: (v) => tf.unstack(v) as S[],
     join: (xs) => tf.stack(xs as S[]) as S,
     min: (v) => tfOps.minOf(v),

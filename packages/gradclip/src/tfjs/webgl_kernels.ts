@@ -58,34 +58,27 @@ function gridFor(chunks: number): Grid {
 }
 
 /**
- * Partials of packed textures: a fragment folds TEXELS texels of one tensor, four values at a
- * time (lanes outside the tensor — odd row or column counts — read as 0).
+ * A partials program over `inputs`: input j owns `chunks(j)` consecutive fragments (chunk
+ * indices c), and `fold(j, lo, end)` is the GLSL that folds fragment c's chunk of it into
+ * `acc`. Output: a square grid of packed texels, one per chunk — a square rather than one
+ * column because SwiftShader shades 2×2 quads, and a one-texel-wide target would leave half of
+ * every quad idle.
  */
-function packedPartialsProgram(inputs: readonly PackedInput[], p: number): Partials {
+function partials<I extends { info: tf.TensorInfo }>(
+  inputs: readonly I[],
+  p: number,
+  packed: boolean,
+  chunks: (x: I) => number,
+  fold: (x: I, j: number, lo: number) => string,
+): Partials {
   let end = 0;
   const ends: number[] = [];
   const branches = inputs
-    .map(({ batch, rows, cols }, j) => {
-      const hr = Math.ceil(rows / 2);
-      const hc = Math.ceil(cols / 2);
-      const texels = batch * hr * hc;
+    .map((x, j) => {
       const lo = end;
-      end += Math.ceil(texels / TEXELS);
+      end += chunks(x);
       ends.push(end);
-      return `${j === 0 ? '' : 'else '}if (c < ${end}) {
-      int t0 = (c - ${lo}) * ${TEXELS};
-      int t1 = min(t0 + ${TEXELS}, ${texels});
-      for (int t = t0; t < t1; t++) {
-        int b = t / ${hr * hc};
-        int rem = t - b * ${hr * hc};
-        int row = 2 * (rem / ${hc});
-        int col = 2 * (rem - (rem / ${hc}) * ${hc});
-        vec4 v = getX${j}(b, row, col);
-        bool right = col + 1 < ${cols};
-        bool below = row + 1 < ${rows};
-        acc = fold4(acc, vec4(v.x, right ? v.y : 0.0, below ? v.z : 0.0, right && below ? v.w : 0.0));
-      }
-    }`;
+      return `${j === 0 ? '' : 'else '}if (c < ${end}) {\n      ${fold(x, j, lo)}\n    }`;
     })
     .join(' ');
   const grid = gridFor(end);
@@ -95,15 +88,16 @@ function packedPartialsProgram(inputs: readonly PackedInput[], p: number): Parti
     program: {
       variableNames: inputs.map((_, j) => `x${j}`),
       outputShape: [2 * grid[0], 2 * grid[1]],
-      packedInputs: true,
+      packedInputs: packed,
       packedOutput: true,
       userCode: `
 ${glslPairs(p)}
-${glslFold4(p)}
+${packed ? glslFold4(p) : ''}
 void main() {
   ivec2 rc = getOutputCoords();
   int c = (rc.x / 2) * ${grid[1]} + rc.y / 2;
   vec4 acc = vec4(0.0);
+  ${packed ? '' : `float blockVals[${BLOCK}];`}
   ${branches}
   setOutput(acc);
 }`,
@@ -111,48 +105,51 @@ void main() {
   };
 }
 
+/**
+ * Partials of packed textures: a fragment folds TEXELS texels of one tensor, four values at a
+ * time (lanes outside the tensor — odd row or column counts — read as 0).
+ */
+function packedPartialsProgram(inputs: readonly PackedInput[], p: number): Partials {
+  const texels = ({ batch, rows, cols }: PackedInput) => batch * Math.ceil(rows / 2) * Math.ceil(cols / 2);
+  return partials(
+    inputs,
+    p,
+    true,
+    (x) => Math.ceil(texels(x) / TEXELS),
+    (x, j, lo) => {
+      const hc = Math.ceil(x.cols / 2);
+      const plane = Math.ceil(x.rows / 2) * hc;
+      return `int t0 = (c - ${lo}) * ${TEXELS};
+      int t1 = min(t0 + ${TEXELS}, ${texels(x)});
+      for (int t = t0; t < t1; t++) {
+        int b = t / ${plane};
+        int rem = t - b * ${plane};
+        int row = 2 * (rem / ${hc});
+        int col = 2 * (rem - (rem / ${hc}) * ${hc});
+        vec4 v = getX${j}(b, row, col);
+        bool right = col + 1 < ${x.cols};
+        bool below = row + 1 < ${x.rows};
+        acc = fold4(acc, vec4(v.x, right ? v.y : 0.0, below ? v.z : 0.0, right && below ? v.w : 0.0));
+      }`;
+    },
+  );
+}
+
+/** Partials of unpacked textures: a fragment folds CHUNK values of one tensor. */
 function partialsProgram(inputs: readonly Input[], p: number): Partials {
-  let end = 0;
-  const ends: number[] = [];
-  const branches = inputs
-    .map(({ size: n, cols }, j) => {
-      const lo = end;
-      end += Math.ceil(n / CHUNK);
-      ends.push(end);
-      const fold =
+  return partials(
+    inputs,
+    p,
+    false,
+    (x) => Math.ceil(x.size / CHUNK),
+    ({ size, cols }, j, lo) => `int start = (c - ${lo}) * ${CHUNK};
+      int stop = min(start + ${CHUNK}, ${size});
+      ${
         cols === undefined
           ? glslFold(p, (i) => `getX${j}(${i})`, 'start', 'stop')
-          : glslFold2D(p, `getX${j}`, cols, 'start', 'stop');
-      return `${j === 0 ? '' : 'else '}if (c < ${end}) {
-      int start = (c - ${lo}) * ${CHUNK};
-      int stop = min(start + ${CHUNK}, ${n});
-      ${fold}
-    }`;
-    })
-    .join(' ');
-  // A square grid of texels rather than one column: SwiftShader shades 2×2 quads, and a
-  // one-texel-wide target would leave half of every quad idle.
-  const grid = gridFor(end);
-  return {
-    grid,
-    ends,
-    program: {
-      variableNames: inputs.map((_, j) => `x${j}`),
-      outputShape: [2 * grid[0], 2 * grid[1]],
-      packedInputs: false,
-      packedOutput: true,
-      userCode: `
-${glslPairs(p)}
-void main() {
-  ivec2 rc = getOutputCoords();
-  int c = (rc.x / 2) * ${grid[1]} + rc.y / 2;
-  vec4 acc = vec4(0.0);
-  float blockVals[${BLOCK}];
-  ${branches}
-  setOutput(acc);
-}`,
-    },
-  };
+          : glslFold2D(p, `getX${j}`, cols, 'start', 'stop')
+      }`,
+  );
 }
 
 /** Merges packed partials textures (a grid of accumulators each): final → unpacked [4], else one packed texel. */
