@@ -84,6 +84,9 @@ export {
 export { noiseMultiplierFor, type NoiseMultiplierForOptions } from './privacy/calibrate.js';
 export {
   clipPerExample,
+  clipPerExampleByLayer,
+  type ClipPerExampleByLayerOptions,
+  type ClipPerExampleByLayerResult,
   type ClipPerExampleResult,
   type PerExampleGradients,
   type SummedGradients,

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { clipPerExample } from './per_example.js';
+import fc from 'fast-check';
+import { fcGate } from '../../test/fc_gate.js';
+import { clipPerExample, clipPerExampleByLayer } from './per_example.js';
 
 describe('clipPerExample', () => {
   it('clips each example to C over all leaves and sums (worked by hand)', () => {
@@ -63,5 +65,96 @@ describe('clipPerExample', () => {
       /grads\[0\].values/,
     );
     expect(() => clipPerExample([{ values: new Float64Array(1), shape: [] }], 1)).toThrow(/batch dimension first/);
+  });
+});
+
+describe('clipPerExampleByLayer', () => {
+  // optax's own test case: optax/transforms/_clipping_test.py, test_per_example_layer_norm_clip
+  // (google-deepmind/optax). Two layers, batch 4: layer 0 has one value per example, layer 1 is
+  // ones of shape (3, 3, 2), i.e. norm √18 per example.
+  const optaxGrads = () => [
+    { values: new Float32Array([0.5, 1.5, -2.0, 3.0]), shape: [4, 1] },
+    { values: new Float32Array(4 * 18).fill(1), shape: [4, 3, 3, 2] },
+  ];
+
+  it("optax's uniform variant: C = √2 → each layer at 1; sums 1.5 and 4/√18, clipped [3, 4]", () => {
+    const { sum, norms, clipped } = clipPerExampleByLayer(optaxGrads(), Math.SQRT2, { uniform: true });
+    // Layer 0 clipped per example to [0.5, 1, -1, 1] → 1.5; layer 1 each example (1/√18)·ones → 4/√18.
+    expect(sum[0]!.values[0]).toBeCloseTo(1.5, 6);
+    expect(sum[1]!.shape).toEqual([3, 3, 2]);
+    for (const v of sum[1]!.values) expect(v).toBeCloseTo(4 / Math.sqrt(18), 4);
+    expect(clipped).toEqual([3, 4]);
+    expect(Array.from(norms[0]!)).toEqual([0.5, 1.5, 2, 3]);
+    for (const n of norms[1]!) expect(n).toBeCloseTo(Math.sqrt(18), 12);
+    // uniform is the default, as in optax.
+    expect(clipPerExampleByLayer(optaxGrads(), Math.SQRT2).clipped).toEqual([3, 4]);
+  });
+
+  it("optax's scaled variant: C = √19 → layers at 1 and √18; sums 1.5 and 4, clipped [3, 0]", () => {
+    const { sum, clipped } = clipPerExampleByLayer(optaxGrads(), Math.sqrt(19), { uniform: false });
+    expect(sum[0]!.values[0]).toBeCloseTo(1.5, 6);
+    for (const v of sum[1]!.values) expect(v).toBeCloseTo(4, 6);
+    expect(clipped).toEqual([3, 0]);
+  });
+
+  it('with one layer it is clipPerExample (optax: equivalent to per_example_global_norm_clip)', () => {
+    const g = { values: Float64Array.from({ length: 12 }, (_, i) => Math.cos(i) * i), shape: [4, 3] };
+    const byLayer = clipPerExampleByLayer({ g }, 2);
+    const flat = clipPerExample({ g }, 2);
+    expect(Array.from(byLayer.sum.g!.values)).toEqual(Array.from(flat.sum.g!.values));
+    expect(byLayer.clipped).toEqual([flat.clipped]);
+  });
+
+  it('keeps nulls and the container; K counts only present layers', () => {
+    // Two present layers, uniform: each at C/√2 = 1 with C = √2. a = (3, 4): ‖5‖ → (0.6, 0.8); b = 0.5 untouched.
+    const r = clipPerExampleByLayer(
+      {
+        a: { values: new Float64Array([3, 4]), shape: [1, 2] },
+        none: null,
+        b: { values: new Float64Array([0.5]), shape: [1, 1] },
+      },
+      Math.SQRT2,
+    );
+    expect(r.sum.none).toBeNull();
+    expect(Array.from(r.sum.a!.values).map((x) => +x.toFixed(12))).toEqual([0.6, 0.8]);
+    expect(Array.from(r.sum.b!.values)).toEqual([0.5]);
+    expect(r.clipped).toEqual([1, 0]);
+  });
+
+  it("each example's clipped gradient has norm ≤ C, so the sum has sensitivity C (both variants)", () => {
+    const layer = fc.tuple(
+      fc.integer({ min: 1, max: 4 }),
+      fc.array(fc.double({ min: -50, max: 50, noNaN: true }), { minLength: 12, maxLength: 12 }),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(layer, { minLength: 1, maxLength: 4 }),
+        fc.double({ min: 0.01, max: 20, noNaN: true }),
+        fc.boolean(),
+        (spec, C, uniform) => {
+          // One example (batch 1): the sum is the clipped gradient itself.
+          const grads = spec.map(([d, xs]) => ({ values: Float64Array.from(xs.slice(0, d)), shape: [1, d] }));
+          const { sum } = clipPerExampleByLayer(grads, C, { uniform });
+          const sq = sum.reduce((a, s) => a + Array.from(s!.values).reduce((b, x) => b + x * x, 0), 0);
+          expect(Math.sqrt(sq)).toBeLessThanOrEqual(C * (1 + 1e-12));
+        },
+      ),
+      fcGate({ seed: 2101, numRuns: 200 }),
+    );
+  });
+
+  it('bad input names the argument and the value; the input is untouched', () => {
+    const g = { values: new Float64Array([3, 4]), shape: [1, 2] };
+    expect(() => clipPerExampleByLayer([g], 0)).toThrow(/l2NormClip must be > 0, got 0/);
+    expect(() => clipPerExampleByLayer([g], '1' as unknown as number)).toThrow(TypeError);
+    expect(() => clipPerExampleByLayer([g], 1, { uniform: 'yes' as unknown as boolean })).toThrow(
+      /options.uniform must be a boolean, got/,
+    );
+    expect(() => clipPerExampleByLayer([g], 1, { unifrom: true } as never)).toThrow(/options.unifrom is not an option/);
+    expect(() => clipPerExampleByLayer([g, { values: new Float64Array(2), shape: [2, 1] }], 1)).toThrow(
+      /grads\[1\].shape\[0\] is 2 but grads\[0\].shape\[0\] is 1/,
+    );
+    clipPerExampleByLayer([g], 1);
+    expect(Array.from(g.values)).toEqual([3, 4]);
   });
 });
