@@ -213,3 +213,73 @@ describe('privateFit', () => {
     tf.dispose([xs, ys]);
   });
 });
+
+describe('privateFit keeps the privacy record whole (issue 24)', () => {
+  it('N2: a run that throws part-way leaves the model a record of every step that changed its weights', async () => {
+    const { xs, ys } = blobs(40);
+    const model = classifier();
+    const before = tf.memory().numTensors;
+    const w0 = model.getWeights().map((w) => Array.from(w.dataSync()));
+    await expect(
+      privateFit(model, xs, ys, {
+        l2NormClip: 1,
+        noiseMultiplier: 1,
+        batchSize: 4,
+        insecureSeed: 9,
+        callbacks: {
+          onBatchEnd: (batch) => {
+            if (batch === 2) throw new Error('callback failed');
+          },
+        },
+      }),
+    ).rejects.toThrow(/callback failed/);
+    expect(tf.memory().numTensors).toBe(before);
+    // Batches 0, 1 and 2 were applied before the callback of batch 2 threw: three steps spent.
+    expect(model.getWeights().some((w, k) => Array.from(w.dataSync()).some((v, j) => v !== w0[k]![j]))).toBe(true);
+    expect(accountantOf(model)!.history).toEqual([{ noiseMultiplier: 1, sampleRate: 0.1, steps: 3 }]);
+    // The next run continues from there instead of from ε = 0.
+    const r = await privateFit(model, xs, ys, { l2NormClip: 1, noiseMultiplier: 1, batchSize: 4, insecureSeed: 10 });
+    expect(r.accountant.steps).toBe(13);
+    expect(accountantOf(model)!.steps).toBe(13);
+    tf.dispose([xs, ys]);
+  });
+
+  it('N3: a fresh accountant cannot overwrite the lifetime record of a model that has one', async () => {
+    const { xs, ys } = blobs(40);
+    const model = classifier();
+    await privateFit(model, xs, ys, { l2NormClip: 1, noiseMultiplier: 1, batchSize: 5, insecureSeed: 11 });
+    expect(accountantOf(model)!.steps).toBe(8);
+    const w = model.getWeights().map((t) => Array.from(t.dataSync()));
+    await expect(
+      privateFit(model, xs, ys, {
+        l2NormClip: 1,
+        noiseMultiplier: 1,
+        batchSize: 5,
+        insecureSeed: 12,
+        accountant: new RDPAccountant(),
+      }),
+    ).rejects.toThrow(
+      /options\.accountant \(0 steps\) does not continue the privacy record saved in the model \(8 steps\)/,
+    );
+    // Refused before training: weights and record as they were.
+    model.getWeights().forEach((t, k) => expect(Array.from(t.dataSync())).toEqual(w[k]));
+    expect(accountantOf(model)!.steps).toBe(8);
+    // An accountant with different earlier runs is no continuation either.
+    const other = new RDPAccountant().step({ noiseMultiplier: 2, sampleRate: 0.125, steps: 8 });
+    await expect(
+      privateFit(model, xs, ys, { l2NormClip: 1, noiseMultiplier: 1, batchSize: 5, accountant: other }),
+    ).rejects.toThrow(/does not continue/);
+    // One that extends the record is accepted: the saved record, or a longer history starting with it.
+    const longer = accountantOf(model)!.step({ noiseMultiplier: 3, sampleRate: 0.5 });
+    const r = await privateFit(model, xs, ys, {
+      l2NormClip: 1,
+      noiseMultiplier: 1,
+      batchSize: 5,
+      insecureSeed: 13,
+      accountant: longer,
+    });
+    expect(r.accountant.steps).toBe(17);
+    expect(accountantOf(model)!.steps).toBe(17);
+    tf.dispose([xs, ys]);
+  });
+});

@@ -64,7 +64,12 @@ export interface PrivateFitOptions {
   readonly method?: PerExampleMethod;
   /** Per-example loss; default the compiled model's loss. */
   readonly loss?: PerExampleLoss;
-  /** An accountant to continue (default: the one saved in the model's metadata, else a new one). */
+  /**
+   * An accountant to continue (default: the one saved in the model's metadata, else a new one).
+   * When the model already carries a record, this accountant must extend it (its history begins
+   * with the saved runs, as `accountantOf(model)` does): a fresh one is refused with a RangeError,
+   * since it would replace the model's lifetime record by a shorter one.
+   */
   readonly accountant?: RDPAccountant;
   readonly callbacks?: PrivateFitCallbacks;
   /**
@@ -111,8 +116,10 @@ export const ACCOUNTANT_METADATA_KEY = 'gradclipPrivacy';
  * The ε in the callbacks is the privacy spent so far (RDP accountant, `privacySpent`). The
  * `loss` logged with it is computed from the private data without noise: it is for the data
  * holder's monitoring and is not covered by ε — do not publish it. Layer regularizers and
- * constraints are not applied. At the end the accountant is stored in the model's
- * user-defined metadata, so `model.save` keeps it and `accountantOf(loadedModel)` restores it.
+ * constraints are not applied. Each step is recorded in the accountant, and the accountant
+ * stored in the model's user-defined metadata, before that step's update is applied — so a run
+ * that fails part-way (a throwing callback, a bad batch) leaves a record of every step that
+ * changed the weights; `model.save` keeps it and `accountantOf(loadedModel)` restores it.
  */
 export async function privateFit(
   model: ModelLike,
@@ -150,9 +157,13 @@ export async function privateFit(
   const q = batchSize / n;
   const stepsPerEpoch = Math.max(1, Math.round(n / batchSize));
 
-  const accountant = options.accountant ?? accountantOf(model) ?? new RDPAccountant();
-  if (!(accountant instanceof RDPAccountant))
-    throw new TypeError(`accountant must be an RDPAccountant, got ${describe(accountant)}`);
+  if (!model.setUserDefinedMetadata)
+    throw new TypeError('model has no setUserDefinedMetadata: not a tfjs-layers model?');
+  if (options.accountant !== undefined && !(options.accountant instanceof RDPAccountant))
+    throw new TypeError(`accountant must be an RDPAccountant, got ${describe(options.accountant)}`);
+  const saved = accountantOf(model);
+  if (options.accountant !== undefined && saved !== null) checkExtends(options.accountant, saved);
+  const accountant = options.accountant ?? saved ?? new RDPAccountant();
   let sigma: number;
   if ((options.noiseMultiplier === undefined) === (options.targetEpsilon === undefined)) {
     throw new TypeError('privateFit needs exactly one of noiseMultiplier and targetEpsilon');
@@ -206,8 +217,13 @@ export async function privateFit(
         random,
         method: options.method,
         loss: options.loss,
+        // The step is charged, and the model's record updated, before the weights change: whatever
+        // throws later (a callback, the next step, an abort), the record covers every update made.
+        account: () => {
+          accountant.step({ noiseMultiplier: sigma, sampleRate: q });
+          attachAccountant(model, accountant);
+        },
       });
-      accountant.step({ noiseMultiplier: sigma, sampleRate: q });
       const usedClip = clip;
       if (adaptive) clip = adaptive.update(norms, sigma, random);
       lossTotal += lossSum;
@@ -235,7 +251,6 @@ export async function privateFit(
     history.push(logs);
     await options.callbacks?.onEpochEnd?.(epoch, logs);
   }
-  attachAccountant(model, accountant);
   return { accountant, history, noiseMultiplier: sigma, epsilon: accountant.privacySpent(delta).epsilon, delta };
 }
 
@@ -246,6 +261,8 @@ interface StepConfig {
   random: RandomSource;
   method: PerExampleMethod | undefined;
   loss: PerExampleLoss | undefined;
+  /** Records the step in the accountant and the model; called right before the update is applied. */
+  account: () => void;
 }
 
 /** One DP-SGD update; returns the batch's loss sum, clipped count and per-example norms (host). */
@@ -292,8 +309,12 @@ async function privateStep(
     if (sum !== sums[v.name]) sum.dispose();
   }
   tf.dispose(sums);
-  optimizer.applyGradients(update);
-  tf.dispose(update);
+  try {
+    cfg.account();
+    optimizer.applyGradients(update);
+  } finally {
+    tf.dispose(update);
+  }
   let clipped = 0;
   for (const nm of norms) if (nm > cfg.clip) clipped++;
   return { lossSum, clipped, norms };
@@ -309,6 +330,31 @@ function shuffled(n: number, random: RandomSource): Uint32Array {
     p[j] = t;
   }
   return p;
+}
+
+/**
+ * Refuses an accountant that does not continue the record saved in the model: its history must
+ * begin with the saved runs (the last one may have grown). Otherwise the record would be
+ * replaced by a shorter one and the privacy already spent forgotten (issue 24, N3).
+ */
+function checkExtends(given: RDPAccountant, saved: RDPAccountant): void {
+  const g = given.history;
+  const s = saved.history;
+  const ok =
+    g.length >= s.length &&
+    s.every(
+      (r, i) =>
+        g[i]!.noiseMultiplier === r.noiseMultiplier &&
+        g[i]!.sampleRate === r.sampleRate &&
+        (i === s.length - 1 ? g[i]!.steps >= r.steps : g[i]!.steps === r.steps),
+    );
+  if (!ok) {
+    throw new RangeError(
+      `options.accountant (${given.steps} steps) does not continue the privacy record saved in the model ` +
+        `(${saved.steps} steps): using it would forget privacy already spent. Leave accountant out to ` +
+        `continue the saved record, or pass one whose history begins with it (e.g. accountantOf(model))`,
+    );
+  }
 }
 
 /** Stores the accountant in the model's user-defined metadata (kept by `model.save`). */
