@@ -3,7 +3,7 @@ import { describe } from '../../gradients.js';
 import { knownOptions, oneOf } from '../../validate.js';
 import { capturedNormSq } from './ghost.js';
 import {
-  checkNoBatchMixing,
+  checkPrivateLayers,
   compiledLoss,
   ghostForward,
   ghostPlan,
@@ -50,7 +50,7 @@ export interface ClippedGradients {
  * re-weighted loss Σᵢ wᵢ ℓᵢ with wᵢ = 1 / max(1, ‖∇ℓᵢ‖/C) then gives the clipped sum, since
  * ∇(Σ wᵢ ℓᵢ) = Σ wᵢ ∇ℓᵢ for weights held constant.
  *
- * Microbatch fallback (any model without batch-mixing layers): one `tf.variableGrads` per
+ * Microbatch fallback (any model `checkPrivateLayers` accepts): one `tf.variableGrads` per
  * example, norm and scale on the device, accumulated — exact, and B times slower.
  *
  * Nothing is read back to the host. Every intermediate tensor is disposed.
@@ -71,7 +71,7 @@ export function clippedGradients(
     throw new RangeError(`x has ${x.shape[0]} examples but y has ${y.shape[0]}: the batch dimensions must agree`);
   }
   const loss = options.loss ?? compiledLoss(model);
-  checkNoBatchMixing(model);
+  checkPrivateLayers(model);
   if (method !== 'microbatch') {
     const plan = ghostPlan(model);
     if (typeof plan !== 'string') return ghostClip(model, plan, x, y, l2NormClip, loss);

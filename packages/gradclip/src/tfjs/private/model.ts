@@ -61,9 +61,6 @@ export type GhostStep =
 
 /** Layers that draw random numbers in training: the two passes of ghost clipping would disagree. */
 const RANDOM_LAYERS = new Set(['Dropout', 'SpatialDropout1D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout']);
-/** Layers that mix examples within a batch: per-example gradients do not exist. */
-const BATCH_MIXING = new Set(['BatchNormalization']);
-
 /**
  * Splits a model into ghost-clipping steps, or says why it cannot (then the microbatch
  * fallback runs). Ghost clipping needs a chain of single-input layers (a `tf.Sequential`)
@@ -71,7 +68,7 @@ const BATCH_MIXING = new Set(['BatchNormalization']);
  * no layer that draws random numbers in training.
  */
 export function ghostPlan(model: ModelLike): GhostStep[] | string {
-  checkNoBatchMixing(model);
+  checkPrivateLayers(model);
   if (model.getClassName() !== 'Sequential') return `${model.getClassName()} is not a Sequential model`;
   const steps: GhostStep[] = [];
   for (const layer of model.layers) {
@@ -121,15 +118,70 @@ export function ghostPlan(model: ModelLike): GhostStep[] | string {
   return steps;
 }
 
-/** BatchNormalization mixes the examples of a batch: DP-SGD's per-example clipping is undefined. */
-export function checkNoBatchMixing(model: ModelLike): void {
-  for (const layer of model.layers) {
-    if (BATCH_MIXING.has(layer.getClassName())) {
+/**
+ * Layers refused anywhere in a model (nested models, functional graphs and wrappers included),
+ * with the reason. BatchNormalization normalises each example by statistics of the whole batch,
+ * so per-example gradients do not exist, and in training it updates its moving mean and
+ * variance from the private batch — weights saved with the model that no noise covers.
+ */
+const REFUSED_LAYERS: Readonly<Record<string, string>> = {
+  BatchNormalization:
+    'it mixes the examples of a batch (per-example gradients, and DP-SGD, are undefined) and updates its moving mean and variance from the private batch without noise; use LayerNormalization or none',
+};
+
+/** Where a tfjs-layers layer keeps the layers inside it (models, wrappers, RNN cells) and its state. */
+interface NestedLayer {
+  layers?: readonly LayerLike[];
+  layer?: LayerLike;
+  forwardLayer?: LayerLike;
+  backwardLayer?: LayerLike;
+  cell?: LayerLike;
+  cells?: readonly LayerLike[];
+  trainable?: boolean;
+  /** Weights a layer declared non-trainable (BatchNormalization's moving statistics); not frozen ones. */
+  _nonTrainableWeights?: readonly { name?: string; originalName?: string }[];
+  nonTrainableWeights?: readonly { name?: string; originalName?: string }[];
+}
+
+function innerLayers(layer: LayerLike): LayerLike[] {
+  const n = layer as unknown as NestedLayer;
+  const inner = [...(n.layers ?? []), n.layer, n.forwardLayer, n.backwardLayer, n.cell, ...(n.cells ?? [])];
+  return inner.filter(
+    (l): l is LayerLike => typeof l === 'object' && l !== null && typeof l.getClassName === 'function',
+  );
+}
+
+/**
+ * Refuses a model that private training would let learn from the data outside the noise: every
+ * layer is visited, inside nested models, functional graphs, wrappers (TimeDistributed,
+ * Bidirectional) and RNN cells, and a layer is refused when it is a BatchNormalization or
+ * when it declares weights that gradients do not train (non-trainable state a layer may update
+ * in `call`, as BatchNormalization's moving statistics are). Frozen layers (`trainable: false`)
+ * are fine: their weights do not change. The error names the layer by its path from the model
+ * (`sequential_1/batch_normalization_1`).
+ */
+export function checkPrivateLayers(model: ModelLike): void {
+  const seen = new Set<LayerLike>();
+  const visit = (layer: LayerLike, path: string): void => {
+    if (seen.has(layer)) return;
+    seen.add(layer);
+    const cls = layer.getClassName();
+    const at = `${path}${layer.name}`;
+    const why = REFUSED_LAYERS[cls];
+    if (why !== undefined)
+      throw new TypeError(`model layer ${at} is a ${cls}: private training refuses it, because ${why}`);
+    const inner = innerLayers(layer);
+    const n = layer as unknown as NestedLayer;
+    const state = n._nonTrainableWeights ?? (n.trainable !== false && inner.length === 0 ? n.nonTrainableWeights : []);
+    if (state && state.length > 0) {
+      const names = state.map((w) => w.originalName ?? w.name ?? '?').join(', ');
       throw new TypeError(
-        `model layer ${layer.name} is a ${layer.getClassName()}: it mixes the examples of a batch, so per-example gradients (and DP-SGD) are undefined; use LayerNormalization or none`,
+        `model layer ${at} (${cls}) has non-trainable weights (${names}): a layer that updates weights from the data in training would change them outside the privacy accounting, so private training refuses it`,
       );
     }
-  }
+    for (const l of inner) visit(l, `${at}/`);
+  };
+  for (const layer of model.layers) visit(layer, '');
 }
 
 /** What the ghost forward pass records per trainable layer (kept until the norms are taken). */

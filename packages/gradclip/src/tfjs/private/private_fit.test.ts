@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { RDPAccountant } from '../../privacy/accountant.js';
 import { noiseMultiplierFor } from '../../privacy/calibrate.js';
 import { privacySpent } from '../../privacy/rdp.js';
+import { clippedGradients } from './clip.js';
 import { accountantOf, privateFit, type PrivateFitLogs } from './private_fit.js';
 
 beforeAll(async () => {
@@ -280,6 +281,114 @@ describe('privateFit keeps the privacy record whole (issue 24)', () => {
     });
     expect(r.accountant.steps).toBe(17);
     expect(accountantOf(model)!.steps).toBe(17);
+    tf.dispose([xs, ys]);
+  });
+});
+
+describe('privateFit refuses layers that learn from the data outside the noise (issue 25)', () => {
+  /** Trains nothing: the refusal comes first. Returns the moving statistics' values to check they did not move. */
+  function bnState(layer: tfl.layers.Layer) {
+    return layer.getWeights().map((w) => Array.from(w.dataSync()));
+  }
+
+  it('BatchNormalization inside a nested model is refused, by its path, before any weight changes', async () => {
+    const { xs, ys } = blobs(32);
+    const bn = tfl.layers.batchNormalization();
+    const inner = tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [2], units: 4 }), bn] });
+    const m = tfl.sequential({ layers: [inner, tfl.layers.dense({ units: 2, activation: 'softmax' })] });
+    m.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
+    const before = bnState(bn);
+    const w = m.getWeights().map((t) => Array.from(t.dataSync()));
+    for (const method of ['auto', 'microbatch'] as const) {
+      await expect(privateFit(m, xs, ys, { l2NormClip: 1, noiseMultiplier: 1, method })).rejects.toThrow(
+        new RegExp(`model layer ${inner.name}/${bn.name} is a BatchNormalization: private training refuses it`),
+      );
+    }
+    expect(bnState(bn)).toEqual(before);
+    m.getWeights().forEach((t, k) => expect(Array.from(t.dataSync())).toEqual(w[k]));
+    expect(accountantOf(m)).toBeNull();
+    // clippedGradients, the public building block, refuses it too.
+    expect(() => clippedGradients(m, xs, ys, 1, { method: 'microbatch' })).toThrow(/is a BatchNormalization/);
+    tf.dispose([xs, ys]);
+  });
+
+  it('BatchNormalization in a functional graph, inside a wrapper, or frozen is refused too', async () => {
+    const { xs, ys } = blobs(16);
+    const input = tfl.input({ shape: [2] });
+    const a = tfl.layers.dense({ units: 3 }).apply(input) as tfl.SymbolicTensor;
+    const bn = tfl.layers.batchNormalization({ trainable: false });
+    const b = bn.apply(tfl.layers.dense({ units: 3 }).apply(input)) as tfl.SymbolicTensor;
+    const out = tfl.layers
+      .dense({ units: 2, activation: 'softmax' })
+      .apply(tfl.layers.concatenate().apply([a, b])) as tfl.SymbolicTensor;
+    const functional = tfl.model({ inputs: input, outputs: out });
+    functional.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
+    await expect(privateFit(functional, xs, ys, { l2NormClip: 1, noiseMultiplier: 1 })).rejects.toThrow(
+      new RegExp(`model layer ${bn.name} is a BatchNormalization`),
+    );
+    // A functional model nested in a Sequential one.
+    const outer = tfl.sequential({ layers: [functional] });
+    outer.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
+    await expect(privateFit(outer, xs, ys, { l2NormClip: 1, noiseMultiplier: 1 })).rejects.toThrow(
+      new RegExp(`model layer ${functional.name}/${bn.name} is a BatchNormalization`),
+    );
+    // Inside a TimeDistributed wrapper.
+    const inner = tfl.layers.batchNormalization();
+    const td = tfl.layers.timeDistributed({ layer: inner, inputShape: [1, 2] });
+    const seq = tfl.sequential({
+      layers: [td, tfl.layers.flatten(), tfl.layers.dense({ units: 2, activation: 'softmax' })],
+    });
+    seq.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
+    const xs3 = tf.reshape(xs, [16, 1, 2]);
+    await expect(privateFit(seq, xs3, ys, { l2NormClip: 1, noiseMultiplier: 1 })).rejects.toThrow(
+      new RegExp(`model layer ${td.name}/${inner.name} is a BatchNormalization`),
+    );
+    tf.dispose([xs, ys, xs3]);
+  });
+
+  it('a layer with non-trainable state of its own is refused; frozen layers are accepted', async () => {
+    const { xs, ys } = blobs(16);
+    /** Keeps a running sum of its inputs in a non-trainable weight, as a stateful layer would. */
+    class RunningSum extends tfl.layers.Layer {
+      static className = 'RunningSum';
+      total!: tfl.LayerVariable;
+      override build(shape: tfl.Shape | tfl.Shape[]) {
+        this.total = this.addWeight(
+          'total',
+          [(shape as number[])[1]!],
+          'float32',
+          tfl.initializers.zeros(),
+          undefined,
+          false,
+        );
+        this.built = true;
+      }
+      override call(x: tf.Tensor | tf.Tensor[]) {
+        return Array.isArray(x) ? x[0]! : x;
+      }
+    }
+    const stateful = new RunningSum({ inputShape: [3] });
+    const m = tfl.sequential({
+      layers: [
+        tfl.layers.dense({ inputShape: [2], units: 3 }),
+        tfl.sequential({ layers: [stateful], name: 'block' }),
+        tfl.layers.dense({ units: 2, activation: 'softmax' }),
+      ],
+    });
+    m.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
+    await expect(privateFit(m, xs, ys, { l2NormClip: 1, noiseMultiplier: 1 })).rejects.toThrow(
+      new RegExp(
+        `model layer block/${stateful.name} \\(RunningSum\\) has non-trainable weights \\(${stateful.name}/total\\)`,
+      ),
+    );
+    // A frozen Dense (transfer learning) has non-trainable weights too, but they never change: accepted.
+    const frozen = classifier();
+    frozen.layers[0]!.trainable = false;
+    frozen.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
+    const k0 = Array.from(frozen.layers[0]!.getWeights()[0]!.dataSync());
+    const r = await privateFit(frozen, xs, ys, { l2NormClip: 1, noiseMultiplier: 1, batchSize: 8, insecureSeed: 14 });
+    expect(r.accountant.steps).toBe(2);
+    expect(Array.from(frozen.layers[0]!.getWeights()[0]!.dataSync())).toEqual(k0);
     tf.dispose([xs, ys]);
   });
 });

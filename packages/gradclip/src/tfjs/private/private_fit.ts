@@ -9,7 +9,7 @@ import type { RandomSource } from '../../privacy/random.js';
 import { checkDelta, checkNoiseMultiplier } from '../../privacy/rdp.js';
 import { poissonSample } from '../../privacy/sampling.js';
 import { clippedGradients, type PerExampleMethod } from './clip.js';
-import type { ModelLike, PerExampleLoss } from './model.js';
+import { checkPrivateLayers, type ModelLike, type PerExampleLoss } from './model.js';
 
 /** What `privateFit` reports after each batch and epoch. */
 export interface PrivateFitLogs {
@@ -146,6 +146,7 @@ export async function privateFit(
     throw new TypeError('privateFit needs options { l2NormClip, noiseMultiplier | targetEpsilon, … }');
   const optimizer = model.optimizer;
   if (!optimizer) throw new TypeError('model must be compiled with an optimizer before privateFit');
+  checkPrivateLayers(model);
   const n = xs.shape[0]!;
   if (ys.shape[0] !== n) throw new RangeError(`xs has ${n} examples but ys has ${ys.shape[0]}`);
   if (n === 0) throw new RangeError('xs has no examples');
