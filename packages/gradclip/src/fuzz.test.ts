@@ -3,6 +3,7 @@
 // never another error, never NaN from finite data, never a change to the caller's data when
 // an error is thrown.
 import fc from 'fast-check';
+import { fcGate } from '../test/fc_gate.js';
 import { describe, expect, it } from 'vitest';
 import {
   adaGC,
@@ -116,7 +117,7 @@ describe('fuzz: public functions (issue 12)', () => {
           check(() => globalNorm(set as never, (options?.normType ?? 2) as never), arrays);
         },
       ),
-      { seed: 1207, numRuns: 400 },
+      fcGate({ seed: 1207, numRuns: 400 }),
     );
   });
 
@@ -158,7 +159,7 @@ describe('fuzz: public functions (issue 12)', () => {
           }
         },
       ),
-      { seed: 1208, numRuns: 400 },
+      fcGate({ seed: 1208, numRuns: 400 }),
     );
   });
 });
@@ -202,7 +203,7 @@ describe('fuzz: state restore (issue 12)', () => {
         expect(Math.hypot(...g.w, ...g.b)).toBeLessThanOrEqual(r.norm * (1 + 1e-12));
         expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
       }),
-      { seed: 1209, numRuns: 600 },
+      fcGate({ seed: 1209, numRuns: 600 }),
     );
   });
 });

@@ -7,6 +7,12 @@
 //   fc.assert(property, fcGate({ seed: 1207, numRuns: 400 }));
 import type { Parameters } from 'fast-check';
 
+/**
+ * The seed every property runs with when a test forgot `fcGate` — set globally by the vitest
+ * setup file (fc_setup.ts) as a safety net; fc_gate.test.ts fails the gate on such a test.
+ */
+export const GATE_SEED = 22_0022;
+
 /** True under `npm run fuzz`. */
 export const fuzzing: boolean = typeof process !== 'undefined' && !!process.env.GRADCLIP_FUZZ;
 

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { fcGate } from '../../gradclip/test/fc_gate.js';
 import { describe, expect, it } from 'vitest';
 import { ChartDecimator, SeriesDecimator, type Point } from '../src/decimate.js';
 
@@ -91,6 +92,7 @@ describe('SeriesDecimator (issue 12, item 17: bounded live charts)', () => {
           expect(kept).toContain(Math.min(...block.map((p) => p.value)));
         }
       }),
+      fcGate({ seed: 2225 }),
     );
   });
 
@@ -109,6 +111,7 @@ describe('SeriesDecimator (issue 12, item 17: bounded live charts)', () => {
           expect(Math.ceil(input.length / d.stride)).toBeGreaterThanOrEqual(Math.floor(buckets / 2));
         }
       }),
+      fcGate({ seed: 2226 }),
     );
   });
 });
@@ -156,6 +159,7 @@ describe('ChartDecimator', () => {
           expect(whole.rows().length).toBeLessThanOrEqual(3 * maxPoints);
         },
       ),
+      fcGate({ seed: 2227 }),
     );
   });
 });

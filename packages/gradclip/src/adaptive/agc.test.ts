@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { fcGate } from '../../test/fc_gate.js';
 import { describe, expect, it } from 'vitest';
 import type { UnitLayout } from '../ops.js';
 import { agc } from './agc.js';
@@ -93,6 +94,7 @@ describe('agc (hand-worked)', () => {
           }
         },
       ),
+      fcGate({ seed: 2202 }),
     );
   });
 

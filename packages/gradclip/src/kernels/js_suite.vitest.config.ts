@@ -11,6 +11,9 @@ export default defineConfig({
     // Replaces (not extends) the root include list: only the typed-array library's tests.
     include: ['packages/gradclip/src/**/*.test.ts', 'packages/gradclip/test/**/*.test.ts'],
     exclude: ['packages/gradclip/src/tfjs/**', '**/node_modules/**'],
-    setupFiles: [fileURLToPath(new URL('./js_suite.setup.ts', import.meta.url))],
+    setupFiles: [
+      ...[base.test?.setupFiles ?? []].flat(),
+      fileURLToPath(new URL('./js_suite.setup.ts', import.meta.url)),
+    ],
   },
 });

@@ -7,6 +7,7 @@
  * exact sum, so they agree to 2·n·2^-53 relative; we allow 4·n·2^-53 + 2^-52.
  */
 import fc from 'fast-check';
+import { fcGate } from '../../test/fc_gate.js';
 import { describe, expect, it } from 'vitest';
 import type { FloatArray } from '../types.js';
 import { gradientArena } from './arena.js';
@@ -102,7 +103,7 @@ describe('WASM SIMD kernels vs the JS reference', () => {
         expectSumClose(a.sum, b.sum, x.length);
         expect(bits(x)).toEqual(before); // read-only
       }),
-      { numRuns: 400 },
+      fcGate({ seed: 2204, numRuns: 400 }),
     );
   });
 
@@ -132,7 +133,7 @@ describe('WASM SIMD kernels vs the JS reference', () => {
         const x = place(values, f32, shift);
         expect(wasm.finiteMax(x)).toEqual(jsKernels.finiteMax(x));
       }),
-      { numRuns: 400 },
+      fcGate({ seed: 2205, numRuns: 400 }),
     );
   });
 
@@ -144,7 +145,7 @@ describe('WASM SIMD kernels vs the JS reference', () => {
         fc.pre(ref > 0);
         expectSumClose(wasm.scaledPowSum(x, p, ref), jsKernels.scaledPowSum(x, p, ref), x.length);
       }),
-      { numRuns: 400 },
+      fcGate({ seed: 2206, numRuns: 400 }),
     );
   });
 
@@ -169,7 +170,7 @@ describe('WASM SIMD kernels vs the JS reference', () => {
           expect(bits(x)).toEqual(bits(y));
         },
       ),
-      { numRuns: 400 },
+      fcGate({ seed: 2207, numRuns: 400 }),
     );
   });
 
@@ -186,7 +187,7 @@ describe('WASM SIMD kernels vs the JS reference', () => {
           expect(bits(x)).toEqual(bits(y));
         },
       ),
-      { numRuns: 400 },
+      fcGate({ seed: 2208, numRuns: 400 }),
     );
   });
 
@@ -265,7 +266,7 @@ describe('gradientArena', () => {
         jsKernels.clamp(y, 5);
         expect(bits(x)).toEqual(bits(y));
       }),
-      { numRuns: 200 },
+      fcGate({ seed: 2209, numRuns: 200 }),
     );
   });
 

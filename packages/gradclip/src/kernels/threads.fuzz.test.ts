@@ -13,6 +13,7 @@
  * did which group.
  */
 import fc from 'fast-check';
+import { fcGate } from '../../test/fc_gate.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { clipByGlobalNorm } from '../clip_by_global_norm.js';
 import { clipByValue } from '../clip_by_value.js';
@@ -154,7 +155,7 @@ describe('threaded arenas against the one-thread JS kernels (fuzz, fixed seeds)'
         if (p === Infinity) expect(got).toBe(want.sum !== want.sum ? NaN : want.max);
         else expectSumClose(p === 2 ? got * got : got, want.sum, total(xs) + 2);
       }),
-      { seed: SEED, numRuns: 60 },
+      fcGate({ seed: SEED, numRuns: 60 }),
     );
   });
 
@@ -173,7 +174,7 @@ describe('threaded arenas against the one-thread JS kernels (fuzz, fixed seeds)'
         expect(r.finite).toBe(want.finite);
         expectSameBits(xs, before);
       }),
-      { seed: SEED + 1, numRuns: 40 },
+      fcGate({ seed: SEED + 1, numRuns: 40 }),
     );
   });
 
@@ -190,7 +191,7 @@ describe('threaded arenas against the one-thread JS kernels (fuzz, fixed seeds)'
         expect(r.finite).toBe(want.finite);
         expectSameBits(xs, before);
       }),
-      { seed: SEED + 2, numRuns: 40 },
+      fcGate({ seed: SEED + 2, numRuns: 40 }),
     );
   });
 });
@@ -250,7 +251,7 @@ describe('threaded arena lifecycles (fuzz, fixed seeds)', () => {
           expect(globalNorm(a.arrays)).toBe(2 * Math.sqrt(PARALLEL_MIN + 3));
         },
       ),
-      { seed: SEED + 3, numRuns: 8 },
+      fcGate({ seed: SEED + 3, numRuns: 8 }),
     );
   });
 });
@@ -277,7 +278,7 @@ describe('gradientArena options (fuzz, fixed seeds)', () => {
         expect(error instanceof TypeError || error instanceof RangeError).toBe(true);
         expect((error as Error).message).toMatch(/^threads must be/);
       }),
-      { seed: SEED + 4, numRuns: 200 },
+      fcGate({ seed: SEED + 4, numRuns: 200 }),
     );
   });
 
@@ -297,7 +298,7 @@ describe('gradientArena options (fuzz, fixed seeds)', () => {
           new RegExp(`^sizes\\[${i}\\] must be a non-negative integer`),
         );
       }),
-      { seed: SEED + 5, numRuns: 200 },
+      fcGate({ seed: SEED + 5, numRuns: 200 }),
     );
   });
 });

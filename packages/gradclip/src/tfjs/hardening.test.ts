@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import fc from 'fast-check';
+import { fcGate } from '../../test/fc_gate.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   ClipMonitor,
@@ -237,7 +238,7 @@ describe('fuzz: saved-model weight names (issue 12)', () => {
         expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
         expect(Object.getOwnPropertyNames(Object.prototype)).not.toContain('polluted');
       }),
-      { seed: 1210, numRuns: 60 },
+      fcGate({ seed: 1210, numRuns: 60 }),
     );
     m.dispose();
   });
