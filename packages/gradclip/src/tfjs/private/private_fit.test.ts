@@ -392,3 +392,82 @@ describe('privateFit refuses layers that learn from the data outside the noise (
     tf.dispose([xs, ys]);
   });
 });
+
+describe('privateFit nonFinite policy (issue 25: NaN data gave all-NaN weights silently)', () => {
+  /** The issue's repro: 32 examples, one NaN feature (row 5). */
+  function withNaN() {
+    const { xs, ys } = blobs(32);
+    const x = xs.arraySync() as number[][];
+    x[5]![1] = NaN;
+    xs.dispose();
+    return { xs: tf.tensor2d(x), ys };
+  }
+  const allFinite = (m: tfl.LayersModel) =>
+    m.getWeights().every((w) => Array.from(w.dataSync()).every(Number.isFinite));
+
+  for (const method of ['ghost', 'microbatch'] as const) {
+    it(`'error' (default) stops before the update and names the step and the row (${method})`, async () => {
+      const { xs, ys } = withNaN();
+      const m = classifier();
+      const w = m.getWeights().map((t) => Array.from(t.dataSync()));
+      const before = tf.memory().numTensors;
+      await expect(
+        privateFit(m, xs, ys, { l2NormClip: 1, noiseMultiplier: 1, batchSize: 32, method, insecureSeed: 15 }),
+      ).rejects.toThrow(
+        /privateFit: step 1 of the model \(epoch 0, batch 0\): the gradient of 1 example\(s\) is not finite \(NaN or ±Infinity\), xs rows 5; nothing of this step was applied/,
+      );
+      expect(tf.memory().numTensors).toBe(before);
+      m.getWeights().forEach((t, k) => expect(Array.from(t.dataSync())).toEqual(w[k]));
+      expect(accountantOf(m)).toBeNull(); // no step was applied, none is charged
+      tf.dispose([xs, ys]);
+    });
+  }
+
+  it("'skip' leaves the example out, still adds noise and charges every step", async () => {
+    const { xs, ys } = withNaN();
+    const m = classifier(tf.train.sgd(0.5));
+    const skipped: number[] = [];
+    const before = tf.memory().numTensors;
+    const r = await privateFit(m, xs, ys, {
+      l2NormClip: 1,
+      noiseMultiplier: 1,
+      batchSize: 32,
+      epochs: 3,
+      nonFinite: 'skip',
+      insecureSeed: 16,
+      callbacks: { onBatchEnd: (_, l) => void skipped.push(l.skippedExamples) },
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(allFinite(m)).toBe(true);
+    expect(skipped).toEqual([1, 1, 1]); // q = 1: row 5 is in every batch
+    expect(r.accountant.history).toEqual([{ noiseMultiplier: 1, sampleRate: 1, steps: 3 }]);
+    expect(accountantOf(m)!.steps).toBe(3);
+    tf.dispose([xs, ys]);
+  });
+
+  it("'skip' without noise is the clean examples' sum divided by the expected batch size", async () => {
+    // σ = 0, C huge, q = 1: update = lr · Σ_{i≠5} ∇ℓᵢ / 32, which is one step of model.fit on the
+    // 31 clean rows (mean over 31) with learning rate lr · 31/32.
+    const { xs, ys } = withNaN();
+    const a = classifier(tf.train.sgd(0.32));
+    const b = classifier(tf.train.sgd(0.31));
+    await privateFit(a, xs, ys, { l2NormClip: 1e9, noiseMultiplier: 0, batchSize: 32, nonFinite: 'skip' });
+    const keep = tf.tensor1d(
+      Array.from({ length: 32 }, (_, i) => i).filter((i) => i !== 5),
+      'int32',
+    );
+    const [cx, cy] = [tf.gather(xs, keep), tf.gather(ys, keep)];
+    await b.fit(cx, cy, { batchSize: 31, epochs: 1, shuffle: false, verbose: 0 });
+    const wb = b.getWeights().map((w) => Array.from(w.dataSync()));
+    a.getWeights().forEach((w, k) => Array.from(w.dataSync()).forEach((v, j) => expect(v).toBeCloseTo(wb[k]![j]!, 5)));
+    tf.dispose([xs, ys, keep, cx, cy]);
+  });
+
+  it('refuses an unknown policy by name', async () => {
+    const { xs, ys } = blobs(8);
+    await expect(
+      privateFit(classifier(), xs, ys, { l2NormClip: 1, noiseMultiplier: 1, nonFinite: 'zero' as 'skip' }),
+    ).rejects.toThrow(/nonFinite must be one of 'error', 'skip', got .zero./);
+    tf.dispose([xs, ys]);
+  });
+});

@@ -25,6 +25,8 @@ export interface PrivateFitLogs {
   readonly batchSize: number;
   /** Fraction of those examples whose gradient was clipped. */
   readonly clippedFraction: number;
+  /** Examples left out because their gradient was not finite (`nonFinite: 'skip'`). */
+  readonly skippedExamples: number;
 }
 
 export interface PrivateFitCallbacks {
@@ -72,6 +74,15 @@ export interface PrivateFitOptions {
    */
   readonly accountant?: RDPAccountant;
   readonly callbacks?: PrivateFitCallbacks;
+  /**
+   * An example whose gradient is not finite (NaN or ±∞: NaN in its features, an overflow):
+   * `'error'` (default) stops before the step's update with a RangeError naming the step and
+   * the rows of `xs`; `'skip'` leaves those examples out of the sum — they contribute zero, like
+   * a gradient clipped to norm 0 — and still adds the step's noise and charges the step to the
+   * accountant. (Skipping the whole step instead would show, without noise, whether the batch
+   * held a bad example.) `logs.skippedExamples` counts them.
+   */
+  readonly nonFinite?: 'error' | 'skip';
   /**
    * Seed for noise and sampling — makes runs repeatable and NOT PRIVATE (the noise can be
    * recomputed). For tests and experiments only; leave unset to draw from crypto.getRandomValues.
@@ -141,6 +152,7 @@ export async function privateFit(
     'accountant',
     'callbacks',
     'insecureSeed',
+    'nonFinite',
   ]);
   if (options === undefined)
     throw new TypeError('privateFit needs options { l2NormClip, noiseMultiplier | targetEpsilon, … }');
@@ -155,6 +167,7 @@ export async function privateFit(
   if (batchSize > n) throw new RangeError(`batchSize must be ≤ the number of examples (${n}), got ${batchSize}`);
   const delta = checkDelta('delta', options.delta ?? 1e-5);
   const sampling = oneOf('sampling', options.sampling ?? 'poisson', ['poisson', 'shuffle'] as const);
+  const nonFinite = oneOf('nonFinite', options.nonFinite ?? 'error', ['error', 'skip'] as const);
   const q = batchSize / n;
   const stepsPerEpoch = Math.max(1, Math.round(n / batchSize));
 
@@ -209,9 +222,13 @@ export async function privateFit(
     let lossTotal = 0;
     let seen = 0;
     let clippedTotal = 0;
+    let skippedTotal = 0;
     for (let s = 0; s < stepsPerEpoch; s++) {
       const idx = order ? order.subarray(s * batchSize, Math.min(n, (s + 1) * batchSize)) : poissonSample(n, q, random);
-      const { lossSum, clipped, norms } = await privateStep(model, optimizer, vars, xs, ys, idx, {
+      const at = `step ${accountant.steps + 1} of the model (epoch ${epoch}, batch ${s})`;
+      const { lossSum, clipped, norms, skipped } = await privateStep(model, optimizer, vars, xs, ys, idx, {
+        nonFinite,
+        at,
         clip,
         stddev: gradientSigma * clip,
         batchSize,
@@ -230,6 +247,7 @@ export async function privateFit(
       lossTotal += lossSum;
       seen += idx.length;
       clippedTotal += clipped;
+      skippedTotal += skipped;
       await options.callbacks?.onBatchEnd?.(batch++, {
         loss: idx.length ? lossSum / idx.length : NaN,
         epsilon: accountant.privacySpent(delta).epsilon,
@@ -237,6 +255,7 @@ export async function privateFit(
         l2NormClip: usedClip,
         batchSize: idx.length,
         clippedFraction: idx.length ? clipped / idx.length : 0,
+        skippedExamples: skipped,
       });
     }
     const logs: PrivateFitEpoch = {
@@ -248,6 +267,7 @@ export async function privateFit(
       l2NormClip: clip,
       batchSize: seen,
       clippedFraction: seen ? clippedTotal / seen : 0,
+      skippedExamples: skippedTotal,
     };
     history.push(logs);
     await options.callbacks?.onEpochEnd?.(epoch, logs);
@@ -256,6 +276,9 @@ export async function privateFit(
 }
 
 interface StepConfig {
+  nonFinite: 'error' | 'skip';
+  /** Names the step in errors. */
+  at: string;
   clip: number;
   stddev: number;
   batchSize: number;
@@ -266,7 +289,7 @@ interface StepConfig {
   account: () => void;
 }
 
-/** One DP-SGD update; returns the batch's loss sum, clipped count and per-example norms (host). */
+/** One DP-SGD update; returns the batch's loss sum, clipped and skipped counts and per-example norms (host). */
 async function privateStep(
   model: ModelLike,
   optimizer: tf.Optimizer,
@@ -275,32 +298,29 @@ async function privateStep(
   ys: tf.Tensor,
   idx: Uint32Array,
   cfg: StepConfig,
-): Promise<{ lossSum: number; clipped: number; norms: Float32Array }> {
-  let sums: tf.NamedTensorMap;
-  let lossSum = 0;
-  let norms: Float32Array = new Float32Array(0);
-  if (idx.length === 0) {
-    // An empty Poisson batch still releases noise: the update is pure noise, as the analysis assumes.
-    sums = Object.fromEntries(vars.map((v) => [v.name, tf.zerosLike(v)]));
-  } else {
-    const indices = tf.tensor1d(Int32Array.from(idx), 'int32');
-    const x = tf.gather(xs, indices);
-    const y = tf.gather(ys, indices);
-    indices.dispose();
-    try {
-      const r = clippedGradients(model, x, y, cfg.clip, {
-        ...(cfg.method === undefined ? {} : { method: cfg.method }),
-        ...(cfg.loss === undefined ? {} : { loss: cfg.loss }),
-      });
-      sums = r.grads;
-      const [l, nr] = await Promise.all([r.lossSum.data(), r.norms.data()]);
-      lossSum = l[0]!;
-      norms = nr as Float32Array;
-      tf.dispose([r.lossSum, r.norms]);
-    } finally {
-      tf.dispose([x, y]);
+): Promise<{ lossSum: number; clipped: number; skipped: number; norms: Float32Array }> {
+  let r = await clipBatch(model, vars, xs, ys, idx, cfg);
+  let skipped = 0;
+  const bad = idx.filter((_, i) => !Number.isFinite(r.norms[i]!));
+  if (bad.length > 0) {
+    tf.dispose(r.sums);
+    const rows = Array.from(bad.subarray(0, 5)).join(', ') + (bad.length > 5 ? ', …' : '');
+    if (cfg.nonFinite === 'error') {
+      throw new RangeError(
+        `privateFit: ${cfg.at}: the gradient of ${bad.length} example(s) is not finite (NaN or ±Infinity), xs rows ${rows}; ` +
+          `nothing of this step was applied. Clean the data, or pass nonFinite: 'skip' to leave such examples out`,
+      );
+    }
+    // Leave the bad examples out: each finite example's clipped gradient does not depend on the others.
+    const good = idx.filter((_, i) => Number.isFinite(r.norms[i]!));
+    skipped = bad.length;
+    r = await clipBatch(model, vars, xs, ys, good, cfg);
+    if (r.norms.some((nm) => !Number.isFinite(nm))) {
+      tf.dispose(r.sums);
+      throw new RangeError(`privateFit: ${cfg.at}: a gradient is still not finite after leaving out rows ${rows}`);
     }
   }
+  const { sums, lossSum, norms } = r;
   const update: tf.NamedTensorMap = {};
   for (const v of vars) {
     const sum = sums[v.name] ?? tf.zerosLike(v);
@@ -318,7 +338,47 @@ async function privateStep(
   }
   let clipped = 0;
   for (const nm of norms) if (nm > cfg.clip) clipped++;
-  return { lossSum, clipped, norms };
+  return { lossSum, clipped, skipped, norms };
+}
+
+/** The clipped gradient sum of the rows `idx` (zeros when empty), with the loss sum and norms read back. */
+async function clipBatch(
+  model: ModelLike,
+  vars: tf.Variable[],
+  xs: tf.Tensor,
+  ys: tf.Tensor,
+  idx: Uint32Array,
+  cfg: StepConfig,
+): Promise<{ sums: tf.NamedTensorMap; lossSum: number; norms: Float32Array }> {
+  if (idx.length === 0) {
+    // An empty Poisson batch still releases noise: the update is pure noise, as the analysis assumes.
+    return {
+      sums: Object.fromEntries(vars.map((v) => [v.name, tf.zerosLike(v)])),
+      lossSum: 0,
+      norms: new Float32Array(0),
+    };
+  }
+  const indices = tf.tensor1d(Int32Array.from(idx), 'int32');
+  const x = tf.gather(xs, indices);
+  const y = tf.gather(ys, indices);
+  indices.dispose();
+  try {
+    const r = clippedGradients(model, x, y, cfg.clip, {
+      ...(cfg.method === undefined ? {} : { method: cfg.method }),
+      ...(cfg.loss === undefined ? {} : { loss: cfg.loss }),
+    });
+    try {
+      const [l, nr] = await Promise.all([r.lossSum.data(), r.norms.data()]);
+      return { sums: r.grads, lossSum: l[0]!, norms: nr as Float32Array };
+    } catch (e) {
+      tf.dispose(r.grads);
+      throw e;
+    } finally {
+      tf.dispose([r.lossSum, r.norms]);
+    }
+  } finally {
+    tf.dispose([x, y]);
+  }
 }
 
 /** A uniformly random permutation of 0..n−1 (Fisher–Yates with the run's random source). */
