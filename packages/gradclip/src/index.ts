@@ -71,12 +71,16 @@ export {
   computeRdp,
   epsilonFromRdp,
   DEFAULT_ORDERS,
+  MAX_ORDER,
+  MAX_ORDERS,
+  MAX_STEPS,
   type Mechanism,
   type PrivacySpent,
   type PrivacySpentOptions,
 } from './privacy/rdp.js';
 export {
   RDPAccountant,
+  MAX_ACCOUNTANT_MECHANISMS,
   type AccountantStep,
   type RDPAccountantJSON,
   type RDPAccountantOptions,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { RDPAccountant } from './accountant.js';
-import { computeRdp, epsilonFromRdp, privacySpent } from './rdp.js';
+import { MAX_ACCOUNTANT_MECHANISMS, RDPAccountant } from './accountant.js';
+import { DEFAULT_ORDERS, MAX_STEPS, computeRdp, epsilonFromRdp, privacySpent } from './rdp.js';
 
 describe('RDPAccountant', () => {
   it('n equal steps compose exactly like one privacySpent call with n steps', () => {
@@ -79,5 +79,118 @@ describe('RDPAccountant', () => {
     expect(() => acc.step({ noiseMultiplier: 1, sampleRate: 0 })).toThrow(/sampleRate must be in \(0, 1\], got 0/);
     expect(() => acc.privacySpent(2)).toThrow(/delta must be in \(0, 1\), got 2/);
     expect(acc.steps).toBe(0);
+  });
+});
+
+describe('RDPAccountant never under-reports (issues 24, 25)', () => {
+  const trained = () => {
+    const acc = new RDPAccountant({ orders: [1.5, 2.5, 8] });
+    acc.step({ noiseMultiplier: 1, sampleRate: 0.01, steps: 1000 });
+    return acc;
+  };
+
+  it('N1: one step at a tiny noise multiplier makes ε ∞ (it used to wipe the accountant to ε = 0)', () => {
+    const acc = trained();
+    expect(acc.privacySpent(1e-5).epsilon).toBeCloseTo(2.108, 3); // the issue's 2.108
+    acc.step({ noiseMultiplier: 1e-300, sampleRate: 0.01 });
+    expect(acc.privacySpent(1e-5).epsilon).toBe(Infinity);
+    // fromJSON accepts σ = 1e-300 (a valid record), and its ε is ∞.
+    const copy = RDPAccountant.fromJSON(JSON.stringify(acc));
+    expect(copy.history.at(-1)).toEqual({ noiseMultiplier: 1e-300, sampleRate: 0.01, steps: 1 });
+    expect(copy.privacySpent(1e-5).epsilon).toBe(Infinity);
+  });
+
+  it('N5: 1e15 steps at q = 1e-8, σ = 50 never lower ε (they lowered 2.101365 to 2.098144)', () => {
+    const acc = new RDPAccountant().step({ noiseMultiplier: 1, sampleRate: 0.01, steps: 1000 });
+    const before = acc.privacySpent(1e-5).epsilon;
+    expect(before).toBeCloseTo(2.101365, 5);
+    acc.step({ noiseMultiplier: 50, sampleRate: 1e-8, steps: 1e15 });
+    expect(acc.privacySpent(1e-5).epsilon).toBeGreaterThanOrEqual(before);
+  });
+
+  it('N6: orders above MAX_ORDER are refused by the constructor and by fromJSON', () => {
+    expect(() => new RDPAccountant({ orders: [1e12] })).toThrow(/orders\[0\] must be ≤ MAX_ORDER \(10000\)/);
+    expect(() => new RDPAccountant({ orders: [2, 10000.5] })).toThrow(RangeError);
+    const doc = { ...trained().toJSON(), orders: [2, 1e12] };
+    expect(() => RDPAccountant.fromJSON(doc)).toThrow(/json.orders\[1\] must be ≤ MAX_ORDER/);
+  });
+
+  it('N7: fromJSON with 20,000 distinct runs is refused at once; 1,000 pairs stay quick; equal pairs are shared', () => {
+    // Each distinct (q, σ) costs one RDP series per order: 20,000 of them took 29 s to report ε.
+    const history = Array.from({ length: 20_000 }, (_, i) => ({
+      noiseMultiplier: 1 + i * 1e-4,
+      sampleRate: 0.01,
+      steps: 1,
+    }));
+    const doc = { kind: 'rdp', version: 1, orders: [...DEFAULT_ORDERS], history };
+    const t0 = performance.now();
+    expect(() => RDPAccountant.fromJSON(doc)).toThrow(
+      /json.history\[1000\]: an accountant holds at most 1000 distinct \(sampleRate, noiseMultiplier\) pairs/,
+    );
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(MAX_ACCOUNTANT_MECHANISMS).toBe(1000);
+    // 20,000 runs alternating between two pairs: two RDP vectors, not 20,000.
+    const alternating = history.map((h, i) => ({ ...h, noiseMultiplier: i % 2 ? 1.1 : 1.2 }));
+    const t1 = performance.now();
+    const acc = RDPAccountant.fromJSON({ ...doc, history: alternating });
+    expect(acc.steps).toBe(20_000);
+    expect(acc.privacySpent(1e-5).epsilon).toBeGreaterThan(0);
+    expect(performance.now() - t1).toBeLessThan(2000);
+    // The step that would add a 1,001st pair is refused, and nothing is recorded.
+    const full = new RDPAccountant({ orders: [2] });
+    for (let i = 0; i < MAX_ACCOUNTANT_MECHANISMS; i++) full.step({ noiseMultiplier: 1 + i / 1000, sampleRate: 0.01 });
+    expect(() => full.step({ noiseMultiplier: 5, sampleRate: 0.01 })).toThrow(RangeError);
+    expect(full.steps).toBe(MAX_ACCOUNTANT_MECHANISMS);
+    full.step({ noiseMultiplier: 1, sampleRate: 0.01 }); // a pair it already holds is fine
+  });
+
+  it('N9: fromJSON refuses sparse histories and inherited fields', () => {
+    const good = trained().toJSON();
+    const entry = good.history[0]!;
+    // eslint-disable-next-line no-sparse-arrays
+    expect(() => RDPAccountant.fromJSON({ ...good, history: [, entry] })).toThrow(
+      /json.history is a sparse array: json.history\[0\] is a hole/,
+    );
+    expect(() => RDPAccountant.fromJSON({ ...good, history: [Object.create(entry) as object] })).toThrow(
+      /json.history\[0\] has no own field 'noiseMultiplier'/,
+    );
+    expect(() => RDPAccountant.fromJSON(Object.create(good) as object)).toThrow(/json has no own field 'kind'/);
+    // eslint-disable-next-line no-sparse-arrays
+    expect(() => RDPAccountant.fromJSON({ ...good, orders: [2, , 3] })).toThrow(/json.orders\[1\] is a hole/);
+    expect(() => RDPAccountant.fromJSON({ ...good, history: [{ ...entry, extra: 1 }] })).toThrow(
+      /json.history\[0\] has an unknown field 'extra'/,
+    );
+    expect(() => RDPAccountant.fromJSON({ ...good, note: 'x' })).toThrow(/json has an unknown field 'note'/);
+  });
+
+  it('issue 25: the step total never passes Number.MAX_SAFE_INTEGER (steps: 1e308 twice gave Infinity)', () => {
+    const acc = new RDPAccountant();
+    expect(() => acc.step({ noiseMultiplier: 1, sampleRate: 0.01, steps: 1e308 })).toThrow(
+      /steps must be ≤ Number.MAX_SAFE_INTEGER/,
+    );
+    acc.step({ noiseMultiplier: 1, sampleRate: 0.01, steps: MAX_STEPS - 1 });
+    acc.step({ noiseMultiplier: 1, sampleRate: 0.01 });
+    expect(acc.steps).toBe(MAX_STEPS);
+    // 2^53 − 1 + 1 = 2^53 is no longer exact (2^53 + 1 would round back to 2^53): refused.
+    expect(() => acc.step({ noiseMultiplier: 1, sampleRate: 0.01 })).toThrow(/above Number.MAX_SAFE_INTEGER/);
+    expect(acc.steps).toBe(MAX_STEPS);
+    const doc = acc.toJSON();
+    expect(RDPAccountant.fromJSON(JSON.parse(JSON.stringify(doc))).steps).toBe(MAX_STEPS);
+    expect(() =>
+      RDPAccountant.fromJSON({ ...doc, history: [...doc.history, { noiseMultiplier: 2, sampleRate: 0.5, steps: 1 }] }),
+    ).toThrow(/json.history\[1\]: steps 1 would bring the accountant's total/);
+  });
+
+  it('issue 25: the history is #private — emptying a visible field resets nothing', () => {
+    const acc = trained();
+    const before = acc.privacySpent(1e-5);
+    const loose = acc as unknown as Record<string, unknown>;
+    expect(loose.runs).toBeUndefined();
+    expect(Object.keys(acc)).toEqual(['orders']);
+    loose.runs = [];
+    (acc.history as unknown[]).length = 0; // a copy
+    expect(() => ((acc.orders as number[]).length = 0)).toThrow(TypeError); // frozen
+    expect(acc.privacySpent(1e-5)).toEqual(before);
+    expect(acc.steps).toBe(1000);
   });
 });

@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { decode, loadFixture, type Num } from '../../test/fixture_utils.js';
-import { DEFAULT_ORDERS, computeRdp, epsilonFromRdp, privacySpent, rdpOneStep } from './rdp.js';
+import {
+  DEFAULT_ORDERS,
+  MAX_ORDER,
+  MAX_ORDERS,
+  MAX_STEPS,
+  computeRdp,
+  epsilonFromRdp,
+  privacySpent,
+  rdpOneStep,
+} from './rdp.js';
 import { logErfc } from './special.js';
 
 interface Fixture {
@@ -111,5 +120,111 @@ describe('bad input', () => {
     expect(() => privacySpent({ ...ok, orders: [2, 1] })).toThrow(/orders\[1\] must be a finite number > 1, got 1/);
     expect(() => privacySpent({ ...ok, sampleRate: '0.1' as unknown as number })).toThrow(TypeError);
     expect(() => privacySpent({ ...ok, sigma: 1 } as unknown as typeof ok)).toThrow(/unknown option 'sigma'/);
+  });
+});
+
+describe('the ledger never under-reports (issue 24)', () => {
+  const timed = <T>(f: () => T): { value: T; ms: number } => {
+    const t0 = performance.now();
+    const value = f();
+    return { value, ms: performance.now() - t0 };
+  };
+
+  it('N1: a tiny noise multiplier never gives ε = 0', () => {
+    // The repro: 2σ² underflowed to 0, the series went NaN, logSub turned NaN into −∞ and ε became 0 (3.5 s).
+    const { value, ms } = timed(() =>
+      privacySpent({ sampleRate: 0.01, noiseMultiplier: 1e-300, steps: 1000, delta: 1e-5, orders: [1.5] }),
+    );
+    expect(value.epsilon).toBe(Infinity);
+    expect(ms).toBeLessThan(200); // closed form: α/(2σ²) overflows, so the RDP is ∞ at once
+    for (const sigma of [Number.MIN_VALUE, 1e-300, 1e-200, 1e-160, 1e-155]) {
+      expect(
+        privacySpent({ sampleRate: 1e-6, noiseMultiplier: sigma, steps: 1, delta: 1e-5 }).epsilon,
+        `σ=${sigma}`,
+      ).toBe(Infinity);
+    }
+    // σ = 1e−154: α/(2σ²) = 5.5e307 at α = 1.1 is still a double; ε is that large, not 0.
+    expect(privacySpent({ sampleRate: 1e-6, noiseMultiplier: 1e-154, steps: 1, delta: 1e-5 }).epsilon).toBeGreaterThan(
+      5e307,
+    );
+    // Where the series is finite but loses every digit, the closed-form lower bound
+    // ε_α ≥ α/(2σ²) + α·log q/(α − 1) (A_α ≥ q^α e^{α(α−1)/(2σ²)}) still holds it up.
+    for (const sigma of [1e-100, 1e-50, 1e-10, 1e-3]) {
+      for (const a of [1.5, 2, 2.5, 8]) {
+        const lower = a / (2 * sigma * sigma) + (a * Math.log(0.01)) / (a - 1);
+        expect(rdpOneStep(0.01, sigma, a), `σ=${sigma} α=${a}`).toBeGreaterThanOrEqual(lower);
+      }
+    }
+    // An unknown (NaN) RDP is +∞, never the minimum; a negative one is refused.
+    expect(epsilonFromRdp([2, 3], [NaN, NaN], 1e-5).epsilon).toBe(Infinity);
+    expect(epsilonFromRdp([2, 3], [NaN, 1], 1e-5)).toEqual(epsilonFromRdp([2, 3], [Infinity, 1], 1e-5));
+    expect(() => epsilonFromRdp([2, 3], [-1e-3, 1], 1e-5)).toThrow(/rdp\[0\] must be ≥ 0 .* got -0.001/);
+  });
+
+  it('N5: one-step RDP is never negative, so more steps never lower ε', () => {
+    // q ≤ 1e-6: rounding gave one-step values down to −4.9e−16; 1e15 such steps lowered ε 2.101365 → 2.098144.
+    for (const a of DEFAULT_ORDERS) expect(rdpOneStep(1e-8, 50, a), `α=${a}`).toBeGreaterThan(0);
+    const orders = DEFAULT_ORDERS;
+    const base = computeRdp({ sampleRate: 0.01, noiseMultiplier: 1, steps: 1000 }, orders);
+    const tiny = computeRdp({ sampleRate: 1e-8, noiseMultiplier: 50, steps: 1e15 }, orders);
+    const alone = epsilonFromRdp(orders, base, 1e-5).epsilon;
+    expect(alone).toBeCloseTo(2.101365, 5);
+    expect(
+      epsilonFromRdp(
+        orders,
+        base.map((r, k) => r + tiny[k]!),
+        1e-5,
+      ).epsilon,
+    ).toBeGreaterThanOrEqual(alone);
+    // Only zero steps spend nothing: ε > 0 for any finite σ, even one whose RDP underflows.
+    expect(privacySpent({ sampleRate: 1e-8, noiseMultiplier: 50, steps: 1, delta: 1e-5 }).epsilon).toBeGreaterThan(0);
+  });
+
+  it('N6: orders above MAX_ORDER (or more than MAX_ORDERS of them) are refused, not looped over', () => {
+    const ok = { sampleRate: 0.01, noiseMultiplier: 1, steps: 10, delta: 1e-5 };
+    // orders: [1e12] looped for (i = 0; i <= α; i++) forever.
+    expect(() => privacySpent({ ...ok, orders: [1e12] })).toThrow(
+      /orders\[0\] must be ≤ MAX_ORDER \(10000\), got 1000000000000/,
+    );
+    expect(() => privacySpent({ ...ok, orders: [2, MAX_ORDER + 0.5] })).toThrow(/orders\[1\] must be ≤ MAX_ORDER/);
+    expect(() => privacySpent({ ...ok, orders: [MAX_ORDER + 1] })).toThrow(RangeError);
+    expect(() => computeRdp(ok, [1e12])).toThrow(/MAX_ORDER/);
+    expect(() => epsilonFromRdp([1e12], [1], 1e-5)).toThrow(/MAX_ORDER/);
+    const many = Array.from({ length: MAX_ORDERS + 1 }, (_, k) => 2 + k);
+    expect(() => privacySpent({ ...ok, orders: many })).toThrow(/has 1001 orders; at most 1000/);
+    // The bound itself is accepted, integer and fractional, and finishes.
+    expect(MAX_ORDER).toBe(10_000);
+    expect(privacySpent({ ...ok, orders: [MAX_ORDER, MAX_ORDER - 0.5] }).epsilon).toBeGreaterThan(0);
+  });
+
+  it('N7: σ = Number.MAX_VALUE is fast (its RDP underflows in closed form) and still ε > 0', () => {
+    // σ² = ∞ made every term NaN: 1e6 series terms per order, 22 s.
+    const { value, ms } = timed(() =>
+      privacySpent({ sampleRate: 0.01, noiseMultiplier: Number.MAX_VALUE, steps: 1000, delta: 1e-5 }),
+    );
+    expect(ms).toBeLessThan(200);
+    expect(value.epsilon).toBeGreaterThan(0);
+    // Monotone in σ: no more than a merely large σ spends.
+    const large = privacySpent({ sampleRate: 0.01, noiseMultiplier: 1e10, steps: 1000, delta: 1e-5 }).epsilon;
+    expect(value.epsilon).toBeLessThanOrEqual(large);
+    for (const a of [1.5, 2, 63]) expect(rdpOneStep(0.5, 1e200, a)).toBe(Number.MIN_VALUE);
+  });
+
+  it('N9: sparse orders are refused (a hole once gave ε = 0)', () => {
+    const ok = { sampleRate: 0.01, noiseMultiplier: 1.1, steps: 1000, delta: 1e-5 };
+    const holes = Object.assign([], { length: 3 }) as number[];
+    expect(() => privacySpent({ ...ok, orders: holes })).toThrow(/orders is a sparse array: orders\[0\] is a hole/);
+    // eslint-disable-next-line no-sparse-arrays
+    expect(() => privacySpent({ ...ok, orders: [, 2] as number[] })).toThrow(TypeError);
+    // eslint-disable-next-line no-sparse-arrays
+    expect(() => epsilonFromRdp([2, , 3] as number[], [1, 1, 1], 1e-5)).toThrow(/orders\[1\] is a hole/);
+  });
+
+  it('step counts above Number.MAX_SAFE_INTEGER are refused (2^53 + 1 would silently be 2^53)', () => {
+    const ok = { sampleRate: 0.01, noiseMultiplier: 1, delta: 1e-5 };
+    expect(MAX_STEPS).toBe(Number.MAX_SAFE_INTEGER);
+    expect(() => privacySpent({ ...ok, steps: 2 ** 53 })).toThrow(/steps must be ≤ Number.MAX_SAFE_INTEGER/);
+    expect(() => privacySpent({ ...ok, steps: 1e308 })).toThrow(RangeError);
+    expect(privacySpent({ ...ok, steps: MAX_STEPS }).epsilon).toBeGreaterThan(0);
   });
 });

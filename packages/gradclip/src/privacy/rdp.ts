@@ -13,20 +13,37 @@ export const DEFAULT_ORDERS: readonly number[] = Object.freeze([
   ...Array.from({ length: 52 }, (_, k) => 12 + k),
 ]);
 
+/**
+ * The largest RDP order α gradclip evaluates. The series of a fractional order takes ~α
+ * terms, so a bound keeps every accepted input (a saved accountant included) fast; orders
+ * this high matter only for ε below ~0.002, and leaving an order out can only raise ε.
+ */
+export const MAX_ORDER = 10_000;
+
+/** The most RDP orders one list may hold (the default list has 151). */
+export const MAX_ORDERS = 1_000;
+
+/**
+ * The largest step count gradclip accepts, in one call and in an accountant's total:
+ * `Number.MAX_SAFE_INTEGER` (2⁵³ − 1). Above it integers are no longer exact, so 2⁵³ + 1
+ * steps would silently count as 2⁵³ (and a sum could reach ∞).
+ */
+export const MAX_STEPS = Number.MAX_SAFE_INTEGER;
+
 /** One sampled Gaussian mechanism repeated `steps` times. */
 export interface Mechanism {
   /** Probability q ∈ (0, 1] that each example is in a batch (Poisson sampling). */
   readonly sampleRate: number;
   /** σ: noise standard deviation divided by the L2 sensitivity (the clipping norm). ≥ 0. */
   readonly noiseMultiplier: number;
-  /** Number of steps (an integer ≥ 0). */
+  /** Number of steps (an integer in [0, `MAX_STEPS`]). */
   readonly steps: number;
 }
 
 export interface PrivacySpentOptions extends Mechanism {
   /** δ ∈ (0, 1). */
   readonly delta: number;
-  /** RDP orders α > 1; default `DEFAULT_ORDERS`. */
+  /** RDP orders 1 < α ≤ `MAX_ORDER` (a dense array of at most `MAX_ORDERS`); default `DEFAULT_ORDERS`. */
   readonly orders?: readonly number[];
 }
 
@@ -54,6 +71,13 @@ export interface PrivacySpent {
  * Two deliberate differences: ε is never negative (a formula value below 0 — tiny RDP with δ
  * near 1 — is reported as 0, which the theorem also guarantees), and zero steps spend ε = 0.
  *
+ * The ledger never under-reports: a one-step RDP that cannot be computed (NaN, a series that
+ * does not converge) counts as +∞, never as −∞ or 0; one-step values are floored at the
+ * closed-form lower bound α/(2σ²) + α·log q/(α − 1) (so σ → 0 gives ε = ∞ at once) and
+ * clamped at the smallest positive double (RDP of q > 0 and finite σ is positive; rounding
+ * can give −5e−16), so only zero steps spend ε = 0; σ so large that even the unsampled
+ * Gaussian's α/(2σ²) underflows takes that smallest value at once.
+ *
  * @example privacySpent({ sampleRate: 256 / 60000, noiseMultiplier: 1.1, steps: 14070, delta: 1e-5 })
  */
 export function privacySpent(options: PrivacySpentOptions): PrivacySpent {
@@ -73,14 +97,15 @@ export function computeRdp(mechanism: Mechanism, orders: readonly number[] = DEF
   const { sampleRate: q, noiseMultiplier: sigma, steps } = checkMechanism('computeRdp', mechanism);
   const out = new Float64Array(checkOrders('orders', orders).length);
   if (steps === 0) return out;
-  orders.forEach((alpha, k) => (out[k] = steps * rdpOneStep(q, sigma, alpha)));
+  for (let k = 0; k < orders.length; k++) out[k] = steps * rdpOneStep(q, sigma, orders[k]!);
   return out;
 }
 
 /**
  * (ε, δ) from RDP values at the given orders (Balle et al. 2020, Thm 21), minimised over the
- * orders. NaN entries are ignored (as Opacus's `nanargmin`); all-zero RDP (nothing spent)
- * gives ε = 0.
+ * orders. A NaN entry is an unknown RDP and counts as +∞ (so it is never the minimum, as in
+ * Opacus's `nanargmin`); a negative entry is a RangeError (RDP is ≥ 0); all-zero RDP
+ * (nothing spent) gives ε = 0.
  */
 export function epsilonFromRdp(orders: readonly number[], rdp: ArrayLike<number>, delta: number): PrivacySpent {
   checkOrders('orders', orders);
@@ -94,7 +119,10 @@ export function epsilonFromRdp(orders: readonly number[], rdp: ArrayLike<number>
   const logDelta = Math.log(delta);
   for (let k = 0; k < orders.length; k++) {
     const a = orders[k]!;
-    const r = rdp[k]!;
+    let r = rdp[k]!;
+    if (typeof r !== 'number') throw new TypeError(`rdp[${k}] must be a number ≥ 0, got ${describe(r)}`);
+    if (Number.isNaN(r)) r = Infinity;
+    if (r < 0) throw new RangeError(`rdp[${k}] must be ≥ 0 (RDP is never negative), got ${r}`);
     if (r !== 0) allZero = false;
     const eps = r - (logDelta + Math.log(a)) / (a - 1) + Math.log((a - 1) / a);
     if (eps < best || (Number.isNaN(best) && !Number.isNaN(eps))) {
@@ -107,11 +135,22 @@ export function epsilonFromRdp(orders: readonly number[], rdp: ArrayLike<number>
   return best > 0 ? { epsilon: best, order: bestOrder } : { epsilon: 0, order: bestOrder };
 }
 
-/** RDP at order α of one step. */
+/**
+ * RDP at order α of one step. Never NaN and never ≤ 0 (at least `Number.MIN_VALUE`): a value
+ * the series cannot give (NaN, no convergence) is +∞. Two closed-form bounds frame the series:
+ *   upper: the unsampled Gaussian mechanism, α/(2σ²) — when it underflows, the RDP is below every double;
+ *   lower: the mixture's density is ≥ q·N(1, σ²), so A_α ≥ q^α e^{α(α−1)/(2σ²)} and
+ *          ε_α ≥ α/(2σ²) + α·log q/(α − 1) — when α/(2σ²) overflows, the RDP is ∞.
+ */
 export function rdpOneStep(q: number, sigma: number, alpha: number): number {
   if (sigma === 0) return Infinity;
-  if (q === 1) return alpha / (2 * sigma * sigma); // the plain Gaussian mechanism
-  return (Number.isInteger(alpha) ? logAInteger(q, sigma, alpha) : logAFractional(q, sigma, alpha)) / (alpha - 1);
+  const gaussian = alpha / (2 * sigma * sigma);
+  if (gaussian === 0) return Number.MIN_VALUE; // positive, but below every double
+  if (q === 1 || gaussian === Infinity) return gaussian; // the plain Gaussian mechanism, or the lower bound
+  const series =
+    (Number.isInteger(alpha) ? logAInteger(q, sigma, alpha) : logAFractional(q, sigma, alpha)) / (alpha - 1);
+  if (Number.isNaN(series)) return Infinity;
+  return Math.max(series, gaussian + (alpha * Math.log(q)) / (alpha - 1), Number.MIN_VALUE);
 }
 
 /**
@@ -158,6 +197,7 @@ function logAFractional(q: number, sigma: number, alpha: number): number {
     const j = alpha - i;
     const s0 = logCoef + i * logQ + j * log1mQ + (i * i - i) / twoVar + LOG_HALF + logErfc((i - z0) / sqrt2Sigma);
     const s1 = logCoef + j * logQ + i * log1mQ + (j * j - j) / twoVar + LOG_HALF + logErfc((z0 - j) / sqrt2Sigma);
+    if (Number.isNaN(s0) || Number.isNaN(s1)) return NaN;
     if (positive) {
       a0 = logAdd(a0, s0);
       a1 = logAdd(a1, s1);
@@ -169,6 +209,7 @@ function logAFractional(q: number, sigma: number, alpha: number): number {
     // C(α, i+1) = C(α, i)·(α − i)/(i + 1); the factor is negative once i > α.
     logCoef += Math.log(Math.abs(alpha - i)) - Math.log(i + 1);
     if (alpha - i < 0) positive = !positive;
+    if (i === MAX_TERMS - 1) return NaN; // not converged: unknown, so +∞ upstream
   }
   return logAdd(a0, a1);
 }
@@ -185,16 +226,21 @@ function logAdd(x: number, y: number): number {
   return hi + Math.log1p(Math.exp(lo - hi));
 }
 
-/** log(eˣ − eʸ) for x ≥ y; −∞ when the difference vanishes (or rounding made it negative). */
+/**
+ * log(eˣ − eʸ) for x ≥ y; −∞ when the difference is exactly 0. x < y (rounding made the
+ * difference negative), ∞ − ∞ and NaN give NaN — an unknown value, which `rdpOneStep` turns
+ * into +∞: turning it into −∞ (log 0) once made a tiny σ report ε = 0.
+ */
 function logSub(x: number, y: number): number {
   if (y === -Infinity) return x;
-  if (!(x > y)) return -Infinity;
+  if (x === y && x !== Infinity) return -Infinity;
+  if (!(x > y)) return NaN;
   return x + Math.log1p(-Math.exp(y - x));
 }
 
 // ------------------------------------------------------------------ validation
 
-/** sampleRate ∈ (0, 1], noiseMultiplier ≥ 0 (finite), steps an integer ≥ 0. */
+/** sampleRate ∈ (0, 1], noiseMultiplier ≥ 0 (finite), steps an integer in [0, MAX_STEPS]. */
 export function checkMechanism(fn: string, m: unknown): Mechanism {
   if (typeof m !== 'object' || m === null)
     throw new TypeError(`${fn} needs { sampleRate, noiseMultiplier, steps }, got ${describe(m)}`);
@@ -202,8 +248,15 @@ export function checkMechanism(fn: string, m: unknown): Mechanism {
   return {
     sampleRate: checkSampleRate('sampleRate', sampleRate),
     noiseMultiplier: checkNoiseMultiplier('noiseMultiplier', noiseMultiplier),
-    steps: integerAtLeast('steps', steps, 0),
+    steps: checkSteps('steps', steps, 0),
   };
+}
+
+/** A step count: an integer in [lo, MAX_STEPS]. */
+export function checkSteps(arg: string, x: unknown, lo: number): number {
+  const n = integerAtLeast(arg, x, lo);
+  if (n > MAX_STEPS) throw new RangeError(`${arg} must be ≤ Number.MAX_SAFE_INTEGER (${MAX_STEPS}), got ${n}`);
+  return n;
 }
 
 export function checkSampleRate(arg: string, q: unknown): number {
@@ -224,13 +277,23 @@ export function checkDelta(arg: string, d: unknown): number {
   return d;
 }
 
+/**
+ * A dense, non-empty array of at most MAX_ORDERS orders 1 < α ≤ MAX_ORDER. A hole is refused
+ * (forEach would skip it, and an all-holes list once gave ε = 0); so is an inherited index.
+ */
 export function checkOrders(arg: string, orders: unknown): readonly number[] {
   if (!Array.isArray(orders) || orders.length === 0) {
     throw new TypeError(`${arg} must be a non-empty array of numbers > 1, got ${describe(orders)}`);
   }
-  orders.forEach((a: unknown, k) => {
+  if (orders.length > MAX_ORDERS) {
+    throw new RangeError(`${arg} has ${orders.length} orders; at most ${MAX_ORDERS} are allowed`);
+  }
+  for (let k = 0; k < orders.length; k++) {
+    if (!Object.hasOwn(orders, k)) throw new TypeError(`${arg} is a sparse array: ${arg}[${k}] is a hole`);
+    const a: unknown = orders[k];
     if (typeof a !== 'number') throw new TypeError(`${arg}[${k}] must be a number > 1, got ${describe(a)}`);
     if (!(a > 1) || !Number.isFinite(a)) throw new RangeError(`${arg}[${k}] must be a finite number > 1, got ${a}`);
-  });
+    if (a > MAX_ORDER) throw new RangeError(`${arg}[${k}] must be ≤ MAX_ORDER (${MAX_ORDER}), got ${a}`);
+  }
   return orders as readonly number[];
 }

@@ -11,18 +11,32 @@
  *   x ≥ 3:      log erfc(x) = −x² − ½ log π − log F, with the Laplace continued fraction
  *               F = x + (1/2)/(x + 1/(x + (3/2)/(x + 2/(x + …))))   (A&S 7.1.14),
  *               evaluated backwards from a fixed depth; at x ≥ 3 it converges to 1e−16
- *               within 100 levels, and faster as x grows (no overflow: e^{−x²} never formed).
+ *               within 100 levels, and faster as x grows (no overflow: e^{−x²} never formed),
+ *               so the depth shrinks with x (`cfDepth`).
  */
 export function logErfc(x: number): number {
   if (Number.isNaN(x)) return NaN;
+  // erfc(6) ≈ 2.2e−17 is below half an ulp of 2: 2 − erfc(−x) rounds to 2 exactly.
+  if (x <= -6) return LOG_2;
   if (x < 0) return Math.log(2 - erfcNonNegative(-x));
   if (x < 3) return Math.log1p(-erfSeries(x));
   if (x === Infinity) return -Infinity;
   let f = x;
-  for (let n = CF_DEPTH; n >= 1; n--) f = x + n / 2 / f;
+  for (let n = cfDepth(x); n >= 1; n--) f = x + n / 2 / f;
   return -x * x - HALF_LOG_PI - Math.log(f);
 }
 
+/**
+ * Levels of the continued fraction for x ≥ 3. The tail's effect shrinks with x: the least
+ * depth that reproduces the 100-level value to the last bit is 35 at x = 3, 15 at x = 5,
+ * 10 at x = 10 and 3 at x = 100 (measured); 400/x² + 12 stays above that at every x, and
+ * the RDP series calls this hundreds of times per order.
+ */
+function cfDepth(x: number): number {
+  return x > 4 ? Math.ceil(400 / (x * x)) + 12 : CF_DEPTH;
+}
+
+const LOG_2 = Math.log(2);
 const CF_DEPTH = 100;
 const HALF_LOG_PI = 0.5 * Math.log(Math.PI);
 const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI);
