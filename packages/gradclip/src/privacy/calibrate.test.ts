@@ -55,4 +55,14 @@ describe('noiseMultiplierFor', () => {
     );
     expect(() => noiseMultiplierFor({ targetEpsilon: 1, delta: 1e-5, sampleRate: -1, steps: 5 })).toThrow(/sampleRate/);
   });
+
+  it('issue 25: refuses { accountant, orders } together instead of ignoring orders', () => {
+    const accountant = new RDPAccountant({ orders: [2, 4, 8] }).step({ noiseMultiplier: 1, sampleRate: 0.01 });
+    const o = { targetEpsilon: 3, delta: 1e-5, sampleRate: 0.01, steps: 100 };
+    expect(() => noiseMultiplierFor({ ...o, accountant, orders: [2, 4, 8] })).toThrow(
+      /takes orders or accountant, not both/,
+    );
+    expect(noiseMultiplierFor({ ...o, accountant })).toBeGreaterThan(0);
+    expect(() => noiseMultiplierFor({ ...o, orders: [1e12] })).toThrow(/MAX_ORDER/); // N6 here too
+  });
 });

@@ -12,7 +12,7 @@ export interface NoiseMultiplierForOptions {
   readonly sampleRate: number;
   /** Number of training steps (an integer ≥ 1; epochs / q for epochs over the data). */
   readonly steps: number;
-  /** RDP orders; default `DEFAULT_ORDERS` (the accountant's orders when `accountant` is given). */
+  /** RDP orders; default `DEFAULT_ORDERS`. Not with `accountant` (whose own orders are used): both is a TypeError. */
   readonly orders?: readonly number[];
   /**
    * Privacy already spent: the budget then covers the accountant's steps plus the new ones
@@ -61,6 +61,11 @@ export function noiseMultiplierFor(options: NoiseMultiplierForOptions): number {
   const prior = options.accountant;
   if (prior !== undefined && !(prior instanceof RDPAccountant)) {
     throw new TypeError(`accountant must be an RDPAccountant, got ${describe(prior)}`);
+  }
+  if (prior !== undefined && options.orders !== undefined) {
+    throw new TypeError(
+      "noiseMultiplierFor takes orders or accountant, not both: the accountant's own orders are the ones used",
+    );
   }
   const orders = prior ? prior.orders : checkOrders('orders', options.orders ?? DEFAULT_ORDERS);
   if (targetEpsilon === Infinity) return 0;
