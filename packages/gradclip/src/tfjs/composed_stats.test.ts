@@ -58,6 +58,82 @@ for (const backend of BACKENDS) {
       );
     });
 
+    // Issue 22: fast-check `{ seed: -1706097287, path: "125:2:2:2:34:33" }` found
+    // [[[-3.4028228579130005e+38]], 1] — the composed path gave Infinity where the core gives
+    // 3.4028228579130005e38: it multiplied by 1/m, a float32 subnormal for m > 2^126 with too
+    // few bits, so |x|·(1/m) came out above 1. Now it divides. The siblings: p = 1, 2, 3, ∞;
+    // a lone value just under float32's maximum, float32's maximum itself, and several values
+    // whose norm lands at or just under it (hand-worked below).
+    const F = 3.4028234663852886e38; // float32's largest finite value
+    const topOfRange: [string, number[][], number[], number][] = [
+      // [name, sets, p values, the norm: |x| for a lone value]
+      [
+        'the counterexample: a lone -3.4028228579130005e38',
+        [[-3.4028228579130005e38]],
+        [1, 2, 3, Infinity],
+        3.4028228579130005e38,
+      ],
+      ['a lone float32 maximum', [[F]], [1, 2, 3, Infinity], F],
+      ['a lone -F beside zeros and a tiny value', [[0, -F, 1e-30, 0]], [1, 2, 3, Infinity], F],
+      // (F/2)·2 = F exactly for p = 1; F/2 is exact in float32
+      ['two halves of the maximum in two tensors, p = 1', [[F / 2], [F / 2]], [1], F],
+      // 2^127·(2^p)^(1/p) = 2^128 > F: beyond the range, for 2^p values
+      ['two values of 2^127, p = 1 (norm 2^128: beyond the range)', [[2 ** 127, 2 ** 127]], [1], Infinity],
+      [
+        'four values of 2^127, p = 2 (norm 2^128)',
+        [
+          [2 ** 127, 2 ** 127],
+          [2 ** 127, 2 ** 127],
+        ],
+        [2],
+        Infinity,
+      ],
+      ['eight values of 2^127, p = 3 (norm 2^128)', [new Array<number>(8).fill(2 ** 127)], [3], Infinity],
+      // max |x| = 2^127 for p = ∞ (all other entries smaller)
+      ['2^127 and 2^126 in two tensors, p = ∞', [[2 ** 126], [2 ** 127]], [Infinity], 2 ** 127],
+    ];
+    for (const [name, sets, ps, norm] of topOfRange)
+      it(`regression (issue 22): ${name}`, () => {
+        for (const p of ps) {
+          const arrays = sets.map((xs) => Float32Array.from(xs));
+          const want = globalNorm(arrays, p);
+          if (norm === Infinity) expect(want).toBeGreaterThan(F);
+          else expect(want).toBe(norm);
+          const got = tf.tidy(() =>
+            num(
+              finaliseNorm(
+                tfOps,
+                tfOps.normStatsOfSet!(
+                  arrays.map((a) => tf.tensor1d(a)),
+                  p,
+                ),
+              ),
+            ),
+          );
+          expect(got, `p = ${p}`).toBe(norm);
+        }
+      });
+
+    it("regression (issue 22): several values whose norm lands just under float32's maximum stay finite", () => {
+      // p = 2: four values of 2^126·1.9999 (float32-exact: 1.9999 has 23 bits here to spare) have
+      // norm 2·2^126·1.9999 = 2^127·1.9999 = F·(1.9999 / (2 − 2^-23)) ≈ F·(1 − 5e-5): finite.
+      // p = 3: eight values v have norm 2v; v = 2^126·1.9999 again. p = 1: two values, norm 2v.
+      const v = Math.fround(2 ** 126 * 1.9999);
+      for (const [p, n] of [
+        [1, 2],
+        [2, 4],
+        [3, 8],
+      ] as const) {
+        const arrays = [new Float32Array(n).fill(v)];
+        const want = globalNorm(arrays, p);
+        expect(want / (2 * v)).toBeCloseTo(1, 12);
+        expect(want).toBeLessThan(F);
+        const got = tf.tidy(() => num(finaliseNorm(tfOps, tfOps.normStatsOfSet!([tf.tensor1d(arrays[0]!)], p))));
+        expect(got, `p = ${p}`).toBeLessThan(Infinity);
+        expect(Math.abs(got - want) / want, `p = ${p}`).toBeLessThanOrEqual(2e-6);
+      }
+    });
+
     it('stay finite for 1,000 values of 1e20 (3.162e21) and exact for 1e-25s', () => {
       tf.tidy(() => {
         expect(num(finaliseNorm(tfOps, tfOps.normStatsOfSet!([tf.fill([1000], 1e20)], 2))) / 3.16227766e21).toBeCloseTo(

@@ -77,7 +77,7 @@ function unitNorms(t: T, shape: readonly number[], layout: UnitLayout): T {
   return tf.where(hasNaN, tf.fill(norm.shape, NaN), tf.where(hasInf, tf.fill(norm.shape, Infinity), norm));
 }
 
-/** float32's smallest normal number: 1 / TINY is finite, and references below it are raised to it. */
+/** float32's smallest normal number: references below it are raised to it (a subnormal divisor may be flushed to 0). */
 const TINY = 2 ** -126;
 
 /**
@@ -88,12 +88,12 @@ const TINY = 2 ** -126;
  * sum of squares, which overflows for |x| ≳ 1e19 in float32) could not be skipped when it is
  * not needed; it would only add a pass.
  *
- * Per tensor: m = max |x| and s = Σ (|x|·(1/m))^p, so the terms lie in [0, 1] and s in
+ * Per tensor: m = max |x| and s = Σ (|x| / m)^p, so the terms lie in [0, 1] and s in
  * [1, n]: no overflow or underflow. Non-finite values need no pass of their own: with m finite
- * a NaN makes s NaN; with m = ±Infinity (or NaN) the factor is 1 and s is Infinity (or NaN).
+ * a NaN makes s NaN; with m = ±Infinity (or NaN) the divisor is 1 and s is Infinity (or NaN).
  * All scalar logic then runs once, on the stacked per-tensor results: which tensors held a NaN
  * or an Infinity (counted per tensor here, not per value: the rules only ask whether there
- * were any), the references (the largest finite |x|, raised to TINY so that 1/m stays finite;
+ * were any), the references (the largest finite |x|, raised to TINY as the divisor is;
  * 0 for a tensor that held a non-finite value), and the merge (rescale every sum to the
  * largest reference and add, as mergeNormStats does).
  */
@@ -102,11 +102,14 @@ function composedSetNormStats(ts: readonly T[], p: number): NormStats<S> {
   if (parts.length === 0) return mergeAllNormStats(tfOps, p, []);
   const abs = parts.map((t) => tf.abs(tf.reshape(t, [-1])));
   const m = tf.stack(abs.map((a) => tf.max(a)));
-  // The factors of all tensors at once (one op each, not five per tensor).
-  const inv = tf.unstack(tf.where(tf.isFinite(m), tf.reciprocal(tf.maximum(m, tf.scalar(TINY))), tf.onesLike(m)));
+  // The divisors of all tensors at once (one op each, not five per tensor). A division, not a
+  // multiplication by 1/m: for m > 2^126 the reciprocal is a float32 subnormal with few
+  // significant bits, so |x|·(1/m) could exceed 1 and a norm just under float32's maximum
+  // came out Infinity (issue 22: fast-check seed -1706097287, |x| = 3.4028228579130005e38).
+  const div = tf.unstack(tf.where(tf.isFinite(m), tf.maximum(m, tf.scalar(TINY)), tf.onesLike(m)));
   const sums = tf.stack(
     abs.map((a, i) => {
-      const r = tf.mul(a, inv[i]!);
+      const r = tf.div(a, div[i]!);
       // p = ∞ needs no sum, but the sum of |x|/m is what reveals a NaN that max skipped.
       return tf.sum(p === 1 || p === Infinity ? r : p === 2 ? tf.square(r) : tf.pow(r, tf.scalar(p)));
     }),
