@@ -1,7 +1,8 @@
 import { describe } from '../gradients.js';
-import { inRange, knownOptions, positive } from '../validate.js';
+import { inRange, knownOptions, positive, stateRecord } from '../validate.js';
 import { fillGaussian } from './gaussian.js';
-import type { RandomSource } from './random.js';
+import { checkRandomSource, type RandomSource } from './random.js';
+import { checkNoiseMultiplier } from './rdp.js';
 
 /** Options of adaptive clipping (Andrew et al. 2021); see `AdaptiveClip`. */
 export interface AdaptiveClipOptions {
@@ -55,7 +56,8 @@ export class AdaptiveClip {
       'countStddev',
     ]);
     this.expectedBatchSize = positive('expectedBatchSize', expectedBatchSize);
-    this.c = positive('initialClip', state?.clip ?? options.initialClip ?? 0.1);
+    const saved = state === undefined ? undefined : stateRecord('state', state, 'AdaptiveClip', ['clip']);
+    this.c = positive(saved ? 'state.clip' : 'initialClip', saved ? saved.clip : (options.initialClip ?? 0.1));
     this.targetQuantile = inRange('targetQuantile', options.targetQuantile ?? 0.5, 0, 1);
     this.learningRate = positive('learningRate', options.learningRate ?? 0.2);
     this.countStddev = positive('countStddev', options.countStddev ?? expectedBatchSize / 20);
@@ -73,11 +75,11 @@ export class AdaptiveClip {
   /**
    * σ_Δ for the gradient noise so that gradient sum and count together spend what noise
    * multiplier z spends alone: (z⁻² − (2σ_b)⁻²)^{−1/2}. A RangeError when 2σ_b ≤ z (the count
-   * alone would spend the whole budget).
+   * alone would spend the whole budget); a TypeError / RangeError when noiseMultiplier is not
+   * a finite number ≥ 0 (−1 once gave 1.005).
    */
   gradientNoiseMultiplier(noiseMultiplier: number): number {
-    if (typeof noiseMultiplier !== 'number')
-      throw new TypeError(`noiseMultiplier must be a number, got ${describe(noiseMultiplier)}`);
+    checkNoiseMultiplier('noiseMultiplier', noiseMultiplier);
     if (noiseMultiplier === 0) return 0;
     const count = 2 * this.countStddev;
     if (!(count > noiseMultiplier)) {
@@ -91,9 +93,24 @@ export class AdaptiveClip {
   /**
    * One update from this step's per-example norms (before clipping): counts the unclipped
    * examples, adds the count noise and moves C geometrically. Returns the new C.
-   * With noiseMultiplier 0 (no privacy) the count is used without noise.
+   * With noiseMultiplier 0 (no privacy) the count is used without noise. Every argument is
+   * checked before anything changes — `norms` an array or typed array of numbers ≥ 0 (not
+   * NaN), `noiseMultiplier` a finite number ≥ 0, `random` a RandomSource — because a misuse
+   * such as a missing or NaN noise multiplier must be an error, never a count released
+   * without noise.
    */
   update(norms: ArrayLike<number>, noiseMultiplier: number, random: RandomSource): number {
+    if (!Array.isArray(norms) && !(ArrayBuffer.isView(norms) && !(norms instanceof DataView))) {
+      throw new TypeError(`norms must be an array or typed array of numbers ≥ 0, got ${describe(norms)}`);
+    }
+    const list = norms as ArrayLike<unknown>;
+    for (let i = 0; i < list.length; i++) {
+      const x = list[i];
+      if (typeof x !== 'number') throw new TypeError(`norms[${i}] must be a number ≥ 0, got ${describe(x)}`);
+      if (!(x >= 0)) throw new RangeError(`norms[${i}] must be a number ≥ 0, got ${x}`);
+    }
+    checkNoiseMultiplier('noiseMultiplier', noiseMultiplier);
+    checkRandomSource('random', random);
     let centred = 0;
     for (let i = 0; i < norms.length; i++) centred += (norms[i]! <= this.c ? 1 : 0) - 0.5;
     if (noiseMultiplier > 0) {

@@ -110,3 +110,85 @@ describe('AdaptiveClip (Andrew et al. 2021)', () => {
     expect(() => new AdaptiveClip(10, { targetQuantile: 2 })).toThrow(/targetQuantile must be in \[0, 1\], got 2/);
   });
 });
+
+describe('random sources are checked, never trusted (issue 24 N8, N10, N11, N13; issue 25)', () => {
+  const constant = (x: number) => ({ uniform: () => x, secure: false });
+
+  it('N8/N10: gaussianNoise with a degenerate source is an error, never a hang or NaN noise', () => {
+    // uniform: () => 0.5 gave u = v = 0, rejected forever; 2 gave s ≥ 1 forever; NaN gave NaN noise silently.
+    expect(() => gaussianNoise(4, 1, { random: constant(0.5) })).toThrow(/100 rejected pairs in a row/);
+    expect(() => gaussianNoise(4, 1, { random: constant(2) })).toThrow(
+      /random.uniform\(\) must return a number in \(0, 1\), got 2/,
+    );
+    expect(() => gaussianNoise(4, 1, { random: constant(NaN) })).toThrow(/got NaN/);
+    expect(() => gaussianNoise(4, 1, { random: constant(0) })).toThrow(/got 0/);
+    expect(() => gaussianNoise(4, 1, { random: constant(1) })).toThrow(RangeError);
+    expect(() => gaussianNoise(4, 1, { random: { uniform: () => '0.3', secure: true } as never })).toThrow(RangeError);
+    // A zero-length request draws nothing and needs no draws.
+    expect(gaussianNoise(0, 1, { random: constant(0.5) })).toEqual(new Float64Array(0));
+  });
+
+  it('N8: a getRandomValues that fills zeros is an error, not an endless loop', () => {
+    const real = globalThis.crypto;
+    const zeros = { getRandomValues: (a: Uint32Array) => a.fill(0) };
+    Object.defineProperty(globalThis, 'crypto', { value: zeros, configurable: true });
+    try {
+      const rng = secureRandom();
+      expect(() => rng.uniform()).toThrow(/64 zero draws in a row/);
+      expect(() => gaussianNoise(3, 1)).toThrow(/zero draws in a row/);
+    } finally {
+      Object.defineProperty(globalThis, 'crypto', { value: real, configurable: true });
+    }
+    expect(gaussianNoise(2, 1).every(Number.isFinite)).toBe(true);
+  });
+
+  it('issue 25: unknown gaussianNoise options are refused ({ seed: 1 } is not a seed)', () => {
+    expect(() => gaussianNoise(3, 1, { seed: 1 } as never)).toThrow(/unknown option 'seed'/);
+    expect(() => gaussianNoise(3, 1, { random: insecureSeededRandom(1), insecureSeed: 2 })).toThrow(
+      /random or insecureSeed, not both/,
+    );
+  });
+
+  it('N13: poissonSample without a source is a clear TypeError (and { random: {} } says the same)', () => {
+    const message = /must be a RandomSource \{ uniform\(\), secure \}/;
+    expect(() => poissonSample(10, 0.1, undefined as never)).toThrow(TypeError);
+    expect(() => poissonSample(10, 0.1, undefined as never)).toThrow(message);
+    expect(() => poissonSample(10, 0.1, {} as never)).toThrow(message);
+    expect(() => gaussianNoise(3, 1, { random: {} as never })).toThrow(message);
+    expect(() => new AdaptiveClip(4).update([1], 1, {} as never)).toThrow(message);
+    expect(() => new AdaptiveClip(4).update([1], 1, undefined as never)).toThrow(message);
+    expect(() => poissonSample(10, 0.5, constant(NaN))).toThrow(/got NaN/);
+  });
+
+  it('N11: AdaptiveClip.gradientNoiseMultiplier(-1) and NaN are errors (−1 returned 1.005)', () => {
+    const a = new AdaptiveClip(100, { countStddev: 5 });
+    expect(() => a.gradientNoiseMultiplier(-1)).toThrow(/noiseMultiplier must be a finite number ≥ 0, got -1/);
+    expect(() => a.gradientNoiseMultiplier(NaN)).toThrow(RangeError);
+    expect(() => a.gradientNoiseMultiplier(Infinity)).toThrow(RangeError);
+    expect(() => a.gradientNoiseMultiplier(undefined as never)).toThrow(TypeError);
+    expect(a.gradientNoiseMultiplier(0)).toBe(0);
+  });
+
+  it('issue 25: AdaptiveClip.update with a missing, NaN or negative σ is an error, never a noiseless count', () => {
+    const a = new AdaptiveClip(4, { countStddev: 1, initialClip: 1 });
+    const rng = insecureSeededRandom(3);
+    for (const bad of [undefined, NaN, -1]) {
+      expect(() => a.update([0.5, 2], bad as never, rng), String(bad)).toThrow(/noiseMultiplier/);
+    }
+    expect(() => a.update(undefined as never, 1, rng)).toThrow(/norms must be an array or typed array/);
+    expect(() => a.update([0.5, NaN], 1, rng)).toThrow(/norms\[1\] must be a number ≥ 0, got NaN/);
+    expect(() => a.update([-1], 1, rng)).toThrow(RangeError);
+    // eslint-disable-next-line no-sparse-arrays
+    expect(() => a.update([0.5, , 1] as number[], 1, rng)).toThrow(/norms\[1\]/);
+    expect(a.clip).toBe(1); // nothing moved
+    expect(a.update(Float32Array.of(0.5, 2), 1, rng)).not.toBe(1);
+  });
+
+  it('issue 25: new AdaptiveClip(32, {}, { clip: 1, extra: 2 }) is refused', () => {
+    expect(() => new AdaptiveClip(32, {}, { clip: 1, extra: 2 } as never)).toThrow(/unexpected extra/);
+    expect(() => new AdaptiveClip(32, {}, {} as never)).toThrow(/missing clip/);
+    expect(() => new AdaptiveClip(32, {}, { clip: -1 })).toThrow(/state.clip must be a finite number > 0, got -1/);
+    expect(new AdaptiveClip(32, {}, { clip: 2 }).clip).toBe(2);
+    expect(() => new AdaptiveClip(32, { clip: 1 } as never)).toThrow(/unknown option 'clip'/);
+  });
+});

@@ -1,5 +1,6 @@
 import { describe } from '../gradients.js';
-import { insecureSeededRandom, secureRandom, type RandomSource } from './random.js';
+import { knownOptions } from '../validate.js';
+import { checkRandomSource, insecureSeededRandom, secureRandom, uniformFrom, type RandomSource } from './random.js';
 
 export interface GaussianNoiseOptions {
   /**
@@ -8,7 +9,7 @@ export interface GaussianNoiseOptions {
    * real training (the default draws from `crypto.getRandomValues`).
    */
   readonly insecureSeed?: number;
-  /** A random source to draw from (overrides `insecureSeed`). */
+  /** A random source to draw from (not together with `insecureSeed`). */
   readonly random?: RandomSource;
 }
 
@@ -25,10 +26,15 @@ export interface GaussianNoiseOptions {
  * floating-point sampler, and Mironov 2012 shows that the low bits of floating-point noise
  * can leak; a discrete Gaussian sampler (Canonne, Kamath & Steinke 2020) would close that.
  *
+ * Every uniform draw is checked to lie in (0, 1) and the rejection loop is bounded (a pair
+ * is rejected with probability 1 − π/4; 100 rejections in a row, probability 2e−67, mean the
+ * source is broken — e.g. a constant): a broken source is an error, never NaN noise or a hang.
+ *
  * @param length how many values.
  * @param stddev σ·C for DP-SGD (≥ 0).
  */
 export function gaussianNoise(length: number, stddev: number, options: GaussianNoiseOptions = {}): Float64Array {
+  knownOptions('gaussianNoise options', options, ['insecureSeed', 'random']);
   if (!Number.isInteger(length) || length < 0)
     throw new RangeError(`length must be an integer ≥ 0, got ${describe(length)}`);
   if (typeof stddev !== 'number') throw new TypeError(`stddev must be a number ≥ 0, got ${describe(stddev)}`);
@@ -46,9 +52,15 @@ export function fillGaussian(out: Float32Array | Float64Array, stddev: number, r
     let u: number;
     let v: number;
     let s: number;
+    let tries = 0;
     do {
-      u = 2 * rng.uniform() - 1;
-      v = 2 * rng.uniform() - 1;
+      if (tries++ === MAX_REJECTIONS) {
+        throw new RangeError(
+          `the random source gave ${MAX_REJECTIONS} rejected pairs in a row (probability 2e-67 for a uniform one): it is not uniform`,
+        );
+      }
+      u = 2 * uniformFrom(rng) - 1;
+      v = 2 * uniformFrom(rng) - 1;
       s = u * u + v * v;
     } while (s >= 1 || s === 0);
     const f = Math.sqrt((-2 * Math.log(s)) / s) * stddev;
@@ -57,9 +69,17 @@ export function fillGaussian(out: Float32Array | Float64Array, stddev: number, r
   }
 }
 
+/** Pairs the polar method may reject in a row: (1 − π/4)¹⁰⁰ ≈ 2e−67 for a uniform source. */
+const MAX_REJECTIONS = 100;
+
 /** The source selected by options: `random`, else a seeded one for `insecureSeed`, else crypto. */
 export function randomFrom(options: GaussianNoiseOptions): RandomSource {
-  if (options.random) return options.random;
+  if (options.random !== undefined) {
+    if (options.insecureSeed !== undefined) {
+      throw new TypeError('gaussianNoise takes random or insecureSeed, not both');
+    }
+    return checkRandomSource('options.random', options.random);
+  }
   if (options.insecureSeed !== undefined) return insecureSeededRandom(options.insecureSeed);
   return secureRandom();
 }

@@ -36,12 +36,44 @@ class WordSource implements RandomSource {
   }
 
   uniform(): number {
-    for (;;) {
+    // A zero has probability 2⁻⁵³ per draw: 64 in a row means the generator is broken (a
+    // getRandomValues that fills zeros), and looping on it would never return.
+    for (let tries = 0; tries < MAX_ZERO_DRAWS; tries++) {
       // 27 + 26 bits → an integer in [0, 2^53), exactly representable; scale to [0, 1).
       const u = ((this.word() >>> 5) * 67108864 + (this.word() >>> 6)) / 9007199254740992;
       if (u !== 0) return u;
     }
+    throw new Error(
+      `the random generator returned ${MAX_ZERO_DRAWS} zero draws in a row (probability 2^-3392): it is broken, no noise was drawn`,
+    );
   }
+}
+
+const MAX_ZERO_DRAWS = 64;
+
+/**
+ * `x` as a RandomSource: an object with a `uniform()` method and a boolean `secure`. The same
+ * TypeError everywhere a source is taken (`gaussianNoise`, `poissonSample`, `AdaptiveClip`).
+ */
+export function checkRandomSource(arg: string, x: unknown): RandomSource {
+  const r = x as { uniform?: unknown; secure?: unknown } | null | undefined;
+  if (typeof x !== 'object' || x === null || typeof r!.uniform !== 'function' || typeof r!.secure !== 'boolean') {
+    throw new TypeError(`${arg} must be a RandomSource { uniform(), secure }, got ${describe(x)}`);
+  }
+  return x as RandomSource;
+}
+
+/**
+ * One draw of `random.uniform()`, checked to be in (0, 1): a source that returns 2, NaN or
+ * 1 is broken, and its output must not become noise (NaN noise would release nothing
+ * private, silently) or a sampling decision.
+ */
+export function uniformFrom(random: RandomSource): number {
+  const u = random.uniform();
+  if (typeof u !== 'number' || !(u > 0 && u < 1)) {
+    throw new RangeError(`random.uniform() must return a number in (0, 1), got ${describe(u)}: the source is broken`);
+  }
+  return u;
 }
 
 /** The platform's cryptographically secure generator. Throws if there is none. */

@@ -1,6 +1,6 @@
 import { describe } from '../gradients.js';
 import { checkSampleRate } from './rdp.js';
-import type { RandomSource } from './random.js';
+import { checkRandomSource, uniformFrom, type RandomSource } from './random.js';
 
 /**
  * Poisson sampling, the batch selection DP-SGD's accountant assumes (Abadi et al. 2016;
@@ -11,11 +11,14 @@ import type { RandomSource } from './random.js';
  * Fixed-size shuffled batches are what most non-private training uses, but the RDP analysis
  * of the sampled Gaussian mechanism does not cover them (their privacy amplification is
  * weaker and is not what `RDPAccountant` computes).
+ *
+ * `random` is required (`secureRandom()` for private training); each draw is checked to lie in (0, 1).
  */
 export function poissonSample(n: number, sampleRate: number, random: RandomSource): Uint32Array {
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`n must be an integer ≥ 0, got ${describe(n)}`);
   const q = checkSampleRate('sampleRate', sampleRate);
+  const rng = checkRandomSource('random', random);
   const picked: number[] = [];
-  for (let i = 0; i < n; i++) if (random.uniform() < q) picked.push(i);
+  for (let i = 0; i < n; i++) if (uniformFrom(rng) < q) picked.push(i);
   return Uint32Array.from(picked);
 }
