@@ -471,3 +471,76 @@ describe('privateFit nonFinite policy (issue 25: NaN data gave all-NaN weights s
     tf.dispose([xs, ys]);
   });
 });
+
+describe('privateFit cross-checks the saved record against the optimizer (issue 25)', () => {
+  async function saveToMemory(m: tfl.LayersModel, includeOptimizer: boolean): Promise<tf.io.ModelArtifacts> {
+    let saved: tf.io.ModelArtifacts | undefined;
+    await m.save(
+      tf.io.withSaveHandler(
+        async (a) => ((saved = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }),
+      ),
+      { includeOptimizer },
+    );
+    return saved!;
+  }
+  const opts = { l2NormClip: 1, noiseMultiplier: 1, batchSize: 5 } as const;
+
+  it('a loaded model whose optimizer made more updates than its record covers is refused unless allowed', async () => {
+    const { xs, ys } = blobs(40);
+    const m = classifier();
+    await privateFit(m, xs, ys, { ...opts, insecureSeed: 17 });
+    expect(m.optimizer.iterations).toBe(8);
+    const artifacts = await saveToMemory(m, true);
+    // Intact: iterations 8, record 8 — continues.
+    const intact = await tfl.loadLayersModel(tf.io.fromMemory(artifacts));
+    expect(intact.optimizer.iterations).toBe(8);
+    expect((await privateFit(intact, xs, ys, { ...opts, insecureSeed: 18 })).accountant.steps).toBe(16);
+
+    // The record removed from the saved metadata (N4's edit): refused, saying why.
+    const { gradclipPrivacy, ...rest } = artifacts.userDefinedMetadata as Record<string, unknown>;
+    expect(gradclipPrivacy).toBeDefined();
+    const removed = await tfl.loadLayersModel(tf.io.fromMemory({ ...artifacts, userDefinedMetadata: rest }));
+    await expect(privateFit(removed, xs, ys, opts)).rejects.toThrow(
+      /the model's optimizer has made 8 updates but its privacy record covers 0 steps: 8 updates are unaccounted .* pass allowUnaccountedSteps: true/,
+    );
+    // Shortened to 3 steps: refused too.
+    const short = {
+      kind: 'rdp',
+      version: 1,
+      orders: [2, 4, 8],
+      history: [{ noiseMultiplier: 1, sampleRate: 0.125, steps: 3 }],
+    };
+    const shortened = await tfl.loadLayersModel(
+      tf.io.fromMemory({ ...artifacts, userDefinedMetadata: { ...rest, gradclipPrivacy: short } }),
+    );
+    await expect(privateFit(shortened, xs, ys, opts)).rejects.toThrow(
+      /made 8 updates but its privacy record covers 3 steps: 5 updates/,
+    );
+    expect(accountantOf(shortened)!.steps).toBe(3);
+
+    // Allowed explicitly (public pre-training): continues, and the acknowledgement is saved with the record.
+    const r = await privateFit(removed, xs, ys, { ...opts, insecureSeed: 19, allowUnaccountedSteps: true });
+    expect(r.accountant.steps).toBe(8);
+    const again = await tfl.loadLayersModel(tf.io.fromMemory(await saveToMemory(removed, true)));
+    expect(again.optimizer.iterations).toBe(16);
+    expect((await privateFit(again, xs, ys, { ...opts, insecureSeed: 20 })).accountant.steps).toBe(16);
+    tf.dispose([xs, ys]);
+  });
+
+  it('model.fit before privateFit counts as unaccounted updates', async () => {
+    const { xs, ys } = blobs(20);
+    const m = classifier();
+    await m.fit(xs, ys, { batchSize: 10, epochs: 1, verbose: 0 });
+    await expect(privateFit(m, xs, ys, opts)).rejects.toThrow(/made 2 updates but its privacy record covers 0 steps/);
+    await expect(privateFit(m, xs, ys, { ...opts, allowUnaccountedSteps: 1 as unknown as boolean })).rejects.toThrow(
+      /allowUnaccountedSteps must be a boolean, got 1/,
+    );
+    const r = await privateFit(m, xs, ys, { ...opts, allowUnaccountedSteps: true, insecureSeed: 21 });
+    expect(r.accountant.steps).toBe(4);
+    await m.fit(xs, ys, { batchSize: 20, epochs: 1, verbose: 0 }); // one more update outside privateFit
+    await expect(privateFit(m, xs, ys, opts)).rejects.toThrow(
+      /made 7 updates but its privacy record covers 4 steps \(and 2 acknowledged as not private\): 1 updates/,
+    );
+    tf.dispose([xs, ys]);
+  });
+});

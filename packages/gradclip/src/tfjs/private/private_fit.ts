@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe } from '../../gradients.js';
-import { integerAtLeast, knownOptions, oneOf, positive } from '../../validate.js';
+import { flag, integerAtLeast, knownOptions, oneOf, positive } from '../../validate.js';
 import { RDPAccountant } from '../../privacy/accountant.js';
 import { AdaptiveClip, type AdaptiveClipOptions } from '../../privacy/adaptive_clip.js';
 import { noiseMultiplierFor } from '../../privacy/calibrate.js';
@@ -84,6 +84,16 @@ export interface PrivateFitOptions {
    */
   readonly nonFinite?: 'error' | 'skip';
   /**
+   * Continue even though the model's optimizer has made more updates than its privacy record
+   * covers (`optimizer.iterations`, saved by `model.save(…, { includeOptimizer: true })`).
+   * Without it `privateFit` refuses such a model: the missing steps were either trained without
+   * privateFit or their record was removed or shortened, and ε would be reported too small. Set
+   * it only when those updates did not see private data (pre-training on public data); the
+   * number of updates so acknowledged is saved with the record (`gradclipUnaccountedSteps`), so
+   * later runs do not ask again — unless more unrecorded updates appear.
+   */
+  readonly allowUnaccountedSteps?: boolean;
+  /**
    * Seed for noise and sampling — makes runs repeatable and NOT PRIVATE (the noise can be
    * recomputed). For tests and experiments only; leave unset to draw from crypto.getRandomValues.
    */
@@ -153,6 +163,7 @@ export async function privateFit(
     'callbacks',
     'insecureSeed',
     'nonFinite',
+    'allowUnaccountedSteps',
   ]);
   if (options === undefined)
     throw new TypeError('privateFit needs options { l2NormClip, noiseMultiplier | targetEpsilon, … }');
@@ -178,6 +189,12 @@ export async function privateFit(
   const saved = accountantOf(model);
   if (options.accountant !== undefined && saved !== null) checkExtends(options.accountant, saved);
   const accountant = options.accountant ?? saved ?? new RDPAccountant();
+  checkOptimizerSteps(
+    model,
+    optimizer,
+    accountant,
+    flag('allowUnaccountedSteps', options.allowUnaccountedSteps, false),
+  );
   let sigma: number;
   if ((options.noiseMultiplier === undefined) === (options.targetEpsilon === undefined)) {
     throw new TypeError('privateFit needs exactly one of noiseMultiplier and targetEpsilon');
@@ -416,6 +433,39 @@ function checkExtends(given: RDPAccountant, saved: RDPAccountant): void {
         `continue the saved record, or pass one whose history begins with it (e.g. accountantOf(model))`,
     );
   }
+}
+
+/** Key of the number of optimizer updates acknowledged as not private (`allowUnaccountedSteps`). */
+const UNACCOUNTED_METADATA_KEY = 'gradclipUnaccountedSteps';
+
+/**
+ * Cross-checks the record against the optimizer (issue 25): every privateFit step is one
+ * `applyGradients`, charged before it runs, so `optimizer.iterations` ≤ recorded steps +
+ * acknowledged ones unless the model was trained without privateFit or its record was cut.
+ */
+function checkOptimizerSteps(
+  model: ModelLike,
+  optimizer: tf.Optimizer,
+  accountant: RDPAccountant,
+  allow: boolean,
+): void {
+  const iterations = (optimizer as { iterations?: unknown }).iterations;
+  if (typeof iterations !== 'number' || !(iterations > 0)) return;
+  const meta = (model.getUserDefinedMetadata?.() ?? {}) as Record<string, unknown>;
+  const ack = meta[UNACCOUNTED_METADATA_KEY];
+  const acknowledged = typeof ack === 'number' && Number.isSafeInteger(ack) && ack > 0 ? ack : 0;
+  const missing = iterations - accountant.steps;
+  if (missing <= acknowledged) return;
+  if (!allow) {
+    throw new RangeError(
+      `the model's optimizer has made ${iterations} updates but its privacy record covers ${accountant.steps} steps` +
+        (acknowledged ? ` (and ${acknowledged} acknowledged as not private)` : '') +
+        `: ${missing - acknowledged} updates are unaccounted — trained without privateFit, or the record saved with the ` +
+        `model was removed or shortened — so the ε reported would be too small. If those updates saw no private data ` +
+        `(pre-training on public data), pass allowUnaccountedSteps: true`,
+    );
+  }
+  model.setUserDefinedMetadata!({ ...meta, [UNACCOUNTED_METADATA_KEY]: missing });
 }
 
 /** Stores the accountant in the model's user-defined metadata (kept by `model.save`). */
