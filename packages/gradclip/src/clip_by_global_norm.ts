@@ -2,7 +2,7 @@ import { checkNormStatistics, setNormStats } from './global_norm.js';
 import { leavesOf } from './gradients.js';
 import { finaliseNorm, statsFinite, statsScalars } from './norm_stats.js';
 import { runScalars, type ArrayOps, type NormStats, type ScalarOps } from './ops.js';
-import { applyFactor, factorScalars, ratioToNorm, toClipResult, type FactorScalars, type RuleOutput } from './rule.js';
+import { applyFactor, factorScalars, namingNonFinite, ratioToNorm, toClipResult, type FactorScalars, type RuleOutput } from './rule.js';
 import { typedOps } from './typed_ops.js';
 import type { ClipResult, GradientSet, NonFinitePolicy } from './types.js';
 import { globalNormOptions } from './validate.js';
@@ -108,11 +108,13 @@ export function clipByGlobalNorm(
   }
   const leaves = leavesOf(grads);
   return toClipResult(
-    globalNormRule(
-      typedOps,
-      leaves.map((l) => l.values),
-      o.maxNorm,
-      { ...o, norm: options.norm, statistics },
+    namingNonFinite(leaves, () =>
+      globalNormRule(
+        typedOps,
+        leaves.map((l) => l.values),
+        o.maxNorm,
+        { ...o, norm: options.norm, statistics },
+      ),
     ),
   );
 }

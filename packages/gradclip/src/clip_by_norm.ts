@@ -1,7 +1,7 @@
 import { leavesOf } from './gradients.js';
 import { finaliseNorm, mergeAllNormStats, statsFinite } from './norm_stats.js';
 import type { ArrayOps, NormStats } from './ops.js';
-import { ratioToNorm, scaleEach, toClipResult, type RuleOutput } from './rule.js';
+import { namingNonFinite, ratioToNorm, scaleEach, toClipResult, type RuleOutput } from './rule.js';
 import { typedOps } from './typed_ops.js';
 import type { ClipResult, GradientSet, NonFinitePolicy } from './types.js';
 import { perTensorNormOptions } from './validate.js';
@@ -62,11 +62,13 @@ export function clipByNorm(grads: GradientSet, maxNorm: number, options: ClipByN
   const o = perTensorNormOptions(maxNorm, options);
   const leaves = leavesOf(grads);
   return toClipResult(
-    perTensorNormRule(
-      typedOps,
-      leaves.map((l) => l.values),
-      o.maxNorm,
-      o.nonFinite,
+    namingNonFinite(leaves, () =>
+      perTensorNormRule(
+        typedOps,
+        leaves.map((l) => l.values),
+        o.maxNorm,
+        o.nonFinite,
+      ),
     ),
   );
 }

@@ -3,7 +3,7 @@ import { perTensorNormRule, type ClipByNormOptions } from './clip_by_norm.js';
 import { valueRule } from './clip_by_value.js';
 import { leavesOf, type Leaf } from './gradients.js';
 import type { ArrayOps } from './ops.js';
-import { toClipResult, type RuleOutput } from './rule.js';
+import { namingNonFinite, toClipResult, type RuleOutput } from './rule.js';
 import { typedOps } from './typed_ops.js';
 import type { ClipResult, FloatArray, GradientSet, NonFinitePolicy } from './types.js';
 import { globalNormOptions, nonNegative, perTensorNormOptions } from './validate.js';
@@ -154,6 +154,20 @@ function describeState(x: unknown): string {
   return typeof x === 'object' ? String(x) : `${typeof x} ${String(x)}`;
 }
 
+/**
+ * `rule.apply` on named leaves: a NonFiniteGradientError it throws comes out naming the
+ * offending leaves (`tensors`). Every adapter and every combinator applies rules through this.
+ */
+export function applyRule<T, S, B>(
+  rule: ClipRule,
+  ops: ArrayOps<T, S, B>,
+  grads: readonly Leaf<T>[],
+  params: readonly Leaf<T>[] | undefined,
+  state: StateTree<S>,
+): { out: RuleOutput<T, S, B>; state: StateTree<S> } {
+  return namingNonFinite(grads, () => rule.apply(ops, grads, params, state));
+}
+
 /** Restores a state through the rule's own check (rules without `restore` must be stateless). */
 export function restoreState(rule: ClipRule, state: unknown, arg = 'options.state'): StateTree<number> {
   return (rule.restore ?? restoreStateless(rule.name))(state, arg);
@@ -181,7 +195,7 @@ export function makeClipper<St extends StateTree<number>>(rule: ClipRule<St>, st
       if (rule.needsParams && p === undefined) {
         throw new TypeError(`${rule.name} needs the parameters: call clip(grads, params)`);
       }
-      const r = rule.apply(typedOps, g, p, current);
+      const r = applyRule(rule as ClipRule, typedOps, g, p, current);
       current = r.state;
       return toClipResult(r.out);
     },

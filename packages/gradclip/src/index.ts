@@ -7,7 +7,7 @@
 export type { ClipResult, Entry, FloatArray, GradientSet, NonFinitePolicy, Shaped } from './types.js';
 export type { Leaf } from './gradients.js';
 export type { ArrayOps, EachNormStats, NormStats, ScalarBlock, Scalars, ScalarOps, UnitLayout } from './ops.js';
-export type { RuleOutput } from './rule.js';
+export type { RuleOutput, StepOutput } from './rule.js';
 export type { ClipByGlobalNormOptions, GlobalNormRuleOptions } from './clip_by_global_norm.js';
 export type { ClipByNormOptions } from './clip_by_norm.js';
 export type { Clipper, ClipRule, RuleConfig, StateTree } from './clipper.js';
@@ -26,6 +26,7 @@ export { clipByNorm, perTensorNormRule } from './clip_by_norm.js';
 export { clipByValue, valueRule } from './clip_by_value.js';
 export { NonFiniteGradientError, withNonFinitePolicy } from './rule.js';
 export { kerasClipRule } from './keras.js';
+export { chainRule } from './chain.js';
 export {
   makeClipper,
   globalNormClipper,

@@ -137,6 +137,11 @@ export interface ArrayOps<T, S, B> extends ScalarOps<S, B> {
   choose(c: B, a: () => T[], b: () => T[]): T[];
   /** Reads a boolean on the host. Only the 'error' non-finite policy needs this. */
   readBool(b: B): boolean;
+  /**
+   * Optional: whether each tensor holds only finite values, read on the host (one read). Only the
+   * 'error' policy's error path calls it, to name the offending gradients.
+   */
+  finiteEach?(ts: readonly T[]): boolean[];
 
   // Unit-wise operations (AGC). A "unit" is one output neuron / filter: see `UnitLayout`
   // and `unitReduceAxes` in adaptive/units.ts for which axes are reduced.

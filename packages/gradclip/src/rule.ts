@@ -13,19 +13,83 @@ export interface RuleOutput<T, S, B> {
   finite: B;
   /** The threshold the rule computed this step, for rules whose threshold moves (AutoClip, ZClip). */
   threshold?: S;
+  /** A chain's reports, one per rule in order (see `chainRule`). */
+  steps?: readonly StepOutput<S, B>[];
+}
+
+/** One rule's report inside a chain: a `RuleOutput` without the gradients. */
+export interface StepOutput<S, B> {
+  norm: S;
+  scale: S;
+  clipped: B;
+  finite: B;
+  threshold?: S;
 }
 
 /** Converts a typed-array rule's output into the public report. */
-export function toClipResult(out: RuleOutput<unknown, number, boolean>): ClipResult {
+export function toClipResult(out: Omit<RuleOutput<unknown, number, boolean>, 'grads'>): ClipResult {
   const r: ClipResult = { norm: out.norm, scale: out.scale, clipped: out.clipped, finite: out.finite };
   if (out.threshold !== undefined) r.threshold = out.threshold;
+  if (out.steps !== undefined) r.steps = out.steps.map(toClipResult);
   return r;
 }
 
+/**
+ * Thrown under `nonFinite: 'error'` when the gradients hold NaN or ±Infinity, before anything is
+ * changed. `tensors` names the non-finite entries in order — record keys, list indices as
+ * strings ('0', '2'), '' for a single array — and the message names the first. On tfjs the
+ * names cost one read of per-tensor flags, on this error path only.
+ */
 export class NonFiniteGradientError extends RangeError {
-  constructor(what: string) {
-    super(`${what} contain NaN or ±Infinity (nonFinite: 'error'); nothing was changed`);
+  /** Names (record keys / list indices) of the non-finite gradients, in order; [] if unknown. */
+  readonly tensors: string[];
+  constructor(tensors: readonly string[] = []) {
+    const first = tensors[0];
+    const where =
+      first === undefined
+        ? 'the gradients contain'
+        : `${first === '' ? 'the gradient' : `gradient ${JSON.stringify(first)}`}${
+            tensors.length > 1 ? ` (and ${tensors.length - 1} more)` : ''
+          } contains`;
+    super(`${where} NaN or ±Infinity (nonFinite: 'error'); nothing was changed`);
     this.name = 'NonFiniteGradientError';
+    this.tensors = [...tensors];
+  }
+}
+
+/**
+ * The values of the offending tensors, kept on an error a rule throws (a rule sees values, not
+ * names) until `namingNonFinite` — where the leaves are known — turns them into names.
+ */
+const culprits = /* @__PURE__ */ new WeakMap<NonFiniteGradientError, readonly unknown[]>();
+
+/**
+ * The error for non-finite gradients, thrown by a rule: on the error path only, the backend's
+ * per-tensor flags (`finiteEach`, one host read) say which of `grads` are not finite.
+ */
+export function nonFiniteError<T, S, B>(ops: ArrayOps<T, S, B>, grads: readonly T[]): NonFiniteGradientError {
+  const e = new NonFiniteGradientError();
+  const flags = ops.finiteEach?.(grads);
+  if (flags !== undefined)
+    culprits.set(
+      e,
+      grads.filter((_, i) => flags[i] === false),
+    );
+  return e;
+}
+
+/**
+ * Runs `f` (a rule applied to `leaves`) and gives a NonFiniteGradientError it throws the names of
+ * the offending leaves. Errors already named, and other errors, pass through unchanged.
+ */
+export function namingNonFinite<R>(leaves: readonly { name: string; values: unknown }[], f: () => R): R {
+  try {
+    return f();
+  } catch (e) {
+    const bad = e instanceof NonFiniteGradientError ? culprits.get(e) : undefined;
+    if (bad === undefined) throw e;
+    const named = new NonFiniteGradientError(leaves.filter((l) => bad.includes(l.values)).map((l) => l.name));
+    throw named;
   }
 }
 
@@ -47,7 +111,7 @@ export function withNonFinitePolicy<T, S, B>(
 ): { grads: T[]; scale: S; clipped: B } {
   if (policy === 'propagate') return clip();
   if (policy === 'error') {
-    if (!ops.readBool(finite)) throw new NonFiniteGradientError('the gradients');
+    if (!ops.readBool(finite)) throw nonFiniteError(ops, grads);
     return clip();
   }
   let scale = ops.scalar(1);
@@ -143,7 +207,7 @@ export function applyFactor<T, S, B>(
   policy: NonFinitePolicy,
 ): RuleOutput<T, S, B> {
   const { finite, clipped } = r.b;
-  if (policy === 'error' && !ops.readBool(finite)) throw new NonFiniteGradientError('the gradients');
+  if (policy === 'error' && !ops.readBool(finite)) throw nonFiniteError(ops, grads);
   const scaled = () =>
     ops.scaleSet !== undefined ? ops.scaleSet(grads, r.s.apply) : grads.map((g) => ops.scale(g, r.s.apply));
   const out = policy === 'zero' ? ops.choose(finite, scaled, () => grads.map((g) => ops.zeros(g))) : scaled();

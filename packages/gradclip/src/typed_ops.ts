@@ -154,6 +154,11 @@ export const typedOps: ArrayOps<FloatArray, number, boolean> = {
   },
   choose: (c, a, b) => (c ? a() : b()),
   readBool: (b) => b,
+  finiteEach: (ts) =>
+    ts.map((t) => {
+      for (let i = 0; i < t.length; i++) if (!Number.isFinite(t[i]!)) return false;
+      return true;
+    }),
 
   unitNorms: typedUnitNorms,
   mapUnits(a, b, f) {

@@ -28,4 +28,6 @@ export interface ClipResult {
   finite: boolean;
   /** The threshold in force this step, reported by rules whose threshold moves (AutoClip, ZClip). */
   threshold?: number;
+  /** For a chain of rules (`chainRule`): each rule's own report, in order. */
+  steps?: ClipResult[];
 }

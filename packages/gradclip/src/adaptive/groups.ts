@@ -1,4 +1,4 @@
-import { restoreState, type Clipper, type ClipRule, type StateTree } from '../clipper.js';
+import { applyRule, restoreState, type Clipper, type ClipRule, type StateTree } from '../clipper.js';
 import { describe, leavesOf, type Leaf } from '../gradients.js';
 import type { ArrayOps } from '../ops.js';
 import { toClipResult, type RuleOutput } from '../rule.js';
@@ -199,7 +199,7 @@ function perGroupRuleFrom(groups: readonly Group[]): ClipRule<PerGroupState> {
         }
         const names = new Set(leaves.map((l) => l.name));
         const ps = params?.filter((p) => names.has(p.name));
-        const r = g.rule.apply(ops, leaves, ps, states[i] as StateTree<S>);
+        const r = applyRule(g.rule, ops, leaves, ps, states[i] as StateTree<S>);
         states[i] = r.state;
         leaves.forEach((l, j) => outGrads.set(l, r.out.grads[j]!));
         scale = ops.min(scale, r.out.scale);

@@ -7,6 +7,7 @@
  * `trainOnBatch` clip before every update.
  */
 export { tfOps } from './ops.js';
+export { clipByGlobalNorm, clipByNorm, clipByValue, type TensorClipByGlobalNormOptions } from './functions.js';
 export {
   tensorClipper,
   globalNormTensorClipper,
@@ -18,6 +19,7 @@ export type {
   TensorClipper,
   TensorClipperOptions,
   TensorClipResult,
+  TensorStepReport,
   TensorGradients,
   Clipped,
 } from './tensor_clipper.js';

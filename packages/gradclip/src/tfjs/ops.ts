@@ -215,6 +215,15 @@ export const tfOps: ArrayOps<T, S, S> = {
     return x.map((xi, i) => select(c, xi, y[i]!));
   },
   readBool: (b) => b.dataSync()[0] !== 0,
+  finiteEach(ts) {
+    if (ts.length === 0) return [];
+    const flags = tf.tidy(() => tf.stack(ts.map((t) => tf.all(tf.isFinite(t)))));
+    try {
+      return Array.from(flags.dataSync(), (x) => x !== 0);
+    } finally {
+      flags.dispose();
+    }
+  },
 
   unitNorms,
   mapUnits: (a, b, f) => f(a as S, b as S),

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ClipByGlobalNormOptions } from '../clip_by_global_norm.js';
 import type { ClipByNormOptions } from '../clip_by_norm.js';
 import {
+  applyRule,
   globalNormRuleOf,
   perTensorNormRuleOf,
   restoreState,
@@ -32,9 +33,21 @@ export type Clipped<G extends TensorGradients> = G extends tf.Tensor
       ? (tf.Tensor | null)[]
       : tf.NamedTensorMap;
 
+/** One chained rule's report on tensors (see `chainRule`): new scalars the caller owns. */
+export interface TensorStepReport {
+  norm: tf.Scalar;
+  scale: tf.Scalar;
+  clipped: tf.Scalar;
+  finite: tf.Scalar;
+  threshold?: tf.Scalar;
+}
+
 /**
- * What a tensor clipper returns. Everything in it is a new tensor the caller owns (dispose it,
- * or call `clip` inside `tf.tidy`); nothing has been read back to the host.
+ * What a tensor clipper's `clip` returns. Everything in it is a new tensor the caller owns —
+ * the gradients and the report's scalars `norm`, `scale`, `clipped`, `finite` (plus `threshold`
+ * and every `steps` entry's scalars when present) — and nothing else is left alive: dispose them
+ * (`tf.dispose(result)` frees all) or call `clip` inside `tf.tidy`. For the gradients alone, use
+ * `clipGradients`. Nothing has been read back to the host.
  */
 export interface TensorClipResult<G extends TensorGradients = TensorGradients> {
   grads: Clipped<G>;
@@ -48,6 +61,8 @@ export interface TensorClipResult<G extends TensorGradients = TensorGradients> {
   finite: tf.Scalar;
   /** The threshold in force this step, for rules that report one (adaptive clippers). */
   threshold?: tf.Scalar;
+  /** For a chain of rules: each rule's report, in order. */
+  steps?: TensorStepReport[];
 }
 
 /** A clipper over tf.Tensor whose state lives in non-trainable tf.Variables. */
@@ -56,6 +71,11 @@ export interface TensorClipper {
   readonly rule: ClipRule;
   /** Clips `grads` (and advances the state); `params` is needed by AGC. */
   clip<G extends TensorGradients>(grads: G, params?: TensorGradients): TensorClipResult<G>;
+  /**
+   * Clips `grads` (and advances the state) and returns only the clipped gradients, in the
+   * container given: outside `tf.tidy` the new gradient tensors are all it leaves alive.
+   */
+  clipGradients<G extends TensorGradients>(grads: G, params?: TensorGradients): Clipped<G>;
   /** The state: a tree of tf.Variables (read it with `readState`). */
   readonly state: StateTree<tf.Variable>;
   /** The state as plain numbers, in the same form as a typed-array clipper's `state` (async read, not for the training loop). */
@@ -245,6 +265,68 @@ export function tensorClipper(ruleOrClipper: ClipRule | Clipper, options: Tensor
           const init = rule.init(tfOps) as Tree<tf.Tensor>;
           return mapTree(init, (t) => tf.variable(t, false), isLeaf) as unknown as tf.TensorContainer;
         }) as unknown as Tree<tf.Variable>);
+  type Raw = {
+    grads: tf.Tensor[];
+    report: tf.Tensor[];
+    threshold: tf.Tensor[];
+    steps: tf.Tensor[][];
+    state: unknown;
+  };
+  // One step. With `report` false only the clipped gradients leave the tidy; with it, the
+  // report's scalars too (and each chained rule's): exactly what the caller gets.
+  const run = (grads: TensorGradients, params: TensorGradients | undefined, report: boolean) => {
+    const g = normaliseGradients(grads, 'grads');
+    const p = params === undefined ? undefined : normaliseGradients(params, 'params').leaves;
+    if (rule.needsParams && p === undefined) {
+      throw new TypeError(`${rule.name} needs the parameters: call clip(grads, params)`);
+    }
+    const out = tf.tidy((): tf.TensorContainer => {
+      const r = applyRule(rule, tfOps, g.leaves, p, state as Tree<tf.Scalar>);
+      const o = r.out;
+      // Outputs that are the inputs themselves (an untouched gradient) are cloned, so the
+      // caller owns every tensor in the result and can dispose it.
+      // A tensor that appears twice in the report (a chain's norm is its first step's) is
+      // cloned the second time, so that every entry can be disposed on its own.
+      const seen = new Set<tf.Tensor>();
+      const own = (t: tf.Tensor) => {
+        const copy = seen.has(t) || g.leaves.some((l) => l.values === t) || t instanceof tf.Variable;
+        const res = copy ? tf.clone(t) : t;
+        seen.add(res);
+        return res;
+      };
+      const scalars = (x: { norm: tf.Tensor; scale: tf.Tensor; clipped: tf.Tensor; finite: tf.Tensor }) =>
+        [x.norm, x.scale, x.clipped, x.finite].map(own);
+      return {
+        grads: o.grads.map(own),
+        report: report ? scalars(o) : [],
+        threshold: report && o.threshold !== undefined ? [own(o.threshold)] : [],
+        steps:
+          report && o.steps !== undefined
+            ? o.steps.map((s) => [...scalars(s), ...(s.threshold === undefined ? [] : [own(s.threshold)])])
+            : [],
+        state: r.state as unknown as tf.TensorContainer,
+      };
+    }) as unknown as Raw;
+    state = commitState(state, out.state as unknown as Tree<tf.Tensor>);
+    const grads_ = g.rebuild(out.grads) as Clipped<TensorGradients>;
+    if (!report) return { grads: grads_ } as TensorClipResult;
+    const [norm, scale, clipped, finite] = out.report as tf.Scalar[];
+    const res: TensorClipResult = { grads: grads_, norm: norm!, scale: scale!, clipped: clipped!, finite: finite! };
+    if (out.threshold[0] !== undefined) res.threshold = out.threshold[0] as tf.Scalar;
+    if (out.steps.length > 0) {
+      res.steps = out.steps.map(([n, s, c, f, t]) => {
+        const step: TensorStepReport = {
+          norm: n as tf.Scalar,
+          scale: s as tf.Scalar,
+          clipped: c as tf.Scalar,
+          finite: f as tf.Scalar,
+        };
+        if (t !== undefined) step.threshold = t as tf.Scalar;
+        return step;
+      });
+    }
+    return res;
+  };
   return {
     name: rule.name,
     rule,
@@ -252,46 +334,10 @@ export function tensorClipper(ruleOrClipper: ClipRule | Clipper, options: Tensor
       return state;
     },
     clip<G extends TensorGradients>(grads: G, params?: TensorGradients): TensorClipResult<G> {
-      const g = normaliseGradients(grads, 'grads');
-      const p = params === undefined ? undefined : normaliseGradients(params, 'params').leaves;
-      if (rule.needsParams && p === undefined) {
-        throw new TypeError(`${rule.name} needs the parameters: call clip(grads, params)`);
-      }
-      const out = tf.tidy((): tf.TensorContainer => {
-        const r = rule.apply(tfOps, g.leaves, p, state as Tree<tf.Scalar>);
-        const o = r.out;
-        // Outputs that are the inputs themselves (an untouched gradient) are cloned, so the
-        // caller owns every tensor in the result and can dispose it.
-        const own = (t: tf.Tensor) =>
-          g.leaves.some((l) => l.values === t) || t instanceof tf.Variable ? tf.clone(t) : t;
-        return {
-          grads: o.grads.map(own),
-          norm: own(o.norm),
-          scale: own(o.scale),
-          clipped: own(o.clipped),
-          finite: own(o.finite),
-          threshold: o.threshold === undefined ? [] : [own(o.threshold)],
-          state: r.state as unknown as tf.TensorContainer,
-        };
-      }) as unknown as {
-        grads: tf.Tensor[];
-        norm: tf.Tensor;
-        scale: tf.Tensor;
-        clipped: tf.Tensor;
-        finite: tf.Tensor;
-        threshold: tf.Tensor[];
-        state: unknown;
-      };
-      state = commitState(state, out.state as unknown as Tree<tf.Tensor>);
-      const res: TensorClipResult<G> = {
-        grads: g.rebuild(out.grads) as Clipped<G>,
-        norm: out.norm as tf.Scalar,
-        scale: out.scale as tf.Scalar,
-        clipped: out.clipped as tf.Scalar,
-        finite: out.finite as tf.Scalar,
-      };
-      if (out.threshold[0] !== undefined) res.threshold = out.threshold[0] as tf.Scalar;
-      return res;
+      return run(grads, params, true) as TensorClipResult<G>;
+    },
+    clipGradients<G extends TensorGradients>(grads: G, params?: TensorGradients): Clipped<G> {
+      return run(grads, params, false).grads as Clipped<G>;
     },
     async readState() {
       const leaves = leavesOfTree(state, isLeaf);

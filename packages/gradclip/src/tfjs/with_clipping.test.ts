@@ -1,13 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { globalNormRuleOf } from '../index.js';
+import { autoClipRule, chainRule, globalNormRuleOf, valueRuleOf } from '../index.js';
 import {
   adaGCTensorClipper,
   agcTensorClipper,
   autoClipTensorClipper,
   globalNormTensorClipper,
   perGroupTensorClipper,
+  tensorClipper,
   withClipping,
   zClipTensorClipper,
   ClippedOptimizer,
@@ -261,6 +262,17 @@ for (const backend of BACKENDS) {
         'autoClip (device buffer)',
         () => autoClipTensorClipper({ historySize: 3 }),
         { kind: 'autoClip', args: [{ historySize: 3 }] },
+      ],
+      [
+        'chainRule (value clip, then AutoClip: each rule keeps its state)',
+        () => tensorClipper(chainRule(valueRuleOf(100), autoClipRule({ historySize: 3 }))),
+        {
+          kind: 'chain',
+          args: [
+            { kind: 'value', args: [100] },
+            { kind: 'autoClip', args: [{ historySize: 3 }] },
+          ],
+        },
       ],
     ] as const) {
       it(`a stateful clipper's state is saved with the model and restored: ${name}`, async () => {

@@ -14,6 +14,7 @@ import {
   ruleFactoryOf,
   ruleKind,
 } from '../clipper.js';
+import { chainRule } from '../chain.js';
 import { describe } from '../gradients.js';
 import { kerasClipRule, type KerasClipOptions } from '../keras.js';
 import { knownOptions } from '../validate.js';
@@ -163,7 +164,10 @@ export function registerClipperKind(kind: string, factory: (...args: never[]) =>
 const shown = (x: unknown) =>
   typeof x === 'string' ? JSON.stringify(x.length > 60 ? `${x.slice(0, 60)}…` : x) : describe(x);
 
-function clipperFromConfig(c: unknown): TensorClipper {
+/** Saved chains nest rule configs; deeper than this is not a config gradclip wrote. */
+const MAX_CONFIG_DEPTH = 16;
+
+function ruleFromConfig(c: unknown, depth = 0): ClipRule {
   if (
     typeof c !== 'object' ||
     c === null ||
@@ -173,6 +177,13 @@ function clipperFromConfig(c: unknown): TensorClipper {
     throw new TypeError(`the saved optimizer config's clipper must be { kind: string, args: [] }, got ${describe(c)}`);
   }
   const { kind, args } = c as RuleConfig;
+  if (kind === 'chain') {
+    if (depth >= MAX_CONFIG_DEPTH) {
+      throw new RangeError(`the saved optimizer config nests chains deeper than ${MAX_CONFIG_DEPTH} levels`);
+    }
+    // A chain's arguments are its rules' configs, rebuilt the same way.
+    return chainRule(...args.map((a) => ruleFromConfig(a, depth + 1)));
+  }
   // Own entries only: a kind named 'constructor' or '__proto__' is just unknown.
   const f = factories.get(kind) ?? ruleFactoryOf(kind);
   if (f === undefined) {
@@ -182,7 +193,11 @@ function clipperFromConfig(c: unknown): TensorClipper {
         `uses it: use its factory, or registerClipperKind(${shown(kind)}, ${safe}Rule) before loading)`,
     );
   }
-  return tensorClipper(f(...(fromJson(args) as never[])));
+  return f(...(fromJson(args) as never[]));
+}
+
+function clipperFromConfig(c: unknown): TensorClipper {
+  return tensorClipper(ruleFromConfig(c));
 }
 
 /**
