@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RDPAccountant } from '../../privacy/accountant.js';
 import { noiseMultiplierFor } from '../../privacy/calibrate.js';
 import { privacySpent } from '../../privacy/rdp.js';
@@ -541,6 +541,51 @@ describe('privateFit cross-checks the saved record against the optimizer (issue 
     await expect(privateFit(m, xs, ys, opts)).rejects.toThrow(
       /made 7 updates but its privacy record covers 4 steps \(and 2 acknowledged as not private\): 1 updates/,
     );
+    tf.dispose([xs, ys]);
+  });
+});
+
+describe('privateFit warns once about trained weights without a record (issue 24, N4)', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('weights loaded from a saved model whose record was deleted: one clear warning, once per model', async () => {
+    const { xs, ys } = blobs(20);
+    const m = classifier();
+    await privateFit(m, xs, ys, { l2NormClip: 1, noiseMultiplier: 1, batchSize: 5, insecureSeed: 22 });
+    let saved: tf.io.ModelArtifacts | undefined;
+    await m.save(
+      tf.io.withSaveHandler(
+        async (a) => ((saved = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }),
+      ),
+    );
+    // The N4 edit: the whole userDefinedMetadata deleted from model.json (no optimizer state saved).
+    const loaded = await tfl.loadLayersModel(tf.io.fromMemory({ ...saved!, userDefinedMetadata: undefined }));
+    loaded.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    await privateFit(loaded, xs, ys, { l2NormClip: 1, noiseMultiplier: 1, batchSize: 5, insecureSeed: 23 });
+    await privateFit(loaded, xs, ys, { l2NormClip: 1, noiseMultiplier: 1, batchSize: 5, insecureSeed: 24 });
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(warn.mock.calls[0]![0]).toMatch(
+      /has weights loaded from a saved model but no privacy record \(gradclipPrivacy\)\. If those weights were trained on private data, that privacy loss is NOT in the ε reported/,
+    );
+    tf.dispose([xs, ys]);
+  });
+
+  it('metadata without a record warns; a fresh model, or an explicit new accountant, does not', async () => {
+    const { xs, ys } = blobs(10);
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const opts = { l2NormClip: 1, noiseMultiplier: 1, batchSize: 5, insecureSeed: 25 } as const;
+    await privateFit(classifier(), xs, ys, opts);
+    expect(warn).not.toHaveBeenCalled();
+    const edited = classifier();
+    edited.setUserDefinedMetadata({ note: 'record removed' });
+    await privateFit(edited, xs, ys, { ...opts, accountant: new RDPAccountant() });
+    expect(warn).not.toHaveBeenCalled();
+    const other = classifier();
+    other.setUserDefinedMetadata({ note: 'record removed' });
+    await privateFit(other, xs, ys, opts);
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(warn.mock.calls[0]![0]).toMatch(/carries saved metadata but no privacy record/);
     tf.dispose([xs, ys]);
   });
 });

@@ -9,7 +9,7 @@ import type { RandomSource } from '../../privacy/random.js';
 import { checkDelta, checkNoiseMultiplier } from '../../privacy/rdp.js';
 import { poissonSample } from '../../privacy/sampling.js';
 import { clippedGradients, type PerExampleMethod } from './clip.js';
-import { checkPrivateLayers, type ModelLike, type PerExampleLoss } from './model.js';
+import { checkPrivateLayers, type LayerLike, type ModelLike, type PerExampleLoss } from './model.js';
 
 /** What `privateFit` reports after each batch and epoch. */
 export interface PrivateFitLogs {
@@ -189,12 +189,9 @@ export async function privateFit(
   const saved = accountantOf(model);
   if (options.accountant !== undefined && saved !== null) checkExtends(options.accountant, saved);
   const accountant = options.accountant ?? saved ?? new RDPAccountant();
-  checkOptimizerSteps(
-    model,
-    optimizer,
-    accountant,
-    flag('allowUnaccountedSteps', options.allowUnaccountedSteps, false),
-  );
+  const allowUnaccounted = flag('allowUnaccountedSteps', options.allowUnaccountedSteps, false);
+  checkOptimizerSteps(model, optimizer, accountant, allowUnaccounted);
+  if (options.accountant === undefined && saved === null && !allowUnaccounted) warnIfTrainedWithoutRecord(model);
   let sigma: number;
   if ((options.noiseMultiplier === undefined) === (options.targetEpsilon === undefined)) {
     throw new TypeError('privateFit needs exactly one of noiseMultiplier and targetEpsilon');
@@ -433,6 +430,46 @@ function checkExtends(given: RDPAccountant, saved: RDPAccountant): void {
         `continue the saved record, or pass one whose history begins with it (e.g. accountantOf(model))`,
     );
   }
+}
+
+const warned = new WeakSet<object>();
+
+/**
+ * Warns once per model (issue 24, N4) when privateFit starts a fresh record on a model whose
+ * weights look trained: weights loaded from a saved model (tfjs-layers marks the layers it
+ * builds for loaded weights, `fastWeightInitDuringBuild`), or user-defined metadata without a
+ * record (a saved model whose record was deleted). Such weights may hold privacy loss that the
+ * new record will not count. Passing `accountant: new RDPAccountant()` (or `allowUnaccountedSteps`) says they do not.
+ * gradclip cannot recognise trained weights in general (weights set by `setWeights`, a record
+ * removed with all the metadata); the optimizer cross-check catches the rest when the
+ * optimizer's state was saved.
+ */
+function warnIfTrainedWithoutRecord(model: ModelLike): void {
+  if (warned.has(model)) return;
+  const meta = model.getUserDefinedMetadata?.();
+  const loaded = allLayers(model).some(
+    (l) => (l as { fastWeightInitDuringBuild?: unknown }).fastWeightInitDuringBuild === true,
+  );
+  if (!loaded && meta === undefined) return;
+  warned.add(model);
+  console.warn(
+    `gradclip privateFit: model ${model.name} ${loaded ? 'has weights loaded from a saved model' : 'carries saved metadata'} ` +
+      `but no privacy record (${ACCOUNTANT_METADATA_KEY}). If those weights were trained on private data, that ` +
+      `privacy loss is NOT in the ε reported from now on: the record may have been removed from the saved file. ` +
+      `Pass the right accountant (or accountant: new RDPAccountant() if the weights saw no private data) to ` +
+      `silence this warning.`,
+  );
+}
+
+/** Every layer of a model, nested models included. */
+function allLayers(model: ModelLike): LayerLike[] {
+  const out: LayerLike[] = [];
+  const visit = (l: LayerLike) => {
+    out.push(l);
+    for (const inner of (l as { layers?: readonly LayerLike[] }).layers ?? []) visit(inner);
+  };
+  model.layers.forEach(visit);
+  return out;
 }
 
 /** Key of the number of optimizer updates acknowledged as not private (`allowUnaccountedSteps`). */
