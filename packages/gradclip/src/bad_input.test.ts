@@ -122,3 +122,45 @@ describe('edge values that are valid', () => {
     expect(r.clipped).toBe(true);
   });
 });
+
+describe("tensors passed to the typed-array core point to 'gradclip/tfjs' (issue 22)", () => {
+  const hint =
+    /this is a tensor: for tf\.Tensor gradients import \{ clipByGlobalNorm, clipByNorm, clipByValue \} from 'gradclip\/tfjs'/;
+  it('a tf.Tensor, a list, a record and NamedTensor[] of them, for every function', async () => {
+    const tf = await import('@tensorflow/tfjs-core');
+    await import('@tensorflow/tfjs-backend-cpu');
+    await tf.setBackend('cpu');
+    const t = tf.tensor([3, 4]);
+    const calls: [unknown, RegExp][] = [
+      [t, /^grads must be a Float32Array.*got a Tensor/],
+      [[t], /^grads\[0\] must be a Float32Array.*got a Tensor/],
+      [{ 'dense_Dense1/kernel': t }, /^grads\["dense_Dense1\/kernel"\] must be/],
+      [[{ name: 'dense_Dense1/kernel', tensor: t }], /^grads\[0\] must be .*got a plain object/],
+    ];
+    for (const [g, where] of calls) {
+      for (const f of [
+        () => clipByGlobalNorm(g as never, 1),
+        () => clipByNorm(g as never, 1),
+        () => clipByValue(g as never, 1),
+        () => globalNorm(g as never),
+      ]) {
+        expect(f).toThrow(TypeError);
+        expect(f).toThrow(where);
+        expect(f).toThrow(hint);
+      }
+    }
+    expect(Array.from(t.dataSync())).toEqual([3, 4]);
+    t.dispose();
+  });
+
+  it('a jax-js-like array ({ shape, dtype }) gets the pointer; other bad values do not', () => {
+    // jax-js arrays are class instances with shape and dtype (a plain object is a record of gradients).
+    const jaxLike = new (class JaxArray {
+      shape = [2];
+      dtype = 'float32';
+    })();
+    expect(() => clipByGlobalNorm(jaxLike as never, 1)).toThrow(hint);
+    expect(() => clipByGlobalNorm([new Int32Array(2)] as never, 1)).not.toThrow(hint);
+    expect(() => clipByGlobalNorm(['abc'] as never, 1)).not.toThrow(hint);
+  });
+});

@@ -69,9 +69,26 @@ function isShapedEntry(x: unknown): x is { values: unknown; shape: unknown } {
   );
 }
 
+/**
+ * Whether x looks like a tensor of a tensor library (a tf.Tensor, a jax-js array: `shape` and
+ * `dtype`, no `values`), or a tfjs NamedTensor `{ name, tensor }`. Only `in` checks: no getter
+ * of the caller's object runs.
+ */
+function looksLikeTensor(x: unknown): boolean {
+  if (typeof x !== 'object' || x === null || ArrayBuffer.isView(x) || Array.isArray(x)) return false;
+  if ('shape' in x && 'dtype' in x && !('values' in x)) return true;
+  return 'name' in x && 'tensor' in x;
+}
+
+/** The pointer a tensor passed to the typed-array core needs. */
+const TENSOR_HINT =
+  " (this is a tensor: for tf.Tensor gradients import { clipByGlobalNorm, clipByNorm, clipByValue } from 'gradclip/tfjs')";
+
 function badEntry(arg: string, path: string, x: unknown): TypeError {
   return new TypeError(
-    `${arg}${path} must be a Float32Array or Float64Array (or { values, shape } of one), got ${describe(x)}`,
+    `${arg}${path} must be a Float32Array or Float64Array (or { values, shape } of one), got ${describe(x)}${
+      looksLikeTensor(x) ? TENSOR_HINT : ''
+    }`,
   );
 }
 
@@ -144,7 +161,9 @@ function containerLeaves(grads: GradientSet, arg: string): Leaf[] {
     return out;
   }
   throw new TypeError(
-    `${arg} must be a Float32Array, Float64Array, { values, shape }, or a list or record of them, got ${describe(grads)}`,
+    `${arg} must be a Float32Array, Float64Array, { values, shape }, or a list or record of them, got ${describe(grads)}${
+      looksLikeTensor(grads) ? TENSOR_HINT : ''
+    }`,
   );
 }
 
