@@ -120,6 +120,9 @@ describe('bad input', () => {
     expect(() => privacySpent({ ...ok, orders: [2, 1] })).toThrow(/orders\[1\] must be a finite number > 1, got 1/);
     expect(() => privacySpent({ ...ok, sampleRate: '0.1' as unknown as number })).toThrow(TypeError);
     expect(() => privacySpent({ ...ok, sigma: 1 } as unknown as typeof ok)).toThrow(/unknown option 'sigma'/);
+    expect(() => computeRdp({ sampleRate: 0.1, noiseMultiplier: 1, steps: 1, sigma: 1 } as never)).toThrow(
+      /unknown option 'sigma'/,
+    );
   });
 });
 
@@ -188,7 +191,7 @@ describe('the ledger never under-reports (issue 24)', () => {
     );
     expect(() => privacySpent({ ...ok, orders: [2, MAX_ORDER + 0.5] })).toThrow(/orders\[1\] must be ≤ MAX_ORDER/);
     expect(() => privacySpent({ ...ok, orders: [MAX_ORDER + 1] })).toThrow(RangeError);
-    expect(() => computeRdp(ok, [1e12])).toThrow(/MAX_ORDER/);
+    expect(() => computeRdp({ sampleRate: 0.01, noiseMultiplier: 1, steps: 10 }, [1e12])).toThrow(/MAX_ORDER/);
     expect(() => epsilonFromRdp([1e12], [1], 1e-5)).toThrow(/MAX_ORDER/);
     const many = Array.from({ length: MAX_ORDERS + 1 }, (_, k) => 2 + k);
     expect(() => privacySpent({ ...ok, orders: many })).toThrow(/has 1001 orders; at most 1000/);

@@ -94,6 +94,7 @@ export function privacySpent(options: PrivacySpentOptions): PrivacySpent {
  * one-step value; Infinity when σ = 0). See `privacySpent` for the math.
  */
 export function computeRdp(mechanism: Mechanism, orders: readonly number[] = DEFAULT_ORDERS): Float64Array {
+  knownOptions('computeRdp mechanism', mechanism, ['sampleRate', 'noiseMultiplier', 'steps']);
   const { sampleRate: q, noiseMultiplier: sigma, steps } = checkMechanism('computeRdp', mechanism);
   const out = new Float64Array(checkOrders('orders', orders).length);
   if (steps === 0) return out;

@@ -1,0 +1,138 @@
+// Privacy properties (issue 24, "done when"): fast-check invariants of the RDP ledger. `npm test`
+// runs them with fixed seeds; `npm run fuzz` with fresh ones (fcGate). A counterexample found
+// by fuzzing becomes a named regression case below the properties.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { fcGate } from '../../test/fc_gate.js';
+import { RDPAccountant } from './accountant.js';
+import { noiseMultiplierFor } from './calibrate.js';
+import { MAX_STEPS, privacySpent } from './rdp.js';
+
+/** Orders to choose from: fractional and integer, small and large (each property picks a subset). */
+const ORDER_POOL = [1.1, 1.5, 1.75, 2, 2.5, 3, 4.5, 8, 12, 16.5, 32, 63, 128, 256];
+
+const log10Uniform = (min: number, max: number) =>
+  fc.double({ min, max, noNaN: true }).map((e) => Math.min(Number.MAX_VALUE, 10 ** e));
+/** q ∈ (0, 1]: log-uniform down to 1e−12, and the edges. */
+const sampleRate = fc.oneof(log10Uniform(-12, 0), fc.constantFrom(1, 0.5, 1e-8, Number.MIN_VALUE));
+/** σ > 0 finite: log-uniform over most of the doubles, and the edges. */
+const noiseMultiplier = fc.oneof(
+  log10Uniform(-3, 3),
+  log10Uniform(-320, 308),
+  fc.constantFrom(Number.MIN_VALUE, 1e-300, 1e-160, 0.05, 1, 1e154, Number.MAX_VALUE),
+);
+const steps = fc.oneof(fc.integer({ min: 1, max: 100_000 }), fc.integer({ min: 1, max: MAX_STEPS }));
+const delta = fc.oneof(log10Uniform(-12, -0.01), fc.constantFrom(1e-5, 0.5));
+const orders = fc.subarray(ORDER_POOL, { minLength: 1, maxLength: 5 });
+
+/** ε(b) ≤ ε(a) up to the series' rounding (1e−9 relative). */
+const atMost = (a: number, b: number) => a <= b || a - b <= 1e-9 * Math.abs(b);
+
+describe('privacy properties (issue 24)', () => {
+  it('ε is never 0 for steps > 0 and q > 0 at any finite σ (and never NaN)', () => {
+    // Balle et al.'s conversion at RDP 0: log((α−1)/α) − (log δ + log α)/(α − 1). When it is ≤ 0 at
+    // some order (δ near 1 with a large α) the theorem itself allows ε = 0 — the only way to 0.
+    const floor = (a: number, d: number) => Math.log((a - 1) / a) - (Math.log(d) + Math.log(a)) / (a - 1);
+    fc.assert(
+      fc.property(sampleRate, noiseMultiplier, steps, delta, orders, (q, s, n, d, o) => {
+        const spent = [
+          privacySpent({ sampleRate: q, noiseMultiplier: s, steps: n, delta: d, orders: o }).epsilon,
+          new RDPAccountant({ orders: o }).step({ noiseMultiplier: s, sampleRate: q, steps: n }).privacySpent(d)
+            .epsilon,
+        ];
+        for (const epsilon of spent) {
+          if (o.every((a) => floor(a, d) > 0)) expect(epsilon).toBeGreaterThan(0);
+          else expect(epsilon).toBeGreaterThanOrEqual(0);
+        }
+      }),
+      fcGate({ seed: 2401, numRuns: 150 }),
+    );
+  });
+
+  it('ε is monotone: non-decreasing in steps and q, non-increasing in σ', () => {
+    fc.assert(
+      fc.property(
+        fc.tuple(sampleRate, sampleRate),
+        fc.tuple(noiseMultiplier, noiseMultiplier),
+        fc.tuple(steps, steps),
+        delta,
+        orders,
+        ([q1, q2], [s1, s2], [n1, n2], d, o) => {
+          const [qa, qb] = q1 <= q2 ? [q1, q2] : [q2, q1];
+          const [sa, sb] = s1 <= s2 ? [s1, s2] : [s2, s1];
+          const [na, nb] = n1 <= n2 ? [n1, n2] : [n2, n1];
+          const eps = (q: number, s: number, n: number) =>
+            privacySpent({ sampleRate: q, noiseMultiplier: s, steps: n, delta: d, orders: o }).epsilon;
+          const base = eps(qa, sa, na);
+          expect(atMost(base, eps(qa, sa, nb)), 'steps').toBe(true);
+          expect(atMost(base, eps(qb, sa, na)), 'q').toBe(true);
+          expect(atMost(eps(qa, sb, na), base), 'σ').toBe(true);
+        },
+      ),
+      fcGate({ seed: 2402, numRuns: 120 }),
+    );
+  });
+
+  it('more steps in an accountant never lower ε, whatever the step', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ sampleRate, noiseMultiplier, steps }), { minLength: 1, maxLength: 4 }),
+        delta,
+        orders,
+        (history, d, o) => {
+          const acc = new RDPAccountant({ orders: o });
+          let last = 0;
+          let total = 0;
+          for (const h of history) {
+            if (h.steps > MAX_STEPS - total) break;
+            total += h.steps;
+            acc.step(h);
+            const e = acc.privacySpent(d).epsilon;
+            expect(e).toBeGreaterThanOrEqual(last);
+            last = e;
+          }
+        },
+      ),
+      fcGate({ seed: 2403, numRuns: 80 }),
+    );
+  });
+
+  it('a calibrated σ keeps ε within the target, and σ − 0.01 does not', () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0.3, max: 20, noNaN: true }),
+        log10Uniform(-8, -3),
+        log10Uniform(-4, -0.3),
+        fc.integer({ min: 1, max: 50_000 }),
+        orders,
+        (target, d, q, n, o) => {
+          let sigma: number;
+          try {
+            sigma = noiseMultiplierFor({ targetEpsilon: target, delta: d, sampleRate: q, steps: n, orders: o });
+          } catch (e) {
+            // Only an unreachable target may fail (the conversion's floor is above it).
+            expect(String(e)).toMatch(/cannot be reached/);
+            return;
+          }
+          const at = (s: number) =>
+            privacySpent({ sampleRate: q, noiseMultiplier: s, steps: n, delta: d, orders: o }).epsilon;
+          expect(at(sigma)).toBeLessThanOrEqual(target);
+          if (sigma > 0.01) expect(at(Math.round(sigma * 100 - 1) / 100)).toBeGreaterThan(target);
+        },
+      ),
+      fcGate({ seed: 2404, numRuns: 40 }),
+    );
+  });
+
+  it('found by the gate (seed 2401): ε = 0 only where the conversion itself allows it', () => {
+    // q = 1, σ = MAX_VALUE, 1 step, δ = 0.977, α = 4.5: RDP is the smallest double and
+    // log(3.5/4.5) − (log 0.977 + log 4.5)/3.5 = −0.2513 − 0.4231 < 0, so the theorem gives ε ≤ 0.
+    const at = { sampleRate: 1, noiseMultiplier: Number.MAX_VALUE, steps: 1, delta: 0.9772372209558107 };
+    expect(privacySpent({ ...at, orders: [4.5] }).epsilon).toBe(0);
+    // At δ = 1e-5 the same mechanism spends the conversion's floor, never 0.
+    expect(privacySpent({ ...at, delta: 1e-5, orders: [4.5] }).epsilon).toBeCloseTo(
+      Math.log(3.5 / 4.5) - (Math.log(1e-5) + Math.log(4.5)) / 3.5,
+      12,
+    );
+  });
+});
