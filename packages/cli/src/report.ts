@@ -30,8 +30,16 @@ import type { LearningResult, SmoothnessCorrelation } from './learning.js';
 import { adaGCWarmup, ZCLIP_MAX_GRAD_NORM, ZCLIP_WARMUP } from './methods.js';
 import type { BiasResult, HeavyTailResult } from './noise.js';
 import { renderChart, type RenderedChart } from './render.js';
+import { summaryLines, tooLowEvidence, tooLowText } from './report_summary.js';
 import { writeReportFiles } from './report_files.js';
-import { deviationNote, f3, learningSections, learningVerdict, reproductions } from './report_learning.js';
+import {
+  adviceSection,
+  deviationNote,
+  f3,
+  learningSections,
+  learningVerdict,
+  reproductions,
+} from './report_learning.js';
 import type { TrainConfig } from './train.js';
 
 export interface ReportInput {
@@ -148,24 +156,22 @@ export function verdicts(r: ReportInput): Verdict[] {
     const lowDiv = lowRows.reduce((a, x) => a + x.div, 0);
     const hiDiv = hiRows.reduce((a, x) => a + x.div, 0);
     const firstBad = rows.find((x) => x.div > 0);
-    const lowest = rows[0];
-    const atOne = rows.find((x) => x.k === 1);
+    const low = tooLowEvidence(r);
+    const tooLow = low.some((e) => e.holds);
+    const tooHigh = hiDiv > 0;
     out.push({
       claim: '(4) The threshold is sensitive: too low slows learning, too high does not stabilise',
-      verdict: hiDiv > 0 ? 'confirmed' : 'partly',
+      verdict: tooLow && tooHigh ? 'confirmed' : tooLow || tooHigh ? 'partly' : 'not supported',
       text:
-        `Reference norm (median pre-clip norm of the global-norm runs that trained stably) ${f3(s.referenceNorm)}. ` +
+        `Reference norm ${f3(s.referenceNorm)}: the median pre-clip norm of the stable global-norm runs of the ${r.settings.config.task} RNN (T = ${r.settings.config.seqLen}); ` +
+        `“Choosing τ” measures its own on the learning-rate sweep's smaller model — each model has its own scale. ` +
         rows.map((x) => `${x.k}×: ${x.div}/${x.n} diverged, median loss ${f3(x.med)}`).join('; ') +
         '. ' +
         (firstBad ? `Runs start to diverge at ${firstBad.k}× the reference; ` : 'No threshold in the grid diverged; ') +
         `inside Pascanu's 0.5×–10× band ${bandDiv} of ${inBand.reduce((a, x) => a + x.n, 0)} runs diverged, ` +
         `below 1× ${lowDiv}, above 1× ${hiDiv}. ` +
-        (lowest && atOne && lowest.med !== null && atOne.med !== null
-          ? `The smallest threshold (${lowest.k}×) ended at median loss ${f3(lowest.med)} vs ${f3(atOne.med)} at 1×` +
-            (lowest.med > atOne.med
-              ? ': too low a threshold slows learning.'
-              : ': within this budget a low threshold did not hurt — it behaves like a smaller learning rate, which this task tolerates.')
-          : ''),
+        `Too high does not stabilise: ${tooHigh ? `holds (${hiDiv} runs above 1× diverged)` : 'not seen (no run above 1× diverged)'}. ` +
+        `Too low slows learning: ${low.length ? low.map(tooLowText).join(' ') : 'not measured.'}`,
     });
   }
   if (d) {
@@ -246,9 +252,9 @@ function methodSettingsText(d: DemoResult, steps: number, g1: MethodSummary | un
 }
 
 function table(headers: string[], rows: (string | number)[][]): string {
-  return `<table><thead><tr>${headers.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows
+  return `<div class="scroll"><table><thead><tr>${headers.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows
     .map((r) => `<tr>${r.map((c) => `<td>${esc(String(c))}</td>`).join('')}</tr>`)
-    .join('')}</tbody></table>`;
+    .join('')}</tbody></table></div>`;
 }
 
 function csv(headers: string[], rows: (string | number | boolean | null)[][]): string {
@@ -412,6 +418,16 @@ function deviationsText(r: ReportInput): string {
   return notes.length ? notes.join('; ') : 'none in this run';
 }
 
+/** The answer box at the top of the page: "should I clip, and how", linking to the evidence. */
+function answer(r: ReportInput): string {
+  const lines = summaryLines(r);
+  return lines.length
+    ? `<section class="answer" id="answer"><h2>Should I clip, and how? The answer from this run</h2><ul>${lines
+        .map((x) => `<li>${esc(x.text)} <a href="#${x.href}">→ ${esc(x.link)}</a></li>`)
+        .join('')}</ul></section>`
+    : '';
+}
+
 function html(r: ReportInput, vs: Verdict[], charts: RenderedChart[]): string {
   const chart = (name: string) => {
     const c = charts.find((x) => x.name === name);
@@ -456,26 +472,26 @@ function html(r: ReportInput, vs: Verdict[], charts: RenderedChart[]): string {
 <html lang="en"><head><meta charset="utf-8"><title>gradclip — what gradient clipping does, measured</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
-body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.5}
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.5;overflow-wrap:anywhere}
 h1{font-size:1.6em} h2{margin-top:2em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;font-size:.9em;margin:1em 0} th,td{border:1px solid #ddd;padding:.3em .6em;text-align:left} th{background:#f5f5f5}
 .verdict{border-left:5px solid;padding:.4em 1em;margin:1em 0;background:#fafafa}
 .tag{font-weight:bold;text-transform:uppercase;font-size:.85em}
-figure{margin:1.5em 0;overflow-x:auto} figcaption{font-size:.85em;color:#555} code{background:#f3f3f3;padding:0 .2em}
+figure{margin:1.5em 0} figure svg{display:block;max-width:100%;height:auto} figcaption{font-size:.85em;color:#555} code{background:#f3f3f3;padding:0 .2em}
+.scroll{overflow-x:auto;max-width:100%} pre{overflow-x:auto;background:#f6f6f6;padding:.6em;font-size:.85em}
+.answer{background:#eef6ee;border:1px solid #b9dbb9;border-radius:6px;padding:.6em 1.2em;margin:1em 0} .answer h2{margin:.2em 0;border:0;font-size:1.2em} .answer ul{margin:.4em 0;padding-left:1.2em}
+@media (max-width:600px){body{margin:1em auto;padding:0 .6em} h1{font-size:1.3em} table{font-size:.8em}}
 </style></head><body>
 <h1>What gradient clipping does — and does not do, measured</h1>
-<p>Each claim of the seed article about gradient clipping, tested with several seeds. Clipping comes from the <code>gradclip</code> library
-(global norm, value, AGC, AutoClip, ZClip, AdaGC). Settings: ${esc(c.task)} problem, T = ${c.seqLen}, tanh RNN with ${c.hidden} units
-(ρ(Wh) ≈ ${c.recurrentScale} at init), batch ${c.batchSize}, SGD lr ${c.learningRate}, ${s.steps} steps, seeds ${s.seeds.join(', ')},
-TF.js backend <code>${esc(s.backend)}</code>${s.quick ? ' (<b>--quick</b>: CI-sized run)' : ''}; finished in ${r.seconds.toFixed(0)} s.
-Adaptive clippers use gradclip's defaults (the papers') except: ${esc(deviationsText(r))}.
-A run <i>diverges</i> when its loss becomes NaN/∞ or exceeds ${c.divergenceFactor}× the chance loss ${f3(s.chanceLoss)} (the loss of the best constant prediction: the model has learned nothing).</p>
-<h2>Verdicts</h2>
-${vs.map((v) => `<div class="verdict" style="border-color:${color(v.verdict)}"><div><span class="tag" style="color:${color(v.verdict)}">${esc(v.verdict)}</span> — <b>${esc(v.claim)}</b></div><div>${esc(v.text)}</div></div>`).join('\n')}
+${answer(r)}
+<p>Below: what to use, then a verdict on each claim of the seed article with its numbers across seeds, then the experiments behind them (<a href="#settings">settings and definitions</a>).</p>
+${adviceSection(r)}
+<h2 id="verdicts">Verdicts</h2>
+${vs.map((v) => `<div class="verdict" id="claim-${v.claim.slice(1, v.claim.indexOf(')'))}" style="border-color:${color(v.verdict)}"><div><span class="tag" style="color:${color(v.verdict)}">${esc(v.verdict)}</span> — <b>${esc(v.claim)}</b></div><div>${esc(v.text)}</div></div>`).join('\n')}
 ${learningSections(r, chart)}
-${r.demo ? `<h2>RNN on the ${esc(c.task)} task: every method, every seed</h2>${summaryTable}${chart('demo_final')}${chart('demo_loss')}${chart('demo_norm')}${chart('demo_cosine')}` : ''}
+${r.demo ? `<h2 id="rnn">The harder case: ${esc(c.task)} task, T = ${c.seqLen} — every method, every seed</h2><p>A long-range dependency a vanilla RNN rarely learns in ${s.steps} steps: here clipping's effect is that runs stay finite, not that they learn (the learning-rate sweep above is where clipping decides whether training works).</p>${summaryTable}${chart('demo_final')}${chart('demo_loss')}${chart('demo_norm')}${chart('demo_cosine')}` : ''}
 ${r.surface ? `<h2>Pascanu, Mikolov &amp; Bengio 2013, Fig. 6</h2><p>The error surface of a single recurrent sigmoid unit has a cliff. Plain gradient descent that reaches the wall gets a huge gradient and is thrown ${f3(r.surface.plainLargestStep)} units away in one step, onto a plateau where the gradient vanishes; clipping the norm to ${r.surface.maxNorm} bounds every step at ${f3(r.surface.learningRate * r.surface.maxNorm)} and the descent follows the valley to loss ${f3(r.surface.clipped.at(-1)!.loss)} (unclipped: ${f3(r.surface.plain.at(-1)!.loss)}).</p>${chart('pascanu_surface')}${chart('pascanu_loss')}` : ''}
-${r.sweep ? `<h2>Threshold sensitivity</h2><p>Global-norm clipping at multiples of the reference norm ${f3(r.sweep.referenceNorm)}, ${s.sweepSteps} steps per run.</p>${chart('sweep')}` : ''}
+${r.sweep ? `<h2 id="sweep">Threshold sensitivity</h2><p>Global-norm clipping at multiples of the reference norm ${f3(r.sweep.referenceNorm)}, ${s.sweepSteps} steps per run. The reference is the median pre-clip norm of the stable global-norm runs of the ${esc(c.task)} RNN above (T = ${c.seqLen}); it is not the τ of “Choosing τ”, which is measured on the learning-rate sweep's smaller model: each model has its own gradient scale, which is why τ is measured rather than copied.</p>${chart('sweep')}` : ''}
 ${r.vanishing ? `<h2>Vanishing gradients</h2><p>The same RNN with a small recurrent matrix; ${s.vanishingSteps} training steps per run. The curves for different thresholds lie on top of each other whenever clipping does not fire, and clipping that fires lowers them.</p>${chart('vanishing')}` : ''}
 ${
   r.smoothness
@@ -489,6 +505,12 @@ ${
       )}`
     : ''
 }
+<h2 id="settings">How this was measured</h2><p>Each claim of the seed article about gradient clipping, tested with several seeds. Clipping comes from the <code>gradclip</code> library
+(global norm, value, AGC, AutoClip, ZClip, AdaGC). Settings: ${esc(c.task)} problem, T = ${c.seqLen}, tanh RNN with ${c.hidden} units
+(ρ(Wh) ≈ ${c.recurrentScale} at init), batch ${c.batchSize}, SGD lr ${c.learningRate}, ${s.steps} steps, seeds ${s.seeds.join(', ')},
+TF.js backend <code>${esc(s.backend)}</code>${s.quick ? ' (<b>--quick</b>: CI-sized run)' : ''}; finished in ${r.seconds.toFixed(0)} s.
+Adaptive clippers use gradclip's defaults (the papers') except: ${esc(deviationsText(r))}.
+A run <i>diverges</i> when its loss becomes NaN/∞ or exceeds ${c.divergenceFactor}× the chance loss ${f3(s.chanceLoss)} (the loss of the best constant prediction: the model has learned nothing).</p>
 <h2>Files</h2><p><code>metrics.json</code> (everything above, per step), <code>learning.csv</code>, <code>steps.csv</code>, <code>runs.csv</code>, <code>sweep.csv</code>, <code>vanishing.csv</code>, and each chart as PNG. Rerun with <code>npm start</code> or <code>npx gradclip demo --help</code>.</p>
 </body></html>
 `;

@@ -78,7 +78,7 @@ export function learningVerdict(r: ReportInput): Verdict | null {
         ? ` At the rates where unclipped training learns (lr ${none.learns.join(', ')}), ${k.method} ends at ${f3(Math.min(...ratios))}–${f3(Math.max(...ratios))}× its loss.`
         : '') +
       (demo.length
-        ? ` In the harder RNN comparison (adding, T = ${r.settings.config.seqLen}) clipping keeps every run finite (median held-out loss ${f3(median(demo))}) but none learns the ${r.settings.config.seqLen}-step dependency in ${r.settings.steps} steps: stable is not the same as fast.`
+        ? ` In the harder RNN comparison (${r.settings.config.task}, T = ${r.settings.config.seqLen}) clipping kept ${r.demo!.summary.filter((s) => s.method.startsWith('global:')).reduce((a, s) => a + s.seeds - s.diverged, 0)} of ${r.demo!.summary.filter((s) => s.method.startsWith('global:')).reduce((a, s) => a + s.seeds, 0)} runs finite (median held-out loss ${f3(median(demo))}, chance ${f3(r.settings.chanceLoss)}); ${demo.filter((v) => v < 0.9 * r.settings.chanceLoss).length} of them ended below 0.9× chance in ${r.settings.steps} steps: stable is not the same as fast.`
         : ''),
   };
 }
@@ -326,23 +326,25 @@ function table(headers: string[], rows: string[][]): string {
   return `<table><thead><tr>${headers.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((row) => `<tr>${row.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
 }
 
+/** The "What should I use?" section (empty when the learning-rate sweep was not run). */
+export function adviceSection(r: ReportInput): string {
+  const a = advice(r);
+  return a
+    ? `<h2 id="advice">What should I use?</h2><p>Computed from this run's numbers (the learning-rate sweep, the RNN comparison and the noise experiments below).</p><ul>${a.lines.map((x) => `<li>${esc(x)}</li>`).join('')}</ul>` +
+        `<p>In TensorFlow.js, with gradclip:</p><pre><code>${esc(a.snippet)}</code></pre>`
+    : '';
+}
+
 /**
- * The page's sections on learning (advice, reproductions, the learning-rate sweep, the
+ * The page's sections on learning (reproductions, the learning-rate sweep, the
  * noise experiments, the smoothness correlation); `chart(name)` gives a chart's figure.
  */
 export function learningSections(r: ReportInput, chart: (name: string) => string): string {
   const parts: string[] = [];
-  const a = advice(r);
-  if (a) {
-    parts.push(
-      `<h2>What should I use?</h2><p>Computed from this run's numbers (the learning-rate sweep, the RNN comparison and the noise experiments below).</p><ul>${a.lines.map((x) => `<li>${esc(x)}</li>`).join('')}</ul>` +
-        `<p>In TensorFlow.js, with gradclip:</p><pre><code>${esc(a.snippet)}</code></pre>`,
-    );
-  }
   const reps = reproductions(r);
   if (reps.length) {
     parts.push(
-      `<h2>Reproductions</h2><p>Each published finding, the number measured here, and the pass mark it is held to.</p>` +
+      `<h2 id="reproductions">Reproductions</h2><p>Each published finding, the number measured here, and the pass mark it is held to.</p>` +
         table(
           ['paper', 'finding', 'measured', 'pass mark', 'result'],
           reps.map((x) => [x.paper, x.what, x.measured, x.passMark, x.pass ? 'PASS' : 'FAIL']),
@@ -357,7 +359,7 @@ export function learningSections(r: ReportInput, chart: (name: string) => string
     const c = l.config;
     const k = learningChecks(l);
     parts.push(
-      `<h2>Does clipping make training work? Final loss against learning rate</h2>` +
+      `<h2 id="learning-rate">Does clipping make training work? Final loss against learning rate</h2>` +
         `<p>After Wortsman et al. 2023: the same model and data at ${l.lrs.length} learning rates (${l.lrs.join(', ')}), per clipping method, seeds ${l.seeds.join(', ')}. ` +
         `Task: ${esc(l.task)} with T = ${c.seqLen} (chance loss ln 4 = ${f3(chance)}), a ${c.hidden}-unit tanh RNN with ρ(Wh) ≈ ${c.recurrentScale} at init, batch ${c.batchSize}, plain SGD, ${c.steps} steps, held-out batch of ${c.evalSize}. ` +
         `A run diverges when its loss becomes NaN/∞ or exceeds ${c.divergenceFactor}× chance. Cells: median held-out loss as a multiple of chance (diverged seeds count as +∞). ` +
