@@ -28,6 +28,14 @@ export { NonFiniteGradientError, withNonFinitePolicy } from './rule.js';
 export { kerasClipRule } from './keras.js';
 export { chainRule } from './chain.js';
 export {
+  clipWatch,
+  withWarnings,
+  type ClipWarningOptions,
+  type ClipWatch,
+  type NeverClippedWarning,
+  type TinyScaleWarning,
+} from './diagnostics.js';
+export {
   makeClipper,
   globalNormClipper,
   perTensorNormClipper,

@@ -1,6 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { CLIP_WARNING_OPTIONS, clipWatch, type ClipWarningOptions, type ClipWatch } from '../diagnostics.js';
+import { knownOptions } from '../validate.js';
 
-export interface ClipMonitorOptions {
+/**
+ * Options of `ClipMonitor`. The warnings of `ClipWarningOptions` (`onNeverClipped`,
+ * `onTinyScale`) are opt-in: with either callback the monitor reads each packed chunk back
+ * asynchronously (as for `onRecords`), so a warning comes within `chunkSize` steps of its cause
+ * (or at `read()`), and training never waits for it.
+ */
+export interface ClipMonitorOptions extends ClipWarningOptions {
   /** Steps kept as separate scalars before they are packed into one tensor. Default 256. */
   chunkSize?: number;
   /**
@@ -42,6 +50,9 @@ export class ClipMonitor {
   private callbackError: unknown = undefined;
   private readonly chunkSize: number;
   private readonly onRecords: ((records: ClipRecord[]) => void) | undefined;
+  private readonly watch: ClipWatch;
+  /** The chunks' reads for callbacks, in order (each observes its records after the previous). */
+  private reading: Promise<void> = Promise.resolve();
   private count = 0;
   private packed = 0;
 
@@ -53,6 +64,9 @@ export class ClipMonitor {
     }
     this.chunkSize = c;
     this.onRecords = options.onRecords;
+    knownOptions('options', options, ['chunkSize', 'onRecords', ...CLIP_WARNING_OPTIONS]);
+    const { chunkSize: _c, onRecords: _r, ...warnings } = options;
+    this.watch = clipWatch(warnings);
   }
 
   /** Number of recorded steps. */
@@ -84,14 +98,23 @@ export class ClipMonitor {
     this.chunks.push(chunk);
     const first = this.packed;
     this.packed += chunk.shape[0];
-    if (this.onRecords !== undefined) {
+    if (this.onRecords !== undefined || this.watch.active) {
       const notify = this.onRecords;
-      // The callback runs detached from training: an error it throws (or a failed read) must
+      const watch = this.watch;
+      // The callbacks run detached from training: an error one throws (or a failed read) must
       // not become an unhandled rejection that ends the process. It is kept and rethrown by
-      // the next read(), where the caller can handle it.
-      chunk
-        .data()
-        .then((d) => notify(toRecords(d, first)))
+      // the next read(), where the caller can handle it. Reads are chained so that the
+      // warnings see the steps in order.
+      // The read starts now, before a clear() could dispose the chunk.
+      const data = chunk.data();
+      data.catch(() => {}); // handled in the chain below
+      this.reading = this.reading
+        .then(() => data)
+        .then((d) => {
+          const records = toRecords(d, first);
+          if (watch.active) for (const r of records) watch.observe(r, r.step);
+          notify?.(records);
+        })
         .catch((e: unknown) => {
           this.callbackError ??= e;
         });
@@ -104,6 +127,7 @@ export class ClipMonitor {
    */
   async read(): Promise<ClipRecord[]> {
     this.pack();
+    await this.reading;
     if (this.callbackError !== undefined) {
       const e = this.callbackError;
       this.callbackError = undefined;
