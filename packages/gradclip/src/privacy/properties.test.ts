@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { fcGate } from '../../test/fc_gate.js';
 import { RDPAccountant } from './accountant.js';
 import { noiseMultiplierFor } from './calibrate.js';
-import { MAX_STEPS, privacySpent } from './rdp.js';
+import { MAX_STEPS, privacySpent, rdpOneStep } from './rdp.js';
 
 /** Orders to choose from: fractional and integer, small and large (each property picks a subset). */
 const ORDER_POOL = [1.1, 1.5, 1.75, 2, 2.5, 3, 4.5, 8, 12, 16.5, 32, 63, 128, 256];
@@ -73,6 +73,25 @@ describe('privacy properties (issue 24)', () => {
     );
   });
 
+  it('one-step RDP is positive and non-decreasing in the order α', () => {
+    fc.assert(
+      fc.property(
+        sampleRate,
+        noiseMultiplier,
+        fc.double({ min: 1.01, max: 1200, noNaN: true }),
+        fc.double({ min: 0, max: 50, noNaN: true }),
+        (q, s, a, gap) => {
+          const lo = rdpOneStep(q, s, a);
+          const hi = rdpOneStep(q, s, a + gap);
+          expect(lo).toBeGreaterThan(0);
+          // Up to the series' rounding: 1e−9 relative, or 1e−15 absolute where RDP is at rounding level.
+          expect(lo <= hi || lo - hi <= Math.max(1e-9 * hi, 1e-15), `α ${a} → ${a + gap}: ${lo} > ${hi}`).toBe(true);
+        },
+      ),
+      fcGate({ seed: 2405, numRuns: 150 }),
+    );
+  });
+
   it('more steps in an accountant never lower ε, whatever the step', () => {
     fc.assert(
       fc.property(
@@ -134,5 +153,21 @@ describe('privacy properties (issue 24)', () => {
       Math.log(3.5 / 4.5) - (Math.log(1e-5) + Math.log(4.5)) / 3.5,
       12,
     );
+  });
+
+  it('found by fuzzing: order-monotone at rounding level, q-monotone against the q = 1 closed form', () => {
+    // seed 1989067018: q = 2.06e−12, σ = 1: the series gave 5.6e−15 at α = 1.01 and a negative value
+    // (clamped) just above it; RDP(2) = log(1 + q²(e − 1)) ≈ 7.3e−24 now caps both.
+    const q = 2.0594637106775413e-12;
+    const a = rdpOneStep(q, 1, 1.01);
+    const b = rdpOneStep(q, 1, 1.0100000000000018);
+    expect(a).toBeLessThanOrEqual(Math.log1p(q * q * Math.expm1(1)));
+    expect(Math.abs(a - b)).toBeLessThan(1e-23);
+    // seed 2402: ⌈α⌉'s value at q = 5e−324 exceeded the q = 1 value α/(2σ²) at σ = 0.0178, α = 16.5;
+    // the convexity bound log(1 + q(e^{α(α−1)/(2σ²)} − 1))/(α − 1) caps it.
+    const s = 0.017778317445931804;
+    const at = (sampleRate: number) =>
+      privacySpent({ sampleRate, noiseMultiplier: s, steps: 1, delta: 0.5, orders: [16.5, 32] }).epsilon;
+    expect(at(5e-324)).toBeLessThanOrEqual(at(1));
   });
 });

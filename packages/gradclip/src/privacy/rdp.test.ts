@@ -183,6 +183,22 @@ describe('the ledger never under-reports (issue 24)', () => {
     expect(privacySpent({ sampleRate: 1e-8, noiseMultiplier: 50, steps: 1, delta: 1e-5 }).epsilon).toBeGreaterThan(0);
   });
 
+  it('N5: a fractional order is never below the integer order under it (q 0.3, σ 20, α 256.5 gave −0.358)', () => {
+    // The fractional series cancels catastrophically for large α, σ and q; Rényi divergence is
+    // non-decreasing in α, so RDP(⌊α⌋) ≤ RDP(α) ≤ RDP(⌈α⌉), the integer series having only positive terms.
+    for (const [q, s, a] of [
+      [0.3, 20, 256.5],
+      [0.5, 20, 63.5],
+      [0.1, 50, 1000.5],
+      [0.7, 50, 100.5],
+    ] as const) {
+      const got = rdpOneStep(q, s, a);
+      expect(got, `q=${q} σ=${s} α=${a}`).toBeGreaterThanOrEqual(rdpOneStep(q, s, Math.floor(a)));
+      expect(got).toBeLessThanOrEqual(rdpOneStep(q, s, Math.ceil(a)));
+    }
+    expect(rdpOneStep(0.3, 20, 256.5)).toBeCloseTo(0.0336, 4);
+  });
+
   it('N6: orders above MAX_ORDER (or more than MAX_ORDERS of them) are refused, not looped over', () => {
     const ok = { sampleRate: 0.01, noiseMultiplier: 1, steps: 10, delta: 1e-5 };
     // orders: [1e12] looped for (i = 0; i <= α; i++) forever.

@@ -138,8 +138,11 @@ export function epsilonFromRdp(orders: readonly number[], rdp: ArrayLike<number>
 
 /**
  * RDP at order α of one step. Never NaN and never ≤ 0 (at least `Number.MIN_VALUE`): a value
- * the series cannot give (NaN, no convergence) is +∞. Two closed-form bounds frame the series:
+ * the series cannot give (NaN, no convergence) is +∞; a fractional order's value outside the
+ * bracket of its integer neighbours (cancellation, rounding noise) is replaced by the integer
+ * order above it. Three closed-form bounds frame the series:
  *   upper: the unsampled Gaussian mechanism, α/(2σ²) — when it underflows, the RDP is below every double;
+ *   upper: convexity of the mixture, ε_α ≤ log(1 + q(e^{α(α−1)/(2σ²)} − 1))/(α − 1) — the value is capped by it;
  *   lower: the mixture's density is ≥ q·N(1, σ²), so A_α ≥ q^α e^{α(α−1)/(2σ²)} and
  *          ε_α ≥ α/(2σ²) + α·log q/(α − 1) — when α/(2σ²) overflows, the RDP is ∞.
  */
@@ -148,10 +151,37 @@ export function rdpOneStep(q: number, sigma: number, alpha: number): number {
   const gaussian = alpha / (2 * sigma * sigma);
   if (gaussian === 0) return Number.MIN_VALUE; // positive, but below every double
   if (q === 1 || gaussian === Infinity) return gaussian; // the plain Gaussian mechanism, or the lower bound
-  const series =
-    (Number.isInteger(alpha) ? logAInteger(q, sigma, alpha) : logAFractional(q, sigma, alpha)) / (alpha - 1);
+  let series: number;
+  if (Number.isInteger(alpha)) series = logAInteger(q, sigma, alpha) / (alpha - 1);
+  else {
+    series = logAFractional(q, sigma, alpha) / (alpha - 1);
+    // Rényi divergence is non-decreasing in α, so the integer orders around α bracket it:
+    // RDP(⌊α⌋) ≤ RDP(α) ≤ RDP(⌈α⌉), the integer ones exact sums of positive terms (order 2 in
+    // closed form, log(1 + q²(e^{1/σ²} − 1))). The fractional series cancels catastrophically for
+    // large α, σ and q (q 0.3, σ 20, α 256.5 gave −0.358; the bracket is [0.0334, 0.0336]) and is
+    // rounding noise where RDP is ~1e−16: outside the bracket, ⌈α⌉'s value is reported.
+    const lo = Math.floor(alpha);
+    const above = lo === 1 ? rdpOrder2(q, sigma) : logAInteger(q, sigma, lo + 1) / lo;
+    const below = lo === 1 ? 0 : logAInteger(q, sigma, lo) / (lo - 1);
+    if (!(series >= below && series <= above)) series = above;
+  }
   if (Number.isNaN(series)) return Infinity;
-  return Math.max(series, gaussian + (alpha * Math.log(q)) / (alpha - 1), Number.MIN_VALUE);
+  // Convexity: A_α ≤ (1 − q) + q·e^{α(α−1)/(2σ²)}, an upper bound increasing in q (tighter than
+  // ⌈α⌉'s value when that replaced the series).
+  const x = (alpha * (alpha - 1)) / (2 * sigma * sigma);
+  const upper = (x < 700 ? Math.log1p(q * Math.expm1(x)) : logAdd(Math.log1p(-q), Math.log(q) + x)) / (alpha - 1);
+  return Math.max(Math.min(series, upper), gaussian + (alpha * Math.log(q)) / (alpha - 1), Number.MIN_VALUE);
+}
+
+/**
+ * RDP at order 2 in closed form, log(1 + q²(e^{1/σ²} − 1)), in logs where q² or e^{1/σ²} would
+ * leave the doubles: t = 2·log q + log(e^{1/σ²} − 1), RDP = log(1 + eᵗ).
+ */
+function rdpOrder2(q: number, sigma: number): number {
+  const y = 1 / (sigma * sigma);
+  const logExpm1 = y > 700 ? y + Math.log1p(-Math.exp(-y)) : Math.log(Math.expm1(y));
+  const t = 2 * Math.log(q) + logExpm1;
+  return t > 700 ? t + Math.log1p(Math.exp(-t)) : Math.log1p(Math.exp(t));
 }
 
 /**
