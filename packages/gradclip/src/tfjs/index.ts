@@ -62,4 +62,5 @@ export {
   type PrivateFitLogs,
   type PrivateFitCallbacks,
   type PrivateFitEpoch,
+  type PrivateFitParams,
 } from './private/private_fit.js';

@@ -74,7 +74,7 @@ describe('privateFit', () => {
     expect(r.epsilon).toBe(privacySpent({ sampleRate: 0.1, noiseMultiplier: 1.1, steps: 30, delta: 1e-5 }).epsilon);
     expect(batches).toHaveLength(30);
     for (let i = 1; i < batches.length; i++) expect(batches[i]!.epsilon).toBeGreaterThan(batches[i - 1]!.epsilon);
-    expect(epochs).toEqual(r.history.map((h) => h.epsilon));
+    expect(epochs).toEqual(r.history.epsilon);
     // Poisson batches vary in size around 40.
     expect(new Set(batches.map((b) => b.batchSize)).size).toBeGreaterThan(3);
     expect(accuracy(model, xs, ys)).toBeGreaterThan(0.9);
@@ -189,7 +189,8 @@ describe('privateFit', () => {
       callbacks: { onBatchEnd: (_, l) => void sizes.push(l.batchSize) },
     });
     expect(sizes).toEqual([25, 25, 25, 25, 25, 25, 25, 25]);
-    expect(r.history.map((h) => h.batchSize)).toEqual([100, 100]); // every example once per epoch
+    expect(r.history.batchSize).toEqual([25, 25]); // the mean batch: every example once per epoch
+    expect(r.history.lastBatchSize).toEqual([25, 25]);
     expect(r.accountant.history).toEqual([{ noiseMultiplier: 0.8, sampleRate: 0.25, steps: 8 }]);
     tf.dispose([xs, ys]);
   });
@@ -586,6 +587,74 @@ describe('privateFit warns once about trained weights without a record (issue 24
     await privateFit(other, xs, ys, opts);
     expect(warn).toHaveBeenCalledTimes(1);
     expect(warn.mock.calls[0]![0]).toMatch(/carries saved metadata but no privacy record/);
+    tf.dispose([xs, ys]);
+  });
+});
+
+describe('privateFit like model.fit (issue 23)', () => {
+  it('returns a tf.History look-alike with the compiled metrics — the numbers model.fit gives when nothing is private', async () => {
+    // σ = 0, C huge, q = 1, fixed batches: privateFit's steps are model.fit's, so loss and accuracy
+    // per epoch must be model.fit's too (both measured on the batch before its update).
+    const { xs, ys } = blobs(16);
+    const a = classifier(tf.train.sgd(0.1));
+    const b = classifier(tf.train.sgd(0.1));
+    const before = tf.memory().numTensors;
+    const r = await privateFit(a, xs, ys, {
+      l2NormClip: 1e9,
+      noiseMultiplier: 0,
+      batchSize: 16,
+      epochs: 3,
+      sampling: 'shuffle',
+      insecureSeed: 26,
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    const h = await b.fit(xs, ys, { batchSize: 16, epochs: 3, shuffle: false, verbose: 0 });
+    expect(r.epoch).toEqual(h.epoch);
+    expect(r.history.acc).toEqual(h.history.acc);
+    r.history.loss!.forEach((l, i) => expect(l).toBeCloseTo(h.history.loss![i] as number, 5));
+    expect(r.history.epsilon).toEqual([Infinity, Infinity, Infinity]);
+    expect(r.params).toMatchObject({
+      epochs: 3,
+      steps: 1,
+      samples: 16,
+      batchSize: 16,
+      metrics: ['loss', 'acc', 'epsilon'],
+    });
+    tf.dispose([xs, ys]);
+  });
+
+  it("logs each batch's real size and the metrics; the epoch logs the mean and the last batch size", async () => {
+    const { xs, ys } = blobs(100);
+    const sizes: number[] = [];
+    const accs: number[] = [];
+    const epochLogs: PrivateFitLogs[] = [];
+    const model = classifier(tf.train.sgd(0.5));
+    const before = tf.memory().numTensors;
+    const r = await privateFit(model, xs, ys, {
+      l2NormClip: 1,
+      noiseMultiplier: 1,
+      batchSize: 20,
+      epochs: 2,
+      insecureSeed: 27,
+      callbacks: {
+        onBatchEnd: (_, l) => void (sizes.push(l.batchSize), accs.push(l.acc!)),
+        onEpochEnd: (_, l) => void epochLogs.push(l),
+      },
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(sizes).toHaveLength(10);
+    expect(new Set(sizes).size).toBeGreaterThan(1); // Poisson: sizes vary around 20
+    const mean = (v: number[]) => v.reduce((x, y) => x + y, 0) / v.length;
+    expect(r.history.batchSize).toEqual([mean(sizes.slice(0, 5)), mean(sizes.slice(5))]);
+    expect(r.history.lastBatchSize).toEqual([sizes[4], sizes[9]]);
+    expect(epochLogs.map((l) => l.batchSize)).toEqual(r.history.batchSize);
+    for (const acc of accs) expect(acc >= 0 && acc <= 1).toBe(true);
+    // The epoch's accuracy is the example-weighted mean of its batches'.
+    const weighted = (lo: number, hi: number) =>
+      accs.slice(lo, hi).reduce((t, acc, i) => t + acc * sizes[lo + i]!, 0) /
+      sizes.slice(lo, hi).reduce((t, x) => t + x, 0);
+    expect(r.history.acc![0]).toBeCloseTo(weighted(0, 5), 12);
+    expect(r.history.acc![1]).toBeCloseTo(weighted(5, 10), 12);
     tf.dispose([xs, ys]);
   });
 });

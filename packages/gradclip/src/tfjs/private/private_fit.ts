@@ -9,7 +9,7 @@ import type { RandomSource } from '../../privacy/random.js';
 import { checkDelta, checkNoiseMultiplier } from '../../privacy/rdp.js';
 import { poissonSample } from '../../privacy/sampling.js';
 import { clippedGradients, type PerExampleMethod } from './clip.js';
-import { checkPrivateLayers, type LayerLike, type ModelLike, type PerExampleLoss } from './model.js';
+import { checkPrivateLayers, perExampleLoss, type LayerLike, type ModelLike, type PerExampleLoss } from './model.js';
 
 /** What `privateFit` reports after each batch and epoch. */
 export interface PrivateFitLogs {
@@ -21,12 +21,20 @@ export interface PrivateFitLogs {
   readonly delta: number;
   /** Clipping norm C in force (moves under adaptive clipping). */
   readonly l2NormClip: number;
-  /** Examples in the batch (Poisson sampling: random), or in the epoch. */
+  /**
+   * Examples in this batch (Poisson sampling: random around the expected batch size); in the
+   * epoch's logs, the mean over the epoch's batches.
+   */
   readonly batchSize: number;
   /** Fraction of those examples whose gradient was clipped. */
   readonly clippedFraction: number;
   /** Examples left out because their gradient was not finite (`nonFinite: 'skip'`). */
   readonly skippedExamples: number;
+  /**
+   * The model's compiled metrics under their tfjs names (`acc`, `mse`, …): means over the
+   * batch's (epoch's) examples, computed like `loss` — not privatised.
+   */
+  readonly [metric: string]: number;
 }
 
 export interface PrivateFitCallbacks {
@@ -100,16 +108,43 @@ export interface PrivateFitOptions {
   readonly insecureSeed?: number;
 }
 
+/** What `onEpochEnd` receives: the epoch's means, and its steps and last batch size. */
 export interface PrivateFitEpoch extends PrivateFitLogs {
   readonly epoch: number;
   readonly steps: number;
+  /** Examples in the epoch's last batch. */
+  readonly lastBatchSize: number;
 }
 
+/** `params` of a `PrivateFitResult`, as `tf.History.params`. */
+export interface PrivateFitParams {
+  readonly epochs: number;
+  /** Steps per epoch. */
+  readonly steps: number;
+  readonly samples: number;
+  /** Expected batch size m (q = m / samples). */
+  readonly batchSize: number;
+  /** Keys of the logs: loss, the compiled metrics, epsilon. */
+  readonly metrics: string[];
+}
+
+/**
+ * What `privateFit` returns: a `tf.History` look-alike (`epoch`, `history.loss`, `history.acc`,
+ * `history.epsilon`, `params`) — code written for `model.fit`'s result reads it unchanged —
+ * with the privacy outcome alongside.
+ */
 export interface PrivateFitResult {
+  /** The epochs run (0, 1, …), as `tf.History.epoch`. */
+  readonly epoch: number[];
+  /**
+   * One series per key of the epoch logs, one value per epoch, as `tf.History.history`: `loss`,
+   * each compiled metric (`acc` …), `epsilon`, `delta`, `l2NormClip`, `batchSize` (mean),
+   * `lastBatchSize`, `clippedFraction`, `skippedExamples`, `steps`.
+   */
+  readonly history: Record<string, number[]>;
+  readonly params: PrivateFitParams;
   /** The accountant with every step of this run (and of earlier runs it continued). */
   readonly accountant: RDPAccountant;
-  /** One entry per epoch. */
-  readonly history: PrivateFitEpoch[];
   /** σ used (the one found for `targetEpsilon`, or the one given). */
   readonly noiseMultiplier: number;
   /** ε spent in total at `delta`. */
@@ -228,19 +263,23 @@ export async function privateFit(
     options.insecureSeed === undefined ? {} : { insecureSeed: options.insecureSeed },
   );
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const history: PrivateFitEpoch[] = [];
-  let batch = 0;
+  const metrics = compiledMetrics(model);
+  const epochIndices: number[] = [];
+  const history: Record<string, number[]> = {};
 
   for (let epoch = 0; epoch < epochs; epoch++) {
     const order = sampling === 'shuffle' ? shuffled(n, random) : null;
     let lossTotal = 0;
     let seen = 0;
+    let counted = 0;
     let clippedTotal = 0;
     let skippedTotal = 0;
+    let lastBatchSize = 0;
+    const metricTotals = metrics.map(() => 0);
     for (let s = 0; s < stepsPerEpoch; s++) {
       const idx = order ? order.subarray(s * batchSize, Math.min(n, (s + 1) * batchSize)) : poissonSample(n, q, random);
       const at = `step ${accountant.steps + 1} of the model (epoch ${epoch}, batch ${s})`;
-      const { lossSum, clipped, norms, skipped } = await privateStep(model, optimizer, vars, xs, ys, idx, {
+      const r = await privateStep(model, optimizer, vars, xs, ys, idx, {
         nonFinite,
         at,
         clip,
@@ -249,6 +288,7 @@ export async function privateFit(
         random,
         method: options.method,
         loss: options.loss,
+        metrics,
         // The step is charged, and the model's record updated, before the weights change: whatever
         // throws later (a callback, the next step, an abort), the record covers every update made.
         account: () => {
@@ -257,36 +297,78 @@ export async function privateFit(
         },
       });
       const usedClip = clip;
-      if (adaptive) clip = adaptive.update(norms, sigma, random);
-      lossTotal += lossSum;
+      if (adaptive) clip = adaptive.update(r.norms, sigma, random);
+      const used = idx.length - r.skipped;
+      lossTotal += r.lossSum;
       seen += idx.length;
-      clippedTotal += clipped;
-      skippedTotal += skipped;
-      await options.callbacks?.onBatchEnd?.(batch++, {
-        loss: idx.length ? lossSum / idx.length : NaN,
+      counted += used;
+      clippedTotal += r.clipped;
+      skippedTotal += r.skipped;
+      lastBatchSize = idx.length;
+      r.metricSums.forEach((v, k) => (metricTotals[k]! += v));
+      await options.callbacks?.onBatchEnd?.(s, {
+        loss: used ? r.lossSum / used : NaN,
+        ...Object.fromEntries(metrics.map((m, k) => [m.name, used ? r.metricSums[k]! / used : NaN])),
         epsilon: accountant.privacySpent(delta).epsilon,
         delta,
         l2NormClip: usedClip,
         batchSize: idx.length,
-        clippedFraction: idx.length ? clipped / idx.length : 0,
-        skippedExamples: skipped,
+        clippedFraction: used ? r.clipped / used : 0,
+        skippedExamples: r.skipped,
       });
     }
     const logs: PrivateFitEpoch = {
-      epoch,
-      steps: stepsPerEpoch,
-      loss: seen ? lossTotal / seen : NaN,
+      loss: counted ? lossTotal / counted : NaN,
+      ...Object.fromEntries(metrics.map((m, k) => [m.name, counted ? metricTotals[k]! / counted : NaN])),
       epsilon: accountant.privacySpent(delta).epsilon,
       delta,
       l2NormClip: clip,
-      batchSize: seen,
-      clippedFraction: seen ? clippedTotal / seen : 0,
+      batchSize: seen / stepsPerEpoch,
+      lastBatchSize,
+      clippedFraction: counted ? clippedTotal / counted : 0,
       skippedExamples: skippedTotal,
+      steps: stepsPerEpoch,
+      epoch,
     };
-    history.push(logs);
+    epochIndices.push(epoch);
+    for (const [key, value] of Object.entries(logs)) if (key !== 'epoch') (history[key] ??= []).push(value);
     await options.callbacks?.onEpochEnd?.(epoch, logs);
   }
-  return { accountant, history, noiseMultiplier: sigma, epsilon: accountant.privacySpent(delta).epsilon, delta };
+  return {
+    epoch: epochIndices,
+    history,
+    params: {
+      epochs,
+      steps: stepsPerEpoch,
+      samples: n,
+      batchSize,
+      metrics: ['loss', ...metrics.map((m) => m.name), 'epsilon'],
+    },
+    accountant,
+    noiseMultiplier: sigma,
+    epsilon: accountant.privacySpent(delta).epsilon,
+    delta,
+  };
+}
+
+/** A compiled metric of the model (single output): its tfjs name and per-example function. */
+interface CompiledMetric {
+  name: string;
+  fn: PerExampleLoss;
+}
+
+/** The model's compiled metrics (`model.compile({ metrics })`), as `model.fit` computes them. */
+function compiledMetrics(model: ModelLike): CompiledMetric[] {
+  type Compiled = { metricsNames?: string[]; metricsTensors?: [PerExampleLoss, number][] };
+  const m = model as unknown as Compiled & { model?: Compiled };
+  const src = m.metricsTensors ? m : m.model;
+  const names = src?.metricsNames ?? [];
+  const fns = src?.metricsTensors ?? [];
+  const offset = names.length - fns.length;
+  return fns
+    .map(([fn, output], k) => ({ name: names[offset + k]!, fn, output }))
+    .filter((x) => x.output === 0 && typeof x.fn === 'function' && typeof x.name === 'string')
+    .map(({ name, fn }) => ({ name, fn }));
 }
 
 interface StepConfig {
@@ -299,6 +381,7 @@ interface StepConfig {
   random: RandomSource;
   method: PerExampleMethod | undefined;
   loss: PerExampleLoss | undefined;
+  metrics: readonly CompiledMetric[];
   /** Records the step in the accountant and the model; called right before the update is applied. */
   account: () => void;
 }
@@ -312,7 +395,7 @@ async function privateStep(
   ys: tf.Tensor,
   idx: Uint32Array,
   cfg: StepConfig,
-): Promise<{ lossSum: number; clipped: number; skipped: number; norms: Float32Array }> {
+): Promise<{ lossSum: number; clipped: number; skipped: number; norms: Float32Array; metricSums: number[] }> {
   let r = await clipBatch(model, vars, xs, ys, idx, cfg);
   let skipped = 0;
   const bad = idx.filter((_, i) => !Number.isFinite(r.norms[i]!));
@@ -334,7 +417,7 @@ async function privateStep(
       throw new RangeError(`privateFit: ${cfg.at}: a gradient is still not finite after leaving out rows ${rows}`);
     }
   }
-  const { sums, lossSum, norms } = r;
+  const { sums, lossSum, norms, metricSums } = r;
   const update: tf.NamedTensorMap = {};
   for (const v of vars) {
     const sum = sums[v.name] ?? tf.zerosLike(v);
@@ -352,7 +435,7 @@ async function privateStep(
   }
   let clipped = 0;
   for (const nm of norms) if (nm > cfg.clip) clipped++;
-  return { lossSum, clipped, skipped, norms };
+  return { lossSum, clipped, skipped, norms, metricSums };
 }
 
 /** The clipped gradient sum of the rows `idx` (zeros when empty), with the loss sum and norms read back. */
@@ -363,13 +446,14 @@ async function clipBatch(
   ys: tf.Tensor,
   idx: Uint32Array,
   cfg: StepConfig,
-): Promise<{ sums: tf.NamedTensorMap; lossSum: number; norms: Float32Array }> {
+): Promise<{ sums: tf.NamedTensorMap; lossSum: number; norms: Float32Array; metricSums: number[] }> {
   if (idx.length === 0) {
     // An empty Poisson batch still releases noise: the update is pure noise, as the analysis assumes.
     return {
       sums: Object.fromEntries(vars.map((v) => [v.name, tf.zerosLike(v)])),
       lossSum: 0,
       norms: new Float32Array(0),
+      metricSums: cfg.metrics.map(() => 0),
     };
   }
   const indices = tf.tensor1d(Int32Array.from(idx), 'int32');
@@ -381,14 +465,23 @@ async function clipBatch(
       ...(cfg.method === undefined ? {} : { method: cfg.method }),
       ...(cfg.loss === undefined ? {} : { loss: cfg.loss }),
     });
+    let metricT: tf.Tensor | null = null;
     try {
-      const [l, nr] = await Promise.all([r.lossSum.data(), r.norms.data()]);
-      return { sums: r.grads, lossSum: l[0]!, norms: nr as Float32Array };
+      // The compiled metrics on the batch, before the update (as model.fit reports them): one forward pass.
+      if (cfg.metrics.length > 0) {
+        metricT = tf.tidy(() => {
+          const pred = model.apply(x, { training: true }) as tf.Tensor;
+          return tf.stack(cfg.metrics.map((m) => tf.sum(perExampleLoss(m.fn, y, pred))));
+        });
+      }
+      const [l, nr, ms] = await Promise.all([r.lossSum.data(), r.norms.data(), metricT?.data()]);
+      return { sums: r.grads, lossSum: l[0]!, norms: nr as Float32Array, metricSums: Array.from(ms ?? []) };
     } catch (e) {
       tf.dispose(r.grads);
       throw e;
     } finally {
       tf.dispose([r.lossSum, r.norms]);
+      if (metricT) metricT.dispose();
     }
   } finally {
     tf.dispose([x, y]);
