@@ -1,6 +1,6 @@
 /**
- * Every ```js block of README.md that imports gradclip is run as a user would run it: as an
- * ES module in the repository, resolving `gradclip` through node_modules to the built
+ * Every ```js block of README.md and packages/gradclip/README.md that imports gradclip is run
+ * as a user would run it: as an ES module in the repository, resolving `gradclip` through node_modules to the built
  * package (`npm test` builds it first). What each `console.log(…); // expected` prints is
  * checked against its comment: the comment's numbers must appear in the printed line in
  * order (to 1e-6 relative, or 1e-2 after '≈'), and so must its words true / false / NaN.
@@ -13,8 +13,13 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const readme = readFileSync(join(root, 'README.md'), 'utf8');
-const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]!).filter((b) => /from 'gradclip/.test(b));
+/** The ```js blocks that import gradclip, of the repository README and the package's (the npm page). */
+const jsBlocks = (file: string) =>
+  [...readFileSync(join(root, file), 'utf8').matchAll(/```js\n([\s\S]*?)```/g)]
+    .map((m) => m[1]!)
+    .filter((b) => /from 'gradclip/.test(b));
+const packageBlocks = jsBlocks('packages/gradclip/README.md');
+const blocks = [...jsBlocks('README.md'), ...packageBlocks];
 const dir = join(root, 'node_modules', '.readme-examples');
 
 const NUMBER = /-?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?/gi;
@@ -58,6 +63,8 @@ describe('README examples', () => {
 
   it('has runnable examples, and most of them say what they print', () => {
     expect(blocks.length).toBeGreaterThanOrEqual(6);
+    // The npm page's examples run too: typed arrays, model.fit, nonFinite: 'skip', the custom loop, eps.
+    expect(packageBlocks.length).toBeGreaterThanOrEqual(5);
     expect(blocks.flatMap(expectations).length).toBeGreaterThanOrEqual(12);
   });
 
