@@ -115,7 +115,7 @@ describe('RDPAccountant never under-reports (issues 24, 25)', () => {
     expect(() => RDPAccountant.fromJSON(doc)).toThrow(/json.orders\[1\] must be ≤ MAX_ORDER/);
   });
 
-  it('N7: fromJSON with 20,000 distinct runs is refused at once; 1,000 pairs stay quick; equal pairs are shared', () => {
+  it('N7: fromJSON with 20,000 distinct runs is refused at once; the 1,001st pair is refused; equal pairs are shared', () => {
     // Each distinct (q, σ) costs one RDP series per order: 20,000 of them took 29 s to report ε.
     const history = Array.from({ length: 20_000 }, (_, i) => ({
       noiseMultiplier: 1 + i * 1e-4,
