@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { fcGate } from '../../test/fc_gate.js';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { globalNormClipper, valueClipper } from '../clipper.js';
 import { agc } from './agc.js';
 import { globMatch, perGroup } from './groups.js';
@@ -132,5 +132,54 @@ describe('perGroup', () => {
     expect(() => perGroup([{ match: 'a', rule: null }], null, { state: { groups: [], default: null } })).toThrow(
       /options.state/,
     );
+  });
+});
+
+describe('a group that matches no gradient on the first call (issue 22)', () => {
+  afterEach(() => vi.restoreAllMocks());
+  const f32 = (xs: number[]) => Float32Array.from(xs);
+  const tfjsNames = () => ({
+    'dense_Dense1/kernel': f32([3, 4]),
+    'dense_Dense1/bias': f32([1]),
+    'dense_Dense2/kernel': f32([0.5]),
+  });
+
+  it("warns once, naming the group and the gradients' names, for Keras-Python-style patterns on tfjs names", () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const clipper = perGroup([{ match: '*.bias', rule: null }], globalNormClipper(1));
+    clipper.clip(tfjsNames());
+    clipper.clip(tfjsNames());
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(warn.mock.calls[0]![0]).toMatch(
+      /group 0 \('\*\.bias'\) matched none of the 3 gradients on the first call \(names like 'dense_Dense1\/kernel', 'dense_Dense1\/bias', 'dense_Dense2\/kernel'\)\. tfjs variables are named like 'dense_Dense1\/bias': match them with '\*\/bias'/,
+    );
+  });
+
+  it("real tfjs patterns ('*/bias') match and say nothing; optional groups and the default never warn", () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const g = tfjsNames();
+    const clipper = perGroup([{ match: '*/bias', rule: null }], globalNormClipper(1));
+    clipper.clip(g);
+    expect(g['dense_Dense1/bias'][0]).toBe(1); // not clipped
+    expect(
+      Math.hypot(g['dense_Dense1/kernel'][0]!, g['dense_Dense1/kernel'][1]!, g['dense_Dense2/kernel'][0]!),
+    ).toBeCloseTo(1, 5);
+    perGroup([
+      { match: 'embedding*', rule: null, optional: true },
+      { match: '*', rule: null },
+    ]).clip(tfjsNames());
+    expect(warn).not.toHaveBeenCalled();
+    expect(() => perGroup([{ match: 'x', rule: null, optional: 'yes' as never }])).toThrow(
+      /groups\[0\]\.optional must be a boolean/,
+    );
+  });
+
+  it('a first call without gradients does not count as the first call', () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const clipper = perGroup([{ match: 'w', rule: null }]);
+    clipper.clip([]);
+    expect(warn).not.toHaveBeenCalled();
+    clipper.clip({ v: f32([1]) });
+    expect(warn).toHaveBeenCalledTimes(1);
   });
 });

@@ -19,6 +19,13 @@ export interface GroupSpec {
   readonly clipper?: Clipper | null;
   /** Name in the reports. Default: the patterns joined with ','. */
   readonly name?: string;
+  /**
+   * The group may match no gradient (default false). A group that matches none on the first
+   * call is usually a pattern written for other names — tfjs variables are named like
+   * `dense_Dense1/kernel`, so `'*.bias'` matches nothing there and a pattern ending in `/bias` is meant — and
+   * gets a one-time console warning naming the group and some of the gradients' names.
+   */
+  readonly optional?: boolean;
 }
 
 /** Per-group state: one entry per group, then the default's. */
@@ -70,6 +77,7 @@ interface Group {
   name: string;
   patterns: readonly string[];
   rule: ClipRule | null;
+  optional: boolean;
 }
 
 function ruleOf(x: unknown, arg: string): { rule: ClipRule | null; state?: StateTree<number> } {
@@ -99,7 +107,7 @@ function build(specs: readonly GroupSpec[], fallback: GroupClip | undefined) {
     const arg = `groups[${i}]`;
     if (typeof spec !== 'object' || spec === null)
       throw new TypeError(`${arg} must be { match, rule | clipper }, got ${describe(spec)}`);
-    knownOptions(arg, spec, ['match', 'rule', 'clipper', 'name']);
+    knownOptions(arg, spec, ['match', 'rule', 'clipper', 'name', 'optional']);
     const g = spec as GroupSpec;
     const patterns = typeof g.match === 'string' ? [g.match] : g.match;
     if (!Array.isArray(patterns) || patterns.length === 0 || !patterns.every((p) => typeof p === 'string')) {
@@ -108,17 +116,40 @@ function build(specs: readonly GroupSpec[], fallback: GroupClip | undefined) {
     if ('rule' in g && 'clipper' in g) throw new TypeError(`${arg} has both rule and clipper: give one`);
     if (!('rule' in g) && !('clipper' in g))
       throw new TypeError(`${arg} needs a rule or a clipper (null for no clipping)`);
+    if (g.optional !== undefined && typeof g.optional !== 'boolean')
+      throw new TypeError(`${arg}.optional must be a boolean, got ${describe(g.optional)}`);
     const r = 'rule' in g ? ruleOf(g.rule, `${arg}.rule`) : ruleOf(g.clipper, `${arg}.clipper`);
     initial.push(r.state);
-    return { name: g.name ?? patterns.join(','), patterns, rule: r.rule };
+    return { name: g.name ?? patterns.join(','), patterns, rule: r.rule, optional: g.optional ?? false };
   });
   const d = ruleOf(fallback, 'defaultClip');
-  groups.push({ name: 'default', patterns: [], rule: d.rule });
+  groups.push({ name: 'default', patterns: [], rule: d.rule, optional: true });
   initial.push(d.state);
   return { groups, initial };
 }
 
+/**
+ * The warning for groups that matched no gradient on a rule's first call (see
+ * `GroupSpec.optional`), or undefined when every group matched.
+ */
+export function unmatchedGroupsWarning(
+  groups: readonly { name: string; optional: boolean }[],
+  members: readonly (readonly unknown[])[],
+  names: readonly string[],
+): string | undefined {
+  const idle = groups.flatMap((g, i) => (!g.optional && members[i]!.length === 0 ? [`${i} ('${g.name}')`] : []));
+  if (idle.length === 0) return undefined;
+  const shown = names.slice(0, 4).map((n) => `'${n}'`);
+  return (
+    `gradclip perGroup: group ${idle.join(', ')} matched none of the ${names.length} gradients on the first call ` +
+    `(names like ${shown.join(', ')}${names.length > 4 ? ', …' : ''}). tfjs variables are named like ` +
+    `'dense_Dense1/bias': match them with '*/bias'. Give the group optional: true if it may match nothing.`
+  );
+}
+
 function perGroupRuleFrom(groups: readonly Group[]): ClipRule<PerGroupState> {
+  // Whether the first call with gradients has been checked for groups that match nothing.
+  let checked = false;
   const pick = (name: string) => {
     const i = groups.findIndex((g) => g.patterns.some((pattern) => globMatch(pattern, name)));
     return i < 0 ? groups.length - 1 : i;
@@ -171,6 +202,15 @@ function perGroupRuleFrom(groups: readonly Group[]): ClipRule<PerGroupState> {
       const states = [...st.groups, st.default];
       const members: Leaf<T>[][] = groups.map(() => []);
       for (const leaf of grads) members[pick(leaf.name)]!.push(leaf);
+      if (!checked && grads.length > 0) {
+        checked = true;
+        const warning = unmatchedGroupsWarning(
+          groups,
+          members,
+          grads.map((l) => l.name),
+        );
+        if (warning !== undefined) console.warn(warning);
+      }
       // The combined report's norm covers every gradient, including unclipped groups.
       const whole = totalNorm(
         ops,
@@ -242,12 +282,12 @@ export interface PerGroupClipper extends Clipper<PerGroupState> {
  * @example
  * const clipper = perGroup(
  *   [
- *     { match: ['*.bias', 'bias*'], rule: null },
+ *     { match: 'dense_Dense?/bias', rule: null },
  *     { match: 'embedding*', clipper: globalNormClipper(0.1) },
  *   ],
  *   globalNormClipper(1),
  * );
- * clipper.clip({ 'dense.kernel': gk, 'dense.bias': gb, embedding: ge });
+ * clipper.clip({ 'dense_Dense1/kernel': gk, 'dense_Dense1/bias': gb, embedding_Embedding1: ge });
  */
 export function perGroup(
   groups: readonly GroupSpec[],
