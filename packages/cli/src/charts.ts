@@ -22,13 +22,10 @@ function surfacePanel(s: SurfaceResult, cellsIn: SurfaceResult['cells'], w: Rang
     logLoss: Math.log10(Math.max(c.loss, 1e-8)),
   }));
   const inside = (p: { w: number; b: number }) => p.w >= w.min && p.w <= w.max && p.b >= b.min && p.b <= b.max;
+  const runs = pascanuRuns(s);
   const traj = [
-    ...s.plain
-      .filter(inside)
-      .map((p) => ({ ...p, run: `no clipping (largest step ${s.plainLargestStep.toFixed(1)})` })),
-    ...s.clipped
-      .filter(inside)
-      .map((p) => ({ ...p, run: `clipped at norm ${s.maxNorm} (largest step ${s.clippedLargestStep.toFixed(2)})` })),
+    ...s.plain.filter(inside).map((p) => ({ ...p, run: runs.domain[0] })),
+    ...s.clipped.filter(inside).map((p) => ({ ...p, run: runs.domain[1] })),
   ];
   const xs = { domain: [w.min, w.max], nice: false };
   const ys = { domain: [b.min, b.max], nice: false };
@@ -64,7 +61,7 @@ function surfacePanel(s: SurfaceResult, cellsIn: SurfaceResult['cells'], w: Rang
             field: 'run',
             type: 'nominal' as const,
             title: 'gradient descent',
-            scale: { range: ['#e6194b', '#000000'] },
+            scale: { domain: runs.domain, range: runs.range },
             legend: { orient: 'bottom' as const, direction: 'vertical' as const, labelLimit: 0 },
           },
         },
@@ -83,14 +80,25 @@ function surfacePanel(s: SurfaceResult, cellsIn: SurfaceResult['cells'], w: Rang
   };
 }
 
+/** The two Pascanu runs' names and colours, the same in both Pascanu charts (red: no clipping). */
+function pascanuRuns(s: SurfaceResult) {
+  return {
+    domain: [
+      `no clipping (largest step ${s.plainLargestStep.toFixed(1)})`,
+      `clipped at norm ${s.maxNorm} (largest step ${s.clippedLargestStep.toFixed(2)})`,
+    ],
+    range: ['#e6194b', '#000000'],
+  };
+}
+
 /** Pascanu Fig. 6: log10 loss heat map with the two GD trajectories on top, whole and zoomed. */
 export function surfaceSpec(s: SurfaceResult): TopLevelSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
-      text: 'Pascanu et al. 2013, Fig. 6: the cliff of a one-unit RNN',
+      text: 'Pascanu et al. 2013, Fig. 6: the error surface of a one-unit RNN has a cliff',
       subtitle: [
-        `x_t = w·σ(x_t−1) + b, 50 steps, loss (σ(x_50) − 0.7)²; GD lr ${s.learningRate} from (w, b) = (${s.start.w}, ${s.start.b}), ${s.plain.length - 1} iterations.`,
+        `xₜ = w·σ(xₜ₋₁) + b, 50 steps, loss (σ(x₅₀) − 0.7)²; GD lr ${s.learningRate} from (w, b) = (${s.start.w}, ${s.start.b}), ${s.plain.length - 1} iterations.`,
         'Yellow: plateau σ→0; green: plateau σ→1; dark: the valley',
       ],
     },
@@ -104,9 +112,10 @@ export function surfaceSpec(s: SurfaceResult): TopLevelSpec {
 
 /** Loss of both Pascanu trajectories against iteration. */
 export function surfaceLossSpec(s: SurfaceResult): TopLevelSpec {
+  const runs = pascanuRuns(s);
   const rows = [
-    ...s.plain.map((p) => ({ ...p, run: 'no clipping' })),
-    ...s.clipped.map((p) => ({ ...p, run: `clipped at norm ${s.maxNorm}` })),
+    ...s.plain.map((p) => ({ ...p, run: runs.domain[0] })),
+    ...s.clipped.map((p) => ({ ...p, run: runs.domain[1] })),
   ];
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -121,7 +130,12 @@ export function surfaceLossSpec(s: SurfaceResult): TopLevelSpec {
     encoding: {
       x: { field: 'iteration', type: 'quantitative' },
       y: { field: 'loss', type: 'quantitative', scale: { type: 'log' }, title: 'loss (log)' },
-      color: { field: 'run', type: 'nominal', scale: { range: ['#d62728', '#1f77b4'] }, legend: { orient: 'bottom' } },
+      color: {
+        field: 'run',
+        type: 'nominal',
+        scale: { domain: runs.domain, range: runs.range },
+        legend: { orient: 'bottom', direction: 'vertical', title: null, labelLimit: 0 },
+      },
     },
   };
 }
@@ -148,9 +162,10 @@ export function demoLossSpec(
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
-      text: `Training loss per step (${taskTitle})`,
+      text: `RNN training loss per step (${taskTitle})`,
       subtitle: [
-        `× = divergence (loss NaN/∞ or > 100× chance, drawn at the top); dashed = chance level ${chanceLoss.toFixed(3)}`,
+        (divs.length ? '× = divergence (loss NaN/∞ or > 100× chance, drawn at the top); ' : '') +
+          `dashed = chance level ${chanceLoss.toFixed(3)}`,
         ...settingsNotes,
       ],
     },
@@ -171,7 +186,12 @@ export function demoLossSpec(
               title: 'loss (log)',
               axis: { values: [0.01, 0.1, 1, 10, 100, 1000, 10000], format: '~g' },
             },
-            color: { field: 'seed', type: 'nominal', scale: { scheme: 'dark2' } },
+            color: {
+              field: 'seed',
+              type: 'nominal',
+              scale: { scheme: 'dark2' },
+              legend: { orient: 'bottom', title: null },
+            },
           },
         },
         {
@@ -210,7 +230,7 @@ export function demoNormSpec(d: DemoResult): TopLevelSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
-      text: 'Gradient norm before clipping, per step',
+      text: 'RNN gradient norm before clipping, per step',
       subtitle: [
         'Lines: seeds; grey dots: the threshold in force — fixed for global norm, reported by the rule each step for AutoClip / ZClip;',
         'AGC, AdaGC (per unit / tensor) and value clipping have no single one',
@@ -232,7 +252,12 @@ export function demoNormSpec(d: DemoResult): TopLevelSpec {
               title: '‖g‖ (log)',
               axis: { values: [0.1, 1, 10, 100, 1000, 10000, 1e5, 1e6, 1e7, 1e8], format: '~g' },
             },
-            color: { field: 'seed', type: 'nominal', scale: { scheme: 'dark2' } },
+            color: {
+              field: 'seed',
+              type: 'nominal',
+              scale: { scheme: 'dark2' },
+              legend: { orient: 'bottom', title: null },
+            },
           },
         },
         {
@@ -260,7 +285,7 @@ export function demoFinalSpec(d: DemoResult, chanceLoss: number, settingsNotes: 
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
-      text: 'Held-out loss after training, per method',
+      text: 'RNN final held-out loss per method',
       subtitle: [
         `Dots: seeds that did not diverge; dashed: chance ${chanceLoss.toFixed(3)} (the best constant prediction); right: divergences`,
         ...settingsNotes,
@@ -268,7 +293,7 @@ export function demoFinalSpec(d: DemoResult, chanceLoss: number, settingsNotes: 
     },
     hconcat: [
       {
-        width: 380,
+        width: 460,
         height: { step: 26 },
         layer: [
           {
@@ -282,7 +307,12 @@ export function demoFinalSpec(d: DemoResult, chanceLoss: number, settingsNotes: 
                 title: 'held-out loss',
                 scale: { domain: [0, top], nice: false },
               },
-              color: { field: 'seed', type: 'nominal', scale: { scheme: 'dark2' } },
+              color: {
+                field: 'seed',
+                type: 'nominal',
+                scale: { scheme: 'dark2' },
+                legend: { orient: 'bottom', title: null },
+              },
             },
           },
           {
@@ -315,11 +345,11 @@ export function cosineSpec(d: DemoResult): TopLevelSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
-      text: 'Direction kept? cos(clipped gradient, raw gradient) on clipped steps',
+      text: 'RNN: direction kept? The cosine between the clipped and the raw gradient on clipped steps',
       subtitle:
         '1 = only the length changed (norm clipping); < 1 = the direction changed too (value / per-unit clipping)',
     },
-    width: 380,
+    width: 600,
     height: { step: 26 },
     data: { values: rows },
     layer: [
@@ -336,7 +366,7 @@ export function cosineSpec(d: DemoResult): TopLevelSpec {
         },
       },
       {
-        mark: { type: 'text', align: 'left', dx: 4, fontSize: 11 },
+        mark: { type: 'text', align: 'right', dx: -4, fontSize: 11, color: 'white' },
         encoding: {
           y: { field: 'method', type: 'nominal', sort: rows.map((r) => r.method) },
           x: { field: 'cosine', type: 'quantitative' },
@@ -347,37 +377,49 @@ export function cosineSpec(d: DemoResult): TopLevelSpec {
   };
 }
 
-/** Threshold sweep: final loss and divergence rate against threshold, Pascanu's band shaded. */
+/**
+ * Threshold sweep: held-out loss per seed and divergence rate against the threshold, with
+ * Pascanu's band shaded. The axes fit the data: x spans the thresholds run, y the finite
+ * losses (and chance); diverged runs are red crosses at the top edge, named in the legend
+ * only when there are any.
+ */
 export function sweepSpec(s: SweepResult, chanceLoss: number): TopLevelSpec {
   const thresholds = [...new Set(s.points.map((p) => p.threshold))];
   const rate = thresholds.map((t) => {
     const ps = s.points.filter((p) => p.threshold === t);
     return { threshold: t, rate: ps.filter((p) => p.diverged).length / ps.length };
   });
-  const band = [{ lo: 0.5 * s.referenceNorm, hi: 10 * s.referenceNorm }];
-  const lo = Math.min(...thresholds, band[0]!.lo) / 1.5;
-  const hi = Math.max(...thresholds, band[0]!.hi) * 1.5;
+  const lo = Math.min(...thresholds) / 1.4;
+  const hi = Math.max(...thresholds) * 1.4;
+  const band = [{ lo: Math.max(lo, 0.5 * s.referenceNorm), hi: Math.min(hi, 10 * s.referenceNorm) }];
+  const finite = s.points.filter((p) => p.evalLoss !== null);
+  const top = Math.max(chanceLoss, ...finite.map((p) => p.evalLoss!)) * 1.2;
+  const SEED = 'seed (held-out loss)';
+  const DIVERGED = 'diverged seed (drawn at the top)';
+  const rows = [
+    ...finite.map((p) => ({ threshold: p.threshold, loss: p.evalLoss!, kind: SEED })),
+    ...s.points.filter((p) => p.evalLoss === null).map((p) => ({ threshold: p.threshold, loss: top, kind: DIVERGED })),
+  ];
+  const kinds = [SEED, DIVERGED].filter((k) => rows.some((r) => r.kind === k));
+  const xScale = { type: 'log' as const, domain: [lo, hi], nice: false };
   const x = {
     field: 'threshold',
     type: 'quantitative' as const,
-    scale: { type: 'log' as const, domain: [lo, hi], nice: false },
+    scale: xScale,
     title: `global-norm threshold (reference norm ${s.referenceNorm.toPrecision(3)})`,
+    axis: { values: thresholds, format: '.3~g' },
   };
   const shade = {
     data: { values: band },
     mark: { type: 'rect' as const, color: '#2ca02c', opacity: 0.12 },
-    encoding: {
-      x: { field: 'lo', type: 'quantitative' as const, scale: { type: 'log' as const, domain: [lo, hi], nice: false } },
-      x2: { field: 'hi' },
-    },
+    encoding: { x: { field: 'lo', type: 'quantitative' as const, scale: xScale }, x2: { field: 'hi' } },
   };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
-      text: 'Threshold sensitivity (global-norm clipping)',
+      text: 'Threshold sweep (global-norm clipping): loss and divergence against the threshold',
       subtitle: [
-        "Green band: Pascanu's heuristic, 0.5×–10× the reference norm (median pre-clip norm of stable clipped training)",
-        'Dots: seeds; line: median',
+        `Green band: Pascanu's heuristic, 0.5×–10× the reference norm (median pre-clip norm of stable clipped training). Line: median of the seeds that did not diverge; dashed: chance ${chanceLoss.toFixed(3)}`,
       ],
     },
     vconcat: [
@@ -387,15 +429,32 @@ export function sweepSpec(s: SweepResult, chanceLoss: number): TopLevelSpec {
         layer: [
           shade,
           {
-            data: { values: s.points.filter((p) => p.evalLoss !== null) },
-            mark: { type: 'point', filled: true, size: 45, color: '#1f77b4' },
+            data: { values: rows },
+            mark: { type: 'point', filled: true, size: 55 },
             encoding: {
               x,
-              y: { field: 'evalLoss', type: 'quantitative', title: 'held-out loss (log)', scale: { type: 'log' } },
+              y: {
+                field: 'loss',
+                type: 'quantitative',
+                title: 'held-out loss',
+                scale: { domain: [0, top], nice: false },
+              },
+              color: {
+                field: 'kind',
+                type: 'nominal',
+                scale: { domain: kinds, range: kinds.map((k) => (k === SEED ? '#1f77b4' : '#d62728')) },
+                legend: { orient: 'bottom', title: null, labelLimit: 0 },
+              },
+              shape: {
+                field: 'kind',
+                type: 'nominal',
+                scale: { domain: kinds, range: kinds.map((k) => (k === SEED ? 'circle' : 'cross')) },
+                legend: { orient: 'bottom', title: null, labelLimit: 0 },
+              },
             },
           },
           {
-            data: { values: s.points.filter((p) => p.evalLoss !== null) },
+            data: { values: finite },
             mark: { type: 'line', color: '#1f77b4' },
             encoding: { x, y: { aggregate: 'median', field: 'evalLoss', type: 'quantitative' } },
           },
@@ -413,7 +472,7 @@ export function sweepSpec(s: SweepResult, chanceLoss: number): TopLevelSpec {
           shade,
           {
             data: { values: rate },
-            mark: { type: 'line', point: true, color: '#d62728' },
+            mark: { type: 'line', point: { color: '#d62728' }, color: '#d62728' },
             encoding: {
               x,
               y: {
@@ -446,7 +505,7 @@ export function vanishingSpec(v: VanishingResult): TopLevelSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
-      text: 'Vanishing gradients: ‖∂L/∂h_t‖ per time step (median over seeds)',
+      text: 'Vanishing gradients: ‖∂L/∂hₜ‖ per time step (median over seeds)',
       subtitle: [
         `tanh RNN with ρ(Wh) ≈ ${v.recurrentScale}; all methods start from the same weights, so their curves coincide at initialisation.`,
         'Clipping rescales the update; it cannot lift the signal that reaches early steps',
@@ -465,7 +524,8 @@ export function vanishingSpec(v: VanishingResult): TopLevelSpec {
           field: 'grad',
           type: 'quantitative',
           scale: { type: 'log' },
-          title: '‖∂L/∂h_t‖ (log)',
+          title: '‖∂L/∂hₜ‖ (log)',
+          axis: { format: '.0e' },
         },
         color: { field: 'method', type: 'nominal', scale: { scheme: METHOD_SCHEME }, legend: { orient: 'bottom' } },
         strokeDash: { field: 'method', type: 'nominal' },

@@ -60,16 +60,17 @@ export function learningSpec(l: LearningResult): TopLevelSpec {
     title: 'held-out loss (log)',
     axis: { values: [1e-4, 1e-3, 1e-2, 0.1, 1, 10, 100], format: '~g' },
   };
+  const DIVERGED = 'diverged seed (drawn at the top)';
   return {
     $schema: SCHEMA,
     title: {
       text: `Final held-out loss against learning rate (${l.task}, T = ${l.config.seqLen}, ${l.config.steps} SGD steps)`,
       subtitle: [
         'Dots: seeds; line: median (diverged seeds count as +∞); grey: the unclipped median, repeated in every panel for comparison;',
-        `red ×: diverged seeds; dashed: chance ${l.chanceLoss.toFixed(3)} (ln 4, predicting the class frequencies); losses below ${LOSS_FLOOR} drawn at ${LOSS_FLOOR}`,
+        `${crosses.length ? 'red ×: diverged seeds; ' : ''}dashed: chance ${l.chanceLoss.toFixed(3)} (ln 4, predicting the class frequencies); losses below ${LOSS_FLOOR} drawn at ${LOSS_FLOOR}`,
       ],
     },
-    data: { values: [...seeds, ...crosses, ...medians, ...reference] },
+    data: { values: [...seeds, ...crosses.map((c) => ({ ...c, marker: DIVERGED })), ...medians, ...reference] },
     facet: { field: 'method', type: 'nominal', sort: order, title: null },
     columns: 3,
     spec: {
@@ -100,11 +101,25 @@ export function learningSpec(l: LearningResult): TopLevelSpec {
             },
           },
         },
-        {
-          transform: [{ filter: "datum.kind === 'diverged'" }],
-          mark: { type: 'point', shape: 'cross', size: 70, color: '#d62728', filled: true },
-          encoding: { x, y },
-        },
+        // Only when a seed diverged: its legend entry would otherwise promise what is not drawn.
+        ...(crosses.length
+          ? [
+              {
+                transform: [{ filter: "datum.kind === 'diverged'" }],
+                mark: { type: 'point', size: 70, color: '#d62728', filled: true },
+                encoding: {
+                  x,
+                  y,
+                  shape: {
+                    field: 'marker',
+                    type: 'nominal',
+                    scale: { domain: [DIVERGED], range: ['cross'] },
+                    legend: { orient: 'bottom', title: null, labelLimit: 0 },
+                  },
+                },
+              },
+            ]
+          : []),
         {
           data: { values: [{ chance: l.chanceLoss }] },
           mark: { type: 'rule', strokeDash: [4, 3], color: '#666' },
@@ -191,7 +206,7 @@ export function biasSpec(b: BiasResult): TopLevelSpec {
   return {
     $schema: SCHEMA,
     title: {
-      text: 'The bias of clipped SGD (Koloskova et al. 2023)',
+      text: 'The bias of clipping: clipped SGD stalls short of the optimum (Koloskova et al. 2023)',
       subtitle: [
         `f(x) = ½(x − x*)², gradient noise σ(E − 1), E ~ Exp(1) (mean 0, skewed); step ${b.config.lr0}/(1 + t/${b.config.t0}), ${b.config.steps} steps, ${b.config.seeds} seeds.`,
         'Dots: seeds (mean of the last quarter of the iterates); dashed grey: unclipped SGD (median), i.e. sampling noise;',
@@ -242,10 +257,10 @@ export function smoothnessCorrelationSpec(s: SmoothnessCorrelation): TopLevelSpe
   return {
     $schema: SCHEMA,
     title: {
-      text: 'Local smoothness grows with the gradient norm (Zhang et al. 2020, Fig. 1)',
+      text: 'Correlation of local smoothness and gradient norm (Zhang et al. 2020, Fig. 1)',
       subtitle: [
         `The learning-rate sweep's RNN trained with ${s.method} at lr ${s.lr}, ${s.steps} steps; one dot per step.`,
-        `L̂ = ‖∇f(x_t+1) − ∇f(x_t)‖ / ‖x_t+1 − x_t‖ on the step's batch; r: correlation of the logs (median ${s.medianCorrelation.toFixed(2)})`,
+        `L̂ = ‖∇f(xₜ₊₁) − ∇f(xₜ)‖ / ‖xₜ₊₁ − xₜ‖ on the step's batch; r: correlation of the logs (median ${s.medianCorrelation.toFixed(2)})`,
       ],
     },
     width: 420,
@@ -257,7 +272,7 @@ export function smoothnessCorrelationSpec(s: SmoothnessCorrelation): TopLevelSpe
         field: 'norm',
         type: 'quantitative',
         scale: { type: 'log' },
-        title: 'gradient norm ‖∇f(x_t)‖ (log)',
+        title: 'gradient norm ‖∇f(xₜ)‖ (log)',
         axis: { format: '~g' },
       },
       y: {

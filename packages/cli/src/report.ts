@@ -282,17 +282,17 @@ export async function buildCharts(r: ReportInput): Promise<RenderedChart[]> {
     });
     const note = notes.map((n, i) => (i === 0 ? `Not the library defaults: ${n}` : n));
     specs.push([
-      'demo_loss',
+      'rnn_loss',
       'Training loss per method',
       demoLossSpec(r.demo, chance, `${r.settings.config.task}, T = ${r.settings.config.seqLen}`, note),
     ]);
-    specs.push(['demo_norm', 'Pre-clip gradient norm per method', demoNormSpec(r.demo)]);
-    specs.push(['demo_final', 'Final loss and divergences', demoFinalSpec(r.demo, chance, note)]);
-    specs.push(['demo_cosine', 'Direction change from clipping', cosineSpec(r.demo)]);
+    specs.push(['rnn_norm', 'Pre-clip gradient norm per method', demoNormSpec(r.demo)]);
+    specs.push(['rnn_final_loss', 'Final loss and divergences', demoFinalSpec(r.demo, chance, note)]);
+    specs.push(['rnn_cosine', 'Direction change from clipping', cosineSpec(r.demo)]);
   }
   if (r.sweep) specs.push(['sweep', 'Threshold sweep', sweepSpec(r.sweep, chance)]);
   if (r.vanishing) specs.push(['vanishing', 'Vanishing gradients', vanishingSpec(r.vanishing)]);
-  if (r.smoothness) specs.push(['smoothness', 'Zhang et al. 2020 on x⁴', smoothnessSpec(r.smoothness)]);
+  if (r.smoothness) specs.push(['zhang_x4', 'Zhang et al. 2020 on x⁴', smoothnessSpec(r.smoothness)]);
   if (r.learning) specs.push(['learning_rate', 'Final loss against learning rate', learningSpec(r.learning)]);
   if (r.smoothnessCorrelation)
     specs.push([
@@ -474,7 +474,7 @@ function html(r: ReportInput, vs: Verdict[], charts: RenderedChart[]): string {
 <style>
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.5;overflow-wrap:anywhere}
 h1{font-size:1.6em} h2{margin-top:2em;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;font-size:.9em;margin:1em 0} th,td{border:1px solid #ddd;padding:.3em .6em;text-align:left} th{background:#f5f5f5}
+table{border-collapse:collapse;font-size:.9em;margin:1em 0;overflow-wrap:normal} th,td{border:1px solid #ddd;padding:.3em .6em;text-align:left} th{background:#f5f5f5}
 .verdict{border-left:5px solid;padding:.4em 1em;margin:1em 0;background:#fafafa}
 .tag{font-weight:bold;text-transform:uppercase;font-size:.85em}
 figure{margin:1.5em 0} figure svg{display:block;max-width:100%;height:auto} figcaption{font-size:.85em;color:#555} code{background:#f3f3f3;padding:0 .2em}
@@ -489,13 +489,13 @@ ${adviceSection(r)}
 <h2 id="verdicts">Verdicts</h2>
 ${vs.map((v) => `<div class="verdict" id="claim-${v.claim.slice(1, v.claim.indexOf(')'))}" style="border-color:${color(v.verdict)}"><div><span class="tag" style="color:${color(v.verdict)}">${esc(v.verdict)}</span> — <b>${esc(v.claim)}</b></div><div>${esc(v.text)}</div></div>`).join('\n')}
 ${learningSections(r, chart)}
-${r.demo ? `<h2 id="rnn">The harder case: ${esc(c.task)} task, T = ${c.seqLen} — every method, every seed</h2><p>A long-range dependency a vanilla RNN rarely learns in ${s.steps} steps: here clipping's effect is that runs stay finite, not that they learn (the learning-rate sweep above is where clipping decides whether training works).</p>${summaryTable}${chart('demo_final')}${chart('demo_loss')}${chart('demo_norm')}${chart('demo_cosine')}` : ''}
+${r.demo ? `<h2 id="rnn">The harder case: ${esc(c.task)} task, T = ${c.seqLen} — every method, every seed</h2><p>A long-range dependency a vanilla RNN rarely learns in ${s.steps} steps: here clipping's effect is that runs stay finite, not that they learn (the learning-rate sweep above is where clipping decides whether training works).</p>${summaryTable}${chart('rnn_final_loss')}${chart('rnn_loss')}${chart('rnn_norm')}${chart('rnn_cosine')}` : ''}
 ${r.surface ? `<h2>Pascanu, Mikolov &amp; Bengio 2013, Fig. 6</h2><p>The error surface of a single recurrent sigmoid unit has a cliff. Plain gradient descent that reaches the wall gets a huge gradient and is thrown ${f3(r.surface.plainLargestStep)} units away in one step, onto a plateau where the gradient vanishes; clipping the norm to ${r.surface.maxNorm} bounds every step at ${f3(r.surface.learningRate * r.surface.maxNorm)} and the descent follows the valley to loss ${f3(r.surface.clipped.at(-1)!.loss)} (unclipped: ${f3(r.surface.plain.at(-1)!.loss)}).</p>${chart('pascanu_surface')}${chart('pascanu_loss')}` : ''}
 ${r.sweep ? `<h2 id="sweep">Threshold sensitivity</h2><p>Global-norm clipping at multiples of the reference norm ${f3(r.sweep.referenceNorm)}, ${s.sweepSteps} steps per run. The reference is the median pre-clip norm of the stable global-norm runs of the ${esc(c.task)} RNN above (T = ${c.seqLen}); it is not the τ of “Choosing τ”, which is measured on the learning-rate sweep's smaller model: each model has its own gradient scale, which is why τ is measured rather than copied.</p>${chart('sweep')}` : ''}
 ${r.vanishing ? `<h2>Vanishing gradients</h2><p>The same RNN with a small recurrent matrix; ${s.vanishingSteps} training steps per run. The curves for different thresholds lie on top of each other whenever clipping does not fire, and clipping that fires lowers them.</p>${chart('vanishing')}` : ''}
 ${
   r.smoothness
-    ? `<h2>Zhang et al. 2020: why clipping can speed up training</h2><p>On f(x) = x⁴ the curvature grows with the gradient ((L0, L1)-smoothness). A fixed step small enough to be stable at the farthest start crawls near the minimum; clipped GD can use a larger step because clipping caps it where the gradient is large.</p>${chart('smoothness')}${table(
+    ? `<h2>Zhang et al. 2020: why clipping can speed up training</h2><p>On f(x) = x⁴ the curvature grows with the gradient ((L0, L1)-smoothness). A fixed step small enough to be stable at the farthest start crawls near the minimum; clipped GD can use a larger step because clipping caps it where the gradient is large.</p>${chart('zhang_x4')}${table(
         ['method', 'x₀', 'iterations to f < tol'],
         r.smoothness.points.map((p) => [
           p.method,

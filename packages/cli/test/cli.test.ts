@@ -1,9 +1,10 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli.js';
 import { pngSize } from '../src/render.js';
+import { buildCharts, type ReportInput } from '../src/report.js';
 
 interface Metrics {
   settings: { chanceLoss: number; seeds: number[] };
@@ -111,6 +112,60 @@ describe('gradclip demo --quick', () => {
     expect(metrics.verdicts[2]!.verdict).toBe('false');
   });
 
+  it('every chart: plot area ≥ 80 % of the image, title names its file, legend entries drawn from the data (issue 23)', async () => {
+    const input = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'), (_k, v: unknown) =>
+      v === 'NaN' ? NaN : v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v,
+    ) as ReportInput;
+    const charts = await buildCharts(input);
+    expect(charts.map((c) => c.name).sort()).toEqual(
+      readdirSync(out)
+        .filter((f) => f.endsWith('.png'))
+        .map((f) => f.slice(0, -4))
+        .sort(),
+    );
+    for (const c of charts) {
+      const { width, plotLeft, plotRight, titleText, legendLabels } = c.layout;
+      // No blank margin: the panels that draw data span at least 80 % of the image's width.
+      expect((plotRight - plotLeft) / width, c.name).toBeGreaterThanOrEqual(0.8);
+      // The PNG's SVG is as wide as the layout says (nothing drawn outside, no extra canvas).
+      expect(Math.abs(pngSize(c.png).width - 2 * width), c.name).toBeLessThanOrEqual(2);
+      // Every word of the file name is in the chart's title (x4 ↔ x⁴).
+      const title = titleText.toLowerCase().replace(/⁴/g, '4');
+      for (const word of c.name.split('_')) expect(title, `${c.name}: "${word}"`).toContain(word);
+      // Every legend label is a value in the chart's data (a legend entry never promises a
+      // mark that is not drawn); numeric labels belong to colour gradients.
+      const values = new Set<string>();
+      const collect = (x: unknown): void => {
+        if (typeof x === 'string') values.add(x);
+        else if (Array.isArray(x)) x.forEach(collect);
+        else if (x !== null && typeof x === 'object') Object.values(x).forEach(collect);
+      };
+      const walkData = (x: unknown): void => {
+        if (Array.isArray(x)) x.forEach(walkData);
+        else if (x !== null && typeof x === 'object') {
+          for (const [k, v] of Object.entries(x)) {
+            if (k === 'values' && Array.isArray(v)) collect(v);
+            else walkData(v);
+          }
+        }
+      };
+      walkData(c.spec);
+      for (const label of legendLabels) {
+        if (/^[−-]?[\d.e+−-]+%?$/.test(label)) continue;
+        expect(values.has(label), `${c.name}: legend "${label}"`).toBe(true);
+      }
+    }
+    // The learning-rate chart names diverged seeds in its legend exactly when there are any.
+    const lr = charts.find((c) => c.name === 'learning_rate')!;
+    const anyDiverged = input.learning!.runs.some((r) => r.finalLoss === null);
+    expect(lr.layout.legendLabels.some((l) => l.startsWith('diverged'))).toBe(anyDiverged);
+    // The sweep: diverged runs drawn at the top edge, named in the legend.
+    const sw = charts.find((c) => c.name === 'sweep')!;
+    expect(sw.layout.legendLabels.includes('diverged seed (drawn at the top)')).toBe(
+      input.sweep!.points.some((p) => p.diverged),
+    );
+  }, 120_000);
+
   it('writes the report files, with valid PNGs', () => {
     for (const f of [
       'index.html',
@@ -125,13 +180,13 @@ describe('gradclip demo --quick', () => {
     const pngs = [
       'pascanu_surface',
       'pascanu_loss',
-      'demo_loss',
-      'demo_norm',
-      'demo_final',
-      'demo_cosine',
+      'rnn_loss',
+      'rnn_norm',
+      'rnn_final_loss',
+      'rnn_cosine',
       'sweep',
       'vanishing',
-      'smoothness',
+      'zhang_x4',
       'learning_rate',
       'smoothness_correlation',
       'heavy_tail',
@@ -147,6 +202,11 @@ describe('gradclip demo --quick', () => {
     expect((html.match(/<svg/g) ?? []).length).toBe(pngs.length);
     expect(html).not.toMatch(/(src|href)="https?:/);
     expect(html).toContain('What should I use?');
+    // The first thing on the page is the answer, before the advice and the verdicts.
+    const answer = html.indexOf('Should I clip, and how?');
+    expect(answer).toBeGreaterThan(0);
+    expect(answer).toBeLessThan(html.indexOf('What should I use?'));
+    expect(html.indexOf('What should I use?')).toBeLessThan(html.indexOf('id="verdicts"'));
     expect(html).toContain('withClipping(tf.train.sgd(lr), { globalClipnorm: tau })');
     const runs = readFileSync(join(out, 'runs.csv'), 'utf8').trim().split('\n');
     expect(runs[0]).toBe('method,seed,diverged,diverged_at,eval_loss,clip_fraction,steps_run,ms');
@@ -162,7 +222,7 @@ describe('gradclip surface', () => {
     expect(m.demo).toBeUndefined();
     expect(m.surface!.plainLargestStep).toBeGreaterThan(5);
     expect(pngSize(readFileSync(join(out, 'pascanu_surface.png'))).width).toBeGreaterThan(300);
-    expect(existsSync(join(out, 'demo_loss.png'))).toBe(false);
+    expect(existsSync(join(out, 'rnn_loss.png'))).toBe(false);
   });
 });
 
