@@ -50,6 +50,7 @@ export {
   type ClippedGradients,
   type ClippedGradientsOptions,
   type PerExampleMethod,
+  type PerExampleClipping,
 } from './private/clip.js';
 export type { LayerLike, ModelLike, PerExampleLoss } from './private/model.js';
 export {

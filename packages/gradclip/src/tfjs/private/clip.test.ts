@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, useBackend } from '../test_backends.js';
-import { clipPerExample } from '../../privacy/per_example.js';
+import { clipPerExample, clipPerExampleByLayer } from '../../privacy/per_example.js';
 import { clippedGradients, type PerExampleMethod } from './clip.js';
 import type { ModelLike } from './model.js';
 
@@ -262,5 +262,77 @@ describe('clippedGradients: models and arguments it refuses', () => {
     expect(() => clippedGradients(m, tf.ones([2, 2]), tf.ones([2, 1]), 1, { method: 'fast' as 'auto' })).toThrow(
       /method must be one of/,
     );
+  });
+});
+
+describe("clippedGradients clipping: 'per_layer' (issue 21 item 4)", () => {
+  beforeAll(() => useBackend('cpu'));
+
+  /** Per-example gradients read back, clipped and summed by the core's clipPerExampleByLayer (float64). */
+  function perLayerReference(model: tfl.LayersModel, x: tf.Tensor, y: tf.Tensor, c: number, uniform: boolean) {
+    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const b = x.shape[0]!;
+    const per = vars.map((v) => new Float64Array(b * v.size));
+    for (let i = 0; i < b; i++) {
+      const { value, grads } = tf.variableGrads(
+        () =>
+          tf.sum(
+            tfl.metrics.categoricalCrossentropy(
+              tf.slice(y, i, 1),
+              model.apply(tf.slice(x, i, 1), { training: true }) as tf.Tensor,
+            ),
+          ),
+        vars,
+      );
+      vars.forEach((v, k) => per[k]!.set(grads[v.name]!.dataSync(), i * v.size));
+      tf.dispose([value, ...Object.values(grads)]);
+    }
+    return clipPerExampleByLayer(
+      vars.map((v, k) => ({ values: per[k]!, shape: [b, ...v.shape] })),
+      c,
+      { uniform },
+    );
+  }
+
+  for (const uniform of [true, false]) {
+    it(`equals the core's clipPerExampleByLayer on per-example gradients (uniform: ${uniform}), no leaks`, () => {
+      const model = cases[0]!.model();
+      model.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
+      const [x, y] = [cases[0]!.x(), cases[0]!.y()];
+      // C at a size where some layers of some examples are clipped and others not.
+      const c = 2;
+      const ref = perLayerReference(model, x, y, c, uniform);
+      expect(ref.clipped.some((n) => n > 0) && ref.clipped.some((n) => n < B)).toBe(true);
+      const before = tf.memory().numTensors;
+      const r = clippedGradients(model, x, y, c, { clipping: 'per_layer', perLayerUniform: uniform });
+      expect(r.method).toBe('microbatch');
+      const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+      // K = 4 variables (two kernels, two biases); Cₖ as optax computes them.
+      const sizes = vars.map((v) => v.size);
+      const total = sizes.reduce((a, b) => a + b, 0);
+      expect(r.layerClips).toEqual(sizes.map((d) => (uniform ? c * (1 / 4) ** 0.5 : c * (d / total) ** 0.5)));
+      vars.forEach((v, k) => expect(relErr(r.grads[v.name]!.dataSync(), ref.sum[k]!.values)).toBeLessThan(1e-5));
+      const ln = r.layerNorms!.arraySync();
+      ln.forEach((row, i) => row.forEach((n, k) => expect(n).toBeCloseTo(ref.norms[k]![i]!, 5)));
+      tf.dispose([...Object.values(r.grads), r.norms, r.lossSum, r.layerNorms!]);
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([x, y]);
+      model.dispose();
+    });
+  }
+
+  it("refuses method 'ghost' and a bad perLayerUniform by name", () => {
+    const model = cases[0]!.model();
+    model.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
+    const [x, y] = [cases[0]!.x(), cases[0]!.y()];
+    expect(() => clippedGradients(model, x, y, 1, { clipping: 'per_layer', method: 'ghost' })).toThrow(
+      /clipping: 'per_layer' runs on microbatches/,
+    );
+    expect(() =>
+      clippedGradients(model, x, y, 1, { clipping: 'per_layer', perLayerUniform: 1 as unknown as boolean }),
+    ).toThrow(/perLayerUniform must be a boolean, got 1/);
+    expect(() => clippedGradients(model, x, y, 1, { clipping: 'layer' as 'flat' })).toThrow(/clipping must be one of/);
+    tf.dispose([x, y]);
+    model.dispose();
   });
 });

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe } from '../../gradients.js';
-import { knownOptions, oneOf } from '../../validate.js';
+import { flag, knownOptions, oneOf } from '../../validate.js';
 import { capturedNormSq } from './ghost.js';
 import {
   checkPrivateLayers,
@@ -16,6 +16,9 @@ import {
 
 export type PerExampleMethod = 'auto' | 'ghost' | 'microbatch';
 
+/** `'flat'`: each example's whole gradient clipped to C; `'per_layer'`: each trainable variable on its own. */
+export type PerExampleClipping = 'flat' | 'per_layer';
+
 export interface ClippedGradientsOptions {
   /**
    * How per-example norms are found. `'ghost'`: ghost norms (Dense, Conv2D, Embedding in a
@@ -25,6 +28,16 @@ export interface ClippedGradientsOptions {
   readonly method?: PerExampleMethod;
   /** Per-example loss (yTrue, yPred) → [B, …]; default: the compiled model's loss. */
   readonly loss?: PerExampleLoss;
+  /**
+   * `'flat'` (default): gᵢ / max(1, ‖gᵢ‖/C). `'per_layer'` (McMahan et al. 2017; optax
+   * `per_example_layer_norm_clip`, the core's `clipPerExampleByLayer`): each of the K trainable
+   * variables k of each example is clipped to its own Cₖ — C/√K (`perLayerUniform`, default) or
+   * C·√(Dₖ/D) (Dₖ the variable's size, D the model's) — so Σₖ Cₖ² = C² and the sum's sensitivity
+   * is still C. Per-layer clipping runs on microbatches ('ghost' is refused).
+   */
+  readonly clipping?: PerExampleClipping;
+  /** With `clipping: 'per_layer'`: true (default) Cₖ = C/√K; false Cₖ = C·√(Dₖ/D). */
+  readonly perLayerUniform?: boolean;
 }
 
 export interface ClippedGradients {
@@ -36,6 +49,10 @@ export interface ClippedGradients {
   readonly lossSum: tf.Scalar;
   /** The method that ran. */
   readonly method: 'ghost' | 'microbatch';
+  /** `clipping: 'per_layer'` only: ‖gᵢ,ₖ‖ before clipping, [B, K] in trainable-variable order (the caller disposes). */
+  readonly layerNorms?: tf.Tensor2D;
+  /** `clipping: 'per_layer'` only: the thresholds Cₖ, in trainable-variable order. */
+  readonly layerClips?: number[];
 }
 
 /**
@@ -62,22 +79,35 @@ export function clippedGradients(
   l2NormClip: number,
   options: ClippedGradientsOptions = {},
 ): ClippedGradients {
-  knownOptions('clippedGradients options', options, ['method', 'loss']);
+  knownOptions('clippedGradients options', options, ['method', 'loss', 'clipping', 'perLayerUniform']);
   if (typeof l2NormClip !== 'number')
     throw new TypeError(`l2NormClip must be a number > 0, got ${describe(l2NormClip)}`);
   if (!(l2NormClip > 0)) throw new RangeError(`l2NormClip must be > 0, got ${l2NormClip}`);
   const method = oneOf('method', options.method ?? 'auto', ['auto', 'ghost', 'microbatch'] as const);
+  const clipping = oneOf('clipping', options.clipping ?? 'flat', ['flat', 'per_layer'] as const);
+  const uniform = flag('perLayerUniform', options.perLayerUniform, true);
   if (x.shape[0] !== y.shape[0]) {
     throw new RangeError(`x has ${x.shape[0]} examples but y has ${y.shape[0]}: the batch dimensions must agree`);
   }
   const loss = options.loss ?? compiledLoss(model);
   checkPrivateLayers(model);
+  if (clipping === 'per_layer') {
+    if (method === 'ghost')
+      throw new TypeError("clipping: 'per_layer' runs on microbatches; method 'ghost' cannot run it");
+    return microbatchClip(model, x, y, l2NormClip, loss, layerClipNorms(variablesOf(model), l2NormClip, uniform));
+  }
   if (method !== 'microbatch') {
     const plan = ghostPlan(model);
     if (typeof plan !== 'string') return ghostClip(model, plan, x, y, l2NormClip, loss);
     if (method === 'ghost') throw new TypeError(`ghost clipping cannot run on this model: ${plan}`);
   }
-  return microbatchClip(model, x, y, l2NormClip, loss);
+  return microbatchClip(model, x, y, l2NormClip, loss, null);
+}
+
+/** Cₖ of per-layer clipping, with the core's (optax's) arithmetic: C·(1/K)^0.5 or C·(Dₖ/D)^0.5. */
+function layerClipNorms(vars: readonly tf.Variable[], c: number, uniform: boolean): number[] {
+  const total = vars.reduce((t, v) => t + v.size, 0);
+  return vars.map((v) => (uniform ? c * (1 / vars.length) ** 0.5 : total === 0 ? c : c * (v.size / total) ** 0.5));
 }
 
 function variablesOf(model: ModelLike): tf.Variable[] {
@@ -131,8 +161,10 @@ function microbatchClip(
   y: tf.Tensor,
   c: number,
   loss: PerExampleLoss,
+  layerClips: number[] | null,
 ): ClippedGradients {
   const vars = variablesOf(model);
+  const layerNorms: tf.Tensor1D[] = [];
   const b = x.shape[0]!;
   let acc: tf.NamedTensorMap = Object.fromEntries(vars.map((v) => [v.name, tf.zerosLike(v)]));
   const norms: tf.Scalar[] = [];
@@ -148,9 +180,21 @@ function microbatchClip(
       tf.dispose([xi, yi]);
       const next = tf.tidy(() => {
         const gs = vars.map((v) => grads[v.name] ?? tf.zerosLike(v));
-        const norm = tf.sqrt(tf.addN(gs.map((g) => tf.sum(tf.square(g)))));
-        const w = tf.div(1, tf.maximum(tf.div(norm, c), 1));
+        const sq = gs.map((g) => tf.sum(tf.square(g)));
+        const norm = tf.sqrt(tf.addN(sq));
         norms.push(tf.keep(norm as tf.Scalar));
+        if (layerClips) {
+          // Per layer: variable k scaled by 1 / max(1, ‖gᵢ,ₖ‖ / Cₖ) on its own.
+          const ln = sq.map((s) => tf.sqrt(s));
+          layerNorms.push(tf.keep(tf.stack(ln) as tf.Tensor1D));
+          return Object.fromEntries(
+            vars.map((v, k) => [
+              v.name,
+              tf.add(acc[v.name]!, tf.div(gs[k]!, tf.maximum(tf.div(ln[k]!, layerClips[k]!), 1))),
+            ]),
+          );
+        }
+        const w = tf.div(1, tf.maximum(tf.div(norm, c), 1));
         return Object.fromEntries(vars.map((v, k) => [v.name, tf.add(acc[v.name]!, tf.mul(gs[k]!, w))]));
       });
       tf.dispose(grads);
@@ -160,9 +204,12 @@ function microbatchClip(
     }
     const normsT = norms.length ? (tf.stack(norms) as tf.Tensor1D) : (tf.zeros([0]) as tf.Tensor1D);
     const lossSum = tf.tidy(() => (losses.length ? tf.sum(tf.stack(losses)) : tf.scalar(0))) as tf.Scalar;
-    return { grads: acc, norms: normsT, lossSum, method: 'microbatch' };
+    if (!layerClips) return { grads: acc, norms: normsT, lossSum, method: 'microbatch' };
+    const layerNormsT = (layerNorms.length ? tf.stack(layerNorms) : tf.zeros([0, vars.length])) as tf.Tensor2D;
+    return { grads: acc, norms: normsT, lossSum, method: 'microbatch', layerNorms: layerNormsT, layerClips };
   } finally {
     tf.dispose(norms);
     tf.dispose(losses);
+    tf.dispose(layerNorms);
   }
 }

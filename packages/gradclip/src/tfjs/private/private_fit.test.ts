@@ -4,6 +4,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RDPAccountant } from '../../privacy/accountant.js';
 import { noiseMultiplierFor } from '../../privacy/calibrate.js';
+import { clipPerExampleByLayer } from '../../privacy/per_example.js';
 import { privacySpent } from '../../privacy/rdp.js';
 import { clippedGradients } from './clip.js';
 import { accountantOf, privateFit, type PrivateFitLogs } from './private_fit.js';
@@ -655,6 +656,66 @@ describe('privateFit like model.fit (issue 23)', () => {
       sizes.slice(lo, hi).reduce((t, x) => t + x, 0);
     expect(r.history.acc![0]).toBeCloseTo(weighted(0, 5), 12);
     expect(r.history.acc![1]).toBeCloseTo(weighted(5, 10), 12);
+    tf.dispose([xs, ys]);
+  });
+});
+
+describe("privateFit clipping: 'per_layer' (issue 21 item 4)", () => {
+  it("one noiseless full-batch step is SGD on the core's clipPerExampleByLayer sum; the step is accounted as usual", async () => {
+    const { xs, ys } = blobs(8);
+    const m = classifier(tf.train.sgd(0.1));
+    const vars = m.trainableWeights.map((w) => w.read() as tf.Variable);
+    const w0 = vars.map((v) => Array.from(v.dataSync()));
+    // Reference: per-example gradients read back, clipped per layer by the core (C = 0.5, uniform: 0.25 each).
+    const per = vars.map((v) => new Float64Array(8 * v.size));
+    for (let i = 0; i < 8; i++) {
+      const { value, grads } = tf.variableGrads(
+        () => tf.sum(tfl.metrics.categoricalCrossentropy(tf.slice(ys, i, 1), m.apply(tf.slice(xs, i, 1)) as tf.Tensor)),
+        vars,
+      );
+      vars.forEach((v, k) => per[k]!.set(grads[v.name]!.dataSync(), i * v.size));
+      tf.dispose([value, ...Object.values(grads)]);
+    }
+    const ref = clipPerExampleByLayer(
+      vars.map((v, k) => ({ values: per[k]!, shape: [8, ...v.shape] })),
+      0.5,
+    );
+    const anyClipped = Array.from({ length: 8 }, (_, i) => ref.norms.some((n) => n[i]! > 0.5 / 2)).filter(
+      Boolean,
+    ).length;
+    expect(ref.clipped.some((n) => n > 0) && ref.clipped.some((n) => n < 8)).toBe(true); // some layers clipped, some not
+    const fractions: number[] = [];
+    const before = tf.memory().numTensors;
+    const r = await privateFit(m, xs, ys, {
+      l2NormClip: 0.5,
+      noiseMultiplier: 0,
+      batchSize: 8,
+      clipping: 'per_layer',
+      callbacks: { onBatchEnd: (_, l) => void fractions.push(l.clippedFraction) },
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    vars.forEach((v, k) =>
+      Array.from(v.dataSync()).forEach((x, j) =>
+        expect(x).toBeCloseTo(w0[k]![j]! - (0.1 * ref.sum[k]!.values[j]!) / 8, 6),
+      ),
+    );
+    expect(fractions).toEqual([anyClipped / 8]);
+    expect(r.accountant.history).toEqual([{ noiseMultiplier: 0, sampleRate: 1, steps: 1 }]);
+    tf.dispose([xs, ys]);
+  });
+
+  it('refuses adaptive clipping with per-layer clipping and a bad clipping name', async () => {
+    const { xs, ys } = blobs(8);
+    await expect(
+      privateFit(classifier(), xs, ys, {
+        adaptiveClipping: { initialClip: 1 },
+        noiseMultiplier: 1,
+        clipping: 'per_layer',
+      }),
+    ).rejects.toThrow(/adaptiveClipping works with clipping: 'flat' only/);
+    await expect(
+      privateFit(classifier(), xs, ys, { l2NormClip: 1, noiseMultiplier: 1, clipping: 'layer' as 'flat' }),
+    ).rejects.toThrow(/clipping must be one of 'flat', 'per_layer'/);
     tf.dispose([xs, ys]);
   });
 });

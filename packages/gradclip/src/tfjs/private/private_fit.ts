@@ -8,7 +8,7 @@ import { fillGaussian, randomFrom } from '../../privacy/gaussian.js';
 import type { RandomSource } from '../../privacy/random.js';
 import { checkDelta, checkNoiseMultiplier } from '../../privacy/rdp.js';
 import { poissonSample } from '../../privacy/sampling.js';
-import { clippedGradients, type PerExampleMethod } from './clip.js';
+import { clippedGradients, type PerExampleClipping, type PerExampleMethod } from './clip.js';
 import { checkPrivateLayers, perExampleLoss, type LayerLike, type ModelLike, type PerExampleLoss } from './model.js';
 
 /** What `privateFit` reports after each batch and epoch. */
@@ -70,6 +70,17 @@ export interface PrivateFitOptions {
    * a proven guarantee for shuffled batches (use it only to compare runs).
    */
   readonly sampling?: 'poisson' | 'shuffle';
+  /**
+   * `'flat'` (default): each example's whole gradient is clipped to C. `'per_layer'`: each
+   * trainable variable of each example is clipped to its own Cₖ — C/√K for K variables
+   * (`perLayerUniform`, default) or C·√(Dₖ/D) by size — so the whole clipped gradient still has
+   * norm ≤ C and the noise N(0, σ²C²) is calibrated as before (McMahan et al. 2017; optax
+   * `per_example_layer_norm_clip`; the core's `clipPerExampleByLayer`). Per-layer clipping runs
+   * on microbatches (one backward pass per example).
+   */
+  readonly clipping?: PerExampleClipping;
+  /** With `clipping: 'per_layer'`: true (default) Cₖ = C/√K; false Cₖ = C·√(Dₖ/D). */
+  readonly perLayerUniform?: boolean;
   /** How per-example norms are found (`clippedGradients`): 'auto' (ghost when possible), 'ghost', 'microbatch'. */
   readonly method?: PerExampleMethod;
   /** Per-example loss; default the compiled model's loss. */
@@ -199,6 +210,8 @@ export async function privateFit(
     'insecureSeed',
     'nonFinite',
     'allowUnaccountedSteps',
+    'clipping',
+    'perLayerUniform',
   ]);
   if (options === undefined)
     throw new TypeError('privateFit needs options { l2NormClip, noiseMultiplier | targetEpsilon, … }');
@@ -214,6 +227,10 @@ export async function privateFit(
   const delta = checkDelta('delta', options.delta ?? 1e-5);
   const sampling = oneOf('sampling', options.sampling ?? 'poisson', ['poisson', 'shuffle'] as const);
   const nonFinite = oneOf('nonFinite', options.nonFinite ?? 'error', ['error', 'skip'] as const);
+  const clipping = oneOf('clipping', options.clipping ?? 'flat', ['flat', 'per_layer'] as const);
+  const perLayerUniform = flag('perLayerUniform', options.perLayerUniform, true);
+  if (clipping === 'per_layer' && options.adaptiveClipping !== undefined)
+    throw new TypeError("adaptiveClipping works with clipping: 'flat' only (it adapts one threshold C)");
   const q = batchSize / n;
   const stepsPerEpoch = Math.max(1, Math.round(n / batchSize));
 
@@ -289,6 +306,8 @@ export async function privateFit(
         method: options.method,
         loss: options.loss,
         metrics,
+        clipping,
+        perLayerUniform,
         // The step is charged, and the model's record updated, before the weights change: whatever
         // throws later (a callback, the next step, an abort), the record covers every update made.
         account: () => {
@@ -382,6 +401,8 @@ interface StepConfig {
   method: PerExampleMethod | undefined;
   loss: PerExampleLoss | undefined;
   metrics: readonly CompiledMetric[];
+  clipping: PerExampleClipping;
+  perLayerUniform: boolean;
   /** Records the step in the accountant and the model; called right before the update is applied. */
   account: () => void;
 }
@@ -417,7 +438,7 @@ async function privateStep(
       throw new RangeError(`privateFit: ${cfg.at}: a gradient is still not finite after leaving out rows ${rows}`);
     }
   }
-  const { sums, lossSum, norms, metricSums } = r;
+  const { sums, lossSum, norms, metricSums, clipped } = r;
   const update: tf.NamedTensorMap = {};
   for (const v of vars) {
     const sum = sums[v.name] ?? tf.zerosLike(v);
@@ -433,8 +454,6 @@ async function privateStep(
   } finally {
     tf.dispose(update);
   }
-  let clipped = 0;
-  for (const nm of norms) if (nm > cfg.clip) clipped++;
   return { lossSum, clipped, skipped, norms, metricSums };
 }
 
@@ -446,7 +465,7 @@ async function clipBatch(
   ys: tf.Tensor,
   idx: Uint32Array,
   cfg: StepConfig,
-): Promise<{ sums: tf.NamedTensorMap; lossSum: number; norms: Float32Array; metricSums: number[] }> {
+): Promise<{ sums: tf.NamedTensorMap; lossSum: number; norms: Float32Array; metricSums: number[]; clipped: number }> {
   if (idx.length === 0) {
     // An empty Poisson batch still releases noise: the update is pure noise, as the analysis assumes.
     return {
@@ -454,6 +473,7 @@ async function clipBatch(
       lossSum: 0,
       norms: new Float32Array(0),
       metricSums: cfg.metrics.map(() => 0),
+      clipped: 0,
     };
   }
   const indices = tf.tensor1d(Int32Array.from(idx), 'int32');
@@ -464,6 +484,8 @@ async function clipBatch(
     const r = clippedGradients(model, x, y, cfg.clip, {
       ...(cfg.method === undefined ? {} : { method: cfg.method }),
       ...(cfg.loss === undefined ? {} : { loss: cfg.loss }),
+      clipping: cfg.clipping,
+      perLayerUniform: cfg.perLayerUniform,
     });
     let metricT: tf.Tensor | null = null;
     try {
@@ -474,13 +496,25 @@ async function clipBatch(
           return tf.stack(cfg.metrics.map((m) => tf.sum(perExampleLoss(m.fn, y, pred))));
         });
       }
-      const [l, nr, ms] = await Promise.all([r.lossSum.data(), r.norms.data(), metricT?.data()]);
-      return { sums: r.grads, lossSum: l[0]!, norms: nr as Float32Array, metricSums: Array.from(ms ?? []) };
+      const [l, nr, ms, ln] = await Promise.all([
+        r.lossSum.data(),
+        r.norms.data(),
+        metricT?.data(),
+        r.layerNorms?.data(),
+      ]);
+      // Clipped: the whole gradient above C, or (per layer) any variable above its Cₖ.
+      let clipped = 0;
+      const cs = r.layerClips;
+      for (let i = 0; i < nr.length; i++) {
+        if (ln && cs ? cs.some((ck, k) => ln[i * cs.length + k]! > ck) : nr[i]! > cfg.clip) clipped++;
+      }
+      return { sums: r.grads, lossSum: l[0]!, norms: nr as Float32Array, metricSums: Array.from(ms ?? []), clipped };
     } catch (e) {
       tf.dispose(r.grads);
       throw e;
     } finally {
       tf.dispose([r.lossSum, r.norms]);
+      if (r.layerNorms) r.layerNorms.dispose();
       if (metricT) metricT.dispose();
     }
   } finally {
