@@ -92,9 +92,27 @@ function badEntry(arg: string, path: string, x: unknown): TypeError {
   );
 }
 
+/** %TypedArray%.prototype's length getter: it runs only on a genuine typed array. */
+const typedLength = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), 'length')!.get!;
+
+/**
+ * A Proxy of a typed array (or an object made with `Object.create(Float32Array.prototype)`)
+ * passes `instanceof` but has no typed-array internals: every read fails with an engine message
+ * about an "incompatible receiver". Say what is wrong instead.
+ */
+function genuine(arg: string, path: string, x: FloatArray): FloatArray {
+  try {
+    typedLength.call(x);
+  } catch {
+    throw new TypeError(`${arg}${path} is a Proxy or imitation of a typed array, not one: pass the array itself`);
+  }
+  return x;
+}
+
 function shapedLeaf(arg: string, path: string, name: string, x: { values: unknown; shape: unknown }): Leaf {
   const { values, shape } = x;
   if (!isFloatArray(values)) throw badEntry(arg, `${path}.values`, values);
+  genuine(arg, `${path}.values`, values);
   if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
     throw new TypeError(`${arg}${path}.shape must be an array of non-negative integers, got ${describe(shape)}`);
   }
@@ -109,7 +127,7 @@ function shapedLeaf(arg: string, path: string, name: string, x: { values: unknow
 
 function entryLeaf(arg: string, path: string, name: string, e: unknown): Leaf | undefined {
   if (e === null || e === undefined) return undefined;
-  if (isFloatArray(e)) return { name, values: e, shape: [e.length] };
+  if (isFloatArray(e)) return { name, values: genuine(arg, path, e), shape: [e.length] };
   if (isShapedEntry(e)) return shapedLeaf(arg, path, name, e);
   throw badEntry(arg, path, e);
 }
@@ -169,10 +187,19 @@ function containerLeaves(grads: GradientSet, arg: string): Leaf[] {
 
 const label = (arg: string, l: Leaf) => (l.name === '' ? arg : `${arg}[${JSON.stringify(l.name)}]`);
 
+/** %TypedArray%.prototype.slice: throws on a view that is out of bounds of its buffer. */
+const typedSlice = Object.getPrototypeOf(Uint8Array.prototype).slice as (
+  this: FloatArray,
+  a: number,
+  b: number,
+) => unknown;
+
 /**
  * A typed array whose buffer was transferred (postMessage, structuredClone) reads as empty:
  * refuse it instead of clipping nothing. Creating a view of a detached buffer throws, which
- * tells a detached buffer from a genuinely empty one on every engine.
+ * tells a detached buffer from a genuinely empty one on every engine. Likewise a fixed-length
+ * view of a resizable ArrayBuffer that was shrunk below its end (issue 24, F15): it reads as
+ * empty (norm 0) although it stands for values; the typed-array methods throw on it.
  */
 function checkAttached(arg: string, l: Leaf): void {
   if (l.values.length !== 0) return;
@@ -182,6 +209,11 @@ function checkAttached(arg: string, l: Leaf): void {
     throw new TypeError(
       `${label(arg, l)} is a typed array whose buffer was detached (transferred); it holds no data any more`,
     );
+  }
+  try {
+    typedSlice.call(l.values, 0, 0);
+  } catch {
+    throw new RangeError(`${label(arg, l)} is out of bounds of its resizable ArrayBuffer (shrunk)`);
   }
 }
 
@@ -219,7 +251,7 @@ function checkNoAliasing(arg: string, leaves: readonly Leaf[]): void {
 
 /** A single entry as a leaf, or `false` when `x` is a container (list / record). */
 function entryLeafOrUndefined(arg: string, x: unknown): Leaf | undefined | false {
-  if (isFloatArray(x)) return { name: '', values: x, shape: [x.length] };
+  if (isFloatArray(x)) return { name: '', values: genuine(arg, '', x), shape: [x.length] };
   if (isShapedEntry(x)) return shapedLeaf(arg, '', '', x);
   if (ArrayBuffer.isView(x)) throw badEntry(arg, '', x);
   return false;

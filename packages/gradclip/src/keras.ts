@@ -7,7 +7,7 @@ import { finaliseNorm, statsFinite, statsScalars } from './norm_stats.js';
 import { runScalars, type ArrayOps } from './ops.js';
 import { applyFactor, factorScalars, ratioToNorm, type FactorScalars, type RuleOutput } from './rule.js';
 import type { NonFinitePolicy } from './types.js';
-import { knownOptions, nonFinitePolicy } from './validate.js';
+import { knownOptions, nonFinitePolicy, orDefault } from './validate.js';
 
 /**
  * Keras's clipping options, with Keras's numbers. As in Keras 3, exactly one may be set:
@@ -88,7 +88,7 @@ export function kerasClipRule(options: KerasClipOptions): ClipRule<Stateless> {
   }
   const key = set[0]!;
   const c = kerasThreshold(`clipping.${key}`, options[key]);
-  const policy = nonFinitePolicy('clipping.nonFinite', options.nonFinite ?? 'propagate');
+  const policy = nonFinitePolicy('clipping.nonFinite', orDefault(options.nonFinite, 'propagate'));
   if (key === 'clipvalue' && options.nonFinite !== undefined) {
     throw new TypeError('clipping.nonFinite applies to clipnorm and globalClipnorm, not clipvalue');
   }

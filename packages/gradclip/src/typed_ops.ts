@@ -77,7 +77,7 @@ function typedClampWithStats(
 ): { out: FloatArray[]; stats: NormStats<number> } {
   let k = kernels();
   const pieces: NormStats<number>[] = [];
-  for (const t of ts) {
+  for (const [n, t] of ts.entries()) {
     for (let i = 0; i < t.length; i += CLAMP_PIECE) {
       const piece = t.length <= CLAMP_PIECE ? t : t.subarray(i, i + CLAMP_PIECE);
       const counted = pieces.length;
@@ -90,14 +90,30 @@ function typedClampWithStats(
         // gradient. Finish with the plain-JS kernels: this piece's statistics are taken only if
         // the failure came before them (its values are then untouched), and clamping twice is
         // harmless.
-        if (k === jsKernels) throw e;
-        k = jsKernels;
-        if (pieces.length === counted) pieces.push(pieceStats(k, piece, p));
-        k.clamp(piece, c);
+        try {
+          if (k === jsKernels) throw e;
+          k = jsKernels;
+          if (pieces.length === counted) pieces.push(pieceStats(k, piece, p));
+          k.clamp(piece, c);
+        } catch (last) {
+          throw partlyClamped(ts, n, i, last);
+        }
       }
     }
   }
   return { out: [...ts], stats: mergeAllNormStats(typedOps, p, pieces) };
+}
+
+/**
+ * When even the plain-JS kernels fail, the clamp cannot finish: say exactly which values it
+ * changed (issue 24, F7). Clamping is idempotent, so clamping the same arrays again completes it.
+ */
+function partlyClamped(ts: readonly FloatArray[], n: number, at: number, cause: unknown): Error {
+  return new Error(
+    `clipByValue stopped part-way: arrays before ${n} and [0, ${at}) of array ${n} (of ${ts.length}) are clamped, ` +
+      'the rest may not be; clipping again completes it',
+    { cause },
+  );
 }
 
 function pieceStats(k: Kernels, piece: FloatArray, p: number): NormStats<number> {

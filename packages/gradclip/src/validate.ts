@@ -81,12 +81,16 @@ export function globalNormOptions(
   extra: readonly string[] = [],
 ): { maxNorm: number; p: number; eps: number; nonFinite: NonFinitePolicy } {
   knownOptions('options', options, ['normType', 'eps', 'nonFinite', ...extra]);
-  const o = (options ?? {}) as { normType?: unknown; eps?: unknown; nonFinite?: unknown };
+  const o = (options ?? {}) as { normType?: unknown; eps?: unknown; nonFinite?: unknown; norm?: unknown };
+  // A norm computed beforehand and statistics to compute it from: one would be ignored.
+  if (o.norm !== undefined && (o as { statistics?: unknown }).statistics !== undefined) {
+    throw new TypeError('options.norm and options.statistics: pass one, not both');
+  }
   return {
     maxNorm: nonNegative('maxNorm', maxNorm),
-    p: normType('options.normType', o.normType ?? 2),
-    eps: finiteNonNegative('options.eps', o.eps ?? 1e-6),
-    nonFinite: nonFinitePolicy('options.nonFinite', o.nonFinite ?? 'propagate'),
+    p: normType('options.normType', orDefault(o.normType, 2)),
+    eps: finiteNonNegative('options.eps', orDefault(o.eps, 1e-6)),
+    nonFinite: nonFinitePolicy('options.nonFinite', orDefault(o.nonFinite, 'propagate')),
   };
 }
 
@@ -99,7 +103,7 @@ export function perTensorNormOptions(
   const o = (options ?? {}) as { nonFinite?: unknown };
   return {
     maxNorm: nonNegative('maxNorm', maxNorm),
-    nonFinite: nonFinitePolicy('options.nonFinite', o.nonFinite ?? 'propagate'),
+    nonFinite: nonFinitePolicy('options.nonFinite', orDefault(o.nonFinite, 'propagate')),
   };
 }
 
@@ -143,7 +147,20 @@ export function stateInteger(arg: string, x: unknown, lo: number, hi: number): n
   return v;
 }
 
-/** Rejects option keys that no function of ours reads — a typo would otherwise be silently ignored. */
+/**
+ * An option's value, or the default when it was left out. Only `undefined` means "left out":
+ * `null` is passed on to the option's check, which refuses it (issue 24, F35) — `?? default`
+ * would have taken `normType: null` for 2.
+ */
+export function orDefault(x: unknown, fallback: unknown): unknown {
+  return x === undefined ? fallback : x;
+}
+
+/**
+ * Rejects option keys that no function of ours reads — a typo would otherwise be silently
+ * ignored — and known options the object only inherits (from its prototype, or a polluted
+ * Object.prototype): the functions read `options.eps`, which would pick those up unseen.
+ */
 export function knownOptions(arg: string, opts: unknown, allowed: readonly string[]): void {
   if (opts === undefined) return;
   if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) {
@@ -152,6 +169,11 @@ export function knownOptions(arg: string, opts: unknown, allowed: readonly strin
   for (const k of Object.keys(opts)) {
     if (!allowed.includes(k)) {
       throw new TypeError(`${arg} has an unknown option '${k}' (known: ${allowed.join(', ')})`);
+    }
+  }
+  for (const k of allowed) {
+    if (k in opts && !Object.hasOwn(opts, k)) {
+      throw new TypeError(`${arg}.${k} is inherited, not an own property: pass a plain object`);
     }
   }
 }

@@ -21,6 +21,7 @@ import {
   positive,
   stateInteger,
   stateNumber,
+  orDefault,
   stateRecord,
 } from '../validate.js';
 import { ratioToNorm, scaleEach } from '../rule.js';
@@ -74,8 +75,8 @@ export const adaGCRule = /* @__PURE__ */ ruleKind(
     const lambdaAbs = finiteNonNegative('options.lambdaAbs', options.lambdaAbs ?? 1.0);
     const lambdaRel = positive('options.lambdaRel', options.lambdaRel ?? 1.05);
     const warmupSteps = integerAtLeast('options.warmupSteps', options.warmupSteps ?? 100, 1);
-    const eps = finiteNonNegative('options.eps', options.eps ?? 1e-8);
-    const policy = nonFinitePolicy('options.nonFinite', options.nonFinite ?? 'propagate');
+    const eps = finiteNonNegative('options.eps', orDefault(options.eps, 1e-8));
+    const policy = nonFinitePolicy('options.nonFinite', orDefault(options.nonFinite, 'propagate'));
 
     return {
       name: 'adaGC',

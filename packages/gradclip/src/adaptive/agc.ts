@@ -12,7 +12,7 @@ import {
   ruleKind,
 } from '../clipper.js';
 import type { NonFinitePolicy } from '../types.js';
-import { finiteNonNegative, knownOptions, nonFinitePolicy, oneOf, positive } from '../validate.js';
+import { finiteNonNegative, knownOptions, nonFinitePolicy, oneOf, orDefault, positive } from '../validate.js';
 import { totalNorm } from './common.js';
 import { unitReduceAxes } from '../units.js';
 
@@ -76,9 +76,9 @@ export function matchParams<T>(
 export const agcRule = /* @__PURE__ */ ruleKind('agc', function agcRule(options: AgcOptions = {}): ClipRule<Stateless> {
   knownOptions('options', options, ['clipping', 'eps', 'layout', 'nonFinite']);
   const clipping = finiteNonNegative('options.clipping', options.clipping ?? 0.01);
-  const eps = positive('options.eps', options.eps ?? 1e-3);
+  const eps = positive('options.eps', orDefault(options.eps, 1e-3));
   const layout = oneOf('options.layout', options.layout ?? 'tf', ['tf', 'torch'] as const);
-  const policy = nonFinitePolicy('options.nonFinite', options.nonFinite ?? 'propagate');
+  const policy = nonFinitePolicy('options.nonFinite', orDefault(options.nonFinite, 'propagate'));
   return {
     name: 'agc',
     needsParams: true,

@@ -19,6 +19,7 @@ import {
   nonFinitePolicy,
   stateInteger,
   stateNumber,
+  orDefault,
   stateRecord,
 } from '../validate.js';
 import { applyFactor, factorScalars, ratioToNorm } from '../rule.js';
@@ -169,7 +170,7 @@ export const autoClipRule = /* @__PURE__ */ ruleKind(
     knownOptions('options', options, ['percentile', 'historySize', 'nonFinite']);
     const q = inRange('options.percentile', options.percentile ?? 10, 0, 100);
     const historySize = integerAtLeast('options.historySize', options.historySize ?? Infinity, 1, true);
-    const policy = nonFinitePolicy('options.nonFinite', options.nonFinite ?? 'propagate');
+    const policy = nonFinitePolicy('options.nonFinite', orDefault(options.nonFinite, 'propagate'));
     return {
       name: 'autoClip',
       needsParams: false,

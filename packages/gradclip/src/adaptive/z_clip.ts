@@ -22,6 +22,7 @@ import {
   positive,
   stateInteger,
   stateNumber,
+  orDefault,
   stateRecord,
 } from '../validate.js';
 import { setNormStats } from '../global_norm.js';
@@ -105,7 +106,7 @@ export const zClipRule = /* @__PURE__ */ ruleKind(
     const zThresh = positive('options.zThresh', options.zThresh ?? 2.5);
     const maxGradNorm =
       options.maxGradNorm === null ? null : nonNegative('options.maxGradNorm', options.maxGradNorm ?? 1.0);
-    const eps = finiteNonNegative('options.eps', options.eps ?? 1e-6);
+    const eps = finiteNonNegative('options.eps', orDefault(options.eps, 1e-6));
     const warmupSteps = integerAtLeast('options.warmupSteps', options.warmupSteps ?? 25, 1);
     const mode = oneOf('options.mode', options.mode ?? 'zscore', ['zscore', 'percentile'] as const);
     const clipOption = oneOf('options.clipOption', options.clipOption ?? 'adaptive_scaling', [
@@ -114,7 +115,7 @@ export const zClipRule = /* @__PURE__ */ ruleKind(
     ] as const);
     const clipFactor = positive('options.clipFactor', options.clipFactor ?? 1.0);
     const skipUpdateOnSpike = flag('options.skipUpdateOnSpike', options.skipUpdateOnSpike, false);
-    const policy = nonFinitePolicy('options.nonFinite', options.nonFinite ?? 'propagate');
+    const policy = nonFinitePolicy('options.nonFinite', orDefault(options.nonFinite, 'propagate'));
 
     /** One step's scalars: the statistics and the state in, the factor, report and new state out. */
     function step<S, B>(
