@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { chainRule } from './chain.js';
-import { globalNormRuleOf, makeClipper, perTensorNormRuleOf, valueRuleOf } from './clipper.js';
+import { globalNormRule, makeClipper, perTensorNormRule, valueRule } from './clipper.js';
 import { autoClipRule } from './adaptive/auto_clip.js';
 import { perGroup, perGroupRule } from './adaptive/groups.js';
 import { zClipRule } from './adaptive/z_clip.js';
@@ -15,7 +15,7 @@ describe('chainRule', () => {
     // ‖g₁‖ = √(4 + 0.25 + 4) = √8.25 = 2.872281;  eps 0: factor 1 / 2.872281 = 0.348155
     // → [0.696311, -0.174078], [0.696311].  Report: norm = ‖g‖ = √25.25 = 5.024938,
     // scale = 1 · 0.348155, clipped, finite; steps = [value: norm 5.0249 scale 1, globalNorm: norm 2.8723].
-    const clipper = makeClipper(chainRule(valueRuleOf(2), globalNormRuleOf(1, { eps: 0 })));
+    const clipper = makeClipper(chainRule(valueRule(2), globalNormRule(1, { eps: 0 })));
     const a = f32([3, -0.5]);
     const b = f32([4]);
     const r = clipper.clip([a, b]);
@@ -33,7 +33,7 @@ describe('chainRule', () => {
     // The same as the two functions in turn.
     const c = f32([3, -0.5]);
     const d = f32([4]);
-    makeClipper(valueRuleOf(2)).clip([c, d]);
+    makeClipper(valueRule(2)).clip([c, d]);
     clipByGlobalNorm([c, d], 1, { eps: 0 });
     expect(Array.from(a)).toEqual(Array.from(c));
   });
@@ -41,14 +41,14 @@ describe('chainRule', () => {
   it('order matters: global norm first, then value clip', () => {
     // [3, 4] → global norm 1 (eps 0): [0.6, 0.8] → value clip 0.7: [0.6, 0.7].
     const g = f32([3, 4]);
-    const r = makeClipper(chainRule(globalNormRuleOf(1, { eps: 0 }), valueRuleOf(0.7))).clip(g);
+    const r = makeClipper(chainRule(globalNormRule(1, { eps: 0 }), valueRule(0.7))).clip(g);
     expect(Array.from(g)).toEqual([expect.closeTo(0.6, 6), expect.closeTo(0.7, 6)]);
     expect(r.norm).toBeCloseTo(5, 6);
     expect(r.steps![1]!.norm).toBeCloseTo(1, 6);
   });
 
   it("keeps each rule's state, restores it exactly, and checks it by rule", () => {
-    const rule = chainRule(valueRuleOf(100), autoClipRule({ percentile: 50 }), perTensorNormRuleOf(10));
+    const rule = chainRule(valueRule(100), autoClipRule({ percentile: 50 }), perTensorNormRule(10));
     const clipper = makeClipper(rule);
     expect(clipper.state).toEqual([{}, { history: [], next: 0 }, {}]);
     clipper.clip(f32([3, 4]));
@@ -73,7 +73,7 @@ describe('chainRule', () => {
   });
 
   it('a chain is saveable when each rule is, and takes the policies as documented', () => {
-    const rule = chainRule(valueRuleOf(1), globalNormRuleOf(2, { nonFinite: 'skip' }));
+    const rule = chainRule(valueRule(1), globalNormRule(2, { nonFinite: 'skip' }));
     expect(rule.config).toEqual({
       kind: 'chain',
       args: [
@@ -83,24 +83,21 @@ describe('chainRule', () => {
     });
     expect(rule.nonFinite).toBe('skip');
     expect(rule.fixedThreshold).toBe(2);
-    expect(chainRule(globalNormRuleOf(1), perTensorNormRuleOf(1)).nonFinite).toBe('propagate');
-    expect(chainRule(globalNormRuleOf(1, { nonFinite: 'zero' })).nonFinite).toBe('zero');
+    expect(chainRule(globalNormRule(1), perTensorNormRule(1)).nonFinite).toBe('propagate');
+    expect(chainRule(globalNormRule(1, { nonFinite: 'zero' })).nonFinite).toBe('zero');
     expect(chainRule(perGroupRule([{ match: '*', rule: null }])).config).toBeUndefined();
-    expect(chainRule(zClipRule(), globalNormRuleOf(1)).name).toBe('chain(zClip, globalNorm)');
+    expect(chainRule(zClipRule(), globalNormRule(1)).name).toBe('chain(zClip, globalNorm)');
   });
 
   it('refuses no rules and things that are not rules, by position', () => {
     expect(() => chainRule()).toThrow(RangeError);
-    expect(() => chainRule(valueRuleOf(1), 3 as never)).toThrow(/rules\[1\] must be a ClipRule.*got 3/);
-    expect(() => chainRule(makeClipper(valueRuleOf(1)) as never)).toThrow(/rules\[0\] must be a ClipRule/);
+    expect(() => chainRule(valueRule(1), 3 as never)).toThrow(/rules\[1\] must be a ClipRule.*got 3/);
+    expect(() => chainRule(makeClipper(valueRule(1)) as never)).toThrow(/rules\[0\] must be a ClipRule/);
   });
 
   it('works as a group rule in perGroup', () => {
     // Biases ('*/bias') are left alone; the kernels get value clip 2 then global norm 1 (eps 0).
-    const clipper = perGroup(
-      [{ match: '*/bias', rule: null }],
-      chainRule(valueRuleOf(2), globalNormRuleOf(1, { eps: 0 })),
-    );
+    const clipper = perGroup([{ match: '*/bias', rule: null }], chainRule(valueRule(2), globalNormRule(1, { eps: 0 })));
     const g = { 'dense_Dense1/kernel': f32([3, -0.5]), 'dense_Dense2/kernel': f32([4]), 'dense_Dense1/bias': f32([9]) };
     clipper.clip(g);
     expect(Array.from(g['dense_Dense1/kernel'])).toEqual([expect.closeTo(0.696311, 5), expect.closeTo(-0.174078, 5)]);
@@ -138,15 +135,15 @@ describe('NonFiniteGradientError names the non-finite gradients (typed arrays)',
         message: expect.stringMatching(/^the gradient contains NaN/) as string,
       }),
     );
-    const clipper = makeClipper(globalNormRuleOf(1, { nonFinite: 'error' }));
+    const clipper = makeClipper(globalNormRule(1, { nonFinite: 'error' }));
     expect(() => clipper.clip({ a: f32([NaN]), b: f32([1]) })).toThrow(
       expect.objectContaining({ tensors: ['a'] }) as Error,
     );
-    const chained = makeClipper(chainRule(globalNormRuleOf(1, { nonFinite: 'error' }), valueRuleOf(1)));
+    const chained = makeClipper(chainRule(globalNormRule(1, { nonFinite: 'error' }), valueRule(1)));
     expect(() => chained.clip({ a: f32([1]), b: f32([NaN]) })).toThrow(
       expect.objectContaining({ tensors: ['b'] }) as Error,
     );
-    const grouped = perGroup([{ match: 'emb*', rule: globalNormRuleOf(1, { nonFinite: 'error' }) }]);
+    const grouped = perGroup([{ match: 'emb*', rule: globalNormRule(1, { nonFinite: 'error' }) }]);
     expect(() => grouped.clip({ w: f32([NaN]), emb1: f32([1]), emb2: f32([Infinity]) })).toThrow(
       expect.objectContaining({ tensors: ['emb2'] }) as Error,
     );

@@ -25,13 +25,13 @@ import type { NonFinitePolicy } from './types.js';
  * Usable wherever a rule is: `makeClipper`, `tensorClipper`, `withClipping` and `perGroup`.
  *
  * @example
- * const clipper = makeClipper(chainRule(valueRuleOf(0.5), globalNormRuleOf(1, { eps: 0 })));
+ * const clipper = makeClipper(chainRule(valueRule(0.5), globalNormRule(1, { eps: 0 })));
  */
 export function chainRule(...rules: ClipRule[]): ClipRule<StateTree<number>[]> {
   if (rules.length === 0) throw new RangeError('chainRule needs at least one rule, got none');
   rules.forEach((r, i) => {
     if (typeof r !== 'object' || r === null || typeof r.apply !== 'function' || typeof r.init !== 'function') {
-      throw new TypeError(`chainRule: rules[${i}] must be a ClipRule (e.g. globalNormRuleOf(1)), got ${describe(r)}`);
+      throw new TypeError(`chainRule: rules[${i}] must be a ClipRule (e.g. globalNormRule(1)), got ${describe(r)}`);
     }
   });
   const policies = rules.map((r) => r.nonFinite);

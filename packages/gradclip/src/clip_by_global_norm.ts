@@ -2,7 +2,15 @@ import { checkNormStatistics, setNormStats } from './global_norm.js';
 import { leavesOf } from './gradients.js';
 import { finaliseNorm, statsFinite, statsScalars } from './norm_stats.js';
 import { runScalars, type ArrayOps, type NormStats, type ScalarOps } from './ops.js';
-import { applyFactor, factorScalars, namingNonFinite, ratioToNorm, toClipResult, type FactorScalars, type RuleOutput } from './rule.js';
+import {
+  applyFactor,
+  factorScalars,
+  namingNonFinite,
+  ratioToNorm,
+  toClipResult,
+  type FactorScalars,
+  type RuleOutput,
+} from './rule.js';
 import { typedOps } from './typed_ops.js';
 import type { ClipResult, GradientSet, NonFinitePolicy } from './types.js';
 import { globalNormOptions } from './validate.js';
@@ -40,7 +48,7 @@ export interface GlobalNormRuleOptions<S> {
  *
  * The direction of the whole gradient is kept; only its length is limited.
  */
-export function globalNormRule<T, S, B>(
+export function applyGlobalNorm<T, S, B>(
   ops: ArrayOps<T, S, B>,
   grads: readonly T[],
   maxNorm: number,
@@ -109,7 +117,7 @@ export function clipByGlobalNorm(
   const leaves = leavesOf(grads);
   return toClipResult(
     namingNonFinite(leaves, () =>
-      globalNormRule(
+      applyGlobalNorm(
         typedOps,
         leaves.map((l) => l.values),
         o.maxNorm,

@@ -19,7 +19,7 @@ export interface ClipByNormOptions {
  * so every tensor's L2 norm ends ≤ c. Unlike global-norm clipping this changes the
  * direction of the whole gradient when only some tensors are large.
  */
-export function perTensorNormRule<T, S, B>(
+export function applyPerTensorNorm<T, S, B>(
   ops: ArrayOps<T, S, B>,
   grads: readonly T[],
   maxNorm: number,
@@ -63,7 +63,7 @@ export function clipByNorm(grads: GradientSet, maxNorm: number, options: ClipByN
   const leaves = leavesOf(grads);
   return toClipResult(
     namingNonFinite(leaves, () =>
-      perTensorNormRule(
+      applyPerTensorNorm(
         typedOps,
         leaves.map((l) => l.values),
         o.maxNorm,

@@ -16,7 +16,7 @@ import { nonNegative } from './validate.js';
  * NaN and ±Infinity becomes ±c, as in PyTorch. It changes the direction of the gradient,
  * unlike norm clipping. `norm` in the report is the L2 norm before clipping.
  */
-export function valueRule<T, S, B>(
+export function applyValue<T, S, B>(
   ops: ArrayOps<T, S, B>,
   grads: readonly T[],
   clipValue: number,
@@ -48,7 +48,7 @@ export function clipByValue(grads: GradientSet, clipValue: number): ClipResult {
   const c = nonNegative('clipValue', clipValue);
   const leaves = leavesOf(grads);
   return toClipResult(
-    valueRule(
+    applyValue(
       typedOps,
       leaves.map((l) => l.values),
       c,

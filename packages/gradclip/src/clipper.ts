@@ -1,6 +1,6 @@
-import { globalNormRule, type ClipByGlobalNormOptions } from './clip_by_global_norm.js';
-import { perTensorNormRule, type ClipByNormOptions } from './clip_by_norm.js';
-import { valueRule } from './clip_by_value.js';
+import { applyGlobalNorm, type ClipByGlobalNormOptions } from './clip_by_global_norm.js';
+import { applyPerTensorNorm, type ClipByNormOptions } from './clip_by_norm.js';
+import { applyValue } from './clip_by_value.js';
 import { leavesOf, type Leaf } from './gradients.js';
 import type { ArrayOps } from './ops.js';
 import { namingNonFinite, toClipResult, type RuleOutput } from './rule.js';
@@ -223,7 +223,7 @@ export function fromJson(x: unknown): unknown {
 }
 
 /** Rule form of `clipByGlobalNorm` (PyTorch `clip_grad_norm_`, Keras `global_clipnorm`). */
-export function globalNormRuleOf(
+export function globalNormRule(
   maxNorm: number,
   options: Omit<ClipByGlobalNormOptions, 'norm' | 'statistics'> = {},
 ): ClipRule<Stateless> {
@@ -236,12 +236,12 @@ export function globalNormRuleOf(
     fixedThreshold: o.maxNorm,
     init: () => ({}),
     restore: restoreStateless('globalNorm'),
-    apply: (ops, grads, _params, state) => ({ out: globalNormRule(ops, values(grads), o.maxNorm, o), state }),
+    apply: (ops, grads, _params, state) => ({ out: applyGlobalNorm(ops, values(grads), o.maxNorm, o), state }),
   };
 }
 
 /** Rule form of `clipByNorm` (per tensor, Keras `clipnorm`). */
-export function perTensorNormRuleOf(maxNorm: number, options: ClipByNormOptions = {}): ClipRule<Stateless> {
+export function perTensorNormRule(maxNorm: number, options: ClipByNormOptions = {}): ClipRule<Stateless> {
   const o = perTensorNormOptions(maxNorm, options);
   return {
     name: 'perTensorNorm',
@@ -252,14 +252,14 @@ export function perTensorNormRuleOf(maxNorm: number, options: ClipByNormOptions 
     init: () => ({}),
     restore: restoreStateless('perTensorNorm'),
     apply: (ops, grads, _params, state) => ({
-      out: perTensorNormRule(ops, values(grads), o.maxNorm, o.nonFinite),
+      out: applyPerTensorNorm(ops, values(grads), o.maxNorm, o.nonFinite),
       state,
     }),
   };
 }
 
 /** Rule form of `clipByValue` (Keras `clipvalue`). Value clipping has no non-finite policy: NaN stays NaN. */
-export function valueRuleOf(clipValue: number): ClipRule<Stateless> {
+export function valueRule(clipValue: number): ClipRule<Stateless> {
   const c = nonNegative('clipValue', clipValue);
   return {
     name: 'value',
@@ -269,24 +269,31 @@ export function valueRuleOf(clipValue: number): ClipRule<Stateless> {
     fixedThreshold: c,
     init: () => ({}),
     restore: restoreStateless('value'),
-    apply: (ops, grads, _params, state) => ({ out: valueRule(ops, values(grads), c), state }),
+    apply: (ops, grads, _params, state) => ({ out: applyValue(ops, values(grads), c), state }),
   };
 }
+
+/** @deprecated Renamed `globalNormRule` (issue 22); this alias goes in the next minor version. */
+export const globalNormRuleOf = globalNormRule;
+/** @deprecated Renamed `perTensorNormRule` (issue 22); this alias goes in the next minor version. */
+export const perTensorNormRuleOf = perTensorNormRule;
+/** @deprecated Renamed `valueRule` (issue 22); this alias goes in the next minor version. */
+export const valueRuleOf = valueRule;
 
 /** Clipper form of `clipByGlobalNorm`. */
 export function globalNormClipper(
   maxNorm: number,
   options: Omit<ClipByGlobalNormOptions, 'norm' | 'statistics'> = {},
 ): Clipper<Stateless> {
-  return makeClipper(globalNormRuleOf(maxNorm, options));
+  return makeClipper(globalNormRule(maxNorm, options));
 }
 
 /** Clipper form of `clipByNorm` (per tensor). */
 export function perTensorNormClipper(maxNorm: number, options: ClipByNormOptions = {}): Clipper<Stateless> {
-  return makeClipper(perTensorNormRuleOf(maxNorm, options));
+  return makeClipper(perTensorNormRule(maxNorm, options));
 }
 
 /** Clipper form of `clipByValue`. */
 export function valueClipper(clipValue: number): Clipper<Stateless> {
-  return makeClipper(valueRuleOf(clipValue));
+  return makeClipper(valueRule(clipValue));
 }

@@ -21,9 +21,9 @@ export {
   normFromStatistics,
   statisticsFinite,
 } from './global_norm.js';
-export { clipByGlobalNorm, globalNormRule } from './clip_by_global_norm.js';
-export { clipByNorm, perTensorNormRule } from './clip_by_norm.js';
-export { clipByValue, valueRule } from './clip_by_value.js';
+export { clipByGlobalNorm } from './clip_by_global_norm.js';
+export { clipByNorm } from './clip_by_norm.js';
+export { clipByValue } from './clip_by_value.js';
 export { NonFiniteGradientError, withNonFinitePolicy } from './rule.js';
 export { kerasClipRule } from './keras.js';
 export { chainRule } from './chain.js';
@@ -40,6 +40,9 @@ export {
   globalNormClipper,
   perTensorNormClipper,
   valueClipper,
+  globalNormRule,
+  perTensorNormRule,
+  valueRule,
   globalNormRuleOf,
   perTensorNormRuleOf,
   valueRuleOf,

@@ -1,5 +1,5 @@
-import { perTensorNormRule } from './clip_by_norm.js';
-import { valueRule } from './clip_by_value.js';
+import { applyPerTensorNorm } from './clip_by_norm.js';
+import { applyValue } from './clip_by_value.js';
 import { jsonOptions, restoreStateless, type ClipRule } from './clipper.js';
 import { setNormStats } from './global_norm.js';
 import { describe } from './gradients.js';
@@ -106,8 +106,8 @@ export function kerasClipRule(options: KerasClipOptions): ClipRule<Stateless> {
         key === 'globalClipnorm'
           ? kerasGlobalNormRule(ops, values(grads), c, policy)
           : key === 'clipnorm'
-            ? perTensorNormRule(ops, values(grads), c, policy)
-            : valueRule(ops, values(grads), c),
+            ? applyPerTensorNorm(ops, values(grads), c, policy)
+            : applyValue(ops, values(grads), c),
       state,
     }),
   };

@@ -72,7 +72,7 @@ export function flag(arg: string, x: unknown, fallback: boolean): boolean {
 
 /**
  * The options of global-norm clipping, checked once for the function (`clipByGlobalNorm`) and
- * every clipper form (`globalNormRuleOf`, `globalNormClipper`, the tensor clipper).
+ * every clipper form (`globalNormRule`, `globalNormClipper`, the tensor clipper).
  * eps must be finite: an infinite eps would make every factor 0 and silently zero the gradients.
  */
 export function globalNormOptions(

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { adaGC, agc, autoClip, perGroup, zClip, globalNormRuleOf, type Clipper } from '../index.js';
+import { adaGC, agc, autoClip, perGroup, zClip, globalNormRule, type Clipper } from '../index.js';
 import {
   adaGCTensorClipper,
   agcTensorClipper,
@@ -58,8 +58,8 @@ const cases: [string, () => Clipper, () => TensorClipper, boolean][] = [
   ['agc', () => agc({ clipping: 0.05 }), () => agcTensorClipper({ clipping: 0.05 }), true],
   [
     'perGroup',
-    () => perGroup([{ match: 'w', rule: globalNormRuleOf(1) }], globalNormRuleOf(0.1)),
-    () => perGroupTensorClipper([{ match: 'w', rule: globalNormRuleOf(1) }], globalNormRuleOf(0.1)),
+    () => perGroup([{ match: 'w', rule: globalNormRule(1) }], globalNormRule(0.1)),
+    () => perGroupTensorClipper([{ match: 'w', rule: globalNormRule(1) }], globalNormRule(0.1)),
     false,
   ],
 ];
@@ -152,10 +152,7 @@ for (const backend of BACKENDS) {
       ['autoClip unbounded', () => autoClipTensorClipper({ percentile: 10 })],
       ['zClip', () => zClipTensorClipper({ warmupSteps: 5 })],
       ['adaGC', () => adaGCTensorClipper({ warmupSteps: 5 })],
-      [
-        'perGroup',
-        () => perGroupTensorClipper([{ match: '*kernel*', rule: globalNormRuleOf(1) }], globalNormRuleOf(0.5)),
-      ],
+      ['perGroup', () => perGroupTensorClipper([{ match: '*kernel*', rule: globalNormRule(1) }], globalNormRule(0.5))],
     ];
 
     it('no host reads and no leaks over 1000 minimize steps, every adaptive clipper', async () => {

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { autoClip, globalNormRuleOf, zClip, type Clipper } from '../index.js';
+import { autoClip, globalNormRule, zClip, type Clipper } from '../index.js';
 import {
   adaGCTensorClipper,
   agcTensorClipper,
@@ -179,7 +179,7 @@ for (const backend of BACKENDS) {
 
     it('perGroup: kernels and biases each stay within their own group threshold', async () => {
       const r = await train(
-        perGroupTensorClipper([{ match: '*kernel', rule: globalNormRuleOf(1) }], globalNormRuleOf(0.1)),
+        perGroupTensorClipper([{ match: '*kernel', rule: globalNormRule(1) }], globalNormRule(0.1)),
       );
       common(r);
       for (let t = 0; t < r.records.length; t++) {

@@ -7,7 +7,7 @@ import * as core from '../index.js';
 import { NonFiniteGradientError } from '../index.js';
 import { clipByGlobalNorm, clipByNorm, clipByValue, globalNormTensorClipper, tensorClipper } from './index.js';
 import { chainRule } from '../index.js';
-import { globalNormRuleOf, makeClipper, valueRuleOf } from '../clipper.js';
+import { globalNormRule, makeClipper, valueRule } from '../clipper.js';
 import { autoClipRule } from '../adaptive/auto_clip.js';
 import { BACKENDS, useBackend } from './test_backends.js';
 
@@ -222,7 +222,7 @@ for (const backend of BACKENDS) {
         { name: 'w', tensor: tf.tensor([1]) },
         { name: 'b', tensor: tf.tensor([-Infinity]) },
       ];
-      const chained = tensorClipper(chainRule(valueRuleOf(10), globalNormRuleOf(1, { nonFinite: 'error' })));
+      const chained = tensorClipper(chainRule(valueRule(10), globalNormRule(1, { nonFinite: 'error' })));
       // Value clipping turns -Infinity into -10: only NaN reaches the second rule non-finite.
       const withNaN = [
         { name: 'w', tensor: tf.tensor([1]) },
@@ -242,7 +242,7 @@ for (const backend of BACKENDS) {
     it("tensorClipper(chainRule(...)) gives the typed clipper's numbers, steps and state", async () => {
       // Hand-worked in chain.test.ts: [3, -0.5], [4] → value 2 → global norm 1 (eps 0):
       // [0.696311, -0.174078], [0.696311]; norm √25.25, scale 0.348155.
-      const rule = chainRule(valueRuleOf(2), autoClipRule({ percentile: 50 }), globalNormRuleOf(1, { eps: 0 }));
+      const rule = chainRule(valueRule(2), autoClipRule({ percentile: 50 }), globalNormRule(1, { eps: 0 }));
       const c = tensorClipper(rule);
       const typed = makeClipper(rule);
       const g = [tf.tensor([3, -0.5]), tf.tensor([4])];
@@ -280,7 +280,7 @@ for (const backend of BACKENDS) {
       expect(read(only[1])[0]).toBeCloseTo(1 / Math.sqrt(26), 6);
       free(only);
       expect(tf.memory().numTensors).toBe(before);
-      const chained = tensorClipper(chainRule(valueRuleOf(2), globalNormRuleOf(1)));
+      const chained = tensorClipper(chainRule(valueRule(2), globalNormRule(1)));
       const before2 = tf.memory().numTensors;
       const rc = chained.clip(g);
       // 2 gradients + 4 scalars + 2 steps × 4 scalars.

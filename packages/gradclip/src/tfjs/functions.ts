@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ClipByGlobalNormOptions } from '../clip_by_global_norm.js';
 import type { ClipByNormOptions } from '../clip_by_norm.js';
-import { applyRule, globalNormRuleOf, perTensorNormRuleOf, valueRuleOf, type ClipRule } from '../clipper.js';
+import { applyRule, globalNormRule, perTensorNormRule, valueRule, type ClipRule } from '../clipper.js';
 import { tfOps } from './ops.js';
 import { normaliseGradients, type Clipped, type TensorGradients } from './tensor_clipper.js';
 
@@ -53,7 +53,7 @@ export function clipByGlobalNorm<G extends TensorGradients>(
   maxNorm: number,
   options: TensorClipByGlobalNormOptions = {},
 ): { grads: Clipped<G>; norm: tf.Scalar } {
-  const r = applyOnce(globalNormRuleOf(maxNorm, options), grads, true);
+  const r = applyOnce(globalNormRule(maxNorm, options), grads, true);
   return { grads: r.grads as Clipped<G>, norm: r.norm! };
 }
 
@@ -67,7 +67,7 @@ export function clipByNorm<G extends TensorGradients>(
   maxNorm: number,
   options: ClipByNormOptions = {},
 ): Clipped<G> {
-  return applyOnce(perTensorNormRuleOf(maxNorm, options), grads, false).grads as Clipped<G>;
+  return applyOnce(perTensorNormRule(maxNorm, options), grads, false).grads as Clipped<G>;
 }
 
 /**
@@ -76,5 +76,5 @@ export function clipByNorm<G extends TensorGradients>(
  * container given, all new tensors (nothing else is left alive).
  */
 export function clipByValue<G extends TensorGradients>(grads: G, clipValue: number): Clipped<G> {
-  return applyOnce(valueRuleOf(clipValue), grads, false).grads as Clipped<G>;
+  return applyOnce(valueRule(clipValue), grads, false).grads as Clipped<G>;
 }

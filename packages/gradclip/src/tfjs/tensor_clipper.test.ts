@@ -6,7 +6,7 @@ import { clipByGlobalNorm, clipByNorm, clipByValue } from '../index.js';
 import { globalNormTensorClipper, perTensorNormTensorClipper, tensorClipper, valueTensorClipper } from './index.js';
 import { setFusedKernelsDisabled } from './kernels.js';
 import { BACKENDS, useBackend } from './test_backends.js';
-import { globalNormRuleOf } from '../clipper.js';
+import { globalNormRule } from '../clipper.js';
 import { adaGC, autoClip, zClip } from '../index.js';
 
 const f32 = (xs: number[]) => Float32Array.from(xs);
@@ -170,7 +170,7 @@ for (const backend of BACKENDS) {
       });
 
       it('runs a core ClipRule or Clipper directly', () => {
-        const c = tensorClipper(globalNormRuleOf(2, { eps: 0 }));
+        const c = tensorClipper(globalNormRule(2, { eps: 0 }));
         const r = c.clip([tf.tensor([0, 4])]);
         expect(read(r.grads[0]!)).toEqual([0, 2]); // eps 0: exactly maxNorm / norm = 0.5
       });

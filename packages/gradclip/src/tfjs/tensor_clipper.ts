@@ -3,11 +3,11 @@ import type { ClipByGlobalNormOptions } from '../clip_by_global_norm.js';
 import type { ClipByNormOptions } from '../clip_by_norm.js';
 import {
   applyRule,
-  globalNormRuleOf,
-  perTensorNormRuleOf,
+  globalNormRule,
+  perTensorNormRule,
   restoreState,
   safeRecord,
-  valueRuleOf,
+  valueRule,
   type Clipper,
   type ClipRule,
   type StateTree,
@@ -372,17 +372,17 @@ export function globalNormTensorClipper(
   maxNorm: number,
   options: Omit<ClipByGlobalNormOptions, 'norm' | 'statistics'> = {},
 ): TensorClipper {
-  return tensorClipper(globalNormRuleOf(maxNorm, options));
+  return tensorClipper(globalNormRule(maxNorm, options));
 }
 
 /** Tensor form of `clipByNorm` (each tensor's L2 norm on its own, Keras `clipnorm`). */
 export function perTensorNormTensorClipper(maxNorm: number, options: ClipByNormOptions = {}): TensorClipper {
-  return tensorClipper(perTensorNormRuleOf(maxNorm, options));
+  return tensorClipper(perTensorNormRule(maxNorm, options));
 }
 
 /** Tensor form of `clipByValue` (Keras `clipvalue`). */
 export function valueTensorClipper(clipValue: number): TensorClipper {
-  return tensorClipper(valueRuleOf(clipValue));
+  return tensorClipper(valueRule(clipValue));
 }
 
 export type { NonFinitePolicy };

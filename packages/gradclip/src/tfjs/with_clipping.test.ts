@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { autoClipRule, chainRule, globalNormRuleOf, valueRuleOf } from '../index.js';
+import { autoClipRule, chainRule, globalNormRule, valueRule } from '../index.js';
 import {
   adaGCTensorClipper,
   agcTensorClipper,
@@ -265,7 +265,7 @@ for (const backend of BACKENDS) {
       ],
       [
         'chainRule (value clip, then AutoClip: each rule keeps its state)',
-        () => tensorClipper(chainRule(valueRuleOf(100), autoClipRule({ historySize: 3 }))),
+        () => tensorClipper(chainRule(valueRule(100), autoClipRule({ historySize: 3 }))),
         {
           kind: 'chain',
           args: [
@@ -393,7 +393,7 @@ for (const backend of BACKENDS) {
       ['autoClip', () => autoClipTensorClipper({ historySize: 100 })],
       ['zClip', () => zClipTensorClipper()],
       ['adaGC', () => adaGCTensorClipper()],
-      ['perGroup', () => perGroupTensorClipper([{ match: '*bias', rule: globalNormRuleOf(0.1) }], globalNormRuleOf(1))],
+      ['perGroup', () => perGroupTensorClipper([{ match: '*bias', rule: globalNormRule(0.1) }], globalNormRule(1))],
     ];
     for (const [name, make] of fitClippers) {
       it(`no leaks with fit (${name}): numTensors after 1000 steps equals after 10`, async () => {

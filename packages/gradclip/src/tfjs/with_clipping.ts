@@ -3,10 +3,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   copyState,
   fromJson,
-  globalNormRuleOf,
-  perTensorNormRuleOf,
+  globalNormRule,
+  perTensorNormRule,
   safeRecord,
-  valueRuleOf,
+  valueRule,
   type Clipper,
   type ClipRule,
   type RuleConfig,
@@ -147,9 +147,9 @@ type RuleFactory = (...args: never[]) => ClipRule;
  */
 const factories = new Map<string, RuleFactory>([
   ['keras', kerasClipRule as RuleFactory],
-  ['globalNorm', globalNormRuleOf as RuleFactory],
-  ['perTensorNorm', perTensorNormRuleOf as RuleFactory],
-  ['value', valueRuleOf as RuleFactory],
+  ['globalNorm', globalNormRule as RuleFactory],
+  ['perTensorNorm', perTensorNormRule as RuleFactory],
+  ['value', valueRule as RuleFactory],
 ]);
 
 /**

@@ -14,7 +14,7 @@ import {
   clipByNorm,
   clipByValue,
   globalNorm,
-  globalNormRuleOf,
+  globalNormRule,
   perGroup,
   zClip,
   type Clipper,
@@ -278,8 +278,8 @@ export const twins: Twin[] = [
   ['adaGC', () => adaGC({ warmupSteps: 4 }), () => adaGCTensorClipper({ warmupSteps: 4 }), false],
   [
     'perGroup',
-    () => perGroup([{ match: 'w', rule: globalNormRuleOf(1) }], globalNormRuleOf(0.1)),
-    () => perGroupTensorClipper([{ match: 'w', rule: globalNormRuleOf(1) }], globalNormRuleOf(0.1)),
+    () => perGroup([{ match: 'w', rule: globalNormRule(1) }], globalNormRule(0.1)),
+    () => perGroupTensorClipper([{ match: 'w', rule: globalNormRule(1) }], globalNormRule(0.1)),
     false,
   ],
 ];
