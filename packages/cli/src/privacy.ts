@@ -163,7 +163,15 @@ export async function runPrivacy(
   const sigmas = new Map(
     config.epsilons.map((e) => [
       e,
-      noiseMultiplierFor({ targetEpsilon: e, delta: config.delta, sampleRate: q, steps }),
+      // privateFit accounts with RDP, so σ is calibrated with RDP too (on the 0.01 grid, as before).
+      noiseMultiplierFor({
+        targetEpsilon: e,
+        delta: config.delta,
+        sampleRate: q,
+        steps,
+        accounting: 'rdp',
+        search: 'grid',
+      }),
     ]),
   );
   const xs = tf.tensor2d(train.x, [train.n, 64]);

@@ -80,6 +80,20 @@ export { SortedBlocks } from './adaptive/order_statistics.js';
 // privacy (issue 16)
 export {
   privacySpent,
+  DEFAULT_ACCOUNTING,
+  type Accounting,
+  type DeltaSpentOptions,
+  type EpsilonSpentOptions,
+  type PrivacySpentReport,
+} from './privacy/spent.js';
+export {
+  PLDAccountant,
+  MAX_PLD_MECHANISMS,
+  type PLDAccountantJSON,
+  type PLDHistoryRun,
+  type PLDPrivacySpent,
+} from './privacy/pld.js';
+export {
   computeRdp,
   epsilonFromRdp,
   DEFAULT_ORDERS,

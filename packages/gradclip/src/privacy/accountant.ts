@@ -199,7 +199,7 @@ function pairKey(q: number, sigma: number): string {
  * An object from a restored document: every field read must be its own (an inherited
  * `steps` from a prototype is not a record), and no other field may be present.
  */
-function ownRecord(arg: string, x: unknown, keys: readonly string[], what: string): Record<string, unknown> {
+export function ownRecord(arg: string, x: unknown, keys: readonly string[], what: string): Record<string, unknown> {
   if (typeof x !== 'object' || x === null || Array.isArray(x)) {
     throw new TypeError(`${arg} must be ${what}, got ${describe(x)}`);
   }

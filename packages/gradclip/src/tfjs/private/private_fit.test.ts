@@ -172,7 +172,7 @@ describe('privateFit', () => {
     expect(third.accountant.steps).toBe(30);
     expect(third.epsilon).toBeLessThanOrEqual(1.5);
     expect(third.noiseMultiplier).toBeGreaterThan(
-      noiseMultiplierFor({ targetEpsilon: 1.5, delta: 1e-5, sampleRate: 0.1, steps: 10 }),
+      noiseMultiplierFor({ targetEpsilon: 1.5, delta: 1e-5, sampleRate: 0.1, steps: 10, accounting: 'rdp' }),
     );
     tf.dispose([xs, ys]);
   });
