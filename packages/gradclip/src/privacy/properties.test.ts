@@ -127,7 +127,15 @@ describe('privacy properties (issue 24)', () => {
         (target, d, q, n, o) => {
           let sigma: number;
           try {
-            sigma = noiseMultiplierFor({ targetEpsilon: target, delta: d, sampleRate: q, steps: n, orders: o });
+            sigma = noiseMultiplierFor({
+              targetEpsilon: target,
+              delta: d,
+              sampleRate: q,
+              steps: n,
+              orders: o,
+              accounting: 'rdp',
+              search: 'grid',
+            });
           } catch (e) {
             // Only an unreachable target may fail (the conversion's floor is above it).
             expect(String(e)).toMatch(/cannot be reached/);
