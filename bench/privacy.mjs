@@ -7,13 +7,17 @@
 //                  pass) → + N(0, σ²C²) noise from crypto.getRandomValues → / B → applyGradients
 //   microbatch:    the same with method 'microbatch' (B backward passes; only timed with --microbatch)
 //
-// Model: a two-layer dense network 784 → 256 (relu) → 10 (softmax), batch 256 by default.
+// Models (--models=sequential,functional): 'sequential', a two-layer dense network 784 → 256 (relu)
+// → 10 (softmax); 'functional' (issue 21 item 5), a tf.model with a residual branch and a shared
+// layer: h = Dense 256 (relu)(x), s = Dense 256 (tanh) called twice, out = Dense 10 (softmax)(h + s(s(h))).
+// Batch 256 by default.
 // Memory: tf.profile's peakBytes of one step, and the same minus the tensor bytes held before
 // the step (weights, optimizer state, the batch): "extra" is what the step itself allocates.
 // Materialising per-example gradients would need B × (number of parameters) × 4 bytes extra.
 // Time: median over --reps alternating reps after a warm-up. Writes <out>/privacy.json.
 //
-// Flags: --batch=256 --hidden=256 --input=784 --reps=15 --backend=cpu,wasm --microbatch --out=bench-results
+// Flags: --batch=256 --hidden=256 --input=784 --reps=15 --backend=cpu,wasm --models=sequential,functional
+//        --microbatch --out=bench-results
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -34,6 +38,7 @@ const hidden = Number(args.hidden ?? 256);
 const input = Number(args.input ?? 784);
 const reps = Number(args.reps ?? 15);
 const backends = String(args.backend ?? 'cpu,wasm').split(',');
+const models = String(args.models ?? 'sequential,functional').split(',');
 const out = resolve(root, args.out ?? 'bench-results');
 const C = 1;
 const sigma = 1.1;
@@ -43,8 +48,31 @@ setWasmPaths(`${dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.j
 const median = (a) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
 const f = (v, d = 2) => v.toFixed(d);
 
-/** One backend: fresh model and batch on it, memory of one profiled step each, then timed reps. */
-async function runOn(backend) {
+const glorot = (seed) => tfl.initializers.glorotUniform({ seed });
+const builders = {
+  sequential: () =>
+    tfl.sequential({
+      layers: [
+        tfl.layers.dense({ inputShape: [input], units: hidden, activation: 'relu', kernelInitializer: glorot(1) }),
+        tfl.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: glorot(2) }),
+      ],
+    }),
+  functional: () => {
+    const x = tfl.input({ shape: [input] });
+    const h = tfl.layers.dense({ units: hidden, activation: 'relu', kernelInitializer: glorot(1) }).apply(x);
+    const shared = tfl.layers.dense({ units: hidden, activation: 'tanh', kernelInitializer: glorot(3) });
+    const sum = tfl.layers.add().apply([h, shared.apply(shared.apply(h))]);
+    const out = tfl.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: glorot(2) }).apply(sum);
+    return tfl.model({ inputs: x, outputs: out });
+  },
+};
+const described = {
+  sequential: `${input} → ${hidden} → 10 dense`,
+  functional: `functional ${input} → ${hidden}, + shared ${hidden} → ${hidden} twice (residual), → 10`,
+};
+
+/** One backend and model: fresh model and batch on it, memory of one profiled step each, then timed reps. */
+async function runOn(backend, modelName) {
   tf.env().set('IS_TEST', true); // silences the "install tfjs-node" banner
   if (!(await tf.setBackend(backend))) throw new Error(`tfjs backend ${backend} failed to initialise`);
   await tf.ready();
@@ -52,21 +80,7 @@ async function runOn(backend) {
   // backend's fused matMul (used by the layers' own forward pass) fails that check.
   tf.env().set('IS_TEST', backend !== 'wasm');
 
-  const model = tfl.sequential({
-    layers: [
-      tfl.layers.dense({
-        inputShape: [input],
-        units: hidden,
-        activation: 'relu',
-        kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }),
-      }),
-      tfl.layers.dense({
-        units: 10,
-        activation: 'softmax',
-        kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }),
-      }),
-    ],
-  });
+  const model = builders[modelName]();
   const optimizer = tf.train.sgd(0.01);
   model.compile({ optimizer, loss: 'categoricalCrossentropy' });
   const vars = model.trainableWeights.map((w) => w.read());
@@ -102,7 +116,12 @@ async function runOn(backend) {
     c.run();
     const held = tf.memory().numBytes;
     const info = await tf.profile(() => c.run());
-    memory[c.name] = { peakBytes: info.peakBytes, heldBytes: held, extraBytes: info.peakBytes - held };
+    memory[c.name] = {
+      peakBytes: info.peakBytes,
+      heldBytes: held,
+      extraBytes: info.peakBytes - held,
+      newTensors: info.kernels.reduce((n, k) => n + k.outputShapes.length, 0),
+    };
   }
   // Time: alternate candidates rep by rep; each rep ends with a 4-byte read so async backends finish.
   const times = Object.fromEntries(candidates.map((c) => [c.name, []]));
@@ -119,44 +138,45 @@ async function runOn(backend) {
     medianMs: median(times[c.name]),
     peakMB: memory[c.name].peakBytes / 2 ** 20,
     extraMB: memory[c.name].extraBytes / 2 ** 20,
+    tensorsAllocated: memory[c.name].newTensors,
   }));
   const ghost = rows.find((r) => r.name === 'ghost');
   const plain = rows.find((r) => r.name === 'non-private');
   const materialisedMB = (B * params * 4) / 2 ** 20;
   const targets = [
     {
-      target: `${backend}: ghost peak memory ≤ 1.5× non-private (peak tf.memory().numBytes)`,
+      target: `${backend} ${modelName}: ghost peak memory ≤ 1.5× non-private (peak tf.memory().numBytes)`,
       value: ghost.peakMB / plain.peakMB,
       met: ghost.peakMB / plain.peakMB <= 1.5,
     },
     {
-      target: `${backend}: ghost step-allocated memory ≤ 1.5× non-private (peak − held)`,
+      target: `${backend} ${modelName}: ghost step-allocated memory ≤ 1.5× non-private (peak − held)`,
       value: ghost.extraMB / plain.extraMB,
       met: ghost.extraMB / plain.extraMB <= 1.5,
     },
     {
-      target: `${backend}: ghost time ≤ 3× non-private`,
+      target: `${backend} ${modelName}: ghost time ≤ 3× non-private`,
       value: ghost.medianMs / plain.medianMs,
       met: ghost.medianMs / plain.medianMs <= 3,
     },
   ];
   console.log(
-    `DP-SGD step, ${input} → ${hidden} → 10 dense, batch ${B}, ${params.toLocaleString('en')} parameters, tfjs ${backend} backend, ${reps} reps`,
+    `DP-SGD step, ${described[modelName]}, batch ${B}, ${params.toLocaleString('en')} parameters, tfjs ${backend} backend, ${reps} reps`,
   );
   for (const r of rows) {
     console.log(
-      `  ${r.name.padEnd(12)} ${f(r.medianMs, 1).padStart(8)} ms   peak ${f(r.peakMB, 1).padStart(7)} MB   step-allocated ${f(r.extraMB, 1).padStart(7)} MB`,
+      `  ${r.name.padEnd(12)} ${f(r.medianMs, 1).padStart(8)} ms   peak ${f(r.peakMB, 1).padStart(7)} MB   step-allocated ${f(r.extraMB, 1).padStart(7)} MB   ${String(r.tensorsAllocated).padStart(6)} tensors allocated`,
     );
   }
   console.log(`  (materialised per-example gradients alone: ${f(materialisedMB, 1)} MB)`);
   for (const t of targets) console.log(`  ${t.met ? 'MET ' : 'MISS'}  ${t.target}: ${f(t.value)}`);
   tf.dispose([x, y]);
   model.dispose();
-  return { backend, params, rows, materialisedMB, targets };
+  return { backend, model: modelName, params, rows, materialisedMB, targets };
 }
 
 const results = [];
-for (const b of backends) results.push(await runOn(b));
+for (const b of backends) for (const m of models) results.push(await runOn(b, m));
 
 mkdirSync(out, { recursive: true });
 writeFileSync(
@@ -169,6 +189,7 @@ writeFileSync(
       input,
       hidden,
       reps,
+      models,
       results,
       targets: results.flatMap((r) => r.targets),
     },

@@ -152,15 +152,110 @@ const cases: Case[] = [
     expect: 'ghost',
     cpuOnly: true,
   },
+  // Functional models (issue 21 item 5): ghost norms on the graph, branches, merges, shared layers.
   {
-    // A functional model (not a Sequential chain): the microbatch fallback runs.
-    name: 'functional model (microbatch fallback)',
+    name: 'functional: two branches joined by concatenate',
     model: () => {
       const input = tfl.input({ shape: [4] });
-      const h = tfl.layers
-        .dense({ units: 5, activation: 'relu', kernelInitializer: init(13) })
+      const a = tfl.layers
+        .dense({ units: 5, activation: 'relu', kernelInitializer: init(13), biasInitializer: 'ones' })
         .apply(input) as tfl.SymbolicTensor;
-      const out = tfl.layers.dense({ units: 2, kernelInitializer: init(14) }).apply(h) as tfl.SymbolicTensor;
+      const b = tfl.layers
+        .dense({ units: 3, activation: 'tanh', kernelInitializer: init(14) })
+        .apply(input) as tfl.SymbolicTensor;
+      const ab = tfl.layers.concatenate().apply([a, b]) as tfl.SymbolicTensor;
+      const out = tfl.layers
+        .dense({ units: 3, activation: 'softmax', kernelInitializer: init(15) })
+        .apply(ab) as tfl.SymbolicTensor;
+      return tfl.model({ inputs: input, outputs: out });
+    },
+    x: () => tf.tensor2d(wave(B * 4, 0.5, 2), [B, 4]),
+    y: () => tf.oneHot(tf.tensor1d([2, 0, 1, 1, 2, 0], 'int32'), 3),
+    loss: 'categoricalCrossentropy',
+    expect: 'ghost',
+  },
+  {
+    name: 'functional: residual block (add) on sequences',
+    model: () => {
+      const input = tfl.input({ shape: [3, 4] });
+      const h = tfl.layers
+        .dense({ units: 4, activation: 'tanh', kernelInitializer: init(16) })
+        .apply(input) as tfl.SymbolicTensor;
+      const r = tfl.layers.dense({ units: 4, kernelInitializer: init(17) }).apply(h) as tfl.SymbolicTensor;
+      const sum = tfl.layers.add().apply([h, r]) as tfl.SymbolicTensor;
+      const act = tfl.layers.activation({ activation: 'relu' }).apply(sum) as tfl.SymbolicTensor;
+      const flat = tfl.layers.flatten().apply(act) as tfl.SymbolicTensor;
+      const out = tfl.layers.dense({ units: 2, kernelInitializer: init(18) }).apply(flat) as tfl.SymbolicTensor;
+      return tfl.model({ inputs: input, outputs: out });
+    },
+    x: () => tf.tensor3d(wave(B * 12, 0.8, 1.5), [B, 3, 4]),
+    y: () => tf.tensor2d(wave(B * 2, 1.9, 2), [B, 2]),
+    loss: 'meanSquaredError',
+    expect: 'ghost',
+  },
+  {
+    // One Dense layer called on two branches: its per-example gradient is the sum over both
+    // calls, so the cross terms count (T = 1 per call, stacked T = 2: the Gram route, 8 ≤ 4·3).
+    name: 'functional: one Dense layer shared by two branches',
+    model: () => {
+      const input = tfl.input({ shape: [4] });
+      const a = tfl.layers
+        .dense({ units: 4, activation: 'tanh', kernelInitializer: init(19) })
+        .apply(input) as tfl.SymbolicTensor;
+      const b = tfl.layers
+        .dense({ units: 4, activation: 'relu', kernelInitializer: init(20), biasInitializer: 'ones' })
+        .apply(input) as tfl.SymbolicTensor;
+      const shared = tfl.layers.dense({
+        units: 3,
+        activation: 'tanh',
+        kernelInitializer: init(21),
+        biasInitializer: 'ones',
+      });
+      const sum = tfl.layers
+        .add()
+        .apply([shared.apply(a) as tfl.SymbolicTensor, shared.apply(b) as tfl.SymbolicTensor]) as tfl.SymbolicTensor;
+      const out = tfl.layers.dense({ units: 2, kernelInitializer: init(22) }).apply(sum) as tfl.SymbolicTensor;
+      return tfl.model({ inputs: input, outputs: out });
+    },
+    x: () => tf.tensor2d(wave(B * 4, 1.1, 2), [B, 4]),
+    y: () => tf.tensor2d(wave(B * 2, 0.6, 2), [B, 2]),
+    loss: 'meanSquaredError',
+    expect: 'ghost',
+  },
+  {
+    // One Dense layer called twice in a chain on sequences (T = 3 per call, stacked T = 6:
+    // 2·36 > 4·4, the XᵀΔ route), both calls' outputs concatenated.
+    name: 'functional: one Dense layer applied twice in a chain (sequences)',
+    model: () => {
+      const input = tfl.input({ shape: [3, 4] });
+      const shared = tfl.layers.dense({
+        units: 4,
+        activation: 'tanh',
+        kernelInitializer: init(23),
+        biasInitializer: 'ones',
+      });
+      const once = shared.apply(input) as tfl.SymbolicTensor;
+      const twice = shared.apply(once) as tfl.SymbolicTensor;
+      const both = tfl.layers.concatenate().apply([once, twice]) as tfl.SymbolicTensor;
+      const flat = tfl.layers.flatten().apply(both) as tfl.SymbolicTensor;
+      const out = tfl.layers.dense({ units: 2, kernelInitializer: init(24) }).apply(flat) as tfl.SymbolicTensor;
+      return tfl.model({ inputs: input, outputs: out });
+    },
+    x: () => tf.tensor3d(wave(B * 12, 0.45, 1.5), [B, 3, 4]),
+    y: () => tf.tensor2d(wave(B * 2, 1.3, 2), [B, 2]),
+    loss: 'meanSquaredError',
+    expect: 'ghost',
+  },
+  {
+    // A trainable nested model inside a functional one has no ghost norm: the microbatch fallback runs.
+    name: 'functional model with a nested Sequential (microbatch fallback)',
+    model: () => {
+      const input = tfl.input({ shape: [4] });
+      const inner = tfl.sequential({
+        layers: [tfl.layers.dense({ inputShape: [4], units: 3, activation: 'tanh', kernelInitializer: init(25) })],
+      });
+      const h = inner.apply(input) as tfl.SymbolicTensor;
+      const out = tfl.layers.dense({ units: 2, kernelInitializer: init(26) }).apply(h) as tfl.SymbolicTensor;
       return tfl.model({ inputs: input, outputs: out });
     },
     x: () => tf.tensor2d(wave(B * 4, 0.5, 2), [B, 4]),

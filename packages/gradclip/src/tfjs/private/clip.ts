@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe } from '../../gradients.js';
 import { flag, knownOptions, oneOf } from '../../validate.js';
-import { capturedNormSq } from './ghost.js';
+import { layerNormSq } from './ghost.js';
 import {
   checkPrivateLayers,
   compiledLoss,
@@ -10,6 +10,7 @@ import {
   perExampleLoss,
   probeShapes,
   type Captured,
+  type GhostPlan,
   type ModelLike,
   type PerExampleLoss,
 } from './model.js';
@@ -22,7 +23,8 @@ export type PerExampleClipping = 'flat' | 'per_layer';
 export interface ClippedGradientsOptions {
   /**
    * How per-example norms are found. `'ghost'`: ghost norms (Dense, Conv2D, Embedding in a
-   * Sequential model; an error otherwise); `'microbatch'`: one backward pass per example;
+   * Sequential model or a one-input, one-output functional model, shared layers included; an
+   * error otherwise); `'microbatch'`: one backward pass per example;
    * `'auto'` (default): ghost when the model allows it, else microbatch.
    */
   readonly method?: PerExampleMethod;
@@ -65,7 +67,9 @@ export interface ClippedGradients {
  * output; the per-example gradient norms follow from those (`linearNormSq`,
  * `embeddingNormSq`) without forming any per-example gradient. A second backward pass on the
  * re-weighted loss Σᵢ wᵢ ℓᵢ with wᵢ = 1 / max(1, ‖∇ℓᵢ‖/C) then gives the clipped sum, since
- * ∇(Σ wᵢ ℓᵢ) = Σ wᵢ ∇ℓᵢ for weights held constant.
+ * ∇(Σ wᵢ ℓᵢ) = Σ wᵢ ∇ℓᵢ for weights held constant. Functional models run node by node in
+ * tfjs-layers' depth order (branches, merges); a layer called more than once contributes one
+ * norm term over all its calls (`layerNormSq`: the cross terms between calls count).
  *
  * Microbatch fallback (any model `checkPrivateLayers` accepts): one `tf.variableGrads` per
  * example, norm and scale on the device, accumulated — exact, and B times slower.
@@ -121,7 +125,7 @@ function clipWeights(norms: tf.Tensor1D, c: number): tf.Tensor1D {
 
 function ghostClip(
   model: ModelLike,
-  plan: Exclude<ReturnType<typeof ghostPlan>, string>,
+  plan: GhostPlan,
   x: tf.Tensor,
   y: tf.Tensor,
   c: number,
@@ -136,7 +140,21 @@ function ghostClip(
       tf.sum(perExampleLoss(loss, y, ghostForward(plan, x, ps, captured))),
     )(probes);
     value.dispose();
-    norms = tf.tidy(() => tf.sqrt(tf.addN(captured.map((cap, i) => capturedNormSq(cap, deltas[i]!)))));
+    // One term per trainable layer: the calls of a shared layer are taken together (their gradients add).
+    const byLayer = new Map<Captured['step'], number[]>();
+    captured.forEach((cap, i) => byLayer.set(cap.step, [...(byLayer.get(cap.step) ?? []), i]));
+    norms = tf.tidy(() =>
+      tf.sqrt(
+        tf.addN(
+          [...byLayer.values()].map((ix) =>
+            layerNormSq(
+              ix.map((i) => captured[i]!),
+              ix.map((i) => deltas[i]!),
+            ),
+          ),
+        ),
+      ),
+    );
     tf.dispose(deltas);
   } finally {
     tf.dispose(probes);

@@ -70,24 +70,41 @@ export function patches(
   });
 }
 
-/** Squared per-example gradient norm of one captured layer, given ∂L/∂z for its probe. */
-export function capturedNormSq(c: Captured, delta: tf.Tensor): tf.Tensor1D {
+/**
+ * Squared per-example gradient norm of one trainable layer, from its captured calls and ∂L/∂z
+ * for each call's probe. A layer called U times (shared in a functional model) has the
+ * per-example gradient Gᵢ = Σᵤ Xᵢ⁽ᵘ⁾ᵀ Δᵢ⁽ᵘ⁾ — the sum over calls, whose norm is not the sum of
+ * the calls' norms: ‖Gᵢ‖² = Σᵤ,ᵥ ⟨Xᵢ⁽ᵘ⁾ᵀΔᵢ⁽ᵘ⁾, Xᵢ⁽ᵛ⁾ᵀΔᵢ⁽ᵛ⁾⟩, with cross terms (xᵢ⁽ᵘ⁾·xᵢ⁽ᵛ⁾)(δᵢ⁽ᵘ⁾·δᵢ⁽ᵛ⁾)
+ * for T = 1. That sum is exactly Xᵢᵀ Δᵢ for the calls stacked along the position axis
+ * (Xᵢ = [Xᵢ⁽¹⁾; …; Xᵢ⁽ᵁ⁾], the same for Δᵢ), so the calls are concatenated along T and the
+ * one-call formulas (their Gram route computes every cross term) apply unchanged; for an
+ * embedding the stacked indices and output gradients give the same.
+ */
+export function layerNormSq(calls: readonly Captured[], deltas: readonly tf.Tensor[]): tf.Tensor1D {
   return tf.tidy(() => {
-    const b = delta.shape[0]!;
-    const step = c.step;
+    const step = calls[0]!.step;
+    const b = deltas[0]!.shape[0]!;
+    const cat = <T extends tf.Tensor>(ts: T[]): T => (ts.length === 1 ? ts[0]! : (tf.concat(ts, 1) as T));
     switch (step.kind) {
-      case 'dense':
-        return linearNormSq(
-          c.input as tf.Tensor3D,
-          tf.reshape(delta, [b, -1, step.kernel.shape[1]!]),
-          step.bias !== null,
-        );
-      case 'conv2d': {
-        const cols = patches(c.input as tf.Tensor4D, step.kernel.shape, step.strides, step.padding, step.dilations);
-        return linearNormSq(cols, tf.reshape(delta, [b, -1, step.kernel.shape[3]!]), step.bias !== null);
+      case 'dense': {
+        const p = step.kernel.shape[1]!;
+        const xs = cat(calls.map((c) => c.input as tf.Tensor3D));
+        return linearNormSq(xs, cat(deltas.map((d) => tf.reshape(d, [b, -1, p]) as tf.Tensor3D)), step.bias !== null);
       }
-      case 'embedding':
-        return embeddingNormSq(c.input as tf.Tensor2D, tf.reshape(delta, [b, -1, step.embeddings.shape[1]!]));
+      case 'conv2d': {
+        const p = step.kernel.shape[3]!;
+        const cols = cat(
+          calls.map((c) =>
+            patches(c.input as tf.Tensor4D, step.kernel.shape, step.strides, step.padding, step.dilations),
+          ),
+        );
+        return linearNormSq(cols, cat(deltas.map((d) => tf.reshape(d, [b, -1, p]) as tf.Tensor3D)), step.bias !== null);
+      }
+      case 'embedding': {
+        const d = step.embeddings.shape[1]!;
+        const idx = cat(calls.map((c) => c.input as tf.Tensor2D));
+        return embeddingNormSq(idx, cat(deltas.map((g) => tf.reshape(g, [b, -1, d]) as tf.Tensor3D)));
+      }
       default:
         throw new Error('unreachable: weightless layers are not captured');
     }

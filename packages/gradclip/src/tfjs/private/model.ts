@@ -61,61 +61,132 @@ export type GhostStep =
 
 /** Layers that draw random numbers in training: the two passes of ghost clipping would disagree. */
 const RANDOM_LAYERS = new Set(['Dropout', 'SpatialDropout1D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout']);
+
 /**
- * Splits a model into ghost-clipping steps, or says why it cannot (then the microbatch
- * fallback runs). Ghost clipping needs a chain of single-input layers (a `tf.Sequential`)
- * whose trainable layers are all Dense, Conv2D (channelsLast) or Embedding (no maskZero), and
- * no layer that draws random numbers in training.
+ * One call of a layer in the ghost forward pass: the values it reads and writes, by key (a
+ * functional model's symbolic tensor ids; positions along the chain of a Sequential model). A
+ * layer shared by several calls has one node per call, all with the same `step`.
  */
-export function ghostPlan(model: ModelLike): GhostStep[] | string {
+export interface GhostNode {
+  readonly step: GhostStep;
+  readonly inputs: readonly number[];
+  readonly outputs: readonly number[];
+}
+
+/** A model as ghost clipping runs it: nodes in an order where every input is computed before use. */
+export interface GhostPlan {
+  readonly nodes: readonly GhostNode[];
+  readonly input: number;
+  readonly output: number;
+}
+
+/** The parts of a tfjs-layers functional model (`tf.model`, a `Container`) that the plan reads. */
+interface SymbolicLike {
+  readonly id: number;
+}
+interface GraphNodeLike {
+  readonly outboundLayer: LayerLike;
+  readonly inputTensors: readonly SymbolicLike[];
+  readonly outputTensors: readonly SymbolicLike[];
+}
+interface GraphLike {
+  readonly inputs?: readonly SymbolicLike[];
+  readonly outputs?: readonly SymbolicLike[];
+  readonly nodesByDepth?: Readonly<Record<string, readonly GraphNodeLike[]>>;
+}
+
+/**
+ * Splits a model into ghost-clipping nodes, or says why it cannot (then the microbatch fallback
+ * runs). Ghost clipping needs a `tf.Sequential` chain, or a functional model (`tf.model`) with
+ * one input and one output whose graph may branch and merge (Add, Concatenate, any weightless
+ * layer) and share layers between calls; its trainable layers must all be Dense, Conv2D
+ * (channelsLast) or Embedding (no maskZero), and no layer may draw random numbers in training.
+ * A nested model with trainable weights counts as a layer without a ghost norm.
+ */
+export function ghostPlan(model: ModelLike): GhostPlan | string {
   checkPrivateLayers(model);
-  if (model.getClassName() !== 'Sequential') return `${model.getClassName()} is not a Sequential model`;
-  const steps: GhostStep[] = [];
-  for (const layer of model.layers) {
-    const cls = layer.getClassName();
-    const l = layer as unknown as LayerInternals;
-    if (cls === 'InputLayer') continue;
-    if (RANDOM_LAYERS.has(cls)) return `layer ${layer.name} (${cls}) is random in training`;
-    if (layer.trainableWeights.length === 0) {
-      steps.push({ kind: 'other', layer });
-      continue;
+  const cls = model.getClassName();
+  const steps = new Map<LayerLike, GhostStep>();
+  const stepOf = (layer: LayerLike): GhostStep | string => {
+    let step = steps.get(layer);
+    if (step === undefined) {
+      const s = ghostStep(layer);
+      if (typeof s === 'string') return s;
+      steps.set(layer, (step = s));
     }
-    if (cls === 'Dense' && l.kernel) {
-      steps.push({
-        kind: 'dense',
-        layer,
-        kernel: l.kernel.read() as tf.Variable,
-        bias: (l.bias?.read() ?? null) as tf.Variable | null,
-        activation: l.activation,
-      });
-    } else if (
-      cls === 'Conv2D' &&
-      l.kernel &&
-      l.dataFormat === 'channelsLast' &&
-      l.rank === 2 &&
-      l.padding !== 'causal'
-    ) {
-      steps.push({
-        kind: 'conv2d',
-        layer,
-        kernel: l.kernel.read() as tf.Variable,
-        bias: (l.bias?.read() ?? null) as tf.Variable | null,
-        activation: l.activation,
-        strides: [l.strides![0]!, l.strides![1]!],
-        padding: l.padding!,
-        dilations: [l.dilationRate![0]!, l.dilationRate![1]!],
-      });
-    } else if (cls === 'Embedding' && l.embeddings && !l.maskZero) {
-      steps.push({ kind: 'embedding', layer, embeddings: l.embeddings.read() as tf.Variable });
-    } else {
-      return `layer ${layer.name} (${cls}) has no ghost norm`;
+    return step;
+  };
+  const nodes: GhostNode[] = [];
+  if (cls === 'Sequential') {
+    for (const layer of model.layers) {
+      if (layer.getClassName() === 'InputLayer') continue;
+      const step = stepOf(layer);
+      if (typeof step === 'string') return step;
+      nodes.push({ step, inputs: [nodes.length], outputs: [nodes.length + 1] });
     }
-    const own = steps[steps.length - 1]!;
-    const used = own.kind === 'embedding' ? 1 : own.kind === 'other' ? 0 : own.bias ? 2 : 1;
-    if (layer.trainableWeights.length !== used)
-      return `layer ${layer.name} (${cls}) has weights ghost clipping does not know`;
+    return { nodes, input: 0, output: nodes.length };
   }
-  return steps;
+  const g = model as unknown as GraphLike;
+  if (!g.nodesByDepth || !g.inputs || !g.outputs) return `${cls} is neither a Sequential nor a functional model`;
+  if (g.inputs.length !== 1 || g.outputs.length !== 1)
+    return `the model has ${g.inputs.length} inputs and ${g.outputs.length} outputs (ghost clipping takes one of each)`;
+  // Deepest first: tfjs-layers' own order (Container.runInternalGraph), every input computed before use.
+  const depths = Object.keys(g.nodesByDepth)
+    .map(Number)
+    .sort((a, b) => b - a);
+  for (const depth of depths) {
+    for (const node of g.nodesByDepth[depth]!) {
+      const layer = node.outboundLayer;
+      if (layer.getClassName() === 'InputLayer') continue;
+      const step = stepOf(layer);
+      if (typeof step === 'string') return step;
+      nodes.push({ step, inputs: node.inputTensors.map((t) => t.id), outputs: node.outputTensors.map((t) => t.id) });
+    }
+  }
+  return { nodes, input: g.inputs[0]!.id, output: g.outputs[0]!.id };
+}
+
+/** The ghost step of one layer, or why it has none. */
+function ghostStep(layer: LayerLike): GhostStep | string {
+  const cls = layer.getClassName();
+  const l = layer as unknown as LayerInternals;
+  if (RANDOM_LAYERS.has(cls)) return `layer ${layer.name} (${cls}) is random in training`;
+  if (layer.trainableWeights.length === 0) return { kind: 'other', layer };
+  let step: GhostStep;
+  if (cls === 'Dense' && l.kernel) {
+    step = {
+      kind: 'dense',
+      layer,
+      kernel: l.kernel.read() as tf.Variable,
+      bias: (l.bias?.read() ?? null) as tf.Variable | null,
+      activation: l.activation,
+    };
+  } else if (
+    cls === 'Conv2D' &&
+    l.kernel &&
+    l.dataFormat === 'channelsLast' &&
+    l.rank === 2 &&
+    l.padding !== 'causal'
+  ) {
+    step = {
+      kind: 'conv2d',
+      layer,
+      kernel: l.kernel.read() as tf.Variable,
+      bias: (l.bias?.read() ?? null) as tf.Variable | null,
+      activation: l.activation,
+      strides: [l.strides![0]!, l.strides![1]!],
+      padding: l.padding!,
+      dilations: [l.dilationRate![0]!, l.dilationRate![1]!],
+    };
+  } else if (cls === 'Embedding' && l.embeddings && !l.maskZero) {
+    step = { kind: 'embedding', layer, embeddings: l.embeddings.read() as tf.Variable };
+  } else {
+    return `layer ${layer.name} (${cls}) has no ghost norm`;
+  }
+  const used = step.kind === 'embedding' ? 1 : step.bias ? 2 : 1;
+  if (layer.trainableWeights.length !== used)
+    return `layer ${layer.name} (${cls}) has weights ghost clipping does not know`;
+  return step;
 }
 
 /**
@@ -184,7 +255,7 @@ export function checkPrivateLayers(model: ModelLike): void {
   for (const layer of model.layers) visit(layer, '');
 }
 
-/** What the ghost forward pass records per trainable layer (kept until the norms are taken). */
+/** What the ghost forward pass records per call of a trainable layer (kept until the norms are taken). */
 export interface Captured {
   step: GhostStep;
   /** Dense: input as [B, T, K]; Conv2D: the layer input (NHWC); Embedding: int32 indices [B, T]. */
@@ -192,76 +263,92 @@ export interface Captured {
 }
 
 /**
- * The model's forward pass, layer by layer, with the pre-activation output of each trainable
- * layer available as a probe: z ← z + probe. The probes are zeros, so the output is the
- * model's; the gradient of the loss with respect to a probe is ∂L/∂z — the "output
- * gradient" that ghost norms pair with the layer input. `capture` receives each trainable
- * layer's input (tf.keep'd: it must outlive the gradient tape's tidy).
+ * The model's forward pass, node by node, with the pre-activation output of each call of a
+ * trainable layer available as a probe: z ← z + probe. The probes are zeros, so the output is
+ * the model's; the gradient of the loss with respect to a probe is ∂L/∂z — the "output
+ * gradient" that ghost norms pair with the layer input. `capture` receives each call's input
+ * (tf.keep'd: it must outlive the gradient tape's tidy), in the order of the probes.
  */
 export function ghostForward(
-  steps: readonly GhostStep[],
+  plan: GhostPlan,
   x: tf.Tensor,
   probes: readonly tf.Tensor[] | null,
   capture: Captured[] | null,
 ): tf.Tensor {
-  let h = x;
+  const values = new Map<number, tf.Tensor>([[plan.input, x]]);
   let p = 0;
   const probe = (z: tf.Tensor) => (probes ? tf.add(z, probes[p++]!) : z);
-  for (const step of steps) {
-    switch (step.kind) {
-      case 'other':
-        h = step.layer.apply(h, { training: true }) as tf.Tensor;
-        break;
-      case 'dense': {
-        const k = step.kernel.shape[0]!;
-        const flat = h.rank === 2 ? h : tf.reshape(h, [-1, k]);
-        let z = tf.matMul(flat as tf.Tensor2D, step.kernel as tf.Tensor2D);
-        if (step.bias) z = tf.add(z, step.bias);
-        if (h.rank !== 2) z = tf.reshape(z, [...h.shape.slice(0, -1), step.kernel.shape[1]!]);
-        if (capture) capture.push({ step, input: tf.keep(tf.reshape(h, [h.shape[0]!, -1, k])) });
-        h = activate(step.activation, probe(z));
-        break;
-      }
-      case 'conv2d': {
-        let z: tf.Tensor = tf.conv2d(
-          h as tf.Tensor4D,
-          step.kernel as tf.Tensor4D,
-          step.strides,
-          step.padding,
-          'NHWC',
-          step.dilations,
-        );
-        if (step.bias) z = tf.add(z, step.bias);
-        // A clone (shares the data): the captured tensor is disposed later, the input must not be.
-        if (capture) capture.push({ step, input: tf.keep(tf.clone(h)) });
-        h = activate(step.activation, probe(z));
-        break;
-      }
-      case 'embedding': {
-        const idx = h.dtype === 'int32' ? h : tf.cast(h, 'int32');
-        const d = step.embeddings.shape[1]!;
-        const z = tf.reshape(tf.gather(step.embeddings, tf.reshape(idx, [-1])), [...idx.shape, d]);
-        if (capture) capture.push({ step, input: tf.keep(tf.reshape(idx, [idx.shape[0]!, -1])) });
-        h = probe(z);
-        break;
-      }
+  for (const node of plan.nodes) {
+    const ins = node.inputs.map((id) => values.get(id)!);
+    const step = node.step;
+    let out: tf.Tensor | tf.Tensor[];
+    if (step.kind === 'other') {
+      out = step.layer.apply(ins.length === 1 ? ins[0]! : (ins as never), { training: true }) as
+        tf.Tensor | tf.Tensor[];
+    } else {
+      out = trainableForward(step, ins[0]!, probe, capture);
+    }
+    const outs = Array.isArray(out) ? out : [out];
+    node.outputs.forEach((id, i) => values.set(id, outs[i]!));
+  }
+  return values.get(plan.output)!;
+}
+
+function trainableForward(
+  step: Exclude<GhostStep, { kind: 'other' }>,
+  h: tf.Tensor,
+  probe: (z: tf.Tensor) => tf.Tensor,
+  capture: Captured[] | null,
+): tf.Tensor {
+  switch (step.kind) {
+    case 'dense': {
+      const k = step.kernel.shape[0]!;
+      const flat = h.rank === 2 ? h : tf.reshape(h, [-1, k]);
+      let z = tf.matMul(flat as tf.Tensor2D, step.kernel as tf.Tensor2D);
+      if (step.bias) z = tf.add(z, step.bias);
+      if (h.rank !== 2) z = tf.reshape(z, [...h.shape.slice(0, -1), step.kernel.shape[1]!]);
+      if (capture) capture.push({ step, input: tf.keep(tf.reshape(h, [h.shape[0]!, -1, k])) });
+      return activate(step.activation, probe(z));
+    }
+    case 'conv2d': {
+      let z: tf.Tensor = tf.conv2d(
+        h as tf.Tensor4D,
+        step.kernel as tf.Tensor4D,
+        step.strides,
+        step.padding,
+        'NHWC',
+        step.dilations,
+      );
+      if (step.bias) z = tf.add(z, step.bias);
+      // A clone (shares the data): the captured tensor is disposed later, the input must not be.
+      if (capture) capture.push({ step, input: tf.keep(tf.clone(h)) });
+      return activate(step.activation, probe(z));
+    }
+    case 'embedding': {
+      const idx = h.dtype === 'int32' ? h : tf.cast(h, 'int32');
+      const d = step.embeddings.shape[1]!;
+      const z = tf.reshape(tf.gather(step.embeddings, tf.reshape(idx, [-1])), [...idx.shape, d]);
+      if (capture) capture.push({ step, input: tf.keep(tf.reshape(idx, [idx.shape[0]!, -1])) });
+      return probe(z);
     }
   }
-  return h;
 }
 
 function activate(a: LayerInternals['activation'], z: tf.Tensor): tf.Tensor {
   return a ? a.apply(z) : z;
 }
 
-/** Shapes of the probes (pre-activation outputs of the trainable layers) for an input shape. */
-export function probeShapes(steps: readonly GhostStep[], inputShape: readonly number[]): number[][] {
-  let shape: (number | null)[] = [...inputShape];
+/** Shapes of the probes (pre-activation outputs of the trainable calls, in node order) for an input shape. */
+export function probeShapes(plan: GhostPlan, inputShape: readonly number[]): number[][] {
+  const shapes = new Map<number, (number | null)[]>([[plan.input, [...inputShape]]]);
   const out: number[][] = [];
-  for (const step of steps) {
-    const next = step.layer.computeOutputShape(shape) as (number | null)[];
-    if (step.kind !== 'other') out.push(next.map((d, i) => (d === null ? (inputShape[i] ?? -1) : d)));
-    shape = next;
+  for (const node of plan.nodes) {
+    const ins = node.inputs.map((id) => shapes.get(id)!);
+    const next = node.step.layer.computeOutputShape(ins.length === 1 ? ins[0]! : (ins as never)) as
+      (number | null)[] | (number | null)[][];
+    const outs = Array.isArray(next[0]) ? (next as (number | null)[][]) : [next as (number | null)[]];
+    if (node.step.kind !== 'other') out.push(outs[0]!.map((d, i) => (d === null ? (inputShape[i] ?? -1) : d)));
+    node.outputs.forEach((id, i) => shapes.set(id, outs[i]!));
   }
   return out;
 }

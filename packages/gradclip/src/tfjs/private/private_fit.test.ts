@@ -719,3 +719,55 @@ describe("privateFit clipping: 'per_layer' (issue 21 item 4)", () => {
     tf.dispose([xs, ys]);
   });
 });
+
+describe('privateFit on a functional model with ghost clipping (issue 21 item 5)', () => {
+  /** Two branches, a Dense layer shared by both (its gradient sums over the two calls), an add merge. */
+  function functionalClassifier(optimizer: tf.Optimizer) {
+    const input = tfl.input({ shape: [2] });
+    const seed = (s: number) => tfl.initializers.glorotUniform({ seed: s });
+    const a = tfl.layers.dense({ units: 6, activation: 'tanh', kernelInitializer: seed(1) }).apply(input);
+    const b = tfl.layers.dense({ units: 6, activation: 'relu', kernelInitializer: seed(2) }).apply(input);
+    const shared = tfl.layers.dense({ units: 4, activation: 'tanh', kernelInitializer: seed(3) });
+    const sum = tfl.layers
+      .add()
+      .apply([shared.apply(a) as tfl.SymbolicTensor, shared.apply(b) as tfl.SymbolicTensor]) as tfl.SymbolicTensor;
+    const out = tfl.layers.dense({ units: 2, activation: 'softmax', kernelInitializer: seed(4) }).apply(sum);
+    const m = tfl.model({ inputs: input, outputs: out as tfl.SymbolicTensor });
+    m.compile({ optimizer, loss: 'categoricalCrossentropy' });
+    return m;
+  }
+
+  it("method 'ghost' trains it (no fallback: 'ghost' throws when it cannot run), leaks no tensor", async () => {
+    const { xs, ys } = blobs(400);
+    const model = functionalClassifier(tf.train.sgd(0.5));
+    const before = tf.memory().numTensors;
+    const r = await privateFit(model, xs, ys, {
+      l2NormClip: 1,
+      noiseMultiplier: 1.1,
+      epochs: 3,
+      batchSize: 40,
+      method: 'ghost',
+      insecureSeed: 4,
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(r.accountant.history).toEqual([{ noiseMultiplier: 1.1, sampleRate: 0.1, steps: 30 }]);
+    expect(accuracy(model, xs, ys)).toBeGreaterThan(0.9);
+    tf.dispose([xs, ys]);
+  });
+
+  it("one noiseless step with 'ghost' gives the weights 'microbatch' gives (C small: every example clipped)", async () => {
+    const { xs, ys } = blobs(24);
+    const ghost = functionalClassifier(tf.train.sgd(0.3));
+    const micro = functionalClassifier(tf.train.sgd(0.3));
+    const opts = { l2NormClip: 0.05, noiseMultiplier: 0, batchSize: 24, epochs: 1, insecureSeed: 5 } as const;
+    const probe = clippedGradients(ghost, xs, ys, opts.l2NormClip);
+    expect(probe.method).toBe('ghost');
+    expect(Math.min(...probe.norms.dataSync())).toBeGreaterThan(opts.l2NormClip);
+    tf.dispose([probe.norms, probe.lossSum, ...Object.values(probe.grads)]);
+    await privateFit(ghost, xs, ys, { ...opts, method: 'ghost' });
+    await privateFit(micro, xs, ys, { ...opts, method: 'microbatch' });
+    const wm = micro.getWeights().map((w) => Array.from(w.dataSync()));
+    ghost.getWeights().forEach((w, k) => w.dataSync().forEach((v, j) => expect(v).toBeCloseTo(wm[k]![j]!, 6)));
+    tf.dispose([xs, ys]);
+  });
+});
