@@ -23,7 +23,16 @@ const CONFIG = {
     titleFontSize: 11,
     titleFontWeight: 500,
   },
-  legend: { labelColor: '#45505c', labelFontSize: 11, orient: 'top', title: null, symbolStrokeWidth: 2.5 },
+  // No label limit: a label is never cut ("thresho", issue 23); legends wrap into columns instead.
+  legend: {
+    labelColor: '#45505c',
+    labelFontSize: 11,
+    orient: 'top',
+    title: null,
+    symbolStrokeWidth: 2.5,
+    labelLimit: 0,
+    columns: 2,
+  },
   title: { color: '#1d2733', fontSize: 13, fontWeight: 600, anchor: 'start' },
 } as const;
 
@@ -96,6 +105,48 @@ export class LiveChart {
     await this.view.data('points', this.shown).resize().runAsync();
   }
 
+  /**
+   * Earlier runs drawn faded under the current one (rows { step, value, run }); only charts
+   * whose spec has a 'previous' data set (the loss chart) draw them.
+   */
+  async setOverlay(rows: readonly { step: number; value: number; run: string }[]): Promise<void> {
+    if (!this.hasOverlay) return;
+    await this.view
+      .data('previous', rows as object[])
+      .resize()
+      .runAsync();
+  }
+
+  private get hasOverlay(): boolean {
+    try {
+      this.view.data('previous');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Where each legend label is drawn: its text and right edge in CSS px from the canvas's
+   * left (the e2e test checks that no label is cut).
+   */
+  legendLayout(): { text: string; right: number }[] {
+    const labels: { text: string; right: number }[] = [];
+    type Item = { x?: number; text?: unknown; bounds?: { x2: number }; items?: Mark[] };
+    type Mark = { marktype: string; role?: string; items: Item[] };
+    const walk = (item: Item, ox: number) => {
+      const x = ox + (item.x ?? 0);
+      for (const m of item.items ?? []) {
+        if (m.role === 'legend-label')
+          for (const it of m.items) labels.push({ text: String(it.text), right: x + (it.bounds?.x2 ?? 0) });
+        if (m.marktype === 'group') for (const it of m.items) walk(it, x);
+      }
+    };
+    const root = (this.view.scenegraph() as unknown as { root: Mark }).root;
+    for (const it of root.items) walk(it, this.view.origin()[0]);
+    return labels;
+  }
+
   async clear(): Promise<void> {
     this.data.clear();
     this.shown = [];
@@ -152,6 +203,22 @@ export function lossSpec(
       subtitleFontSize: 10,
     },
     layer: [
+      {
+        // Earlier runs (Reset keeps the last two), faded and under the current run, named by their settings.
+        data: { name: 'previous' },
+        mark: { type: 'line', strokeWidth: 1.5, opacity: 0.55, clip: true },
+        encoding: {
+          x: { field: 'step', type: 'quantitative' },
+          y,
+          color: {
+            field: 'run',
+            type: 'nominal',
+            sort: null,
+            scale: { range: ['#8d99a6', '#d08a9c'] },
+            legend: { orient: 'bottom', columns: 1, symbolType: 'stroke' },
+          },
+        },
+      },
       {
         data: { name: 'points' },
         mark: { type: 'line', color: COLORS.loss, strokeWidth: 1.5, clip: true },

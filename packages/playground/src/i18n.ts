@@ -26,6 +26,11 @@ export interface Strings {
   reset: string;
   share: string;
   copied: string;
+  shareLink: string;
+  exportCsv: string;
+  exportJson: string;
+  /** Why the badge's backend was picked; {adapter} is the software adapter's name. */
+  backendWhy: { gpu: string; software: string; none: string; forced: string };
   status: { idle: string; running: string; paused: string; done: string; diverged: string };
   stats: { step: string; loss: string; preNorm: string; postNorm: string; clippedFrac: string; stepsPerSec: string };
   charts: {
@@ -111,6 +116,15 @@ const en: Strings = {
   reset: 'Reset',
   share: 'Copy link',
   copied: 'Link copied',
+  shareLink: 'Share this run',
+  exportCsv: 'Export CSV',
+  exportJson: 'Export JSON',
+  backendWhy: {
+    gpu: 'GPU adapter',
+    software: 'the GPU is software ({adapter}): cpu is faster',
+    none: 'no GPU in this browser',
+    forced: 'chosen in the URL',
+  },
   status: {
     idle: 'Ready',
     running: 'Training…',
@@ -141,7 +155,7 @@ const en: Strings = {
   task: 'Task: a tanh RNN (16 units) learns the adding problem — sum the two marked numbers in a sequence of length T. SGD, batch 32.',
   pascanuTitle: 'The cliff: Pascanu’s single-unit RNN',
   pascanuText:
-    'x_t = w·σ(x_{t−1}) + b, x₀ = 0.5, 50 steps, loss (σ(x₅₀) − 0.7)². The loss surface over (w, b) has a wall. Gradient descent from the same start (white dot), with the current method and threshold on the right.',
+    'xₜ = w·σ(xₜ₋₁) + b, x₀ = 0.5, 50 steps, loss (σ(x₅₀) − 0.7)². The loss surface over (w, b) has a wall. Gradient descent from the same start (white dot), with the current method and threshold on the right.',
   unclipped: 'Without clipping',
   clipped: 'With the current method',
   pascanuNoThreshold: 'Method “None” selected: both panels are plain gradient descent.',
@@ -212,6 +226,15 @@ const ko: Strings = {
   reset: '초기화',
   share: '링크 복사',
   copied: '링크를 복사했습니다',
+  shareLink: '이 실행 공유',
+  exportCsv: 'CSV 내보내기',
+  exportJson: 'JSON 내보내기',
+  backendWhy: {
+    gpu: 'GPU 어댑터',
+    software: 'GPU가 소프트웨어 구현입니다({adapter}): cpu가 더 빠릅니다',
+    none: '이 브라우저에는 GPU가 없습니다',
+    forced: 'URL에서 선택됨',
+  },
   status: {
     idle: '준비됨',
     running: '학습 중…',
@@ -242,7 +265,7 @@ const ko: Strings = {
   task: '과제: tanh RNN (유닛 16개)이 덧셈 문제를 배웁니다 — 길이 T의 시퀀스에서 표시된 두 수의 합을 맞힙니다. SGD, 배치 32.',
   pascanuTitle: '절벽: Pascanu의 단일 유닛 RNN',
   pascanuText:
-    'x_t = w·σ(x_{t−1}) + b, x₀ = 0.5, 50 스텝, 손실 (σ(x₅₀) − 0.7)². (w, b) 위의 손실 곡면에는 벽이 있습니다. 같은 출발점(흰 점)에서의 경사 하강법이며, 오른쪽은 현재 방법과 임계값을 사용합니다.',
+    'xₜ = w·σ(xₜ₋₁) + b, x₀ = 0.5, 50 스텝, 손실 (σ(x₅₀) − 0.7)². (w, b) 위의 손실 곡면에는 벽이 있습니다. 같은 출발점(흰 점)에서의 경사 하강법이며, 오른쪽은 현재 방법과 임계값을 사용합니다.',
   unclipped: '클리핑 없음',
   clipped: '현재 방법 사용',
   pascanuNoThreshold: '“없음”이 선택되어 있어 두 그림 모두 일반 경사 하강법입니다.',

@@ -28,6 +28,8 @@ import { Trainer, type StepRecord } from './train.js';
 import { addingProblem } from '@gradclip/experiments/tasks';
 import './style.css';
 import { redrawBudget } from './throttle.js';
+import { pickOrder, type AdapterReport, type BackendPick } from './backend_choice.js';
+import { runLabel, runToCSV, runToJSON } from './run_export.js';
 
 type NumericKey = keyof typeof RANGES;
 type Status = keyof Strings['status'];
@@ -52,6 +54,12 @@ let charts: { loss: LiveChart; norm: LiveChart; fraction: LiveChart } | null = n
 let pending: StepRecord[] = [];
 let flushing = false;
 let rate = { t0: 0, steps0: 0, value: 0 };
+/** The settings the current run started with (its label when it becomes an earlier run). */
+let runSettings: Settings = settings;
+/** Earlier runs, newest last (at most MAX_PREVIOUS), drawn faded in the loss chart. */
+let previous: { label: string; rows: { step: number; value: number }[] }[] = [];
+const MAX_PREVIOUS = 2;
+let backendPick: BackendPick = { order: ['cpu'], reason: 'none' };
 
 // ---------------------------------------------------------------- settings and controls
 
@@ -92,6 +100,10 @@ function buildControls(): void {
   $('start').addEventListener('click', () => (running ? pause() : void start()));
   $('reset').addEventListener('click', () => void reset());
   $('share').addEventListener('click', () => void copyLink());
+  $('export-csv').addEventListener('click', () => download('gradclip-run.csv', runToCSV(records), 'text/csv'));
+  $('export-json').addEventListener('click', () =>
+    download('gradclip-run.json', runToJSON(runSettings, records), 'application/json'),
+  );
   for (const b of Array.from(document.querySelectorAll<HTMLButtonElement>('[data-lang]'))) {
     b.addEventListener('click', () => update({ lang: b.dataset.lang as Settings['lang'] }));
   }
@@ -191,12 +203,14 @@ function applyText(): void {
     $(id).setAttribute('role', 'img');
     $(id).setAttribute('aria-label', label);
   }
+  syncBackendWhy();
 }
 
 function update(change: Partial<Settings>): void {
   const before = settings;
   settings = { ...settings, ...change };
   history.replaceState(null, '', `${location.pathname}${settingsToQuery(settings)}`);
+  syncShareLink();
   syncControls();
   const changed = (k: keyof Settings) => before[k] !== settings[k];
   if (changed('lang')) {
@@ -209,6 +223,36 @@ function update(change: Partial<Settings>): void {
   if (RESTART_KEYS.some(changed)) void reset();
   else if (methodChanged && trainer !== null) trainer.setClip(tensorClipStep(settings));
   if (methodChanged || changed('learningRate') || changed('lang')) schedulePascanu();
+}
+
+/** Offers `text` as a file download. */
+function download(name: string, text: string, type: string): void {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+/** The "share this run" link: this page with the current settings in its query. */
+function syncShareLink(): void {
+  $<HTMLAnchorElement>('share-link').href = `${location.origin}${location.pathname}${settingsToQuery(settings)}`;
+}
+
+/** The badge's note on why this backend runs. */
+function syncBackendWhy(): void {
+  const why = text.backendWhy[backendPick.reason].replace('{adapter}', shortAdapter(backendPick.adapter ?? ''));
+  $('backend-why').textContent = `(${why})`;
+  $('backend-why').title = backendPick.adapter ?? '';
+}
+
+/** "ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device (Subzero) …)" → "SwiftShader". */
+function shortAdapter(a: string): string {
+  const m = /swiftshader|llvmpipe|softpipe|lavapipe|basic render driver/i.exec(a);
+  return m ? (m[0].toLowerCase() === 'swiftshader' ? 'SwiftShader' : m[0]) : a.slice(0, 40);
 }
 
 async function copyLink(): Promise<void> {
@@ -276,6 +320,7 @@ async function rebuildCharts(): Promise<void> {
   pending = [];
   const rows = chartRows(records, 0, records.length);
   await Promise.all([made.loss.append(rows.loss), made.norm.append(rows.norm), made.fraction.append(rows.fraction)]);
+  await made.loss.setOverlay(overlayRows());
   charts = made;
 }
 
@@ -355,6 +400,7 @@ function newTrainer(): Trainer {
 async function start(): Promise<void> {
   if (running) return;
   if (trainer === null || status === 'diverged' || trainer.stepCount >= settings.maxSteps) await reset();
+  if (records.length === 0) runSettings = settings;
   running = true;
   setStatus('running');
   rate = { t0: performance.now(), steps0: records.length, value: 0 };
@@ -402,15 +448,33 @@ async function waitForFlush(): Promise<void> {
   }
 }
 
+/** The earlier runs as rows of the loss chart's overlay, each named by its settings. */
+function overlayRows(): { step: number; value: number; run: string }[] {
+  return previous.flatMap((p, i) =>
+    p.rows.map((r) => ({ ...r, run: `${i === previous.length - 1 ? '①' : '②'} ${p.label}` })),
+  );
+}
+
 async function reset(): Promise<void> {
   running = false;
+  // The run being replaced stays in the loss chart, faded, to compare the next one against.
+  if (records.length > 0) {
+    const rows = chartRows(records, 0, records.length).loss;
+    previous = [...previous, { label: runLabel(runSettings, text.methods[runSettings.method]), rows }].slice(
+      -MAX_PREVIOUS,
+    );
+  }
+  runSettings = settings;
   trainer?.dispose();
   trainer = newTrainer();
   records = [];
   pending = [];
   rate = { t0: 0, steps0: 0, value: 0 };
   while (flushing) await new Promise((r) => setTimeout(r, 5));
-  if (charts !== null) await Promise.all([charts.loss.clear(), charts.norm.clear(), charts.fraction.clear()]);
+  if (charts !== null) {
+    await Promise.all([charts.loss.clear(), charts.norm.clear(), charts.fraction.clear()]);
+    await charts.loss.setOverlay(overlayRows());
+  }
   showStats();
   setStatus('idle');
 }
@@ -442,23 +506,51 @@ async function drawPascanu(): Promise<void> {
 
 // ---------------------------------------------------------------- start-up
 
+/** What the browser says about its GPU adapters (nothing is kept: the probe context is released). */
+async function adapterReport(): Promise<AdapterReport> {
+  type Adapter = { info?: Record<string, unknown>; isFallbackAdapter?: boolean };
+  const gpu = (navigator as { gpu?: { requestAdapter(): Promise<Adapter | null> } }).gpu;
+  const adapter = gpu === undefined ? null : await gpu.requestAdapter().catch(() => null);
+  const webgpu =
+    adapter === null
+      ? null
+      : {
+          info: ['vendor', 'architecture', 'device', 'description']
+            .map((k) => String(adapter.info?.[k] ?? ''))
+            .filter((x) => x !== '')
+            .join(' '),
+          fallback: adapter.isFallbackAdapter === true || adapter.info?.['isFallbackAdapter'] === true,
+        };
+  let webgl: string | null = null;
+  const canvas = document.createElement('canvas');
+  const gl = (canvas.getContext('webgl2') ?? canvas.getContext('webgl')) as WebGLRenderingContext | null;
+  if (gl !== null) {
+    const ext = gl.getExtension('WEBGL_debug_renderer_info');
+    webgl = String(gl.getParameter(ext !== null ? ext.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+    gl.getExtension('WEBGL_lose_context')?.loseContext();
+  }
+  return { webgpu, webgl };
+}
+
 /**
- * WebGPU where the browser offers an adapter (gradclip/tfjs runs its compute-shader kernels
- * there), else WebGL, else the cpu backend; `?backend=` forces one (with cpu as the fallback).
- * The badge shows the backend in use.
+ * `auto`: WebGPU where the browser offers a hardware adapter (gradclip/tfjs runs its
+ * compute-shader kernels there), else hardware WebGL, else the cpu backend — a software
+ * adapter (SwiftShader, llvmpipe) is slower than cpu (backend_choice.ts). `?backend=` forces
+ * one (with cpu as the fallback). The badge shows the backend in use and why.
  */
 async function pickBackend(): Promise<string> {
-  const gpu = (navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
-  const hasWebGpu = gpu !== undefined && (await gpu.requestAdapter().catch(() => null)) !== null;
-  const auto = hasWebGpu ? ['webgpu', 'webgl', 'cpu'] : ['webgl', 'cpu'];
-  const order = settings.backend === 'auto' ? auto : [settings.backend, 'cpu'];
-  for (const name of order) {
+  backendPick = pickOrder(
+    settings.backend,
+    settings.backend === 'auto' ? await adapterReport() : { webgpu: null, webgl: null },
+  );
+  for (const name of backendPick.order) {
     try {
       if (await tf.setBackend(name)) return name;
     } catch {
       // Backend initialisation failed (no WebGL context): try the next one.
     }
   }
+  if (await tf.setBackend('cpu')) return 'cpu';
   throw new Error('no TF.js backend could be initialised');
 }
 
@@ -475,6 +567,12 @@ declare global {
       backend(): string;
       numTensors(): number;
       settings(): Settings;
+      /** Why the backend was picked: 'gpu' | 'software' | 'none' | 'forced', and the adapter. */
+      backendPick(): BackendPick;
+      /** Labels of the earlier runs drawn in the loss chart. */
+      previousRuns(): string[];
+      /** Each live chart's legend labels with their right edge (CSS px from the canvas's left). */
+      legendLayout(): Record<'loss' | 'norm' | 'fraction', { text: string; right: number }[]>;
     };
   }
 }
@@ -486,6 +584,8 @@ async function main(): Promise<void> {
   const backend = await pickBackend();
   $('backend').textContent = backend;
   $('backend').dataset.backend = backend;
+  syncBackendWhy();
+  syncShareLink();
   window.playground = {
     history: () => records.slice(),
     chartRows: () => ({
@@ -502,6 +602,13 @@ async function main(): Promise<void> {
     backend: () => tf.getBackend(),
     numTensors: () => tf.memory().numTensors,
     settings: () => ({ ...settings }),
+    backendPick: () => ({ ...backendPick }),
+    previousRuns: () => previous.map((p) => p.label),
+    legendLayout: () => ({
+      loss: charts?.loss.legendLayout() ?? [],
+      norm: charts?.norm.legendLayout() ?? [],
+      fraction: charts?.fraction.legendLayout() ?? [],
+    }),
   };
   await rebuildCharts();
   await reset();

@@ -8,7 +8,7 @@
  * whenever the raw norm was above it), switch language, check the URL carries the
  * settings, and save screenshots for the docs.
  */
-import { mkdtempSync, rmSync, existsSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -264,14 +264,26 @@ describe('playground production build (vite build + vite preview) in Chromium', 
       polling: 100,
     });
 
-  it('runs on WebGPU when the browser offers it, and the badge says so (issue 13)', async () => {
+  it('auto picks cpu on a software adapter (SwiftShader WebGPU + WebGL) and says why; ?backend=webgpu still runs WebGPU (issues 13, 23)', async () => {
     const gpuProblems: string[] = [];
     const gpu = await launch(gpuProblems, ['--enable-unsafe-webgpu']);
     try {
-      await gpu.page.goto(`${base}?method=globalNorm&tau=1&steps=12`);
+      // auto: this Chromium's only adapters are SwiftShader's (software): cpu is faster there.
+      await gpu.page.goto(`${base}?steps=3`);
+      await gpu.page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+      expect(await gpu.page.textContent('#backend')).toBe('cpu');
+      expect(await gpu.page.evaluate(() => window.playground.backend())).toBe('cpu');
+      const pick = await gpu.page.evaluate(() => window.playground.backendPick());
+      expect(pick.reason).toBe('software');
+      expect(pick.adapter!.toLowerCase()).toContain('swiftshader');
+      expect(await gpu.page.textContent('#backend-why')).toContain('software (SwiftShader): cpu is faster');
+
+      // forced: WebGPU runs and clips.
+      await gpu.page.goto(`${base}?method=globalNorm&tau=1&steps=12&backend=webgpu`);
       await gpu.page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
       expect(await gpu.page.textContent('#backend')).toBe('webgpu');
       expect(await gpu.page.evaluate(() => window.playground.backend())).toBe('webgpu');
+      expect(await gpu.page.textContent('#backend-why')).toContain('chosen in the URL');
       await gpu.page.click('#start');
       await gpu.page.waitForFunction(() => ['done', 'diverged'].includes(window.playground.status()), null, {
         timeout: 90_000,
@@ -286,6 +298,110 @@ describe('playground production build (vite build + vite preview) in Chromium', 
       rmSync(gpu.userDataDir, { recursive: true, force: true });
     }
   });
+
+  it('compare runs: Reset keeps the last two runs as a faded overlay named by their settings; legends uncut; share link and export (issue 23)', async () => {
+    await page.goto(`${base}?method=none&steps=15&backend=cpu`);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+    expect(await page.evaluate(() => window.playground.previousRuns())).toEqual([]);
+    await page.click('#start');
+    await finished();
+    await page.selectOption('#method', 'globalNorm');
+    await page.click('#reset');
+    expect(await page.evaluate(() => window.playground.previousRuns())).toEqual(['None · lr 0.3 · T 10']);
+    await page.click('#start');
+    await finished();
+    await page.fill('#opt-threshold', '0.5');
+    await page.press('#opt-threshold', 'Enter');
+    await page.click('#reset');
+    await page.click('#start');
+    await finished();
+    await page.click('#reset');
+    // At most two: the oldest (None) has gone.
+    expect(await page.evaluate(() => window.playground.previousRuns())).toEqual([
+      'Global norm τ=1 · lr 0.3 · T 10',
+      'Global norm τ=0.5 · lr 0.3 · T 10',
+    ]);
+    await page.waitForTimeout(300);
+    const legends = await page.evaluate(() => window.playground.legendLayout());
+    expect(legends.loss.map((l) => l.text)).toEqual([
+      '② Global norm τ=1 · lr 0.3 · T 10',
+      '① Global norm τ=0.5 · lr 0.3 · T 10',
+    ]);
+    expect(legends.norm.map((l) => l.text)).toEqual(['before clipping', 'applied', 'threshold']);
+
+    // Share link: the page's settings in the URL; export: the run as CSV.
+    const href = await page.getAttribute('#share-link', 'href');
+    expect(new URL(href!).searchParams.get('tau')).toBe('0.5');
+    expect(new URL(href!).searchParams.get('steps')).toBe('15');
+    await page.click('#start');
+    await finished();
+    const [csv] = await Promise.all([page.waitForEvent('download'), page.click('#export-csv')]);
+    expect(csv.suggestedFilename()).toBe('gradclip-run.csv');
+    const lines = readFileSync((await csv.path())!, 'utf8')
+      .trim()
+      .split('\n');
+    expect(lines[0]).toBe('step,loss,pre_norm,post_norm,threshold,clipped');
+    expect(lines).toHaveLength(16);
+    expect(lines[15]!.startsWith('15,')).toBe(true);
+    const [json] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
+    const run = JSON.parse(readFileSync((await json.path())!, 'utf8')) as { query: string; steps: unknown[] };
+    expect(run.steps).toHaveLength(15);
+    expect(run.query).toContain('tau=0.5');
+    expect(problems).toEqual([]);
+  });
+
+  it.each([
+    [1280, 900, 'en'],
+    [390, 844, 'en'],
+    [390, 844, 'ko'],
+  ])(
+    'at %i×%i px (%s): no legend label is cut (measured) and the formula is rendered; on a phone the loss chart and Start are on the first screen (issue 23)',
+    async (width, height, lang) => {
+      const ctx = await launch(problems);
+      try {
+        await ctx.page.setViewportSize({ width, height });
+        await ctx.page.goto(`${base}?method=none&steps=8&backend=cpu&lang=${lang}`);
+        await ctx.page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+        await ctx.page.click('#start');
+        await ctx.page.waitForFunction(() => ['done', 'diverged'].includes(window.playground.status()), null, {
+          timeout: 40_000,
+        });
+        await ctx.page.click('#reset'); // an overlay legend with a long label
+        await ctx.page.waitForTimeout(300);
+        const legends = await ctx.page.evaluate(() => window.playground.legendLayout());
+        const canvases = await ctx.page.$$eval('.chart', (cs) =>
+          cs.map((c) => ({ id: c.id, width: c.clientWidth, canvas: c.querySelector('canvas')!.clientWidth })),
+        );
+        for (const [key, id] of [
+          ['loss', 'chart-loss'],
+          ['norm', 'chart-norm'],
+          ['fraction', 'chart-fraction'],
+        ] as const) {
+          const box = canvases.find((c) => c.id === id)!;
+          expect(box.canvas, id).toBeLessThanOrEqual(box.width); // the canvas fits its panel
+          expect(legends[key].length, id).toBeGreaterThan(0);
+          for (const l of legends[key]) {
+            expect(l.text, id).not.toContain('…');
+            expect(l.right, `${id}: "${l.text}"`).toBeLessThanOrEqual(box.canvas);
+          }
+        }
+        expect(await ctx.page.textContent('.pascanu .muted')).toContain('xₜ = w·σ(xₜ₋₁) + b');
+        expect(await ctx.page.evaluate(() => document.body.textContent!.includes('_{'))).toBe(false);
+        expect(await ctx.page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
+        if (width < 900) {
+          const r = await ctx.page.$eval('#chart-loss', (e) => e.getBoundingClientRect().toJSON() as DOMRect);
+          expect(r.bottom).toBeLessThanOrEqual(height);
+          const start = await ctx.page.$eval('#start', (e) => e.getBoundingClientRect().toJSON() as DOMRect);
+          expect(start.bottom).toBeLessThanOrEqual(r.top);
+        }
+        if (!existsSync(imgDir)) mkdirSync(imgDir, { recursive: true });
+        await ctx.page.screenshot({ path: join(imgDir, `playground-${width}-${lang}.png`) });
+      } finally {
+        await ctx.context.close();
+        rmSync(ctx.userDataDir, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('?method=autoClip loads and trains, clipping at the percentile threshold', async () => {
     await page.goto(`${base}?method=autoClip&steps=15&backend=cpu`);
