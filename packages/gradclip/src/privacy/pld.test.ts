@@ -9,6 +9,7 @@ import {
   epsilonForDelta,
   gridFor,
 } from './pld.js';
+import { RDPAccountant } from './accountant.js';
 import { MAX_STEPS, privacySpent as rdpPrivacySpent } from './rdp.js';
 import { privacySpent } from './spent.js';
 
@@ -285,6 +286,10 @@ describe('PLDAccountant', () => {
     const only2 = new PLDAccountant().step({ noiseMultiplier: 0.8, sampleRate: 0.01, steps: 700 }).privacySpent(1e-5);
     expect(ea).toBeGreaterThan(Math.max(only1.epsilon, only2.epsilon));
     expect(ea).toBeLessThan(only1.epsilon + only2.epsilon);
+    // Never looser than RDP on the same heterogeneous history either.
+    const rdp = new RDPAccountant().step({ noiseMultiplier: 1.2, sampleRate: 0.05, steps: 300 });
+    rdp.step({ noiseMultiplier: 0.8, sampleRate: 0.01, steps: 700 });
+    expect(ea).toBeLessThan(rdp.privacySpent(1e-5).epsilon);
     const split = new PLDAccountant();
     for (let i = 0; i < 3; i++) {
       split.step({ noiseMultiplier: 1.2, sampleRate: 0.05, steps: 100 });
@@ -323,6 +328,9 @@ describe('PLDAccountant', () => {
   });
 
   it('hostile input: named errors, nothing recorded, no hang', () => {
+    expect(() => new PLDAccountant({ orders: [2] } as never)).toThrow(
+      /PLDAccountant options has an unknown option 'orders'/,
+    );
     const acc = new PLDAccountant();
     expect(() => acc.step({ noiseMultiplier: 1, sampleRate: 0.1, step: 2 } as never)).toThrow(/unknown option 'step'/);
     expect(() => acc.step({ noiseMultiplier: -1, sampleRate: 0.1 })).toThrow(

@@ -599,6 +599,11 @@ export class PLDAccountant {
   #steps = 0;
   #composed: History | undefined = undefined;
 
+  /** No options yet; an object with any field is refused (a misspelt option must not be ignored). */
+  constructor(options?: Readonly<Record<string, never>>) {
+    knownOptions('PLDAccountant options', options, []);
+  }
+
   /**
    * Records one step (or `steps` equal ones) of the sampled Gaussian mechanism. A RangeError,
    * with nothing recorded, when the total would exceed `MAX_STEPS` or the pair would be the
