@@ -139,7 +139,8 @@ export interface ArrayOps<T, S, B> extends ScalarOps<S, B> {
   readBool(b: B): boolean;
   /**
    * Optional: whether each tensor holds only finite values, read on the host (one read). Only the
-   * 'error' policy's error path calls it, to name the offending gradients.
+   * 'error' policy's error path calls it, to name the offending gradients; it may throw when the
+   * flags cannot be read back (the error then names no tensor).
    */
   finiteEach?(ts: readonly T[]): boolean[];
 

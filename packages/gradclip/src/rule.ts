@@ -69,12 +69,21 @@ const culprits = /* @__PURE__ */ new WeakMap<NonFiniteGradientError, readonly un
  */
 export function nonFiniteError<T, S, B>(ops: ArrayOps<T, S, B>, grads: readonly T[]): NonFiniteGradientError {
   const e = new NonFiniteGradientError();
-  const flags = ops.finiteEach?.(grads);
-  if (flags !== undefined)
+  let flags: boolean[] | undefined;
+  try {
+    flags = ops.finiteEach?.(grads);
+  } catch {
+    // The names are a diagnostic: a backend that cannot read the flags back (a GPU device lost
+    // after the decision's read) still throws the NonFiniteGradientError, without names.
+    flags = undefined;
+  }
+  if (flags !== undefined) {
+    const ok = flags;
     culprits.set(
       e,
-      grads.filter((_, i) => flags[i] === false),
+      grads.filter((_, i) => ok[i] === false),
     );
+  }
   return e;
 }
 

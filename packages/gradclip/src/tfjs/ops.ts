@@ -217,9 +217,16 @@ export const tfOps: ArrayOps<T, S, S> = {
   readBool: (b) => b.dataSync()[0] !== 0,
   finiteEach(ts) {
     if (ts.length === 0) return [];
-    const flags = tf.tidy(() => tf.stack(ts.map((t) => tf.all(tf.isFinite(t)))));
+    // A leading 1 tells real flags from a read that came back blank (SwiftShader's WebGPU loses
+    // the device after the policy's first synchronous read and then reads zeros): then the
+    // names are unknown rather than wrong.
+    const flags = tf.tidy(() =>
+      tf.concat([tf.ones([1]), tf.cast(tf.stack(ts.map((t) => tf.all(tf.isFinite(t)))), 'float32')]),
+    );
     try {
-      return Array.from(flags.dataSync(), (x) => x !== 0);
+      const d = flags.dataSync();
+      if (d[0] !== 1) throw new Error('the per-tensor finite flags could not be read back');
+      return Array.from(d.subarray(1), (x) => x !== 0);
     } finally {
       flags.dispose();
     }

@@ -186,6 +186,9 @@ interface PolicyResult {
   bad: number;
   threw: string | null;
   wantThrew: string | null;
+  /** NonFiniteGradientError.tensors on the device and on typed arrays (null when nothing threw). */
+  tensors: string[] | null;
+  wantTensors: string[] | null;
   got: number[] | null;
   want: number[];
   norm: number | null;
@@ -201,15 +204,18 @@ async function policies(which: readonly NonFinitePolicy[]): Promise<PolicyResult
       const base = [Float32Array.from([3, bad, 1]), Float32Array.from([4, -2])];
       const typed = base.map((a) => Float32Array.from(a));
       let wantThrew: string | null = null;
+      let wantTensors: string[] | null = null;
       let wantNorm = NaN;
       try {
         wantNorm = clipByGlobalNorm(typed, 1, { nonFinite: policy }).norm;
       } catch (e) {
         wantThrew = (e as Error).name;
+        wantTensors = (e as { tensors?: string[] }).tensors ?? null;
       }
       const c = globalNormTensorClipper(1, { nonFinite: policy });
       const ts = base.map((a) => tf.tensor1d(a));
       let threw: string | null = null;
+      let tensors: string[] | null = null;
       let got: number[] | null = null;
       let norm: number | null = null;
       let finite: boolean | null = null;
@@ -221,6 +227,7 @@ async function policies(which: readonly NonFinitePolicy[]): Promise<PolicyResult
         release(r);
       } catch (e) {
         threw = (e as Error).name;
+        tensors = (e as { tensors?: string[] }).tensors ?? null;
       }
       tf.dispose(ts);
       c.dispose();
@@ -229,6 +236,8 @@ async function policies(which: readonly NonFinitePolicy[]): Promise<PolicyResult
         bad,
         threw,
         wantThrew,
+        tensors,
+        wantTensors,
         got,
         want: typed.flatMap((a) => Array.from(a)),
         norm,
