@@ -28,7 +28,9 @@ describe('public names say what they give (issue 22 rename)', () => {
   });
 
   it('called the old generic way (ops first), a factory says which argument is wrong', () => {
-    expect(() => gradclip.globalNormRule(typedOps as never, [new Float32Array(1)] as never)).toThrow(/options must be an options object|maxNorm/);
+    expect(() => gradclip.globalNormRule(typedOps as never, [new Float32Array(1)] as never)).toThrow(
+      /options must be an options object|maxNorm/,
+    );
     expect(() => gradclip.valueRule(typedOps as never)).toThrow(/clipValue/);
   });
 });
