@@ -336,23 +336,12 @@ export function adviceSection(r: ReportInput): string {
 }
 
 /**
- * The page's sections on learning (reproductions, the learning-rate sweep, the
+ * The page's sections on learning (the learning-rate sweep, reproductions, the learning-rate sweep, the
  * noise experiments, the smoothness correlation); `chart(name)` gives a chart's figure.
  */
 export function learningSections(r: ReportInput, chart: (name: string) => string): string {
   const parts: string[] = [];
-  const reps = reproductions(r);
-  if (reps.length) {
-    parts.push(
-      `<h2 id="reproductions">Reproductions</h2><p>Each published finding, the number measured here, and the pass mark it is held to.</p>` +
-        table(
-          ['paper', 'finding', 'measured', 'pass mark', 'result'],
-          reps.map((x) => [x.paper, x.what, x.measured, x.passMark, x.pass ? 'PASS' : 'FAIL']),
-        )
-          .replace(/<td>PASS<\/td>/g, '<td style="color:#2a7a2a;font-weight:bold">PASS</td>')
-          .replace(/<td>FAIL<\/td>/g, '<td style="color:#c0392b;font-weight:bold">FAIL</td>'),
-    );
-  }
+  // The learning-rate sweep first: it is where clipping decides whether training works.
   const l = r.learning;
   if (l) {
     const chance = l.chanceLoss;
@@ -393,6 +382,18 @@ export function learningSections(r: ReportInput, chart: (name: string) => string
             `(c) within 2× of the better best loss (${f3(k.pairBest)}) at more rates — ${k.c ? 'yes' : 'no'} (${k.clipWithinTwo.length} vs ${k.noneWithinTwo.length}).</p>`
           : '') +
         chart('learning_rate'),
+    );
+  }
+  const reps = reproductions(r);
+  if (reps.length) {
+    parts.push(
+      `<h2 id="reproductions">Reproductions</h2><p>Each published finding, the number measured here, and the pass mark it is held to.</p>` +
+        table(
+          ['paper', 'finding', 'measured', 'pass mark', 'result'],
+          reps.map((x) => [x.paper, x.what, x.measured, x.passMark, x.pass ? 'PASS' : 'FAIL']),
+        )
+          .replace(/<td>PASS<\/td>/g, '<td style="color:#2a7a2a;font-weight:bold">PASS</td>')
+          .replace(/<td>FAIL<\/td>/g, '<td style="color:#c0392b;font-weight:bold">FAIL</td>'),
     );
   }
   const h = r.heavyTail;
