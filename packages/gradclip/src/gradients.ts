@@ -222,18 +222,37 @@ function checkAttached(arg: string, l: Leaf): void {
  * same array passed twice ends at ‖a‖ = 0.1 instead of 1), and overlapping views would change
  * the gradient's direction. Refused, with the two entries named. Views of one arena that do
  * not overlap are fine.
+ *
+ * Two SharedArrayBuffer objects can stand for the same memory (`structuredClone(sab)`, or a
+ * shared WebAssembly.Memory's `buffer` read before and after it grew), always with the same
+ * byte offsets: when a set holds views of more than one SharedArrayBuffer, each pair is tested
+ * by flipping byte 0 of one (atomically, and flipped back at once) and looking at the other's.
+ *
+ * One map entry per buffer: the index of its only leaf, or the list once a second leaf shares
+ * it — a list of 10^6 one-value arrays allocates nothing more per leaf (issue 25).
  */
 function checkNoAliasing(arg: string, leaves: readonly Leaf[]): void {
-  const byBuffer = new Map<ArrayBufferLike, { start: number; end: number; leaf: Leaf }[]>();
-  for (const leaf of leaves) {
-    const v = leaf.values;
+  const byBuffer = new Map<ArrayBufferLike, number | number[]>();
+  const sabs: ArrayBufferLike[] = [];
+  let sharing = false;
+  for (let i = 0; i < leaves.length; i++) {
+    const v = leaves[i]!.values;
     if (v.byteLength === 0) continue;
-    const list = byBuffer.get(v.buffer) ?? [];
-    list.push({ start: v.byteOffset, end: v.byteOffset + v.byteLength, leaf });
-    byBuffer.set(v.buffer, list);
+    const buffer = isShared(v.buffer) ? sameSharedMemory(v.buffer, sabs) : v.buffer;
+    const seen = byBuffer.get(buffer);
+    if (seen === undefined) byBuffer.set(buffer, i);
+    else if (typeof seen === 'number') {
+      byBuffer.set(buffer, [seen, i]);
+      sharing = true;
+    } else seen.push(i);
   }
-  for (const list of byBuffer.values()) {
-    if (list.length < 2) continue;
+  if (!sharing) return;
+  for (const entry of byBuffer.values()) {
+    if (typeof entry === 'number') continue;
+    const list = entry.map((i) => {
+      const v = leaves[i]!.values;
+      return { start: v.byteOffset, end: v.byteOffset + v.byteLength, leaf: leaves[i]! };
+    });
     list.sort((a, b) => a.start - b.start);
     for (let i = 1; i < list.length; i++) {
       const prev = list[i - 1]!;
@@ -247,6 +266,25 @@ function checkNoAliasing(arg: string, leaves: readonly Leaf[]): void {
       }
     }
   }
+}
+
+const isShared = (b: ArrayBufferLike): boolean =>
+  typeof SharedArrayBuffer !== 'undefined' && b instanceof SharedArrayBuffer;
+
+/** The first of `seen` over the same memory as `b` (else `b`, added to `seen`). */
+function sameSharedMemory(b: ArrayBufferLike, seen: ArrayBufferLike[]): ArrayBufferLike {
+  for (const s of seen) {
+    if (s === b) return s;
+    const mine = new Uint8Array(b, 0, 1);
+    const theirs = new Uint8Array(s, 0, 1);
+    const before = Atomics.load(theirs, 0);
+    Atomics.xor(mine, 0, 0xff);
+    const after = Atomics.load(theirs, 0);
+    Atomics.xor(mine, 0, 0xff);
+    if (after !== before) return s;
+  }
+  seen.push(b);
+  return b;
 }
 
 /** A single entry as a leaf, or `false` when `x` is a container (list / record). */

@@ -167,3 +167,42 @@ describe('issue 24, F35: null options, inherited options and { norm, statistics 
     expect(clipByGlobalNorm(a, 1, { statistics: normStatistics([a]) }).norm).toBe(5);
   });
 });
+
+describe('issue 25: aliasing through two SharedArrayBuffer objects over the same memory', () => {
+  it('new Float64Array(structuredClone(sab)) beside a view of sab is refused, and the memory is left as it was', () => {
+    const sab = new SharedArrayBuffer(32);
+    const a = new Float64Array(sab);
+    a.set([3, 4, 0, 0]);
+    const b = new Float64Array(structuredClone(sab)); // another SharedArrayBuffer object, same memory
+    expect(b.buffer).not.toBe(sab);
+    b[2] = 1;
+    expect(a[2]).toBe(1); // the same memory
+    b[2] = 0;
+    expect(() => clipByGlobalNorm([a, b], 1)).toThrow(/grads\["0"\] and grads\["1"\] are the same array/);
+    // overlapping views through the two objects
+    expect(() => clipByGlobalNorm({ x: a.subarray(0, 2), y: new Float64Array(b.buffer, 8, 2) }, 1)).toThrow(
+      /grads\["x"\] and grads\["y"\] overlap in memory/,
+    );
+    // the probe flipped a byte and flipped it back: nothing changed, and nothing was clipped
+    expect(Array.from(a)).toEqual([3, 4, 0, 0]);
+    // disjoint views through the two objects are fine, as are two distinct SharedArrayBuffers
+    expect(clipByGlobalNorm([a.subarray(0, 2), new Float64Array(b.buffer, 16, 2)], 1).norm).toBe(5);
+    const other = new Float64Array(new SharedArrayBuffer(16));
+    other.set([0, 0]);
+    // (a's first two values were just clipped from norm 5 to 5 / (5 + 1e-6), PyTorch's eps)
+    expect(clipByGlobalNorm([new Float64Array(sab, 0, 2), other], 10).norm).toBeCloseTo(5 / (5 + 1e-6), 12);
+  });
+});
+
+describe('issue 25: clipByGlobalNorm of a 10^6-entry list', () => {
+  it('a million one-value arrays are clipped together (the aliasing check allocates per shared buffer only)', () => {
+    // ‖g‖ = sqrt(10^6 · 0.5²) = 500; clipped to 1: every value 0.5 / 500 = 0.001.
+    const list = Array.from({ length: 1_000_000 }, () => new Float32Array([0.5]));
+    const r = clipByGlobalNorm(list, 1);
+    expect(r.norm).toBeCloseTo(500, 6);
+    expect(list.every((a) => Math.abs(a[0]! - 0.001) <= 1e-9)).toBe(true);
+    // one array twice among them is still found
+    const twice = [...list.slice(0, 1000), list[5]!];
+    expect(() => clipByGlobalNorm(twice, 1)).toThrow(/grads\["5"\] and grads\["1000"\] are the same array/);
+  });
+});
