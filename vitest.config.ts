@@ -8,6 +8,7 @@ export default defineConfig({
     // Tests run against the library's source; `npm run check-package` checks the built package.
     alias: [
       { find: /^gradclip\/tfjs$/, replacement: src('tfjs/index.ts') },
+      { find: /^gradclip\/jax$/, replacement: src('jax/index.ts') },
       { find: /^gradclip$/, replacement: src('index.ts') },
     ],
   },

@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', 'tfjs/index': 'src/tfjs/index.ts' },
+  entry: { index: 'src/index.ts', 'tfjs/index': 'src/tfjs/index.ts', 'jax/index': 'src/jax/index.ts' },
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,
@@ -11,5 +11,5 @@ export default defineConfig({
   // kernels chosen twice).
   splitting: true,
   target: 'es2022',
-  external: [/^@tensorflow\//],
+  external: [/^@tensorflow\//, /^@jax-js\//],
 });

@@ -1,0 +1,200 @@
+import { numpy as np } from '@jax-js/jax';
+import { mergeAllNormStats } from '../norm_stats.js';
+import type { ArrayOps, NormStats, UnitLayout } from '../ops.js';
+import { unitReduceAxes } from '../units.js';
+
+type A = np.Array;
+
+/*
+ * jax-js arrays are reference-counted with move semantics: every op consumes its arguments.
+ * The core's rules are written for values that can be used any number of times (typed arrays,
+ * tf.Tensors), so these ops BORROW: each op passes `.ref`s of its inputs to jax-js and leaves
+ * the caller's references alone. Every array an op creates is recorded in the innermost open
+ * scope (like tf.tidy); `scoped` releases the scope's references when the rule has finished,
+ * after the caller has taken a `.ref` of what it keeps (the rule's outputs and new state).
+ */
+
+const scopes: A[][] = [];
+
+/** Records a new array in the open scope (it is released when the scope closes). */
+export function track<X extends A>(a: X): X {
+  const top = scopes[scopes.length - 1];
+  if (top === undefined) throw new Error('gradclip/jax: an array operation ran outside a scope');
+  top.push(a);
+  return a;
+}
+
+/**
+ * Runs `f` in a fresh scope. `keep(result)` runs before the scope closes: it must take a `.ref`
+ * of every array of the result that should outlive the scope. Every array the ops created is
+ * then released once, also when `f` or `keep` throws (nothing created is left behind).
+ */
+export function scoped<R>(f: () => R, keep: (r: R) => void): R {
+  const mine: A[] = [];
+  scopes.push(mine);
+  try {
+    const r = f();
+    keep(r);
+    return r;
+  } finally {
+    scopes.pop();
+    for (const a of mine) a.dispose();
+  }
+}
+
+/** Borrowed arguments: a new reference of each, for an op that consumes them. */
+const r = <X extends A>(a: X): X => a.ref;
+
+/**
+ * x^e for x ≥ 0 (NaN and Infinity propagate). jax-js 0.1.25's `power` loses up to ~2e-5 relative
+ * in float32 for bases above ~5 (measured against Math.pow), more than the 1e-5 the rules are held
+ * to, while its exp and log are accurate to ~1e-7: small integer powers are products, the rest
+ * exp(e · log x) (log 0 = −∞ gives 0 for e > 0). Consumes `x`.
+ */
+function powNonNegative(x: A, e: number): A {
+  if (e === 1) return x;
+  if (e === 2) return np.square(x);
+  if (e === 3) return x.ref.mul(np.square(x));
+  if (e === 4) return np.square(np.square(x));
+  if (e === 0.5) return np.sqrt(x);
+  return np.exp(np.log(x).mul(e));
+}
+
+/** Thrown when a rule asks for a host read while it is being traced by jit. */
+export class HostReadUnderJit extends Error {
+  constructor() {
+    super('gradclip/jax: a host read was asked for while tracing');
+    this.name = 'HostReadUnderJit';
+  }
+}
+
+/** float32's smallest normal number: 1 / TINY is finite, and references below it are raised to it. */
+const TINY = 2 ** -126;
+
+/**
+ * Merged norm statistics of a set of arrays from composed jax-js ops (the same scheme as
+ * gradclip/tfjs's composed path). Per array: m = max |x| and s = Σ (|x|·(1/m))^p, so the terms
+ * lie in [0, 1] and s in [1, n]: no overflow or underflow in float32. Non-finite values need no
+ * pass of their own: with m finite a NaN makes s NaN; with m = ±Infinity (or NaN, which jax-js's
+ * max propagates) the factor is 1 and s is Infinity (or NaN). The scalar logic then runs once on
+ * the stacked per-array results: which arrays held a NaN or an Infinity (counted per array: the
+ * rules only ask whether there were any), the references (largest finite |x|, raised to TINY;
+ * 0 for an array with a non-finite value) and the merge (every sum rescaled to the largest
+ * reference, as mergeNormStats does).
+ */
+function setNormStats(ts: readonly A[], p: number): NormStats<A> {
+  const parts = ts.filter((t) => t.size > 0);
+  if (parts.length === 0) return mergeAllNormStats(jaxOps, p, []);
+  // Convention here: an array used more than once is tracked and passed as r(x); a temporary
+  // consumed by the next op is not tracked.
+  const abs = parts.map((t) => track(np.abs(r(t).reshape([-1]))));
+  const m = track(np.stack(abs.map((a) => np.max(r(a)))));
+  const inv = track(np.where(np.isfinite(r(m)), np.reciprocal(np.maximum(r(m), TINY)), 1));
+  const sums = track(
+    np.stack(
+      abs.map((a, i) => {
+        const x = r(a).mul(r(inv).slice(i));
+        // p = ∞ needs no sum, but the sum of |x|/m is what reveals a NaN that max skipped.
+        const y = p === Infinity ? x : powNonNegative(x, p);
+        return np.sum(y);
+      }),
+    ),
+  );
+  const nanV = track(np.logicalOr(np.isnan(r(sums)), np.isnan(r(m))));
+  const infV = track(np.logicalAnd(np.logicalNot(r(nanV)), np.logicalOr(np.isinf(r(sums)), np.isinf(r(m)))));
+  const ok = track(np.logicalAnd(np.logicalNot(np.logicalOr(r(nanV), r(infV))), np.greater(r(m), 0)));
+  // p = ∞: the norm is the reference itself, so it is not raised.
+  const refs = track(np.where(r(ok), p === Infinity ? r(m) : np.maximum(r(m), TINY), 0));
+  const okSums = np.where(r(ok), r(sums), 0);
+  const ref = track(np.max(r(refs)));
+  const nan = track(np.sum(r(nanV).astype(np.float32)));
+  const inf = track(np.sum(r(infV).astype(np.float32)));
+  if (p === Infinity) {
+    okSums.dispose();
+    return { p, ref, sum: jaxOps.scalar(0), nan, inf };
+  }
+  const rel = r(refs).div(np.where(np.greater(r(ref), 0), r(ref), 1));
+  const weights = powNonNegative(rel, p);
+  return { p, ref, sum: track(np.sum(okSums.mul(weights))), nan, inf };
+}
+
+/** The array viewed with the given shape (a 0-d gradient as [1], like the core does). */
+function shaped(t: A, shape: readonly number[]): A {
+  return track(r(t).reshape(shape.length === 0 ? [1] : [...shape]));
+}
+
+/**
+ * L2 norm of each unit (AGC), overflow-safe like the statistics: relative to the unit's largest
+ * finite |x|. Keeps the reduced dims, so it broadcasts against the array.
+ */
+function unitNorms(t: A, shape: readonly number[], layout: UnitLayout): A {
+  const x = shaped(t, shape);
+  const axes = unitReduceAxes(x.ndim, layout);
+  const a = track(np.abs(r(x)));
+  const af = track(np.where(np.isfinite(r(a)), r(a), 0));
+  const ref = track(np.max(r(af), axes, { keepdims: true }));
+  const safe = np.where(np.greater(r(ref), 0), r(ref), 1);
+  const norm = r(ref).mul(np.sqrt(np.sum(np.square(r(af).div(safe)), axes, { keepdims: true })));
+  const hasNaN = np.any(np.isnan(r(a)), axes, { keepdims: true });
+  const hasInf = np.any(np.isinf(r(a)), axes, { keepdims: true });
+  return track(np.where(hasNaN, NaN, np.where(hasInf, Infinity, norm)));
+}
+
+/**
+ * ArrayOps over jax-js arrays: T = float32 array, S = float32 0-d array, B = bool 0-d array.
+ * Nothing is read back to the host (except `readBool`, used only by the 'error' non-finite
+ * policy). Ops borrow their arguments and record what they create in the open scope (see
+ * `scoped`). jax-js's minimum / maximum propagate NaN and its clip keeps NaN, as the rules
+ * require, so no guard is composed around them.
+ */
+export const jaxOps: ArrayOps<A, A, A> = {
+  name: 'jax',
+  scalar: (x) => track(np.array(x, { dtype: np.float32 })),
+  add: (a, b) => track(np.add(r(a), r(b))),
+  sub: (a, b) => track(np.subtract(r(a), r(b))),
+  mul: (a, b) => track(np.multiply(r(a), r(b))),
+  div: (a, b) => track(np.divide(r(a), r(b))),
+  min: (a, b) => track(np.minimum(r(a), r(b))),
+  max: (a, b) => track(np.maximum(r(a), r(b))),
+  // The rules raise only non-negative values (norms, sums of |x|^p, ratios of them).
+  pow: (a, e) => (e === 1 ? a : track(powNonNegative(r(a), e))),
+  sqrt: (a) => track(np.sqrt(r(a))),
+  gt: (a, b) => track(np.greater(r(a), r(b))),
+  ge: (a, b) => track(np.greaterEqual(r(a), r(b))),
+  eq: (a, b) => track(np.equal(r(a), r(b))),
+  and: (a, b) => track(np.logicalAnd(r(a), r(b))),
+  or: (a, b) => track(np.logicalOr(r(a), r(b))),
+  not: (a) => track(np.logicalNot(r(a))),
+  bool: (x) => track(np.array(x)),
+  isFinite: (a) => track(np.isfinite(r(a))),
+  isNaN: (a) => track(np.isnan(r(a))),
+  where: (c, a, b) => track(np.where(r(c), r(a), r(b))),
+
+  normStats: (t, p) => setNormStats([t], p),
+  normStatsOfSet: setNormStats,
+  scale: (t, s) => track(np.multiply(r(t), r(s))),
+  clamp: (t, c) => track(np.clip(r(t), -c, c)),
+  zeros: (t) => track(np.zerosLike(r(t))),
+  choose(c, a, b) {
+    // Both branches are computed and selected element-wise: choosing on the host would read `c`.
+    const x = a();
+    const y = b();
+    return x.map((xi, i) => track(np.where(r(c), r(xi), r(y[i]!))));
+  },
+  // The one host read, for the 'error' policy only (`js` consumes the reference it is given).
+  // Inside jit there is no value to read: the transformation then runs the rule eagerly.
+  readBool(b) {
+    if (!(b instanceof np.Array)) throw new HostReadUnderJit();
+    return Boolean(r(b).js());
+  },
+
+  unitNorms,
+  mapUnits: (a, b, f) => f(a, b),
+  scaleUnits(t, shape, _layout, factors) {
+    return track(r(shaped(t, shape)).mul(r(factors)).reshape(t.shape));
+  },
+  minOf(t) {
+    if (t.size === 0) return jaxOps.scalar(Infinity);
+    return track(np.where(np.any(np.isnan(r(t))), NaN, np.min(r(t))));
+  },
+};
