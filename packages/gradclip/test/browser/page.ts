@@ -365,8 +365,8 @@ async function twinSteps(): Promise<TwinResult[]> {
 /** Tensors alive and backend reads after `n` clipping steps of every clipper. */
 async function leaksAndReads(
   n: number,
-): Promise<{ name: string; leaked: number; buffers: number; reads: number; fused: string | null }[]> {
-  const out: { name: string; leaked: number; buffers: number; reads: number; fused: string | null }[] = [];
+): Promise<{ name: string; leaked: number; buffers: number; reads: number; fused: string | null; ms: number }[]> {
+  const out: { name: string; leaked: number; buffers: number; reads: number; fused: string | null; ms: number }[] = [];
   const b = tf.backend() as unknown as Record<string, (...a: unknown[]) => unknown>;
   let reads = 0;
   const counted = ['readSync', 'read', 'readToGPU'].filter((k) => typeof b[k] === 'function');
@@ -388,6 +388,7 @@ async function leaksAndReads(
       ["globalNorm, nonFinite 'zero'", () => globalNormTensorClipper(1, { nonFinite: 'zero' }), false],
     ];
     for (const [name, tensor, needsParams] of clippers) {
+      const t0 = performance.now();
       const gd = data.map((g) => ({
         w: tf.tensor(g.w, shapes.w),
         b: tf.tensor(g.b, shapes.b),
@@ -416,7 +417,7 @@ async function leaksAndReads(
       dc.dispose();
       gd.forEach((g) => tf.dispose(Object.values(g)));
       tf.dispose(Object.values(pd));
-      out.push({ name, leaked, buffers, reads: stepReads, fused: fusedKind() ?? null });
+      out.push({ name, leaked, buffers, reads: stepReads, fused: fusedKind() ?? null, ms: performance.now() - t0 });
     }
   } finally {
     for (const [k, f] of originals) b[k] = f;
