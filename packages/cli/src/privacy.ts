@@ -8,6 +8,11 @@
  * noise) and "clipped, no noise" (σ = 0, C as in the private runs), which separates what the
  * clipping costs from what the noise costs.
  *
+ * RDP against PLD (issue 21): the ε of the same runs (σ calibrated with RDP) as both accountants
+ * count it after every epoch, and the accuracy at the same target ε when σ is calibrated with
+ * PLD instead (smaller σ: less noise for the same guarantee). privateFit keeps an RDP accountant;
+ * the PLD ε of a run is `privacySpent({ accounting: 'pld' })` on the same steps, σ and q.
+ *
  * The runs pass `insecureSeed` so that the experiment repeats exactly: the privacy
  * accounting is the same as with crypto noise, but seeded noise itself is not private. Node
  * only (reads the dataset file); the training part is plain tfjs.
@@ -16,7 +21,7 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { noiseMultiplierFor } from 'gradclip';
+import { noiseMultiplierFor, privacySpent, type Accounting } from 'gradclip';
 import { privateFit } from 'gradclip/tfjs';
 import type { TopLevelSpec } from 'vega-lite';
 import { median } from './experiments.js';
@@ -82,7 +87,8 @@ export const PRIVACY_CONFIG: PrivacyConfig = {
   testSize: 300,
 };
 
-export type PrivacySetting = { kind: 'private'; epsilon: number } | { kind: 'clip-only' } | { kind: 'non-private' };
+export type PrivacySetting =
+  { kind: 'private'; epsilon: number; accounting: Accounting } | { kind: 'clip-only' } | { kind: 'non-private' };
 
 export interface PrivacyRun {
   readonly label: string;
@@ -90,8 +96,13 @@ export interface PrivacyRun {
   readonly targetEpsilon: number | null;
   readonly seed: number;
   readonly noiseMultiplier: number;
-  /** ε actually spent (∞ for the baselines). */
+  /** The accountant σ was calibrated with (null for the baselines). */
+  readonly accounting: Accounting | null;
+  /** ε actually spent, by the accountant σ was calibrated with (∞ for the baselines). */
   readonly epsilon: number;
+  /** ε spent as RDP and as PLD count it (∞ for the baselines). */
+  readonly epsilonRdp: number;
+  readonly epsilonPld: number;
   readonly testAccuracy: number;
   readonly seconds: number;
 }
@@ -105,6 +116,27 @@ export interface PrivacySummary {
   readonly maxAccuracy: number;
 }
 
+/** One point of the ε-over-training curves: ε after `steps` steps, by each accountant. */
+export interface EpsilonPoint {
+  readonly epoch: number;
+  readonly steps: number;
+  readonly rdp: number;
+  readonly pld: number;
+}
+
+/** RDP against PLD at one target ε. */
+export interface AccountingComparison {
+  readonly targetEpsilon: number;
+  /** σ calibrated with each accountant (noiseMultiplierFor's bisection, ε ≤ target). */
+  readonly sigmaRdp: number;
+  readonly sigmaPld: number;
+  /** ε after each epoch of the RDP-σ run (the same for every seed: Poisson sampling, fixed steps per epoch). */
+  readonly curve: EpsilonPoint[];
+  /** Median test accuracy over the seeds, with the RDP σ and with the PLD σ. */
+  readonly accuracyRdp: number;
+  readonly accuracyPld: number;
+}
+
 export interface PrivacyResult {
   readonly config: PrivacyConfig;
   readonly dataset: { name: string; train: number; test: number; classes: number };
@@ -112,11 +144,12 @@ export interface PrivacyResult {
   readonly sampleRate: number;
   readonly runs: PrivacyRun[];
   readonly summary: PrivacySummary[];
+  readonly accounting: AccountingComparison[];
 }
 
 export function labelOf(s: PrivacySetting): string {
   return s.kind === 'private'
-    ? `ε = ${s.epsilon}`
+    ? `ε = ${s.epsilon}${s.accounting === 'pld' ? ', PLD σ' : ''}`
     : s.kind === 'clip-only'
       ? 'ε = ∞, clipped, no noise'
       : 'ε = ∞, non-private';
@@ -156,24 +189,19 @@ export async function runPrivacy(
   const q = config.batchSize / train.n;
   const steps = config.epochs * Math.max(1, Math.round(train.n / config.batchSize));
   const settings: PrivacySetting[] = [
-    ...config.epsilons.map((epsilon) => ({ kind: 'private' as const, epsilon })),
+    ...config.epsilons.map((epsilon) => ({ kind: 'private' as const, epsilon, accounting: 'rdp' as const })),
     { kind: 'clip-only' },
     { kind: 'non-private' },
+    ...config.epsilons.map((epsilon) => ({ kind: 'private' as const, epsilon, accounting: 'pld' as const })),
   ];
-  const sigmas = new Map(
-    config.epsilons.map((e) => [
-      e,
-      // privateFit accounts with RDP, so σ is calibrated with RDP too (on the 0.01 grid, as before).
-      noiseMultiplierFor({
-        targetEpsilon: e,
-        delta: config.delta,
-        sampleRate: q,
-        steps,
-        accounting: 'rdp',
-        search: 'grid',
-      }),
-    ]),
-  );
+  // σ for each ε with each accountant, both by Opacus's search (noiseMultiplierFor's default:
+  // target − 0.01 ≤ ε(σ) ≤ target), so that the two arms differ only in the accountant.
+  const sigmaFor = (e: number, accounting: Accounting) =>
+    noiseMultiplierFor({ targetEpsilon: e, delta: config.delta, sampleRate: q, steps, accounting });
+  const sigmas = new Map(config.epsilons.map((e) => [e, { rdp: sigmaFor(e, 'rdp'), pld: sigmaFor(e, 'pld') }]));
+  const pldEpsilon = (sigma: number, t: number) =>
+    privacySpent({ sampleRate: q, noiseMultiplier: sigma, steps: t, delta: config.delta, accounting: 'pld' }).epsilon;
+  const curves = new Map<number, EpsilonPoint[]>();
   const xs = tf.tensor2d(train.x, [train.n, 64]);
   const ys = tf.oneHot(tf.tensor1d(train.y, 'int32'), 10);
   const xt = tf.tensor2d(test.x, [test.n, 64]);
@@ -204,7 +232,7 @@ export async function runPrivacy(
           optimizer: tf.train.momentum(config.learningRate, config.momentum),
           loss: 'categoricalCrossentropy',
         });
-        const sigma = setting.kind === 'private' ? sigmas.get(setting.epsilon)! : 0;
+        const sigma = setting.kind === 'private' ? sigmas.get(setting.epsilon)![setting.accounting] : 0;
         const r = await privateFit(model, xs, ys, {
           // "Non-private": a clipping norm no gradient reaches, so nothing is clipped.
           l2NormClip: setting.kind === 'non-private' ? 1e9 : config.l2NormClip,
@@ -219,12 +247,29 @@ export async function runPrivacy(
           return tf.mean(tf.cast(tf.equal(pred, tf.tensor1d(test.y, 'int32')), 'float32')).dataSync()[0]!;
         });
         model.dispose();
+        // privateFit's own ε is RDP; PLD counts the same steps at the same σ and q.
+        const epsilonPld = sigma > 0 ? pldEpsilon(sigma, r.accountant.steps) : Infinity;
+        if (setting.kind === 'private' && setting.accounting === 'rdp' && !curves.has(setting.epsilon)) {
+          const perEpoch = r.params.steps;
+          curves.set(
+            setting.epsilon,
+            r.history.epsilon!.map((rdp, epoch) => ({
+              epoch: epoch + 1,
+              steps: (epoch + 1) * perEpoch,
+              rdp,
+              pld: pldEpsilon(sigma, (epoch + 1) * perEpoch),
+            })),
+          );
+        }
         runs.push({
           label,
           targetEpsilon: setting.kind === 'private' ? setting.epsilon : null,
           seed,
           noiseMultiplier: sigma,
-          epsilon: r.epsilon,
+          accounting: setting.kind === 'private' ? setting.accounting : null,
+          epsilon: setting.kind === 'private' && setting.accounting === 'pld' ? epsilonPld : r.epsilon,
+          epsilonRdp: r.epsilon,
+          epsilonPld,
           testAccuracy,
           seconds: (performance.now() - t0) / 1000,
         });
@@ -246,6 +291,15 @@ export async function runPrivacy(
       maxAccuracy: Math.max(...acc),
     };
   });
+  const medianOf = (label: string) => summary.find((s) => s.label === label)!.medianAccuracy;
+  const accounting = config.epsilons.map((e): AccountingComparison => ({
+    targetEpsilon: e,
+    sigmaRdp: sigmas.get(e)!.rdp,
+    sigmaPld: sigmas.get(e)!.pld,
+    curve: curves.get(e)!,
+    accuracyRdp: medianOf(labelOf({ kind: 'private', epsilon: e, accounting: 'rdp' })),
+    accuracyPld: medianOf(labelOf({ kind: 'private', epsilon: e, accounting: 'pld' })),
+  }));
   return {
     config,
     dataset: { name: 'UCI optical recognition of handwritten digits (8×8)', train: train.n, test: test.n, classes: 10 },
@@ -253,28 +307,32 @@ export async function runPrivacy(
     sampleRate: q,
     runs,
     summary,
+    accounting,
   };
 }
 
 /** Test accuracy against ε: one point per seed, the median as a line, the baselines at "∞". */
 export function privacySpec(r: PrivacyResult): TopLevelSpec {
-  const order = r.summary.map((s) => s.label);
+  // The RDP-σ runs and the baselines; the PLD-σ arm has its own table (privacyAccountingSpec's section).
+  const runs = r.runs.filter((x) => x.accounting !== 'pld');
+  const summary = r.summary.filter((s) => runs.some((x) => x.label === s.label));
+  const order = summary.map((s) => s.label);
   // Zoomed to the data (but never above 0.5 at the bottom, so a collapse to chance stays visible).
-  const low = Math.min(0.5, Math.floor(Math.min(...r.runs.map((x) => x.testAccuracy)) * 10) / 10);
+  const low = Math.min(0.5, Math.floor(Math.min(...runs.map((x) => x.testAccuracy)) * 10) / 10);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: {
       text: 'Privacy–utility: test accuracy against ε (DP-SGD, ghost clipping)',
       subtitle: [
         `${r.dataset.name}, ${r.dataset.train} train / ${r.dataset.test} test images`,
-        `δ = ${r.config.delta}, C = ${r.config.l2NormClip}, ${r.steps} steps at q = ${r.sampleRate.toFixed(3)}; ${new Set(r.runs.map((x) => x.seed)).size} seeds (points), median (line)`,
+        `δ = ${r.config.delta}, C = ${r.config.l2NormClip}, ${r.steps} steps at q = ${r.sampleRate.toFixed(3)}; ${new Set(runs.map((x) => x.seed)).size} seeds (points), median (line); σ calibrated with RDP`,
       ],
     },
     width: 520,
     height: 300,
     layer: [
       {
-        data: { values: r.runs.map((x) => ({ setting: x.label, accuracy: x.testAccuracy, seed: x.seed })) },
+        data: { values: runs.map((x) => ({ setting: x.label, accuracy: x.testAccuracy, seed: x.seed })) },
         mark: { type: 'point', filled: true, opacity: 0.6, size: 50 },
         encoding: {
           x: {
@@ -289,7 +347,7 @@ export function privacySpec(r: PrivacyResult): TopLevelSpec {
         },
       },
       {
-        data: { values: r.summary.map((s) => ({ setting: s.label, accuracy: s.medianAccuracy })) },
+        data: { values: summary.map((s) => ({ setting: s.label, accuracy: s.medianAccuracy })) },
         mark: { type: 'line', point: { shape: 'diamond', size: 80 }, color: '#333' },
         encoding: {
           x: { field: 'setting', type: 'ordinal', sort: order },
@@ -297,5 +355,41 @@ export function privacySpec(r: PrivacyResult): TopLevelSpec {
         },
       },
     ],
+  } as TopLevelSpec;
+}
+
+/** ε after each epoch of the same runs (σ calibrated with RDP), as RDP (solid) and PLD (dashed) count it. */
+export function privacyAccountingSpec(r: PrivacyResult): TopLevelSpec {
+  const values = r.accounting.flatMap((a) =>
+    a.curve.flatMap((p) =>
+      (['rdp', 'pld'] as const).map((acc) => ({
+        run: `σ = ${a.sigmaRdp.toFixed(2)} (ε = ${a.targetEpsilon} by RDP)`,
+        accountant: acc.toUpperCase(),
+        epoch: p.epoch,
+        epsilon: p[acc],
+      })),
+    ),
+  );
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: {
+      text: 'ε spent over training: RDP against PLD accounting of the same runs',
+      subtitle: [
+        `${r.steps} steps at q = ${r.sampleRate.toFixed(3)}, δ = ${r.config.delta}; σ calibrated with RDP for each target ε.`,
+        'solid: RDP (privateFit’s accountant), dashed: PLD (privacySpent, accounting "pld")',
+      ],
+    },
+    width: 520,
+    height: 300,
+    data: { values },
+    mark: { type: 'line', point: { size: 25 } },
+    encoding: {
+      x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { format: 'd', tickMinStep: 1 } },
+      // Log scale: the ratio PLD / RDP reads the same at every ε.
+      y: { field: 'epsilon', type: 'quantitative', title: 'ε spent (log scale)', scale: { type: 'log' } },
+      color: { field: 'run', type: 'nominal', title: 'run', sort: values.map((v) => v.run) },
+      strokeDash: { field: 'accountant', type: 'nominal', title: 'accountant', sort: ['RDP', 'PLD'] },
+      shape: { field: 'accountant', type: 'nominal', sort: ['RDP', 'PLD'] },
+    },
   } as TopLevelSpec;
 }
