@@ -12,6 +12,7 @@
 //    node-esm-ts  TypeScript type-checked with moduleResolution node16, bundler and node10,
 //                 then run as a Node ES module;
 //    node-cjs     require('gradclip') and require('gradclip/tfjs'), save and load a model;
+//    node-esm-jax gradclip/jax next to @jax-js/jax (chain, clipByValue, zClip, clipByGlobalNorm, clipPerExample);
 //    vite-app     `vite build`, served by `vite preview`, in headless Chromium: index.html
 //                 trains with a clipped optimizer and saves with includeOptimizer to IndexedDB,
 //                 load.html only does `import 'gradclip/tfjs'` and tf.loadLayersModel;
@@ -81,6 +82,9 @@ try {
     'dist/tfjs/index.js',
     'dist/tfjs/index.cjs',
     'dist/tfjs/index.d.ts',
+    'dist/jax/index.js',
+    'dist/jax/index.cjs',
+    'dist/jax/index.d.ts',
   ]) {
     assert.ok(files.includes(f), `the tarball lacks ${f}`);
   }
@@ -89,7 +93,8 @@ try {
     [],
     'the tarball ships tests or sources',
   );
-  assert.ok(packed.unpackedSize < 2e6, `the package unpacks to ${packed.unpackedSize} bytes`);
+  // 2.6 MB: gradclip/jax added 215 kB (ESM + CJS + maps + types); the rest was 2.18 MB by then.
+  assert.ok(packed.unpackedSize < 2.6e6, `the package unpacks to ${packed.unpackedSize} bytes`);
   const [cliPacked] = pack(join(root, 'packages/cli'));
   const cliFiles = cliPacked.files.map((f) => f.path);
   for (const f of ['LICENSE', 'README.md', 'package.json', 'bin/gradclip.mjs', 'dist/cli.js'])
@@ -105,6 +110,8 @@ try {
     gradclip: `file:${join(work, packed.filename)}`,
     '@gradclip/cli': `file:${join(work, cliPacked.filename)}`,
     '@tensorflow/tfjs': installedVersion('@tensorflow/tfjs'),
+    // @jax-js/jax's exports map does not expose its package.json: read it from node_modules.
+    '@jax-js/jax': JSON.parse(readFileSync(join(root, 'node_modules/@jax-js/jax/package.json'), 'utf8')).version,
     typescript: installedVersion('typescript'),
     vite: installedVersion('vite', join(root, 'packages/playground')),
   };
@@ -118,7 +125,7 @@ try {
       .map(([k, v]) => `${k}@${v.startsWith('file:') ? 'tarball' : v}`)
       .join(', ')}`,
   );
-  for (const ex of ['node-esm-ts', 'node-cjs', 'vite-app']) {
+  for (const ex of ['node-esm-ts', 'node-cjs', 'node-esm-jax', 'vite-app']) {
     cpSync(join(root, 'examples', ex), join(work, ex), {
       recursive: true,
       filter: (p) => !/(node_modules|dist)$/.test(p),
@@ -140,6 +147,12 @@ try {
     `one clipped SGD step moved ${moved[1]}, expected 0.1`,
   );
   log('node-esm-ts: type-checks with node16, bundler and node10 resolution; runs');
+
+  // 3a'. gradclip/jax next to @jax-js/jax, as a Node ES module.
+  const jaxOut = run(process.execPath, ['index.mjs'], join(work, 'node-esm-jax'));
+  assert.match(jaxOut, /^jax: clipped 0\.707,0\.707$/m);
+  assert.match(jaxOut, /^per-example: sum 0\.90,1\.20 clipped 1$/m);
+  log('node-esm-jax: gradclip/jax (chain, clipByValue, zClip, clipByGlobalNorm, clipPerExample) runs with @jax-js/jax');
 
   // 3b. CommonJS.
   const cjsOut = run(process.execPath, ['index.js'], join(work, 'node-cjs'));
