@@ -16,6 +16,7 @@
 //        --no-tfjs-script   skip bench/tfjs_global_norm.mjs (the gradclip/tfjs benchmark)
 //        --tfjs-composed    let that script also time its slow composed-ops candidate
 //        --no-privacy       skip bench/privacy.mjs (DP-SGD ghost clipping vs the non-private step)
+//        --no-jax           skip bench/jax_clip.mjs (gradclip/jax in a jax-js training step)
 //        --out=bench-results
 // Results: a table on stdout, <out>/bench.json, <out>/bench.svg and <out>/bench.png.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -310,6 +311,24 @@ if (!args['no-privacy'] && existsSync(privacyScript)) {
     );
   } else {
     lines.push(`\nnote: bench/privacy.mjs failed: ${(r.stderr || '').trim().split('\n').slice(-2).join(' | ')}`);
+  }
+}
+
+// gradclip/jax in a jax-js MLP training step, and against the optax form written by hand (issue 20).
+const jaxScript = join(root, 'bench/jax_clip.mjs');
+if (!args['no-jax'] && existsSync(jaxScript)) {
+  process.stderr.write('running bench/jax_clip.mjs…\n');
+  const r = spawnSync(process.execPath, [jaxScript], { encoding: 'utf8', cwd: root, timeout: 600_000 });
+  if (r.status === 0) {
+    lines.push('\nbench/jax_clip.mjs (gradclip/jax clipByGlobalNorm in a jax-js training step):');
+    lines.push(
+      ...r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => `  ${l}`),
+    );
+  } else {
+    lines.push(`\nnote: bench/jax_clip.mjs failed: ${(r.stderr || '').trim().split('\n').slice(-2).join(' | ')}`);
   }
 }
 
