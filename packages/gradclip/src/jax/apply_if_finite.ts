@@ -1,7 +1,7 @@
 import { jit, numpy as np, type JsTree } from '@jax-js/jax';
 import { describe } from '../gradients.js';
 import { type GradientTransformation, type OptState, refTree } from './transform.js';
-import { arraysOf, disposeTree, flattenTree } from './tree.js';
+import { arraysOf, disposeTree, flattenTree, isArrayLike } from './tree.js';
 
 /** Options of `applyIfFinite`. */
 export interface ApplyIfFiniteOptions {
@@ -59,9 +59,16 @@ export function applyIfFinite(
     const total = np.where(finite.ref, x.total.ref, bump(x.total)).astype(np.int32);
     return { finite, count, accept, total };
   });
+  const select = jit((x: { a: np.Array; u: np.Array[]; z: np.Array[]; n: np.Array[]; o: np.Array[] }) => {
+    const u = x.u.map((ui, i) => np.where(x.a.ref, ui, np.zerosLike(x.z[i]!)));
+    const s = x.n.map((ni, i) => np.where(x.a.ref, ni, x.o[i]!));
+    x.a.dispose();
+    return { u, s };
+  });
   return {
     dispose() {
       decide.dispose();
+      select.dispose();
       inner.dispose?.();
     },
     init(params) {
@@ -96,9 +103,22 @@ export function applyIfFinite(
         throw new TypeError(
           `applyIfFinite: the wrapped transformation returned ${newLeaves.length} arrays for ${leaves.length}`,
         );
-      const outs = newLeaves.map((u, i) => np.where(d.accept.ref, u, np.zerosLike(leaves[i]!.ref)));
-      const out = fresh.rebuild(outs) as Params;
-      const keptState = selectState(d.accept, innerState, st.inner_state);
+      const fa = arraysOf(innerState);
+      const oa = arraysOf(st.inner_state);
+      const sameShapes =
+        fa.length === oa.length &&
+        fa.every((f, i) => f.shape.length === oa[i]!.shape.length && f.shape.every((n, j) => n === oa[i]!.shape[j]));
+      let out: Params;
+      let keptState: OptState;
+      if (sameShapes) {
+        // One compiled program selects the updates and every state array.
+        const r = select({ a: d.accept.ref, u: newLeaves, z: leaves.map((l) => l.ref), n: fa, o: oa });
+        out = fresh.rebuild(r.u) as Params;
+        keptState = replaceArrays(innerState, r.s);
+      } else {
+        out = fresh.rebuild(newLeaves.map((u, i) => np.where(d.accept.ref, u, np.zerosLike(leaves[i]!.ref)))) as Params;
+        keptState = selectState(d.accept, innerState, st.inner_state);
+      }
       disposeTree(updates);
       disposeTree(params);
       st.notfinite_count.dispose();
@@ -114,6 +134,19 @@ export function applyIfFinite(
       return [out, next as unknown as OptState];
     },
   };
+}
+
+/** The tree with its arrays replaced, in order, by `arrays`. */
+function replaceArrays(t: OptState, arrays: readonly np.Array[]): OptState {
+  let k = 0;
+  const build = (x: unknown): unknown => {
+    if (isArrayLike(x)) return arrays[k++]!;
+    if (Array.isArray(x)) return x.map(build);
+    if (typeof x === 'object' && x !== null)
+      return Object.fromEntries(Object.entries(x).map(([key, v]) => [key, build(v)]));
+    return x;
+  };
+  return build(t) as OptState;
 }
 
 /** where(accept, fresh, old) leaf by leaf over two states of the same structure (consumes both). */
