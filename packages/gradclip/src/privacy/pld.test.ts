@@ -311,6 +311,28 @@ describe('PLDAccountant', () => {
     expect(acc.deltaFor(5)).toBe(1);
   });
 
+  it('a tiny σ is a large or infinite ε, never a crash (σ 0.01, q 512/1497, 30 steps threw "Invalid typed array length: -1")', () => {
+    // On the add side every loss of such a step is ≈ −log(1 − q): a point mass whose range-based grid
+    // spacing was 0. Repro from the privacy experiment's grid search.
+    const q = 512 / 1497;
+    const spent = (sigma: number) => privacySpent({ noiseMultiplier: sigma, sampleRate: q, steps: 30, delta: 1e-5 });
+    const sigmas = [1e-300, 1e-5, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2];
+    const eps = sigmas.map((s) => spent(s).epsilon);
+    expect(eps[0]).toBe(Infinity);
+    for (const e of eps) expect(e > 0 && !Number.isNaN(e)).toBe(true);
+    // Monotone: less noise never spends less.
+    for (let i = 1; i < eps.length; i++) expect(eps[i - 1]!).toBeGreaterThanOrEqual(eps[i]!);
+    // Never looser than RDP where RDP is finite (the PLD is the tighter bound).
+    for (const s of [0.05, 0.1, 0.2]) {
+      const rdp = rdpPrivacySpent({ noiseMultiplier: s, sampleRate: q, steps: 30, delta: 1e-5 }).epsilon;
+      expect(spent(s).epsilon).toBeLessThanOrEqual(rdp);
+    }
+    // δ for an ε: a probability, 1 when nothing can be bounded.
+    const d = privacySpent({ noiseMultiplier: 0.01, sampleRate: q, steps: 30, epsilon: 1 }).delta;
+    expect(d > 0 && d <= 1).toBe(true);
+    expect(privacySpent({ noiseMultiplier: 1e-300, sampleRate: q, steps: 30, epsilon: 1 }).delta).toBe(1);
+  });
+
   it('JSON round trip gives the same ε, and the composition is cached until the next step', () => {
     const acc = new PLDAccountant().step({ noiseMultiplier: 1.1, sampleRate: 0.01, steps: 1000 });
     const json = JSON.parse(JSON.stringify(acc)) as unknown;

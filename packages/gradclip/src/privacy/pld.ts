@@ -429,6 +429,14 @@ export interface PLDRun {
 /** The finest grid spacing used. */
 const MIN_GRID = 1e-12;
 
+/**
+ * The finest grid spacing relative to the largest |loss| of a step: keeps grid indices (loss / h)
+ * far inside the safe integers when a step's loss is almost a point mass (tiny σ on the add side:
+ * every loss is ≈ −log(1 − q), so the range is 0 and range-based spacing would be 0). A coarser
+ * grid is still a pessimistic bound, only a less tight one.
+ */
+const RELATIVE_GRID = 1e-7;
+
 /** Points across the composed loss's range: the grid resolution. */
 const TARGET_POINTS = 1 << 17;
 
@@ -442,10 +450,19 @@ export function gridFor(runs: readonly PLDRun[], direction: PLDDirection): numbe
   let maxRange = 0;
   let variance = 0;
   let totalSteps = 0;
+  let floor = MIN_GRID;
   for (const r of runs) {
     totalSteps += r.steps;
-    const range = stepRange(r.sampleRate, r.noiseMultiplier, direction);
-    const fine = discretizeStep(r.sampleRate, r.noiseMultiplier, Math.max(range / 4096, Number.MIN_VALUE), direction);
+    const [lossLo, lossHi] = stepBounds(r.sampleRate, r.noiseMultiplier, direction);
+    const range = lossHi - lossLo;
+    const stepFloor = RELATIVE_GRID * Math.max(Math.abs(lossLo), Math.abs(lossHi));
+    floor = Math.max(floor, stepFloor);
+    const fine = discretizeStep(
+      r.sampleRate,
+      r.noiseMultiplier,
+      Math.max(range / 4096, stepFloor, MIN_GRID),
+      direction,
+    );
     const m = moments(fine);
     sumRange += r.steps * range;
     maxRange = Math.max(maxRange, range);
@@ -456,14 +473,14 @@ export function gridFor(runs: readonly PLDRun[], direction: PLDDirection): numbe
   const target = Math.min(TARGET_POINTS, Math.max(1 << 13, (1 << 13) * Math.sqrt(totalSteps)));
   // Per-step arrays stay ≤ 2²⁰ points even when one step is far wider than the composition needs.
   // A floor for steps whose loss range underflows (σ so large that every loss rounds to 0).
-  return Math.max(width / target, maxRange / MAX_POINTS, MIN_GRID);
+  return Math.max(width / target, maxRange / MAX_POINTS, floor);
 }
 
-/** The loss range of one step's grid (all but 1e−20 of each tail). */
-function stepRange(q: number, sigma: number, direction: PLDDirection): number {
+/** The loss interval of one step's grid (all but 1e−20 of each tail), as discretizeStep takes it. */
+function stepBounds(q: number, sigma: number, direction: PLDDirection): [number, number] {
   const m = new Mixture(q, sigma);
   const z = STEP_TAIL_Z;
-  return direction === 'remove' ? m.ell(1 + z * sigma) - m.ell(-z * sigma) : m.ell(z * sigma) - m.ell(-z * sigma);
+  return direction === 'remove' ? [m.ell(-z * sigma), m.ell(1 + z * sigma)] : [-m.ell(z * sigma), -m.ell(-z * sigma)];
 }
 
 /** The composed PLD of a history of runs (σ > 0) in one direction on the grid h. */
@@ -511,6 +528,18 @@ class Composed {
   #addCoarse: DiscretePLD | undefined;
   #addFine: DiscretePLD | undefined;
   constructor(readonly runs: readonly PLDRun[]) {}
+  /**
+   * False when a grid cannot be laid (a step whose loss bounds are not finite numbers): the
+   * history then counts as ε = ∞, δ = 1 — always a valid bound, never a crash or a small number.
+   */
+  computable(): boolean {
+    return (['remove', 'add'] as const).every((d) => {
+      if (!this.runs.every((r) => stepBounds(r.sampleRate, r.noiseMultiplier, d).every(Number.isFinite))) return false;
+      const h = gridFor(this.runs, d);
+      return h > 0 && Number.isFinite(h);
+    });
+  }
+
   remove(): DiscretePLD {
     return (this.#remove ??= composeRuns(this.runs, 'remove', gridFor(this.runs, 'remove')));
   }
@@ -544,19 +573,24 @@ function composeHistory(runs: readonly PLDRun[]): History {
 /** ε(δ) of a composed history: the larger direction (δ ∈ (0, 1)). */
 function epsilonOf(c: History, delta: number): number {
   if (c === null) return 0;
-  if (c === 'infinite') return Infinity;
+  if (c === 'infinite' || !c.computable()) return Infinity;
   const remove = epsilonForDelta(c.remove(), delta);
-  if (epsilonForDelta(c.addCoarse(), delta) <= remove) return remove;
-  return Math.max(remove, epsilonForDelta(c.addFine(), delta));
+  if (Number.isNaN(remove)) return Infinity; // unknown is never reported as small
+  const coarse = epsilonForDelta(c.addCoarse(), delta);
+  if (coarse <= remove) return remove;
+  const fine = epsilonForDelta(c.addFine(), delta);
+  return Number.isNaN(fine) ? Infinity : Math.max(remove, fine);
 }
 
 /** δ(ε) of a composed history: the larger direction (ε ≥ 0). */
 function deltaOf(c: History, epsilon: number): number {
   if (c === null) return 0;
-  if (c === 'infinite') return 1;
+  if (c === 'infinite' || !c.computable()) return 1;
   const remove = deltaForEpsilon(c.remove(), epsilon);
+  if (Number.isNaN(remove)) return 1;
   if (deltaForEpsilon(c.addCoarse(), epsilon) <= remove) return remove;
-  return Math.max(remove, deltaForEpsilon(c.addFine(), epsilon));
+  const fine = deltaForEpsilon(c.addFine(), epsilon);
+  return Number.isNaN(fine) ? 1 : Math.max(remove, fine);
 }
 
 /** The composed PLDs of one run (for `privacySpent` and calibration). */
