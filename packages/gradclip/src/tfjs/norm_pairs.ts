@@ -118,7 +118,9 @@ vec4 mergeAcc(vec4 a, vec4 b) {
  * so values are not checked one by one; only a block whose result is not finite is folded
  * again value by value, counting the NaNs and Infinities (the careful path). For other p the
  * power hides nothing reliably (pow of NaN is undefined in both languages; p = ∞ sums nothing),
- * and every block takes the careful path.
+ * and every block takes the careful path. A block whose largest |x| is 2¹²⁶ or more also takes the
+ * careful path: 1/big would be a float32 subnormal, which GPUs flush to 0 (the norm of a gradient
+ * just under float32's maximum came out 0, and nothing was clipped).
  */
 const fastPath = (p: number) => p === 1 || p === 2;
 
@@ -148,7 +150,7 @@ export function wgslFold(
     let inv = select(0.0, 1.0 / big, big > 0.0);
     var bs = 0.0;
     for (var k = 0; k < ${BLOCK}; k = k + 1) { let r = blockVals[k] * inv; bs = bs + ${fastPow(p, 'r')}; }
-    if ((bitcast<u32>(big) & 0x7fffffffu) < 0x7f800000u && (bitcast<u32>(bs) & 0x7fffffffu) < 0x7f800000u) {
+    if ((bitcast<u32>(big) & 0x7fffffffu) < 0x7e800000u && (bitcast<u32>(bs) & 0x7fffffffu) < 0x7f800000u) {
       s = s * pw(m * inv) + bs;
       m = big;
     } else {${careful}
@@ -182,7 +184,7 @@ export function glslFold(p: number, load: (i: string) => string, start: string, 
     float inv = big > 0.0 ? 1.0 / big : 0.0;
     float bs = 0.0;
     for (int k = 0; k < ${BLOCK}; k++) { float r = blockVals[k] * inv; bs += ${fastPow(p, 'r')}; }
-    if ((floatBitsToUint(big) & 0x7fffffffu) < 0x7f800000u && (floatBitsToUint(bs) & 0x7fffffffu) < 0x7f800000u) {
+    if ((floatBitsToUint(big) & 0x7fffffffu) < 0x7e800000u && (floatBitsToUint(bs) & 0x7fffffffu) < 0x7f800000u) {
       acc.y = acc.y * pw(acc.x * inv) + bs;
       acc.x = big;
     } else {
@@ -225,7 +227,7 @@ vec4 fold4(vec4 acc, vec4 v) {
   float inv = big > 0.0 ? 1.0 / big : 0.0;
   vec4 r = v * inv;
   float bs = ${p === 2 ? 'dot(r, r)' : 'dot(abs(r), vec4(1.0))'};
-  if ((floatBitsToUint(big) & 0x7fffffffu) < 0x7f800000u && (floatBitsToUint(bs) & 0x7fffffffu) < 0x7f800000u) {
+  if ((floatBitsToUint(big) & 0x7fffffffu) < 0x7e800000u && (floatBitsToUint(bs) & 0x7fffffffu) < 0x7f800000u) {
     return vec4(big, acc.y * pw(acc.x * inv) + bs, acc.z, acc.w);
   }
   ${careful}

@@ -84,6 +84,10 @@ for (const backend of ['webgl', 'webgpu'] as const satisfies readonly GpuBackend
       // [norm, finite] for p = 1, 2, 3 with one NaN / one −Infinity at index 77,777 of 100,000.
       expect(r.lateNaN).toEqual([NaN, 0, NaN, 0, NaN, 0]);
       expect(r.lateInf).toEqual([Infinity, 0, Infinity, 0, Infinity, 0]);
+      // Norms just under float32's maximum (a block max above 2¹²⁶ has a subnormal reciprocal).
+      expect(r.top.length).toBeGreaterThan(12);
+      for (const t of r.top)
+        expect(Math.abs(t.got - t.want) / t.want, `${t.label}, p = ${t.p}: ${t.got} vs ${t.want}`).toBeLessThan(1e-5);
     });
 
     const checkPolicies = (rows: Awaited<ReturnType<S['policies']>>) => {

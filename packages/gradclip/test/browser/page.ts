@@ -175,10 +175,39 @@ async function extremes(): Promise<{
     tiny: await num(tiny.norm),
     lateNaN,
     lateInf,
+    top: await topOfRange(),
   };
   release(big);
   release(tiny);
   return res;
+}
+
+/**
+ * Norms at the top of float32's range (issue 22's composed-path counterexample, on the GPU
+ * kernels): a block whose largest |x| is above 2¹²⁶ has a subnormal reciprocal, which GPUs flush
+ * to 0 — the fast path must not scale by it. Against the core's float64 norm.
+ */
+async function topOfRange(): Promise<{ label: string; p: number; got: number; want: number }[]> {
+  const sets: [string, Float32Array[]][] = [
+    ['−3.4028228579130005e38 alone', [Float32Array.of(-3.4028228579130005e38)]],
+    ['float32 max', [Float32Array.of(3.4028234663852886e38)]],
+    ['two of 1.7e38', [Float32Array.of(1.7e38, -1.7e38)]],
+    ['2.4e38 twice', [Float32Array.of(2.4e38), Float32Array.of(-2.4e38)]],
+    ['1e38 with small values', [Float32Array.from({ length: 300 }, (_, i) => (i === 150 ? 1e38 : i + 1))]],
+  ];
+  const out: { label: string; p: number; got: number; want: number }[] = [];
+  for (const [label, arrays] of sets) {
+    for (const p of [1, 2, 3, Infinity]) {
+      const want = globalNorm(arrays, p);
+      if (!(want < 3.4028234663852886e38)) continue; // a norm float32 cannot hold is Infinity on the device
+      const c = globalNormTensorClipper(1, { normType: p });
+      const r = c.clip(arrays.map((a) => tf.tensor1d(a)));
+      out.push({ label, p, got: await num(r.norm), want });
+      release(r);
+      c.dispose();
+    }
+  }
+  return out;
 }
 
 interface PolicyResult {
