@@ -7,6 +7,8 @@ import { fcGate } from '../../test/fc_gate.js';
 import { RDPAccountant } from './accountant.js';
 import { noiseMultiplierFor } from './calibrate.js';
 import { MAX_STEPS, privacySpent, rdpOneStep } from './rdp.js';
+import { logErfc } from './special.js';
+import { privacySpent as spent } from './spent.js';
 
 /** Orders to choose from: fractional and integer, small and large (each property picks a subset). */
 const ORDER_POOL = [1.1, 1.5, 1.75, 2, 2.5, 3, 4.5, 8, 12, 16.5, 32, 63, 128, 256];
@@ -177,5 +179,40 @@ describe('privacy properties (issue 24)', () => {
     const at = (sampleRate: number) =>
       privacySpent({ sampleRate, noiseMultiplier: s, steps: 1, delta: 0.5, orders: [16.5, 32] }).epsilon;
     expect(at(5e-324)).toBeLessThanOrEqual(at(1));
+  });
+});
+
+describe('privacy properties of the PLD accountant (issues 21, 24)', () => {
+  // Each PLD evaluation composes distributions of ~10⁵ points, so few runs; `npm run fuzz` scales them.
+  const pldSigma = fc.oneof(log10Uniform(-2.5, 2), fc.constantFrom(1e-300, 1e-5, 0.01, 0.05, 1, 1e154));
+  const pldRate = fc.oneof(log10Uniform(-6, 0), fc.constantFrom(1, 0.5, 512 / 1497));
+  const pldSteps = fc.oneof(fc.integer({ min: 1, max: 3000 }), fc.constantFrom(1, 2, 30));
+
+  it('ε is never NaN or a crash; ε = 0 only for a mechanism that really is (0, δ)-private; the δ it reports at that ε is ≤ the δ asked', () => {
+    // One step's δ at ε = 0 is the total variation q·(2Φ(1/(2σ)) − 1) = q·erf(1/(2√2·σ)); n steps are at
+    // least that far apart. So ε = 0 for δ below it would be an under-report.
+    const tv1 = (q: number, s: number) => q * -Math.expm1(logErfc(1 / (2 * Math.SQRT2 * s)));
+    fc.assert(
+      fc.property(pldRate, pldSigma, pldSteps, (q, s, n) => {
+        const { epsilon } = spent({ sampleRate: q, noiseMultiplier: s, steps: n, delta: 1e-5, accounting: 'pld' });
+        expect(epsilon >= 0 && !Number.isNaN(epsilon), `ε ${epsilon}`).toBe(true);
+        if (epsilon === 0) expect(tv1(q, s)).toBeLessThanOrEqual(1e-5 * (1 + 1e-6));
+        if (Number.isFinite(epsilon)) {
+          const back = spent({ sampleRate: q, noiseMultiplier: s, steps: n, epsilon, accounting: 'pld' }).delta;
+          expect(back).toBeLessThanOrEqual(1e-5 * (1 + 1e-6));
+        }
+      }),
+      fcGate({ seed: 2411, numRuns: 12 }),
+    );
+  });
+
+  it('found by fuzzing (seed 842318172): q = 1e-5 with almost no noise is (0, 1e-5)-private, so ε = 0 is right', () => {
+    // δ(0) = q·erf(1/(2√2σ)) ≈ 1e-5·(1 − e^(−1/(8σ²))) < 1e-5: the exact answer is ε = 0.
+    const e = spent({ sampleRate: 1e-5, noiseMultiplier: 1e-5, steps: 1, delta: 1e-5, accounting: 'pld' });
+    expect(e.epsilon).toBe(0);
+    // Just below that δ the mechanism is no longer (0, δ)-private, and ε is reported > 0 (here ∞).
+    expect(
+      spent({ sampleRate: 1e-5, noiseMultiplier: 1e-5, steps: 1, delta: 0.99e-5, accounting: 'pld' }).epsilon,
+    ).toBeGreaterThan(0);
   });
 });
