@@ -146,6 +146,7 @@ async function extremes(): Promise<{
   tiny: number;
   lateNaN: number[];
   lateInf: number[];
+  top: { label: string; p: number; got: number; want: number }[];
 }> {
   const c = globalNormTensorClipper(1);
   const big = c.clip([tf.fill([1000], 1e20)]);
