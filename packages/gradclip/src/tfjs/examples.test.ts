@@ -54,9 +54,12 @@ describe("README.md's TensorFlow.js section", () => {
     const r = node(['--input-type=module', '--eval', loop]);
     // ‖∇‖ = ‖2·[3, −4]‖ = 10; each clipped step moves w by 0.1 along −w/‖w‖ = [−0.6, 0.8]:
     // after 3 steps w = [3 − 0.18, −4 + 0.24] = [2.82, −3.76], as the block's comment says.
-    expect(r.stdout).toMatch(/pre-clip norm 10/);
-    const w = JSON.parse(r.stdout.trim().split('\n').at(-1)!.replace(/\s+/g, '')) as number[];
+    // Then the clipper outside tf.tidy: one new tensor per gradient (here one), nothing else.
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/pre-clip norm 10/);
+    const w = JSON.parse(lines.find((l) => l.startsWith('['))!.replace(/\s+/g, '')) as number[];
     expect(w[0]).toBeCloseTo(2.82, 4);
     expect(w[1]).toBeCloseTo(-3.76, 4);
+    expect(lines.at(-1)).toBe('1');
   });
 });
