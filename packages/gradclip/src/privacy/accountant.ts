@@ -156,27 +156,7 @@ export class RDPAccountant {
     if (j.kind !== 'rdp') throw new TypeError(`json.kind must be 'rdp', got ${describe(j.kind)}`);
     if (j.version !== 1) throw new RangeError(`json.version must be 1, got ${describe(j.version)}`);
     const acc = new RDPAccountant({ orders: checkOrders('json.orders', j.orders) });
-    const history = j.history;
-    if (!Array.isArray(history)) throw new TypeError(`json.history must be an array, got ${describe(history)}`);
-    for (let k = 0; k < history.length; k++) {
-      const at = `json.history[${k}]`;
-      if (!Object.hasOwn(history, k)) throw new TypeError(`json.history is a sparse array: ${at} is a hole`);
-      const r = ownRecord(
-        at,
-        history[k],
-        ['noiseMultiplier', 'sampleRate', 'steps'],
-        '{ noiseMultiplier, sampleRate, steps }',
-      );
-      const noiseMultiplier = checkNoiseMultiplier(`${at}.noiseMultiplier`, r.noiseMultiplier);
-      const sampleRate = checkSampleRate(`${at}.sampleRate`, r.sampleRate);
-      const steps = checkSteps(`${at}.steps`, r.steps, 0);
-      try {
-        acc.step({ noiseMultiplier, sampleRate, steps });
-      } catch (e) {
-        if (e instanceof RangeError) throw new RangeError(`${at}: ${e.message}`);
-        throw e;
-      }
-    }
+    restoreHistory(j.history, (run) => acc.step(run));
     return acc;
   }
 
@@ -193,6 +173,35 @@ export class RDPAccountant {
 
 function pairKey(q: number, sigma: number): string {
   return `${q} ${sigma}`;
+}
+
+/**
+ * Replays a restored document's `history` (a dense array of own `{ noiseMultiplier, sampleRate,
+ * steps }` records, each field checked and named on error) into `step`, in order: the one reader
+ * of saved histories for every accountant, so a document that would lose steps is refused the
+ * same way everywhere. A RangeError from `step` (a limit) names the entry.
+ */
+export function restoreHistory(history: unknown, step: (run: AccountantStep) => unknown): void {
+  if (!Array.isArray(history)) throw new TypeError(`json.history must be an array, got ${describe(history)}`);
+  for (let k = 0; k < history.length; k++) {
+    const at = `json.history[${k}]`;
+    if (!Object.hasOwn(history, k)) throw new TypeError(`json.history is a sparse array: ${at} is a hole`);
+    const r = ownRecord(
+      at,
+      history[k],
+      ['noiseMultiplier', 'sampleRate', 'steps'],
+      '{ noiseMultiplier, sampleRate, steps }',
+    );
+    const noiseMultiplier = checkNoiseMultiplier(`${at}.noiseMultiplier`, r.noiseMultiplier);
+    const sampleRate = checkSampleRate(`${at}.sampleRate`, r.sampleRate);
+    const steps = checkSteps(`${at}.steps`, r.steps, 0);
+    try {
+      step({ noiseMultiplier, sampleRate, steps });
+    } catch (e) {
+      if (e instanceof RangeError) throw new RangeError(`${at}: ${e.message}`);
+      throw e;
+    }
+  }
 }
 
 /**

@@ -1,8 +1,8 @@
 import { describe } from '../gradients.js';
 import { knownOptions } from '../validate.js';
-import { ownRecord, type AccountantStep } from './accountant.js';
+import { ownRecord, restoreHistory, type AccountantStep } from './accountant.js';
 import { MAX_STEPS, checkDelta, checkNoiseMultiplier, checkSampleRate, checkSteps } from './rdp.js';
-import { logErfc } from './special.js';
+import { logAdd, logErfc } from './special.js';
 
 /**
  * Privacy-loss distributions (PLD) of DP-SGD: the Poisson-subsampled Gaussian mechanism under
@@ -85,14 +85,6 @@ function logSurvival(z: number): number {
 /** Φ(z) = P(N(0,1) ≤ z) (relative accuracy in the lower tail). */
 function cdf(z: number): number {
   return Math.exp(logSurvival(-z));
-}
-
-/** log(eˣ + eʸ). */
-function logAdd(x: number, y: number): number {
-  const hi = Math.max(x, y);
-  const lo = Math.min(x, y);
-  if (lo === -Infinity) return hi;
-  return hi + Math.log1p(Math.exp(lo - hi));
 }
 
 /** log(eˣ − eʸ) for x > y (−∞ when equal). */
@@ -710,28 +702,8 @@ export class PLDAccountant {
     const j = ownRecord('json', json, ['kind', 'version', 'history'], 'a PLDAccountant JSON object');
     if (j.kind !== 'pld') throw new TypeError(`json.kind must be 'pld', got ${describe(j.kind)}`);
     if (j.version !== 1) throw new RangeError(`json.version must be 1, got ${describe(j.version)}`);
-    const history = j.history;
-    if (!Array.isArray(history)) throw new TypeError(`json.history must be an array, got ${describe(history)}`);
     const acc = new PLDAccountant();
-    for (let k = 0; k < history.length; k++) {
-      const at = `json.history[${k}]`;
-      if (!Object.hasOwn(history, k)) throw new TypeError(`json.history is a sparse array: ${at} is a hole`);
-      const r = ownRecord(
-        at,
-        history[k],
-        ['noiseMultiplier', 'sampleRate', 'steps'],
-        '{ noiseMultiplier, sampleRate, steps }',
-      );
-      const noiseMultiplier = checkNoiseMultiplier(`${at}.noiseMultiplier`, r.noiseMultiplier);
-      const sampleRate = checkSampleRate(`${at}.sampleRate`, r.sampleRate);
-      const steps = checkSteps(`${at}.steps`, r.steps, 0);
-      try {
-        acc.step({ noiseMultiplier, sampleRate, steps });
-      } catch (e) {
-        if (e instanceof RangeError) throw new RangeError(`${at}: ${e.message}`);
-        throw e;
-      }
-    }
+    restoreHistory(j.history, (run) => acc.step(run));
     return acc;
   }
 

@@ -1,6 +1,6 @@
 import { describe } from '../gradients.js';
 import { integerAtLeast, knownOptions } from '../validate.js';
-import { logErfc } from './special.js';
+import { logAdd, logErfc } from './special.js';
 
 /**
  * Rényi-DP orders at which gradclip evaluates privacy, the defaults of Opacus's
@@ -248,14 +248,6 @@ function logAFractional(q: number, sigma: number, alpha: number): number {
 const LOG_HALF = Math.log(0.5);
 /** A guard only: the series ends after a few hundred terms for any σ ≥ 0.1. */
 const MAX_TERMS = 1_000_000;
-
-/** log(eˣ + eʸ) without overflow. */
-function logAdd(x: number, y: number): number {
-  const hi = Math.max(x, y);
-  const lo = Math.min(x, y);
-  if (lo === -Infinity) return hi;
-  return hi + Math.log1p(Math.exp(lo - hi));
-}
 
 /**
  * log(eˣ − eʸ) for x ≥ y; −∞ when the difference is exactly 0. x < y (rounding made the

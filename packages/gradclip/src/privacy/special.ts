@@ -58,3 +58,11 @@ function erfSeries(x: number): number {
   }
   return TWO_OVER_SQRT_PI * Math.exp(-x2) * sum;
 }
+
+/** log(eˣ + eʸ) without overflow. */
+export function logAdd(x: number, y: number): number {
+  const hi = Math.max(x, y);
+  const lo = Math.min(x, y);
+  if (lo === -Infinity) return hi;
+  return hi + Math.log1p(Math.exp(lo - hi));
+}
