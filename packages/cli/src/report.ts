@@ -41,6 +41,7 @@ import {
   reproductions,
 } from './report_learning.js';
 import type { TrainConfig } from './train.js';
+import { esc, table } from './report_html.js';
 
 export interface ReportInput {
   settings: {
@@ -76,8 +77,6 @@ export interface Verdict {
   verdict: 'supported' | 'partly' | 'not supported' | 'false' | 'confirmed' | 'not measured';
   text: string;
 }
-
-const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** The verdicts, computed from the numbers (nothing here is written in advance). */
 export function verdicts(r: ReportInput): Verdict[] {
@@ -249,12 +248,6 @@ function methodSettingsText(d: DemoResult, steps: number, g1: MethodSummary | un
     );
   }
   return parts.join('');
-}
-
-function table(headers: string[], rows: (string | number)[][]): string {
-  return `<div class="scroll"><table><thead><tr>${headers.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows
-    .map((r) => `<tr>${r.map((c) => `<td>${esc(String(c))}</td>`).join('')}</tr>`)
-    .join('')}</tbody></table></div>`;
 }
 
 function csv(headers: string[], rows: (string | number | boolean | null)[][]): string {

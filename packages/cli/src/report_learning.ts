@@ -7,6 +7,7 @@ import { median } from './experiments.js';
 import { learningChecks, type LearningChecks, type LearningCurve } from './learning.js';
 import { adaGCWarmup, parseMethod, ZCLIP_MAX_GRAD_NORM, ZCLIP_WARMUP } from './methods.js';
 import type { ReportInput, Verdict } from './report.js';
+import { esc, table } from './report_html.js';
 
 /** A number for the report: 3 significant digits, exponent form outside [1e-3, 1e4), — for none. */
 export const f3 = (x: number | null | undefined): string =>
@@ -320,11 +321,6 @@ const auto = withClipping(tf.train.sgd(lr), autoClipTensorClipper({ percentile: 
 }
 
 export { type LearningChecks };
-
-const esc = (x: string): string => x.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-function table(headers: string[], rows: string[][]): string {
-  return `<table><thead><tr>${headers.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((row) => `<tr>${row.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
-}
 
 /** The "What should I use?" section (empty when the learning-rate sweep was not run). */
 export function adviceSection(r: ReportInput): string {

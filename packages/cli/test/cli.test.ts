@@ -208,6 +208,10 @@ describe('gradclip demo --quick', () => {
     expect(answer).toBeLessThan(html.indexOf('What should I use?'));
     expect(html.indexOf('What should I use?')).toBeLessThan(html.indexOf('id="verdicts"'));
     expect(html).toContain('withClipping(tf.train.sgd(lr), { globalClipnorm: tau })');
+    // On a phone a wide table scrolls inside its wrapper instead of widening the page (issue 23).
+    const tables = html.match(/<table/g)?.length ?? 0;
+    expect(tables).toBeGreaterThan(2);
+    expect(html.match(/<div class="scroll"><table/g)?.length).toBe(tables);
     const runs = readFileSync(join(out, 'runs.csv'), 'utf8').trim().split('\n');
     expect(runs[0]).toBe('method,seed,diverged,diverged_at,eval_loss,clip_fraction,steps_run,ms');
     expect(runs.length - 1).toBe(metrics.demo.summary.length * metrics.settings.seeds.length);
