@@ -4,7 +4,7 @@ import { autoClipRule, type AutoClipOptions } from '../adaptive/auto_clip.js';
 import { perGroupRule, type GroupClip, type GroupSpec } from '../adaptive/groups.js';
 import { zClipRule, type ZClipOptions } from '../adaptive/z_clip.js';
 import type { ClipByNormOptions } from '../clip_by_norm.js';
-import { globalNormRuleOf, perTensorNormRuleOf, valueRuleOf, type Clipper, type ClipRule } from '../clipper.js';
+import { globalNormRule, perTensorNormRule, valueRule, type Clipper, type ClipRule } from '../clipper.js';
 import { describe } from '../gradients.js';
 import type { NonFinitePolicy } from '../types.js';
 import { ruleTransformation, type ClipTransformation } from './transform.js';
@@ -36,17 +36,17 @@ export interface ClipByGlobalNormOptions {
  * The norm is overflow-safe (float32 values of 1e20 are clipped, not zeroed).
  */
 export function clipByGlobalNorm(maxNorm: number, options: ClipByGlobalNormOptions = {}): ClipTransformation {
-  return ruleTransformation(globalNormRuleOf(maxNorm, { eps: 0, ...options }));
+  return ruleTransformation(globalNormRule(maxNorm, { eps: 0, ...options }));
 }
 
 /** Clips each array to an L2 norm of at most `maxNorm` on its own (TF `clip_by_norm`, Keras `clipnorm`): t · c / max(‖t‖, c). */
 export function clipByNorm(maxNorm: number, options: ClipByNormOptions = {}): ClipTransformation {
-  return ruleTransformation(perTensorNormRuleOf(maxNorm, options));
+  return ruleTransformation(perTensorNormRule(maxNorm, options));
 }
 
 /** Clamps every update to [−clipValue, clipValue] (optax `clip`); NaN stays NaN. */
 export function clipByValue(clipValue: number): ClipTransformation {
-  return ruleTransformation(valueRuleOf(clipValue));
+  return ruleTransformation(valueRule(clipValue));
 }
 
 /**
