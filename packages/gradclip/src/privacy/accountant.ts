@@ -65,10 +65,9 @@ export class RDPAccountant {
   readonly orders: readonly number[];
   // #private, not TypeScript-private: the history is the privacy record, and a run-time
   // `acc.runs.length = 0` must not be able to reset it (issue 25).
-  readonly #runs: { noiseMultiplier: number; sampleRate: number; steps: number }[] = [];
-  /** One-step RDP vector of each (q, σ) pair seen, filled when first needed. */
-  readonly #oneStep = new Map<string, Float64Array | null>();
-  #steps = 0;
+  readonly #ledger = new StepLedger(MAX_ACCOUNTANT_MECHANISMS, 'an accountant');
+  /** One-step RDP vector of each (q, σ) pair, filled when first needed. */
+  readonly #oneStep = new Map<string, Float64Array>();
 
   constructor(options: RDPAccountantOptions = {}) {
     knownOptions('RDPAccountant options', options, ['orders']);
@@ -81,48 +80,24 @@ export class RDPAccountant {
    * accountant's `MAX_ACCOUNTANT_MECHANISMS + 1`-th distinct one.
    */
   step(step: AccountantStep): this {
-    knownOptions('step', step, ['noiseMultiplier', 'sampleRate', 'steps']);
-    if (step === undefined) throw new TypeError('step needs { noiseMultiplier, sampleRate }');
-    const noiseMultiplier = checkNoiseMultiplier('noiseMultiplier', step.noiseMultiplier);
-    const sampleRate = checkSampleRate('sampleRate', step.sampleRate);
-    const steps = checkSteps('steps', step.steps ?? 1, 0);
-    if (steps === 0) return this;
-    if (steps > MAX_STEPS - this.#steps) {
-      throw new RangeError(
-        `steps ${steps} would bring the accountant's total (${this.#steps}) above Number.MAX_SAFE_INTEGER (${MAX_STEPS})`,
-      );
-    }
-    const key = pairKey(sampleRate, noiseMultiplier);
-    if (!this.#oneStep.has(key)) {
-      if (this.#oneStep.size >= MAX_ACCOUNTANT_MECHANISMS) {
-        throw new RangeError(
-          `an accountant holds at most ${MAX_ACCOUNTANT_MECHANISMS} distinct (sampleRate, noiseMultiplier) pairs; ` +
-            `this step (${sampleRate}, ${noiseMultiplier}) would be one more`,
-        );
-      }
-      this.#oneStep.set(key, null);
-    }
-    this.#steps += steps;
-    const last = this.#runs[this.#runs.length - 1];
-    if (last && last.noiseMultiplier === noiseMultiplier && last.sampleRate === sampleRate) last.steps += steps;
-    else this.#runs.push({ noiseMultiplier, sampleRate, steps });
+    this.#ledger.record(step);
     return this;
   }
 
   /** Total number of steps recorded. */
   get steps(): number {
-    return this.#steps;
+    return this.#ledger.steps;
   }
 
   /** The runs of equal steps, oldest first (copies). */
   get history(): Mechanism[] {
-    return this.#runs.map((r) => ({ ...r }));
+    return this.#ledger.runs;
   }
 
   /** RDP spent so far at each order. */
   rdp(): Float64Array {
     const total = new Float64Array(this.orders.length);
-    for (const run of this.#runs) {
+    for (const run of this.#ledger.runs) {
       const one = this.#rdpOf(run.sampleRate, run.noiseMultiplier);
       for (let k = 0; k < total.length; k++) total[k]! += run.steps * one[k]!;
     }
@@ -173,6 +148,64 @@ export class RDPAccountant {
 
 function pairKey(q: number, sigma: number): string {
   return `${q} ${sigma}`;
+}
+
+/**
+ * The history both accountants keep (held in a `#private` field, so it cannot be emptied at run
+ * time): runs of equal steps in order, the total, and the distinct (q, σ) pairs, each checked and
+ * bounded (`MAX_STEPS` in total, `maxPairs` pairs — every pair costs the accountant its own work).
+ */
+export class StepLedger {
+  readonly #runs: { noiseMultiplier: number; sampleRate: number; steps: number }[] = [];
+  readonly #pairs = new Set<string>();
+  #steps = 0;
+  readonly #maxPairs: number;
+  readonly #holder: string;
+  /** `maxPairs`: distinct (q, σ) pairs allowed; `holder`: how errors name the accountant. */
+  constructor(maxPairs: number, holder: string) {
+    this.#maxPairs = maxPairs;
+    this.#holder = holder;
+  }
+
+  /** Checks and records a step; false when it adds nothing (zero steps). Nothing recorded on error. */
+  record(step: AccountantStep): boolean {
+    knownOptions('step', step, ['noiseMultiplier', 'sampleRate', 'steps']);
+    if (step === undefined) throw new TypeError('step needs { noiseMultiplier, sampleRate }');
+    const noiseMultiplier = checkNoiseMultiplier('noiseMultiplier', step.noiseMultiplier);
+    const sampleRate = checkSampleRate('sampleRate', step.sampleRate);
+    const steps = checkSteps('steps', step.steps ?? 1, 0);
+    if (steps === 0) return false;
+    if (steps > MAX_STEPS - this.#steps) {
+      throw new RangeError(
+        `steps ${steps} would bring the accountant's total (${this.#steps}) above Number.MAX_SAFE_INTEGER (${MAX_STEPS})`,
+      );
+    }
+    const key = pairKey(sampleRate, noiseMultiplier);
+    if (!this.#pairs.has(key)) {
+      if (this.#pairs.size >= this.#maxPairs) {
+        throw new RangeError(
+          `${this.#holder} holds at most ${this.#maxPairs} distinct (sampleRate, noiseMultiplier) pairs; ` +
+            `this step (${sampleRate}, ${noiseMultiplier}) would be one more`,
+        );
+      }
+      this.#pairs.add(key);
+    }
+    this.#steps += steps;
+    const last = this.#runs[this.#runs.length - 1];
+    if (last && last.noiseMultiplier === noiseMultiplier && last.sampleRate === sampleRate) last.steps += steps;
+    else this.#runs.push({ noiseMultiplier, sampleRate, steps });
+    return true;
+  }
+
+  /** Total number of steps recorded. */
+  get steps(): number {
+    return this.#steps;
+  }
+
+  /** The runs of equal steps, oldest first (copies). */
+  get runs(): Mechanism[] {
+    return this.#runs.map((r) => ({ ...r }));
+  }
 }
 
 /**

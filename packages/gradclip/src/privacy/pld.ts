@@ -1,7 +1,7 @@
 import { describe } from '../gradients.js';
 import { knownOptions } from '../validate.js';
-import { ownRecord, restoreHistory, type AccountantStep } from './accountant.js';
-import { MAX_STEPS, checkDelta, checkNoiseMultiplier, checkSampleRate, checkSteps } from './rdp.js';
+import { ownRecord, restoreHistory, StepLedger, type AccountantStep } from './accountant.js';
+import { checkDelta } from './rdp.js';
 import { logAdd, logErfc } from './special.js';
 
 /**
@@ -620,9 +620,7 @@ export const MAX_PLD_MECHANISMS = 64;
  *   acc.privacySpent(1e-5);   // { epsilon, delta }
  */
 export class PLDAccountant {
-  readonly #runs: { noiseMultiplier: number; sampleRate: number; steps: number }[] = [];
-  readonly #pairs = new Set<string>();
-  #steps = 0;
+  readonly #ledger = new StepLedger(MAX_PLD_MECHANISMS, 'a PLDAccountant');
   #composed: History | undefined = undefined;
 
   /** No options yet; an object with any field is refused (a misspelt option must not be ignored). */
@@ -636,43 +634,18 @@ export class PLDAccountant {
    * accountant's `MAX_PLD_MECHANISMS + 1`-th distinct one.
    */
   step(step: AccountantStep): this {
-    knownOptions('step', step, ['noiseMultiplier', 'sampleRate', 'steps']);
-    if (step === undefined) throw new TypeError('step needs { noiseMultiplier, sampleRate }');
-    const noiseMultiplier = checkNoiseMultiplier('noiseMultiplier', step.noiseMultiplier);
-    const sampleRate = checkSampleRate('sampleRate', step.sampleRate);
-    const steps = checkSteps('steps', step.steps ?? 1, 0);
-    if (steps === 0) return this;
-    if (steps > MAX_STEPS - this.#steps) {
-      throw new RangeError(
-        `steps ${steps} would bring the accountant's total (${this.#steps}) above Number.MAX_SAFE_INTEGER (${MAX_STEPS})`,
-      );
-    }
-    const key = `${sampleRate} ${noiseMultiplier}`;
-    if (!this.#pairs.has(key)) {
-      if (this.#pairs.size >= MAX_PLD_MECHANISMS) {
-        throw new RangeError(
-          `a PLDAccountant holds at most ${MAX_PLD_MECHANISMS} distinct (sampleRate, noiseMultiplier) pairs; ` +
-            `this step (${sampleRate}, ${noiseMultiplier}) would be one more`,
-        );
-      }
-      this.#pairs.add(key);
-    }
-    this.#steps += steps;
-    this.#composed = undefined;
-    const last = this.#runs[this.#runs.length - 1];
-    if (last && last.noiseMultiplier === noiseMultiplier && last.sampleRate === sampleRate) last.steps += steps;
-    else this.#runs.push({ noiseMultiplier, sampleRate, steps });
+    if (this.#ledger.record(step)) this.#composed = undefined;
     return this;
   }
 
   /** Total number of steps recorded. */
   get steps(): number {
-    return this.#steps;
+    return this.#ledger.steps;
   }
 
   /** The runs of equal steps, oldest first (copies). */
   get history(): PLDHistoryRun[] {
-    return this.#runs.map((r) => ({ ...r }));
+    return this.#ledger.runs;
   }
 
   /** (ε, δ) spent so far: the smallest ε the accountant can certify for the given δ ∈ (0, 1). */
@@ -708,7 +681,7 @@ export class PLDAccountant {
   }
 
   #compose(): History {
-    if (this.#composed === undefined) this.#composed = composeHistory(this.#runs);
+    if (this.#composed === undefined) this.#composed = composeHistory(this.#ledger.runs);
     return this.#composed;
   }
 }
