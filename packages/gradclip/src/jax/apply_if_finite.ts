@@ -82,7 +82,7 @@ export function applyIfFinite(
     },
     update<Params extends JsTree<np.Array>>(updates: Params, state: OptState, params?: Params): [Params, OptState] {
       const st = state as unknown as ApplyIfFiniteState;
-      if (typeof st !== 'object' || st === null || !(st.notfinite_count instanceof np.Array))
+      if (typeof st !== 'object' || st === null || !isArrayLike(st.notfinite_count))
         throw new TypeError(`applyIfFinite: state must be what init returned, got ${describe(state)}`);
       const leaves = flattenTree(updates, 'updates').leaves.map((l) => l.values);
       // Decisions first (one compiled program), then the wrapped step on references of the
@@ -159,7 +159,7 @@ function selectState(accept: np.Array, fresh: OptState, old: OptState): OptState
   }
   let k = 0;
   const pick = (x: unknown): unknown => {
-    if (x instanceof np.Array) {
+    if (isArrayLike(x)) {
       const o = b[k++]!;
       const same = x.shape.length === o.shape.length && x.shape.every((n, i) => n === o.shape[i]);
       if (!same) {

@@ -85,6 +85,7 @@ const TINY = 2 ** -126;
 function setNormStats(ts: readonly A[], p: number): NormStats<A> {
   const parts = ts.filter((t) => t.size > 0);
   if (parts.length === 0) return mergeAllNormStats(jaxOps, p, []);
+  if (p === 2 && float64Sums) return setL2StatsFloat64(parts);
   // Convention here: an array used more than once is tracked and passed as r(x); a temporary
   // consumed by the next op is not tracked.
   const abs = parts.map((t) => track(np.abs(r(t).reshape([-1]))));
@@ -116,6 +117,57 @@ function setNormStats(ts: readonly A[], p: number): NormStats<A> {
   const rel = r(refs).div(np.where(np.greater(r(ref), 0), r(ref), 1));
   const weights = powNonNegative(rel, p);
   return { p, ref, sum: track(np.sum(okSums.mul(weights))), nan, inf };
+}
+
+/**
+ * Whether the open rule runs on a device with float64 arithmetic (jax-js's cpu and wasm; WebGPU
+ * and WebGL have none). Set by `withFloat64Sums` around a rule.
+ */
+let float64Sums = false;
+
+/** Runs `f` (a rule, eager or being traced) with float64 sums on or off; see `setL2StatsFloat64`. */
+export function withFloat64Sums<R>(on: boolean, f: () => R): R {
+  const before = float64Sums;
+  float64Sums = on;
+  try {
+    return f();
+  } finally {
+    float64Sums = before;
+  }
+}
+
+/** The jax-js devices whose kernels compute in float64 (`withFloat64Sums`). */
+export const FLOAT64_DEVICES: ReadonlySet<string> = new Set(['cpu', 'wasm']);
+
+/** 2^127: the largest power of two in float32, the cap of a float64 norm used as `ref`. */
+const BIG = 2 ** 127;
+
+/**
+ * L2 statistics in ONE pass per array, where the device has float64: Σ x² accumulated in float64
+ * cannot overflow (float32's largest square is ~1.2e77) nor lose a float32 value to underflow
+ * (its smallest square is 2^-298), so the max pass of the composed scheme — which is as slow as
+ * the sum on jax-js's wasm kernels — is not needed. A NaN makes the sum NaN and an Infinity makes
+ * it Infinity (or NaN with a NaN beside it), which gives the per-array NaN / Infinity counts as
+ * `setNormStats` gives them. The statistics then use the norm itself as the scale: ref = ‖g‖
+ * (kept within [2^-126, 2^127], so that float32 holds it and its reciprocal) and sum =
+ * (‖g‖ / ref)², which is 1 unless the norm lies outside that range; ref · sum^(1/2) is the norm.
+ */
+function setL2StatsFloat64(parts: readonly A[]): NormStats<A> {
+  const sq = track(np.stack(parts.map((t) => np.sum(np.square(r(t).astype(np.float64))))));
+  const nanV = track(np.isnan(r(sq)));
+  const infV = track(np.isinf(r(sq)));
+  const total = track(np.sum(np.where(np.logicalOr(r(nanV), r(infV)), 0, r(sq))));
+  const positive = track(np.greater(r(total), 0));
+  const ref64 = track(np.where(r(positive), np.clip(np.sqrt(r(total)), TINY, BIG), 0));
+  const sum64 = np.where(r(positive), r(total).div(np.where(r(positive), np.square(r(ref64)), 1)), 0);
+  return {
+    p: 2,
+    ref: track(r(ref64).astype(np.float32)),
+    sum: track(sum64.astype(np.float32)),
+    nan: track(np.sum(r(nanV).astype(np.float32))),
+    // isinf(NaN) is false: an array with both counts as NaN, as in setNormStats.
+    inf: track(np.sum(r(infV).astype(np.float32))),
+  };
 }
 
 /** The array viewed with the given shape (a 0-d gradient as [1], like the core does). */

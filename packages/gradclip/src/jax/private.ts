@@ -5,7 +5,7 @@ import { gaussianNoise } from '../privacy/gaussian.js';
 import type { RandomSource } from '../privacy/random.js';
 import { checkNoiseMultiplier, checkSampleRate } from '../privacy/rdp.js';
 import type { GradientTransformation, OptState } from './transform.js';
-import { disposeTree, flattenTree, type ArrayTree } from './tree.js';
+import { disposeTree, flattenTree, isArrayLike, type ArrayTree } from './tree.js';
 
 /** What `clipPerExample` returns: new arrays the caller owns. */
 export interface JaxClipPerExampleResult<G> {
@@ -116,9 +116,15 @@ export function dpSgdAggregate(options: DpSgdAggregateOptions): GradientTransfor
     },
     update<P extends JsTree<np.Array>>(updates: P, state: OptState, params?: P): [P, OptState] {
       const count = (state as { count?: unknown } | null)?.count;
+      const leaves = flattenTree(updates, 'updates').leaves;
+      // Under jit the host-drawn noise would be traced once and frozen into the program: every
+      // step would add the same noise, and the accountant's ε would be a lie.
+      if ([count, ...leaves.map((l) => l.values)].some((a) => isArrayLike(a) && !(a instanceof np.Array)))
+        throw new TypeError(
+          'dpSgdAggregate cannot run inside jit: its noise is drawn on the host each step, and jit would freeze one draw into the compiled program (call it outside jit; clipPerExample can be used inside)',
+        );
       if (!(count instanceof np.Array))
         throw new TypeError(`dpSgdAggregate: state must be what init returned, got ${describe(state)}`);
-      const leaves = flattenTree(updates, 'updates').leaves;
       const batch = leaves[0]?.shape[0];
       const { sum } = (() => {
         const r = clipPerExample(updates, c);

@@ -1,8 +1,8 @@
-import { jit, numpy as np, type JsTree, type OwnedFunction } from '@jax-js/jax';
+import { defaultDevice, jit, numpy as np, type JsTree, type OwnedFunction } from '@jax-js/jax';
 import { safeRecord, type ClipRule, type StateTree } from '../clipper.js';
 import { describe } from '../gradients.js';
 import './norm_history.js';
-import { HostReadUnderJit, jaxOps, scoped } from './ops.js';
+import { FLOAT64_DEVICES, HostReadUnderJit, jaxOps, scoped, withFloat64Sums } from './ops.js';
 import { arraysOf, disposeTree, flattenTree, isArrayLike, plainState } from './tree.js';
 
 /** An optimizer state: a tree of jax-js arrays (jax-js optax's `OptState`; a per-group state may hold null). */
@@ -82,7 +82,7 @@ const MAX_TRACES = 3;
  */
 export function ruleTransformation(rule: ClipRule): ClipTransformation {
   const compiled = new Map<string, Compiled>();
-  const compile = (gNames: string[], pNames: string[] | undefined, stateTemplate: string): Compiled => {
+  const compile = (gNames: string[], pNames: string[] | undefined, stateTemplate: string, f64: boolean): Compiled => {
     const c: Compiled = {
       out: '',
       traces: 0,
@@ -94,7 +94,10 @@ export function ruleTransformation(rule: ClipRule): ClipTransformation {
           vs.map((v, i) => ({ name: names[i]!, values: v, shape: v.shape }));
         const state = fill(stateTemplate, args.s);
         const res = scoped(
-          () => rule.apply(jaxOps, leaves(args.g, gNames), pNames && leaves(args.p, pNames), state),
+          () =>
+            withFloat64Sums(f64, () =>
+              rule.apply(jaxOps, leaves(args.g, gNames), pNames && leaves(args.p, pNames), state),
+            ),
           (x) => {
             for (const a of x.out.grads) void a.ref;
             for (const a of arraysOf(x.state)) void a.ref;
@@ -133,10 +136,14 @@ export function ruleTransformation(rule: ClipRule): ClipTransformation {
       const template = templateOf(state);
       const gNames = g.leaves.map((l) => l.name);
       const pNames = p?.map((l) => l.name);
-      const key = JSON.stringify([gNames, pNames ?? null, template]);
+      // Norms are summed in float64 where the device has it (one pass instead of two; ops.ts).
+      // Inside the caller's jit the leaves are tracers, which run on the default device.
+      const deviceOf = (a: np.Array) => (a instanceof np.Array ? a.device : defaultDevice());
+      const f64 = g.leaves.length > 0 && g.leaves.every((l) => FLOAT64_DEVICES.has(deviceOf(l.values)));
+      const key = JSON.stringify([gNames, pNames ?? null, template, f64]);
       let c = compiled.get(key);
       if (c === undefined) {
-        c = compile(gNames, pNames, template);
+        c = compile(gNames, pNames, template, f64);
         compiled.set(key, c);
       }
       // The compiled step gets its own references: if tracing stops (a host read), nothing of
@@ -168,6 +175,11 @@ export function ruleTransformation(rule: ClipRule): ClipTransformation {
           out = c.run(a);
         } catch (e) {
           for (const x of [...a.g, ...a.p, ...a.s]) x.dispose();
+          // Still tracing: the caller's own jit (or grad) is tracing this update.
+          if (e instanceof HostReadUnderJit)
+            throw new TypeError(
+              `${rule.name} reads a value on the host (the 'error' non-finite policy) and cannot run inside jit; use nonFinite 'skip' or 'zero', or applyIfFinite, there`,
+            );
           throw e;
         }
       }

@@ -27,19 +27,21 @@ const isPlainObject = (x: unknown): x is Record<string, unknown> =>
 function checkArray(arg: string, path: string, x: np.Array): np.Array {
   const at = path === '' ? arg : `${arg}.${path.split('/').join('.')}`;
   if (x.dtype !== np.float32) throw new TypeError(`${at} must be a float32 jax-js array, got dtype ${x.dtype}`);
-  if (x.refCount <= 0) throw new TypeError(`${at} is a disposed jax-js array`);
+  // (A tracer — the array inside the caller's jit — has no reference count of its own.)
+  if (x instanceof np.Array && x.refCount <= 0) throw new TypeError(`${at} is a disposed jax-js array`);
   return x;
 }
 
 /**
- * Lists the arrays of a pytree (refusing anything but float32 jax-js arrays, lists, plain
- * objects, null and undefined, with a TypeError naming the path) without touching them.
+ * Lists the arrays of a pytree (refusing anything but float32 jax-js arrays — or the tracers that
+ * stand for them inside the caller's `jit` — lists, plain objects, null and undefined, with a
+ * TypeError naming the path) without touching them.
  */
 export function flattenTree(tree: unknown, arg = 'updates'): FlatTree {
   const leaves: Leaf<np.Array>[] = [];
   const seen = new Set<unknown>();
   const walk = (x: unknown, path: string): void => {
-    if (x instanceof np.Array) {
+    if (isArrayLike(x)) {
       leaves.push({ name: path, values: checkArray(arg, path, x), shape: x.shape });
       return;
     }
@@ -64,7 +66,7 @@ export function flattenTree(tree: unknown, arg = 'updates'): FlatTree {
   const rebuild = (out: readonly np.Array[]): ArrayTree => {
     let k = 0;
     const build = (x: unknown): unknown => {
-      if (x instanceof np.Array) return out[k++]!;
+      if (isArrayLike(x)) return out[k++]!;
       if (Array.isArray(x)) return x.map(build);
       if (isPlainObject(x)) return Object.fromEntries(Object.entries(x).map(([key, v]) => [key, build(v)]));
       return x;
