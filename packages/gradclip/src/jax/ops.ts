@@ -69,7 +69,7 @@ export class HostReadUnderJit extends Error {
 }
 
 /** float32's smallest normal number: 1 / TINY is finite, and references below it are raised to it. */
-const TINY = 2 ** -126;
+export const TINY = 2 ** -126;
 
 /**
  * Merged norm statistics of a set of arrays from composed jax-js ops (the same scheme as

@@ -9,6 +9,7 @@ import { RDPAccountant } from '../privacy/accountant.js';
 import { insecureSeededRandom } from '../privacy/random.js';
 import { privacySpent } from '../privacy/rdp.js';
 import { clipPerExample, dpSgdAggregate } from './index.js';
+import { perExamplePrograms } from './private.js';
 import { arr, hostReadSpy, values } from './test_utils.js';
 
 describe('clipPerExample', () => {
@@ -44,6 +45,63 @@ describe('clipPerExample', () => {
     r.clipped.dispose();
     w.dispose();
   });
+
+  it.each([
+    ['composed', 'webgpu, webgl'],
+    ['float64', 'cpu, wasm'],
+  ] as const)(
+    'the %s program (%s): norms within float32 rounding at float32 edges, NaN and Infinity as optax',
+    (which, _devices) => {
+      // Rows: ordinary, huge (squares overflow float32), subnormal (squares underflow it), zero, NaN, Infinity.
+      const rows = [
+        [3, 4, 12],
+        [3e38, -3e38, 1e38],
+        [1e-45, 3e-44, -2e-44],
+        [0, 0, 0],
+        [1, NaN, 2],
+        [1, -Infinity, 2],
+      ];
+      const host = rows.map((r) => Math.sqrt(r.reduce((a, x) => a + Math.fround(x) ** 2, 0)));
+      const g = [
+        arr(
+          rows.flatMap((r) => r.slice(0, 2)),
+          [6, 2],
+        ),
+        arr(
+          rows.map((r) => r[2]!),
+          [6, 1],
+        ),
+      ];
+      const r = perExamplePrograms[which]({ g, c: np.array(1, { dtype: np.float32 }) });
+      r.sum.forEach((a) => a.dispose());
+      const norms = values(r.norms);
+      for (const i of [0, 2, 3])
+        expect(Math.abs(norms[i]! - host[i]!)).toBeLessThanOrEqual(Math.max(host[i]! * 2 ** -23, 2 ** -149));
+      expect(norms[1]).toBe(Infinity); // 4.4e38 is beyond float32, as optax's norm would be
+      expect(norms[4]).toBeNaN();
+      expect(norms[5]).toBe(Infinity);
+      expect(r.clipped.js()).toBe(3); // rows 0, 1 and 5 (NaN > 1 is false)
+      // The sum of the finite rows: row 0 scaled to norm 1, rows 2 and 3 as they are.
+      const f = rows.slice(0, 4).filter((_, i) => i !== 1);
+      const q = perExamplePrograms[which]({
+        g: [
+          arr(
+            f.flatMap((row) => row.slice(0, 2)),
+            [3, 2],
+          ),
+          arr(
+            f.map((row) => row[2]!),
+            [3, 1],
+          ),
+        ],
+        c: np.array(1, { dtype: np.float32 }),
+      });
+      const want = [3 / 13 + 1e-45, 4 / 13 + 3e-44, 12 / 13 - 2e-44];
+      [...values(q.sum[0]!), ...values(q.sum[1]!)].forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 6));
+      expect(values(q.norms)[1]! / Math.hypot(1e-45, 3e-44, 2e-44)).toBeCloseTo(1, 1);
+      q.clipped.dispose();
+    },
+  );
 
   it('refuses bad input before consuming anything', () => {
     const a = arr([1, 2, 3, 4], [2, 2]);

@@ -1,9 +1,10 @@
-import { jit, numpy as np, type JsTree } from '@jax-js/jax';
+import { defaultDevice, jit, numpy as np, type JsTree } from '@jax-js/jax';
 import { describe } from '../gradients.js';
 import type { AccountantStep } from '../privacy/accountant.js';
 import { gaussianNoise } from '../privacy/gaussian.js';
 import type { RandomSource } from '../privacy/random.js';
 import { checkNoiseMultiplier, checkSampleRate } from '../privacy/rdp.js';
+import { FLOAT64_DEVICES, TINY } from './ops.js';
 import type { GradientTransformation, OptState } from './transform.js';
 import { disposeTree, flattenTree, isArrayLike, type ArrayTree } from './tree.js';
 
@@ -22,7 +23,7 @@ export interface JaxClipPerExampleResult<G> {
  * relative to each example's largest |x|), the divisors max(‖gᵢ‖/C, 1) and the clipped sum.
  * jax-js has no per-row norm op, so it is composed from max, sum and sqrt along axis 1.
  */
-const perExample = jit((x: { g: np.Array[]; c: np.Array }) => {
+const perExampleComposed = jit((x: { g: np.Array[]; c: np.Array }) => {
   const batch = x.g[0]!.shape[0]!;
   const shapes = x.g.map((a) => a.shape.slice(1));
   const flat = x.g.map((a) => a.reshape([batch, -1]));
@@ -30,10 +31,11 @@ const perExample = jit((x: { g: np.Array[]; c: np.Array }) => {
   // jax-js's max propagates NaN: a NaN example has m = NaN and norm NaN, as optax's.
   const m = abs.map((a) => np.max(a.ref, 1)).reduce((p, q) => np.maximum(p, q));
   const ok = np.logicalAnd(np.isfinite(m.ref), np.greater(m.ref, 0));
-  const safe = np.where(ok, m.ref, 1).reshape([batch, 1]);
+  // A subnormal reference is raised to float32's smallest normal: jax-js may divide through the
+  // reciprocal, and 1/m of a subnormal m is Infinity (the norm would come out Infinity).
+  const safe = np.where(ok.ref, np.maximum(m.ref, TINY), 1).reshape([batch, 1]);
   const s = abs.map((a) => np.sum(np.square(a.div(safe.ref)), 1)).reduce((p, q) => p.add(q));
-  safe.dispose();
-  const norms = np.where(np.isfinite(m.ref), m.ref.mul(np.sqrt(s)), m);
+  const norms = np.where(ok, safe.reshape([batch]).mul(np.sqrt(s)), np.where(np.isfinite(m.ref), 0, m));
   // optax divides by max(‖g‖/C, 1); so does this.
   const divisor = np.maximum(norms.ref.div(x.c.ref), 1).reshape([batch, 1]);
   const clipped = np.sum(np.greater(norms.ref, x.c).astype(np.int32));
@@ -41,6 +43,28 @@ const perExample = jit((x: { g: np.Array[]; c: np.Array }) => {
   divisor.dispose();
   return { sum, norms, clipped };
 });
+
+/**
+ * The same program where the device has float64 (cpu, wasm): each example's Σ x² accumulated in
+ * float64 in one pass (no float32 overflow or underflow of the squares, so no max pass; see
+ * ops.ts), the norm rounded to float32 once. NaN and ±Infinity come out of the sum as they
+ * come out of the composed norms.
+ */
+const perExampleFloat64 = jit((x: { g: np.Array[]; c: np.Array }) => {
+  const batch = x.g[0]!.shape[0]!;
+  const shapes = x.g.map((a) => a.shape.slice(1));
+  const flat = x.g.map((a) => a.reshape([batch, -1]));
+  const s = flat.map((f) => np.sum(np.square(f.ref.astype(np.float64)), 1)).reduce((p, q) => p.add(q));
+  const norms = np.sqrt(s).astype(np.float32);
+  const divisor = np.maximum(norms.ref.div(x.c.ref), 1).reshape([batch, 1]);
+  const clipped = np.sum(np.greater(norms.ref, x.c).astype(np.int32));
+  const sum = flat.map((f, k) => np.sum(f.div(divisor.ref), 0).reshape(shapes[k]!));
+  divisor.dispose();
+  return { sum, norms, clipped };
+});
+
+/** Both compiled programs of `clipPerExample` (for tests: each device runs one of them). */
+export const perExamplePrograms = { composed: perExampleComposed, float64: perExampleFloat64 } as const;
 
 function checkClip(arg: string, c: unknown): number {
   if (typeof c !== 'number') throw new TypeError(`${arg} must be a number > 0, got ${describe(c)}`);
@@ -72,7 +96,11 @@ export function clipPerExample<G extends ArrayTree>(grads: G, l2NormClip: number
         `${at}.shape[0] is ${l.shape[0]} but the first array's is ${batch}: every leaf needs the same batch dimension`,
       );
   }
-  const r = perExample({ g: g.leaves.map((l) => l.values), c: np.array(c, { dtype: np.float32 }) });
+  const first = g.leaves[0]!.values;
+  const program = FLOAT64_DEVICES.has(first instanceof np.Array ? first.device : defaultDevice())
+    ? perExampleFloat64
+    : perExampleComposed;
+  const r = program({ g: g.leaves.map((l) => l.values), c: np.array(c, { dtype: np.float32 }) });
   return { sum: g.rebuild(r.sum) as G, norms: r.norms, clipped: r.clipped };
 }
 
