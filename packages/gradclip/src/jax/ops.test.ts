@@ -88,4 +88,19 @@ describe('gradclip/jax L2 norm statistics at float32 edges', () => {
     }
     expect(np.array(0).device).toBe('wasm');
   });
+
+  it('AGC unit norms (one pass of their own on every device): subnormal, huge and zero units', () => {
+    // Layout 'tf', [in, out] = [2, 3]: a unit is a column. Columns: subnormal, huge, zero.
+    const w = arr([1e-45, 3e38, 0, -3e-44, 3e38, 0], [2, 3]);
+    const n = scoped(
+      () => jaxOps.unitNorms(w, [2, 3], 'tf'),
+      (x) => void x.ref,
+    );
+    const got = values(n);
+    const sub = Math.hypot(Math.fround(1e-45), Math.fround(-3e-44));
+    expect(Math.abs(got[0]! - sub)).toBeLessThanOrEqual(2 ** -149);
+    expect(got[1]).toBe(Infinity); // 4.2e38 is beyond float32
+    expect(got[2]).toBe(0);
+    w.dispose();
+  });
 });

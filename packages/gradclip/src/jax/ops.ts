@@ -185,8 +185,12 @@ function unitNorms(t: A, shape: readonly number[], layout: UnitLayout): A {
   const a = track(np.abs(r(x)));
   const af = track(np.where(np.isfinite(r(a)), r(a), 0));
   const ref = track(np.max(r(af), axes, { keepdims: true }));
-  const safe = np.where(np.greater(r(ref), 0), r(ref), 1);
-  const norm = r(ref).mul(np.sqrt(np.sum(np.square(r(af).div(safe)), axes, { keepdims: true })));
+  // Raised to TINY like the statistics' references: jax-js divides through the reciprocal, and
+  // that of a subnormal is Infinity (a unit of subnormal values had norm Infinity).
+  const safe = track(np.where(np.greater(r(ref), 0), np.maximum(r(ref), TINY), 1));
+  const norm = np
+    .where(np.greater(r(ref), 0), r(safe), 0)
+    .mul(np.sqrt(np.sum(np.square(r(af).div(r(safe))), axes, { keepdims: true })));
   const hasNaN = np.any(np.isnan(r(a)), axes, { keepdims: true });
   const hasInf = np.any(np.isinf(r(a)), axes, { keepdims: true });
   return track(np.where(hasNaN, NaN, np.where(hasInf, Infinity, norm)));
