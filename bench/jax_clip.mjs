@@ -140,7 +140,11 @@ async function time(f) {
   return median(ts);
 }
 
-/** Medians of two step functions timed rep by rep, alternating which runs first. */
+/**
+ * Two step functions timed rep by rep, alternating which runs first: their medians, and the
+ * median of the paired differences b − a (each pair ran back to back, so slow drift of the
+ * machine cancels in it).
+ */
 async function interleaved(a, b) {
   for (let i = 0; i < 3; i++) {
     await a();
@@ -157,7 +161,7 @@ async function interleaved(a, b) {
       ta.push(await timeOne(a));
     }
   }
-  return [median(ta), median(tb)];
+  return [median(ta), median(tb), median(ta.map((t, i) => tb[i] - t))];
 }
 
 const pct = (part, whole) => `${((part / whole) * 100).toFixed(1)} %`;
@@ -183,7 +187,7 @@ async function bench(model) {
     params = sgd(params, g);
     await blockUntilReady(params);
   };
-  const [p1, c1] = await interleaved(plainStep, clippedStep);
+  const [p1, c1, d1] = await interleaved(plainStep, clippedStep);
   // The clipped step in phases (waiting after each): the clip's own time inside the step.
   const phases = { grad: [], clip: [], update: [] };
   for (let i = 0; i < reps; i++) {
@@ -208,7 +212,7 @@ async function bench(model) {
     const [g, next] = clip.update(gradOf(tree.ref(p), xb, yb), s);
     return [sgd(p, g), next];
   });
-  const [p2, c2] = await interleaved(
+  const [p2, c2, d2] = await interleaved(
     async () => {
       params = plainJit(params, x.ref, y.ref);
       await blockUntilReady(params);
@@ -238,11 +242,15 @@ async function bench(model) {
   const n = leaves.reduce((a, l) => a + l.size, 0);
   console.log(`${model.name}: ${n} parameters in ${leaves.length} arrays, ${reps} reps, medians:`);
   console.log(
-    `  jit(grad) + eager update: step ${p1.toFixed(2)} ms, with clipByGlobalNorm ${c1.toFixed(2)} ms (difference ${pct(c1 - p1, c1)}); ` +
-      `in phases: grad ${pg.toFixed(2)} + clip ${pc.toFixed(2)} + update ${pu.toFixed(2)} ms: clip ${pct(pc, pg + pc + pu)} of the step`,
+    `  jit(grad) + eager update: step ${p1.toFixed(2)} ms, with clipByGlobalNorm ${c1.toFixed(2)} ms; ` +
+      `paired difference ${d1.toFixed(2)} ms = ${pct(d1, c1)} of the step`,
   );
   console.log(
-    `  jit(whole step): step ${p2.toFixed(2)} ms, with clipByGlobalNorm inside ${c2.toFixed(2)} ms: clipping ${pct(c2 - p2, c2)} of the step`,
+    `    in phases: grad ${pg.toFixed(2)} + clip ${pc.toFixed(2)} + update ${pu.toFixed(2)} ms: clip ${pct(pc, pg + pc + pu)} of the step`,
+  );
+  console.log(
+    `  jit(whole step): step ${p2.toFixed(2)} ms, with clipByGlobalNorm inside ${c2.toFixed(2)} ms; ` +
+      `paired difference ${d2.toFixed(2)} ms = ${pct(d2, c2)} of the step`,
   );
   console.log(
     `  clip alone: gradclip ${ours.toFixed(2)} ms, hand-written optax form ${hand.toFixed(2)} ms: ratio ${(ours / hand).toFixed(2)}x`,
