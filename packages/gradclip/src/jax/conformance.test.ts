@@ -84,7 +84,7 @@ const trees = fc
       maxLength: 3,
     }),
     steps: fc.integer({ min: 1, max: 4 }),
-    scale: fc.constantFrom(0.01, 1, 30, 1e15),
+    scale: fc.constantFrom(1e-30, 0.01, 1, 30, 1e15, 1e25),
     seed: fc.integer({ min: 1, max: 2 ** 30 }),
   })
   .map(({ shapes, steps, scale, seed }) => {
