@@ -16,7 +16,7 @@
 //        --no-tfjs-script   skip bench/tfjs_global_norm.mjs (the gradclip/tfjs benchmark)
 //        --tfjs-composed    let that script also time its slow composed-ops candidate
 //        --no-privacy       skip bench/privacy.mjs (DP-SGD ghost clipping vs the non-private step)
-//        --no-jax           skip bench/jax_clip.mjs (gradclip/jax in a jax-js training step)
+//        --no-jax           skip bench/jax_clip.mjs (gradclip/jax in jax-js training steps)
 //        --out=bench-results
 // Results: a table on stdout, <out>/bench.json, <out>/bench.svg and <out>/bench.png.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -259,78 +259,50 @@ lines.push(
 );
 for (const n of notes) lines.push(`note: ${n}`);
 
+/**
+ * Runs one of bench/*.mjs (unless `skip`), adds its output under `title` to the report and
+ * returns the JSON it wrote as `json` in `out` (null when it wrote none, failed or was skipped).
+ */
+function benchScript(file, title, { skip = false, argv = [], json } = {}) {
+  const script = join(root, 'bench', file);
+  if (skip || !existsSync(script)) return null;
+  process.stderr.write(`running bench/${file}…\n`);
+  const r = spawnSync(process.execPath, [script, ...argv], {
+    encoding: 'utf8',
+    cwd: root,
+    maxBuffer: 1 << 26,
+    timeout: 600_000,
+  });
+  const jsonPath = json === undefined ? undefined : join(out, json);
+  if (r.status !== 0 || (jsonPath !== undefined && !existsSync(jsonPath))) {
+    lines.push(`\nnote: bench/${file} failed: ${(r.stderr || '').trim().split('\n').slice(-2).join(' | ')}`);
+    return null;
+  }
+  lines.push(`\nbench/${file} (${title}):`);
+  lines.push(
+    ...r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => `  ${l}`),
+  );
+  return jsonPath === undefined ? null : JSON.parse(readFileSync(jsonPath, 'utf8'));
+}
+
 // The TensorFlow.js adapter's own benchmark (gradclip/tfjs vs the naive composition).
-let tfjsAdapter = null;
-const tfjsScript = join(root, 'bench/tfjs_global_norm.mjs');
-if (!args['no-tfjs-script'] && existsSync(tfjsScript)) {
-  process.stderr.write('running bench/tfjs_global_norm.mjs…\n');
-  const tfjsArgs = [`--out=${out}`, ...(args['tfjs-composed'] ? [] : ['--no-composed'])];
-  const r = spawnSync(process.execPath, [tfjsScript, ...tfjsArgs], {
-    encoding: 'utf8',
-    cwd: root,
-    maxBuffer: 1 << 26,
-    timeout: 600_000,
-  });
-  const jsonPath = join(out, 'tfjs.json');
-  if (r.status === 0 && existsSync(jsonPath)) {
-    tfjsAdapter = JSON.parse(readFileSync(jsonPath, 'utf8'));
-    lines.push('\nbench/tfjs_global_norm.mjs (gradclip/tfjs vs naive tfjs composition):');
-    lines.push(
-      ...r.stdout
-        .trim()
-        .split('\n')
-        .map((l) => `  ${l}`),
-    );
-  } else {
-    lines.push(
-      `\nnote: bench/tfjs_global_norm.mjs failed: ${(r.stderr || '').trim().split('\n').slice(-2).join(' | ')}`,
-    );
-  }
-}
-
+const tfjsAdapter = benchScript('tfjs_global_norm.mjs', 'gradclip/tfjs vs naive tfjs composition', {
+  skip: args['no-tfjs-script'],
+  argv: [`--out=${out}`, ...(args['tfjs-composed'] ? [] : ['--no-composed'])],
+  json: 'tfjs.json',
+});
 // DP-SGD with ghost clipping against the non-private step (issue 16): memory and time.
-let privacy = null;
-const privacyScript = join(root, 'bench/privacy.mjs');
-if (!args['no-privacy'] && existsSync(privacyScript)) {
-  process.stderr.write('running bench/privacy.mjs…\n');
-  const r = spawnSync(process.execPath, [privacyScript, `--out=${out}`], {
-    encoding: 'utf8',
-    cwd: root,
-    maxBuffer: 1 << 26,
-    timeout: 600_000,
-  });
-  const jsonPath = join(out, 'privacy.json');
-  if (r.status === 0 && existsSync(jsonPath)) {
-    privacy = JSON.parse(readFileSync(jsonPath, 'utf8'));
-    lines.push('\nbench/privacy.mjs (DP-SGD step with ghost clipping vs the non-private step):');
-    lines.push(
-      ...r.stdout
-        .trim()
-        .split('\n')
-        .map((l) => `  ${l}`),
-    );
-  } else {
-    lines.push(`\nnote: bench/privacy.mjs failed: ${(r.stderr || '').trim().split('\n').slice(-2).join(' | ')}`);
-  }
-}
-
-// gradclip/jax in a jax-js MLP training step, and against the optax form written by hand (issue 20).
-const jaxScript = join(root, 'bench/jax_clip.mjs');
-if (!args['no-jax'] && existsSync(jaxScript)) {
-  process.stderr.write('running bench/jax_clip.mjs…\n');
-  const r = spawnSync(process.execPath, [jaxScript], { encoding: 'utf8', cwd: root, timeout: 600_000 });
-  if (r.status === 0) {
-    lines.push('\nbench/jax_clip.mjs (gradclip/jax clipByGlobalNorm in a jax-js training step):');
-    lines.push(
-      ...r.stdout
-        .trim()
-        .split('\n')
-        .map((l) => `  ${l}`),
-    );
-  } else {
-    lines.push(`\nnote: bench/jax_clip.mjs failed: ${(r.stderr || '').trim().split('\n').slice(-2).join(' | ')}`);
-  }
-}
+const privacy = benchScript('privacy.mjs', 'DP-SGD step with ghost clipping vs the non-private step', {
+  skip: args['no-privacy'],
+  argv: [`--out=${out}`],
+  json: 'privacy.json',
+});
+// gradclip/jax in jax-js training steps (GPT-style and MLP), and against the optax form written
+// by hand (issue 20).
+benchScript('jax_clip.mjs', 'gradclip/jax clipByGlobalNorm in jax-js training steps', { skip: args['no-jax'] });
 
 const report = lines.join('\n');
 console.log(report);
