@@ -107,7 +107,7 @@ export class LiveChart {
 
   /**
    * Earlier runs drawn faded under the current one (rows { step, value, run }); only charts
-   * whose spec has a 'previous' data set (the loss chart) draw them.
+   * whose spec has a 'previous' data set (loss, and the gradient norm) draw them.
    */
   async setOverlay(rows: readonly { step: number; value: number; run: string }[]): Promise<void> {
     if (!this.hasOverlay) return;
@@ -183,6 +183,28 @@ const base = (width: number, height: number) => ({
 });
 
 /**
+ * The layer of earlier runs (Reset keeps the last two): rows { step, value, run } of the data set
+ * 'previous', faded and under the current run, each line named by its run in a legend below.
+ */
+function previousRunsLayer(y: object) {
+  return {
+    data: { name: 'previous' },
+    mark: { type: 'line', strokeWidth: 1.5, opacity: 0.55, clip: true },
+    encoding: {
+      x: { field: 'step', type: 'quantitative' },
+      y,
+      color: {
+        field: 'run',
+        type: 'nominal',
+        sort: null,
+        scale: { range: ['#8d99a6', '#d08a9c'] },
+        legend: { orient: 'bottom', columns: 1, symbolType: 'stroke' },
+      },
+    },
+  } as const;
+}
+
+/**
  * Loss per step, log scale, with a dashed line at the loss of the best constant prediction
  * (a model at that level has learned nothing). Rows: { step, value } with value > 0.
  */
@@ -203,22 +225,7 @@ export function lossSpec(
       subtitleFontSize: 10,
     },
     layer: [
-      {
-        // Earlier runs (Reset keeps the last two), faded and under the current run, named by their settings.
-        data: { name: 'previous' },
-        mark: { type: 'line', strokeWidth: 1.5, opacity: 0.55, clip: true },
-        encoding: {
-          x: { field: 'step', type: 'quantitative' },
-          y,
-          color: {
-            field: 'run',
-            type: 'nominal',
-            sort: null,
-            scale: { range: ['#8d99a6', '#d08a9c'] },
-            legend: { orient: 'bottom', columns: 1, symbolType: 'stroke' },
-          },
-        },
-      },
+      previousRunsLayer(y),
       {
         data: { name: 'points' },
         mark: { type: 'line', color: COLORS.loss, strokeWidth: 1.5, clip: true },
@@ -245,14 +252,12 @@ export function seriesSpec(
   colors: Record<string, string>,
   width: number,
   height: number,
-  y: { log?: boolean; domain?: [number, number]; dashed?: string[] },
+  y: { log?: boolean; domain?: [number, number]; dashed?: string[]; overlay?: boolean },
 ): TopLevelSpec {
   const keys = Object.keys(t.labels);
   const labelExpr =
     keys.map((k) => `datum.value === '${k}' ? '${t.labels[k]!.replace(/'/g, "\\'")}'`).join(' : ') + " : ''";
-  return {
-    ...base(width, height),
-    title: t.title,
+  const current = {
     mark: { type: 'line', strokeWidth: 1.6, clip: true, interpolate: 'linear' },
     encoding: {
       x: { field: 'step', type: 'quantitative', title: t.step, scale: { nice: false }, axis: STEP_AXIS },
@@ -277,6 +282,15 @@ export function seriesSpec(
         legend: { labelExpr },
       },
     },
+  } as const;
+  if (y.overlay !== true) return { ...base(width, height), title: t.title, ...current } as TopLevelSpec;
+  // With earlier runs under the current one: their colours and legend are their own.
+  const { data: _data, ...top } = base(width, height);
+  return {
+    ...top,
+    title: t.title,
+    layer: [previousRunsLayer(current.encoding.y), { data: { name: 'points' }, ...current }],
+    resolve: { scale: { color: 'independent', strokeDash: 'independent' }, legend: { color: 'independent' } },
   } as TopLevelSpec;
 }
 

@@ -50,14 +50,19 @@ let trainer: Trainer | null = null;
 let status: Status = 'idle';
 let running = false;
 let records: StepRecord[] = [];
-let charts: { loss: LiveChart; norm: LiveChart; fraction: LiveChart } | null = null;
+type Charts = { loss: LiveChart; norm: LiveChart; fraction: LiveChart };
+let charts: Charts | null = null;
 let pending: StepRecord[] = [];
 let flushing = false;
 let rate = { t0: 0, steps0: 0, value: 0 };
 /** The settings the current run started with (its label when it becomes an earlier run). */
 let runSettings: Settings = settings;
-/** Earlier runs, newest last (at most MAX_PREVIOUS), drawn faded in the loss chart. */
-let previous: { label: string; rows: { step: number; value: number }[] }[] = [];
+/**
+ * Earlier runs, newest last (at most MAX_PREVIOUS), drawn faded in the loss chart and — their
+ * norm before clipping — in the gradient-norm chart.
+ */
+let previous: { label: string; loss: { step: number; value: number }[]; norm: { step: number; value: number }[] }[] =
+  [];
 const MAX_PREVIOUS = 2;
 let backendPick: BackendPick = { order: ['cpu'], reason: 'none' };
 
@@ -299,6 +304,7 @@ async function rebuildCharts(): Promise<void> {
         {
           log: true,
           dashed: ['threshold'],
+          overlay: true,
         },
       ),
     ),
@@ -320,7 +326,7 @@ async function rebuildCharts(): Promise<void> {
   pending = [];
   const rows = chartRows(records, 0, records.length);
   await Promise.all([made.loss.append(rows.loss), made.norm.append(rows.norm), made.fraction.append(rows.fraction)]);
-  await made.loss.setOverlay(overlayRows());
+  await drawOverlays(made);
   charts = made;
 }
 
@@ -448,21 +454,28 @@ async function waitForFlush(): Promise<void> {
   }
 }
 
-/** The earlier runs as rows of the loss chart's overlay, each named by its settings. */
-function overlayRows(): { step: number; value: number; run: string }[] {
+/** The earlier runs as rows of a chart's overlay, each named by its settings (① the latest). */
+function overlayRows(chart: 'loss' | 'norm'): { step: number; value: number; run: string }[] {
   return previous.flatMap((p, i) =>
-    p.rows.map((r) => ({ ...r, run: `${i === previous.length - 1 ? '①' : '②'} ${p.label}` })),
+    p[chart].map((r) => ({ ...r, run: `${i === previous.length - 1 ? '①' : '②'} ${p.label}` })),
   );
+}
+
+/** Draws the earlier runs in the loss and gradient-norm charts. */
+async function drawOverlays(made: Charts): Promise<void> {
+  await Promise.all([made.loss.setOverlay(overlayRows('loss')), made.norm.setOverlay(overlayRows('norm'))]);
 }
 
 async function reset(): Promise<void> {
   running = false;
-  // The run being replaced stays in the loss chart, faded, to compare the next one against.
+  // The run being replaced stays in the loss and norm charts, faded, to compare the next one against.
   if (records.length > 0) {
-    const rows = chartRows(records, 0, records.length).loss;
-    previous = [...previous, { label: runLabel(runSettings, text.methods[runSettings.method]), rows }].slice(
-      -MAX_PREVIOUS,
-    );
+    const rows = chartRows(records, 0, records.length);
+    const norm = rows.norm.filter((r) => r.series === 'pre').map(({ step, value }) => ({ step, value }));
+    previous = [
+      ...previous,
+      { label: runLabel(runSettings, text.methods[runSettings.method]), loss: rows.loss, norm },
+    ].slice(-MAX_PREVIOUS);
   }
   runSettings = settings;
   trainer?.dispose();
@@ -473,7 +486,7 @@ async function reset(): Promise<void> {
   while (flushing) await new Promise((r) => setTimeout(r, 5));
   if (charts !== null) {
     await Promise.all([charts.loss.clear(), charts.norm.clear(), charts.fraction.clear()]);
-    await charts.loss.setOverlay(overlayRows());
+    await drawOverlays(charts);
   }
   showStats();
   setStatus('idle');
@@ -569,7 +582,7 @@ declare global {
       settings(): Settings;
       /** Why the backend was picked: 'gpu' | 'software' | 'none' | 'forced', and the adapter. */
       backendPick(): BackendPick;
-      /** Labels of the earlier runs drawn in the loss chart. */
+      /** Labels of the earlier runs drawn in the loss and gradient-norm charts. */
       previousRuns(): string[];
       /** Each live chart's legend labels with their right edge (CSS px from the canvas's left). */
       legendLayout(): Record<'loss' | 'norm' | 'fraction', { text: string; right: number }[]>;
