@@ -1,5 +1,5 @@
 // The page of jax_webgpu.test.ts: gradclip/jax on jax-js's webgpu device (bundled by harness.ts).
-import { blockUntilReady, defaultDevice, init, numpy as np } from '@jax-js/jax';
+import { blockUntilReady, defaultDevice, init, jit, numpy as np } from '@jax-js/jax';
 import { chain, clipByGlobalNorm, zClip } from '../../src/jax/index.js';
 
 async function run(): Promise<unknown> {
@@ -35,7 +35,16 @@ async function run(): Promise<unknown> {
   names.forEach((n, i) => (proto[n] = saved[i]!));
   const device = out[0]!.device;
   const values = await Promise.all(out.map(async (a) => Array.from((await a.data()) as Float32Array)));
-  return { device, values, reads: during, whileTracing, where: by['dataSync stack'] };
+  // Inside the caller's own jit (a compiled step): the webgpu device has no float64, so the
+  // traced rule must take the composed norm path.
+  const clip = clipByGlobalNorm(1);
+  const step = jit((u: np.Array[], s: unknown) => clip.update(u, s as never));
+  const [jitOut, jitState] = step([np.array([3, 4]), np.array([12])], clip.init([]));
+  const jitDevice = jitOut[0]!.device;
+  const jitValues = await Promise.all(jitOut.map(async (a) => Array.from((await a.data()) as Float32Array)));
+  void jitState;
+  step.dispose();
+  return { device, values, reads: during, whileTracing, where: by['dataSync stack'], jitDevice, jitValues };
 }
 
 run().then(

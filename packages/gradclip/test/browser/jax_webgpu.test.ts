@@ -1,7 +1,8 @@
 /**
  * gradclip/jax on jax-js's webgpu device in Chromium (SwiftShader's WebGPU adapter): a chain of
  * zClip and clipByGlobalNorm gives the core's numbers with no host read in steady updates (the
- * compiling steps read constants back inside jax-js's jit, see below).
+ * compiling steps read constants back inside jax-js's jit, see below), and so does
+ * clipByGlobalNorm traced inside the caller's own jit.
  */
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
@@ -18,6 +19,8 @@ it('gradclip/jax runs on the webgpu device: numbers and no host reads', { timeou
       reads: number;
       whileTracing: number;
       where?: string;
+      jitDevice: string;
+      jitValues: number[][];
     };
     expect(r.error).toBeUndefined();
     expect(r.device).toBe('webgpu');
@@ -30,6 +33,10 @@ it('gradclip/jax runs on the webgpu device: numbers and no host reads', { timeou
     // leaves it at norm 1, i.e. [3, 4, 12] / 13.
     const flat = r.values.flat();
     [3 / 13, 4 / 13, 12 / 13].forEach((v, i) => expect(Math.abs(flat[i]! - v)).toBeLessThan(1e-5));
+    // clipByGlobalNorm inside the caller's jit on webgpu: the same numbers, on the device.
+    expect(r.jitDevice).toBe('webgpu');
+    const jitFlat = r.jitValues.flat();
+    [3 / 13, 4 / 13, 12 / 13].forEach((v, i) => expect(Math.abs(jitFlat[i]! - v)).toBeLessThan(1e-5));
   } finally {
     await bp.close();
   }
