@@ -108,12 +108,27 @@ function views(l: Layout, withSpecials: boolean): FloatArray[] {
 // ---------------------------------------------------------------- comparisons
 
 const copies = (xs: readonly FloatArray[]) => xs.map((x) => x.slice());
-/** Index of the first element whose bits differ, or -1. */
+/**
+ * Index of the first element whose bits differ, or -1. Two NaNs count as the same: IEEE 754
+ * leaves a NaN result's sign and payload to the implementation, and they differ here — for a
+ * NaN times a NaN factor the JS kernels give 0xffc00000 on x64 and WASM 0x7fc00000 (fuzz seed
+ * -786405789, the named case below). JavaScript cannot tell them apart but through the bits.
+ */
 function firstDifference(x: FloatArray, y: FloatArray): number {
+  if (x.length !== y.length) return Math.min(x.length, y.length);
   const a = new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
   const b = new Uint8Array(y.buffer, y.byteOffset, y.byteLength);
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return Math.floor(i / x.BYTES_PER_ELEMENT);
-  return a.length === b.length ? -1 : a.length;
+  const w = x.BYTES_PER_ELEMENT;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] === b[i]) continue;
+    const j = Math.floor(i / w);
+    if (Number.isNaN(x[j]!) && Number.isNaN(y[j]!)) {
+      i = (j + 1) * w - 1;
+      continue;
+    }
+    return j;
+  }
+  return -1;
 }
 function expectSameBits(got: readonly FloatArray[], want: readonly FloatArray[]): void {
   got.forEach((x, i) => {
@@ -176,6 +191,30 @@ describe('threaded arenas against the one-thread JS kernels (fuzz, fixed seeds)'
       }),
       fcGate({ seed: SEED + 1, numRuns: 40 }),
     );
+  });
+
+  it('named case (fuzz seed -786405789): one float32 NaN, maxNorm 0.001 — NaN stays NaN (its bits may differ)', () => {
+    const l: Layout = {
+      dtype: 'float32',
+      threads: 2,
+      gaps: [0, 0, 0, 0, 0, 0],
+      lengths: [1],
+      seed: 0,
+      specials: [[0, 0, NaN]],
+    };
+    const xs = views(l, true);
+    const before = copies(xs);
+    const r = clipByGlobalNorm(xs, 0.001);
+    useKernels('js');
+    const want = clipByGlobalNorm(before, 0.001, { norm: r.norm });
+    useKernels('wasm');
+    expect(r.norm).toBeNaN();
+    expect([r.scale, want.scale, r.finite, want.finite]).toEqual([NaN, NaN, false, false]);
+    expect(xs[0]![0]).toBeNaN();
+    expect(before[0]![0]).toBeNaN();
+    expectSameBits(xs, before);
+    // A real difference is still one: 1 against NaN.
+    expect(() => expectSameBits([Float32Array.of(1)], [Float32Array.of(NaN)])).toThrow(/arrays\[0\]\[0\]/);
   });
 
   it('value clipping gives the bits the JS kernels give', () => {
