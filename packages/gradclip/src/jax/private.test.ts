@@ -62,17 +62,22 @@ describe('clipPerExample', () => {
         [1, -Infinity, 2],
       ];
       const host = rows.map((r) => Math.sqrt(r.reduce((a, x) => a + Math.fround(x) ** 2, 0)));
-      const g = [
-        arr(
-          rows.flatMap((r) => r.slice(0, 2)),
-          [6, 2],
-        ),
-        arr(
-          rows.map((r) => r[2]!),
-          [6, 1],
-        ),
-      ];
-      const r = perExamplePrograms[which]({ g, c: np.array(1, { dtype: np.float32 }) });
+      // Each row as two leaves: its first two values ([B, 2]) and its third ([B, 1]); C = 1.
+      const clip = (rs: number[][]) =>
+        perExamplePrograms[which]({
+          g: [
+            arr(
+              rs.flatMap((row) => row.slice(0, 2)),
+              [rs.length, 2],
+            ),
+            arr(
+              rs.map((row) => row[2]!),
+              [rs.length, 1],
+            ),
+          ],
+          c: np.array(1, { dtype: np.float32 }),
+        });
+      const r = clip(rows);
       r.sum.forEach((a) => a.dispose());
       const norms = values(r.norms);
       for (const i of [0, 2, 3])
@@ -82,20 +87,7 @@ describe('clipPerExample', () => {
       expect(norms[5]).toBe(Infinity);
       expect(r.clipped.js()).toBe(3); // rows 0, 1 and 5 (NaN > 1 is false)
       // The sum of the finite rows: row 0 scaled to norm 1, rows 2 and 3 as they are.
-      const f = rows.slice(0, 4).filter((_, i) => i !== 1);
-      const q = perExamplePrograms[which]({
-        g: [
-          arr(
-            f.flatMap((row) => row.slice(0, 2)),
-            [3, 2],
-          ),
-          arr(
-            f.map((row) => row[2]!),
-            [3, 1],
-          ),
-        ],
-        c: np.array(1, { dtype: np.float32 }),
-      });
+      const q = clip([rows[0]!, rows[2]!, rows[3]!]);
       const want = [3 / 13 + 1e-45, 4 / 13 + 3e-44, 12 / 13 - 2e-44];
       [...values(q.sum[0]!), ...values(q.sum[1]!)].forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 6));
       expect(values(q.norms)[1]! / Math.hypot(1e-45, 3e-44, 2e-44)).toBeCloseTo(1, 1);
