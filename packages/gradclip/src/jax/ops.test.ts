@@ -89,18 +89,26 @@ describe('gradclip/jax L2 norm statistics at float32 edges', () => {
     expect(np.array(0).device).toBe('wasm');
   });
 
-  it('AGC unit norms (one pass of their own on every device): subnormal, huge and zero units', () => {
-    // Layout 'tf', [in, out] = [2, 3]: a unit is a column. Columns: subnormal, huge, zero.
-    const w = arr([1e-45, 3e38, 0, -3e-44, 3e38, 0], [2, 3]);
-    const n = scoped(
-      () => jaxOps.unitNorms(w, [2, 3], 'tf'),
-      (x) => void x.ref,
-    );
-    const got = values(n);
-    const sub = Math.hypot(Math.fround(1e-45), Math.fround(-3e-44));
-    expect(Math.abs(got[0]! - sub)).toBeLessThanOrEqual(2 ** -149);
-    expect(got[1]).toBe(Infinity); // 4.2e38 is beyond float32
-    expect(got[2]).toBe(0);
-    w.dispose();
-  });
+  it.each([true, false])(
+    'AGC unit norms (float64 sums: %s): subnormal, huge, zero, NaN, ordinary and Infinity units',
+    (f64) => {
+      // Layout 'tf', [in, out] = [2, 6]: a unit is a column. Columns: subnormal, huge, zero,
+      // NaN beside Infinity, ordinary, Infinity.
+      const w = arr([1e-45, 3e38, 0, NaN, 1, Infinity, -3e-44, 3e38, 0, Infinity, 2, 1], [2, 6]);
+      const n = scoped(
+        () => withFloat64Sums(f64, () => jaxOps.unitNorms(w, [2, 6], 'tf')),
+        (x) => void x.ref,
+      );
+      expect(n.shape).toEqual([1, 6]); // reduced dims kept: it broadcasts against the array
+      const got = values(n);
+      const sub = Math.hypot(Math.fround(1e-45), Math.fround(-3e-44));
+      expect(Math.abs(got[0]! - sub)).toBeLessThanOrEqual(2 ** -149);
+      expect(got[1]).toBe(Infinity); // 4.2e38 is beyond float32
+      expect(got[2]).toBe(0);
+      expect(got[3]).toBeNaN();
+      expect(Math.abs(got[4]! - Math.sqrt(5))).toBeLessThanOrEqual(Math.sqrt(5) * 2 ** -23);
+      expect(got[5]).toBe(Infinity);
+      w.dispose();
+    },
+  );
 });

@@ -176,12 +176,18 @@ function shaped(t: A, shape: readonly number[]): A {
 }
 
 /**
- * L2 norm of each unit (AGC), overflow-safe like the statistics: relative to the unit's largest
- * finite |x|. Keeps the reduced dims, so it broadcasts against the array.
+ * L2 norm of each unit (AGC), overflow-safe like the statistics: with float64 sums (cpu, wasm)
+ * one pass of Σ x² in float64 (a NaN makes it NaN, else an Infinity makes it Infinity); elsewhere
+ * relative to the unit's largest finite |x|, with NaN and Infinity found by their own passes.
+ * Keeps the reduced dims, so it broadcasts against the array.
  */
 function unitNorms(t: A, shape: readonly number[], layout: UnitLayout): A {
   const x = shaped(t, shape);
   const axes = unitReduceAxes(x.ndim, layout);
+  if (float64Sums) {
+    const sq = np.sum(np.square(r(x).astype(np.float64)), axes, { keepdims: true });
+    return track(np.sqrt(sq).astype(np.float32));
+  }
   const a = track(np.abs(r(x)));
   const af = track(np.where(np.isfinite(r(a)), r(a), 0));
   const ref = track(np.max(r(af), axes, { keepdims: true }));
