@@ -12,7 +12,7 @@
 //    node-esm-ts  TypeScript type-checked with moduleResolution node16, bundler and node10,
 //                 then run as a Node ES module;
 //    node-cjs     require('gradclip') and require('gradclip/tfjs'), save and load a model;
-//    node-esm-jax gradclip/jax next to @jax-js/jax (chain, clipByValue, zClip, clipByGlobalNorm, clipPerExample);
+//    node-esm-jax gradclip/jax next to @jax-js/jax (chain, clipByValue, zClip, clipByGlobalNorm, clipPerExample, inside jit);
 //    vite-app     `vite build`, served by `vite preview`, in headless Chromium: index.html
 //                 trains with a clipped optimizer and saves with includeOptimizer to IndexedDB,
 //                 load.html only does `import 'gradclip/tfjs'` and tf.loadLayersModel;
@@ -152,7 +152,10 @@ try {
   const jaxOut = run(process.execPath, ['index.mjs'], join(work, 'node-esm-jax'));
   assert.match(jaxOut, /^jax: clipped 0\.707,0\.707$/m);
   assert.match(jaxOut, /^per-example: sum 0\.90,1\.20 clipped 1$/m);
-  log('node-esm-jax: gradclip/jax (chain, clipByValue, zClip, clipByGlobalNorm, clipPerExample) runs with @jax-js/jax');
+  assert.match(jaxOut, /^jit: clipped 0\.6,0\.8$/m);
+  log(
+    'node-esm-jax: gradclip/jax (chain, clipByValue, zClip, clipByGlobalNorm, clipPerExample, inside jit) runs with @jax-js/jax',
+  );
 
   // 3b. CommonJS.
   const cjsOut = run(process.execPath, ['index.js'], join(work, 'node-cjs'));

@@ -1,6 +1,6 @@
 // gradclip/jax in a project of its own, next to @jax-js/jax (examples/check-consumers.mjs runs it
 // against the packed tarball).
-import { numpy as np, tree } from '@jax-js/jax';
+import { jit, numpy as np, tree } from '@jax-js/jax';
 import { chain, clipByGlobalNorm, clipByValue, clipPerExample, zClip } from 'gradclip/jax';
 
 const clip = chain(clipByValue(5), zClip({ warmupSteps: 2 }), clipByGlobalNorm(1));
@@ -27,3 +27,16 @@ console.log(
     .join(',')} clipped ${r.clipped.js()}`,
 );
 tree.dispose([params, state, r.norms]);
+
+// The clip traced into the caller's own compiled step.
+const g = clipByGlobalNorm(1);
+const step = jit((u, s) => g.update(u, s));
+const [jitted, jitState] = step({ w: np.array([3, 4]) }, g.init([]));
+console.log(
+  `jit: clipped ${jitted.w
+    .js()
+    .map((x) => x.toFixed(1))
+    .join(',')}`,
+);
+tree.dispose(jitState);
+step.dispose();
