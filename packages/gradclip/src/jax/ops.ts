@@ -1,4 +1,4 @@
-import { numpy as np } from '@jax-js/jax';
+import { defaultDevice, numpy as np } from '@jax-js/jax';
 import { mergeAllNormStats } from '../norm_stats.js';
 import type { ArrayOps, NormStats, UnitLayout } from '../ops.js';
 import { unitReduceAxes } from '../units.js';
@@ -136,8 +136,18 @@ export function withFloat64Sums<R>(on: boolean, f: () => R): R {
   }
 }
 
-/** The jax-js devices whose kernels compute in float64 (`withFloat64Sums`). */
-export const FLOAT64_DEVICES: ReadonlySet<string> = new Set(['cpu', 'wasm']);
+/** The jax-js devices whose kernels compute in float64 (WebGPU and WebGL have no float64). */
+const FLOAT64_DEVICES: ReadonlySet<string> = new Set(['cpu', 'wasm']);
+
+/**
+ * Whether the arrays run on a device that computes in float64 (for `withFloat64Sums`). A tracer
+ * (an array inside the caller's jit) has no device of its own: it runs on jax-js's default one.
+ */
+export function onFloat64Device(arrays: readonly A[]): boolean {
+  return (
+    arrays.length > 0 && arrays.every((a) => FLOAT64_DEVICES.has(a instanceof np.Array ? a.device : defaultDevice()))
+  );
+}
 
 /** 2^127: the largest power of two in float32, the cap of a float64 norm used as `ref`. */
 const BIG = 2 ** 127;

@@ -1,10 +1,10 @@
-import { defaultDevice, jit, numpy as np, type JsTree } from '@jax-js/jax';
+import { jit, numpy as np, type JsTree } from '@jax-js/jax';
 import { describe } from '../gradients.js';
 import type { AccountantStep } from '../privacy/accountant.js';
 import { gaussianNoise } from '../privacy/gaussian.js';
 import type { RandomSource } from '../privacy/random.js';
 import { checkNoiseMultiplier, checkSampleRate } from '../privacy/rdp.js';
-import { FLOAT64_DEVICES, TINY } from './ops.js';
+import { onFloat64Device, TINY } from './ops.js';
 import type { GradientTransformation, OptState } from './transform.js';
 import { disposeTree, flattenTree, isArrayLike, type ArrayTree } from './tree.js';
 
@@ -19,14 +19,29 @@ export interface JaxClipPerExampleResult<G> {
 }
 
 /**
- * One compiled program for every tree structure and shape: per-example norms (overflow-safe:
- * relative to each example's largest |x|), the divisors max(‖gᵢ‖/C, 1) and the clipped sum.
+ * A compiled per-example clip (one program per tree structure and shape) around a way to take
+ * each example's L2 norm of the flattened leaves ([B, n] each; borrowed, not consumed): the
+ * divisors max(‖gᵢ‖/C, 1) — optax's form — the count above C and the clipped sum.
+ */
+function perExampleProgram(rowNorms: (flat: np.Array[], batch: number) => np.Array) {
+  return jit((x: { g: np.Array[]; c: np.Array }) => {
+    const batch = x.g[0]!.shape[0]!;
+    const shapes = x.g.map((a) => a.shape.slice(1));
+    const flat = x.g.map((a) => a.reshape([batch, -1]));
+    const norms = rowNorms(flat, batch);
+    const divisor = np.maximum(norms.ref.div(x.c.ref), 1).reshape([batch, 1]);
+    const clipped = np.sum(np.greater(norms.ref, x.c).astype(np.int32));
+    const sum = flat.map((f, k) => np.sum(f.div(divisor.ref), 0).reshape(shapes[k]!));
+    divisor.dispose();
+    return { sum, norms, clipped };
+  });
+}
+
+/**
+ * Norms without float64 (webgpu, webgl), overflow-safe: relative to each example's largest |x|.
  * jax-js has no per-row norm op, so it is composed from max, sum and sqrt along axis 1.
  */
-const perExampleComposed = jit((x: { g: np.Array[]; c: np.Array }) => {
-  const batch = x.g[0]!.shape[0]!;
-  const shapes = x.g.map((a) => a.shape.slice(1));
-  const flat = x.g.map((a) => a.reshape([batch, -1]));
+const perExampleComposed = perExampleProgram((flat, batch) => {
   const abs = flat.map((f) => np.abs(f.ref));
   // jax-js's max propagates NaN: a NaN example has m = NaN and norm NaN, as optax's.
   const m = abs.map((a) => np.max(a.ref, 1)).reduce((p, q) => np.maximum(p, q));
@@ -35,33 +50,19 @@ const perExampleComposed = jit((x: { g: np.Array[]; c: np.Array }) => {
   // reciprocal, and 1/m of a subnormal m is Infinity (the norm would come out Infinity).
   const safe = np.where(ok.ref, np.maximum(m.ref, TINY), 1).reshape([batch, 1]);
   const s = abs.map((a) => np.sum(np.square(a.div(safe.ref)), 1)).reduce((p, q) => p.add(q));
-  const norms = np.where(ok, safe.reshape([batch]).mul(np.sqrt(s)), np.where(np.isfinite(m.ref), 0, m));
-  // optax divides by max(‖g‖/C, 1); so does this.
-  const divisor = np.maximum(norms.ref.div(x.c.ref), 1).reshape([batch, 1]);
-  const clipped = np.sum(np.greater(norms.ref, x.c).astype(np.int32));
-  const sum = flat.map((f, k) => np.sum(f.div(divisor.ref), 0).reshape(shapes[k]!));
-  divisor.dispose();
-  return { sum, norms, clipped };
+  return np.where(ok, safe.reshape([batch]).mul(np.sqrt(s)), np.where(np.isfinite(m.ref), 0, m));
 });
 
 /**
- * The same program where the device has float64 (cpu, wasm): each example's Σ x² accumulated in
- * float64 in one pass (no float32 overflow or underflow of the squares, so no max pass; see
- * ops.ts), the norm rounded to float32 once. NaN and ±Infinity come out of the sum as they
- * come out of the composed norms.
+ * Norms where the device has float64 (cpu, wasm): each example's Σ x² accumulated in float64 in
+ * one pass (no float32 overflow or underflow of the squares, so no max pass; see ops.ts), rounded
+ * to float32 once. NaN and ±Infinity come out of the sum as they come out of the composed norms.
  */
-const perExampleFloat64 = jit((x: { g: np.Array[]; c: np.Array }) => {
-  const batch = x.g[0]!.shape[0]!;
-  const shapes = x.g.map((a) => a.shape.slice(1));
-  const flat = x.g.map((a) => a.reshape([batch, -1]));
-  const s = flat.map((f) => np.sum(np.square(f.ref.astype(np.float64)), 1)).reduce((p, q) => p.add(q));
-  const norms = np.sqrt(s).astype(np.float32);
-  const divisor = np.maximum(norms.ref.div(x.c.ref), 1).reshape([batch, 1]);
-  const clipped = np.sum(np.greater(norms.ref, x.c).astype(np.int32));
-  const sum = flat.map((f, k) => np.sum(f.div(divisor.ref), 0).reshape(shapes[k]!));
-  divisor.dispose();
-  return { sum, norms, clipped };
-});
+const perExampleFloat64 = perExampleProgram((flat) =>
+  np
+    .sqrt(flat.map((f) => np.sum(np.square(f.ref.astype(np.float64)), 1)).reduce((p, q) => p.add(q)))
+    .astype(np.float32),
+);
 
 /** Both compiled programs of `clipPerExample` (for tests: each device runs one of them). */
 export const perExamplePrograms = { composed: perExampleComposed, float64: perExampleFloat64 } as const;
@@ -96,10 +97,7 @@ export function clipPerExample<G extends ArrayTree>(grads: G, l2NormClip: number
         `${at}.shape[0] is ${l.shape[0]} but the first array's is ${batch}: every leaf needs the same batch dimension`,
       );
   }
-  const first = g.leaves[0]!.values;
-  const program = FLOAT64_DEVICES.has(first instanceof np.Array ? first.device : defaultDevice())
-    ? perExampleFloat64
-    : perExampleComposed;
+  const program = onFloat64Device(g.leaves.map((l) => l.values)) ? perExampleFloat64 : perExampleComposed;
   const r = program({ g: g.leaves.map((l) => l.values), c: np.array(c, { dtype: np.float32 }) });
   return { sum: g.rebuild(r.sum) as G, norms: r.norms, clipped: r.clipped };
 }

@@ -1,8 +1,8 @@
-import { defaultDevice, jit, numpy as np, type JsTree, type OwnedFunction } from '@jax-js/jax';
+import { jit, numpy as np, type JsTree, type OwnedFunction } from '@jax-js/jax';
 import { safeRecord, type ClipRule, type StateTree } from '../clipper.js';
 import { describe } from '../gradients.js';
 import './norm_history.js';
-import { FLOAT64_DEVICES, HostReadUnderJit, jaxOps, scoped, withFloat64Sums } from './ops.js';
+import { HostReadUnderJit, jaxOps, onFloat64Device, scoped, withFloat64Sums } from './ops.js';
 import { arraysOf, disposeTree, flattenTree, isArrayLike, plainState } from './tree.js';
 
 /** An optimizer state: a tree of jax-js arrays (jax-js optax's `OptState`; a per-group state may hold null). */
@@ -137,9 +137,7 @@ export function ruleTransformation(rule: ClipRule): ClipTransformation {
       const gNames = g.leaves.map((l) => l.name);
       const pNames = p?.map((l) => l.name);
       // Norms are summed in float64 where the device has it (one pass instead of two; ops.ts).
-      // Inside the caller's jit the leaves are tracers, which run on the default device.
-      const deviceOf = (a: np.Array) => (a instanceof np.Array ? a.device : defaultDevice());
-      const f64 = g.leaves.length > 0 && g.leaves.every((l) => FLOAT64_DEVICES.has(deviceOf(l.values)));
+      const f64 = onFloat64Device(g.leaves.map((l) => l.values));
       const key = JSON.stringify([gNames, pNames ?? null, template, f64]);
       let c = compiled.get(key);
       if (c === undefined) {
