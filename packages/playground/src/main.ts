@@ -23,7 +23,7 @@ import {
   type Method,
   type Settings,
 } from './settings.js';
-import { chartRows } from './rows.js';
+import { chartRows, type LossRow } from './rows.js';
 import { Trainer, type StepRecord } from './train.js';
 import { addingProblem } from '@gradclip/experiments/tasks';
 import './style.css';
@@ -61,8 +61,7 @@ let runSettings: Settings = settings;
  * Earlier runs, newest last (at most MAX_PREVIOUS), drawn faded in the loss chart and — their
  * norm before clipping — in the gradient-norm chart.
  */
-let previous: { label: string; loss: { step: number; value: number }[]; norm: { step: number; value: number }[] }[] =
-  [];
+let previous: { label: string; loss: LossRow[]; norm: LossRow[] }[] = [];
 const MAX_PREVIOUS = 2;
 let backendPick: BackendPick = { order: ['cpu'], reason: 'none' };
 
